@@ -1,0 +1,17 @@
+"""billingos.emulator: an in-process, stateful Stripe API.
+
+The real ``stripe.StripeClient`` talks to it through ``EmulatorHTTPClient``::
+
+    from billingos.emulator import Emulator
+    em = Emulator()
+    stripe_client = em.client()          # a real stripe.StripeClient
+    stripe_client.v1.customers.create(params={"email": "a@b.co"})
+"""
+
+from .app import API_VERSION, Emulator, Faults
+from .errors import StripeError
+from .http_client import EmulatorHTTPClient
+from .signing import compute_signature, signature_header
+
+__all__ = ["API_VERSION", "Emulator", "EmulatorHTTPClient", "Faults", "StripeError", "compute_signature",
+           "signature_header"]

@@ -1,0 +1,277 @@
+"""The in-process Stripe API: request handling, idempotency, expansion, events and fault injection."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from ..clock import Clock, SystemClock
+from .errors import StripeError, invalid
+from .forms import FormError, decode
+from .params import Params
+from .routing import Request, Router
+from .store import Store, new_id
+
+API_VERSION = "2026-10-28.endive"
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+@dataclass
+class Faults:
+    """Switches that make the emulator misbehave the way real networks and Stripe do."""
+
+    down: bool = False                 # every request fails with a connection error
+    fail_next: int = 0                 # the next N requests answer 500 api_error
+    fail_paths: set[str] = field(default_factory=set)   # path prefixes that answer 500 while set
+
+    def reset(self) -> None:
+        self.down, self.fail_next = False, 0
+        self.fail_paths.clear()
+
+
+class Emulator:
+    """A stateful Stripe API in memory. Use ``client()`` for a real ``stripe.StripeClient`` bound to it."""
+
+    def __init__(self, *, clock: Clock | None = None, state_path: str | os.PathLike[str] | None = None,
+                 account_id: str = "acct_billingosemulator") -> None:
+        from .resources import register_all
+
+        self.clock = clock or SystemClock()
+        self.account_id = account_id
+        self.store = Store()
+        self.router = Router()
+        self.faults = Faults()
+        self.lock = threading.RLock()
+        self.idempotency: dict[tuple[str, str], dict[str, Any]] = {}
+        self.event_hooks: list[Callable[[dict[str, Any]], None]] = []
+        self.extensions: dict[str, Any] = {}     # resource modules keep their own helpers here
+        self.request_log: list[tuple[str, str, int]] = []
+        self.state_path = Path(state_path) if state_path else None
+        register_all(self)
+        if self.state_path and self.state_path.exists():
+            self._load()
+
+    # --- time ---------------------------------------------------------------------------------
+    def now(self, obj: dict[str, Any] | None = None) -> int:
+        """Unix time for ``obj``: its test clock's frozen time if it has one, else the emulator clock."""
+        clock_id = None
+        if obj is not None:
+            clock_id = obj.get("test_clock")
+            if clock_id is None and isinstance(obj.get("customer"), str):
+                cust = self.store.find(obj["customer"])
+                clock_id = cust.get("test_clock") if cust else None
+        if isinstance(clock_id, str):
+            tc = self.store.find(clock_id)
+            if tc is not None:
+                return int(tc["frozen_time"])
+        return int(self.clock.now().timestamp())
+
+    # --- events -------------------------------------------------------------------------------
+    def emit(self, type: str, obj: dict[str, Any], previous: dict[str, Any] | None = None,
+             request: Request | None = None) -> dict[str, Any]:
+        event = {
+            "id": new_id("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": self.now(obj),
+            "data": {"object": copy.deepcopy(obj)},
+            "livemode": False,
+            "pending_webhooks": 0,
+            "request": {"id": request.request_id if request else None,
+                        "idempotency_key": request.idempotency_key if request else None},
+            "type": type,
+        }
+        if previous is not None:
+            event["data"]["previous_attributes"] = copy.deepcopy(previous)
+        self.store.insert(event)
+        for hook in list(self.event_hooks):
+            hook(event)
+        return event
+
+    def update(self, obj: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``changes`` and return Stripe-style ``previous_attributes`` (only what changed)."""
+        previous: dict[str, Any] = {}
+        for key, value in changes.items():
+            old = obj.get(key)
+            if old != value:
+                previous[key] = _diff_old(old, value)
+                obj[key] = value
+        return previous
+
+    # --- request handling ---------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: str, body: str,
+               headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
+        """One HTTP exchange. Returns (status, headers, JSON body)."""
+        method = method.upper()
+        hdrs = {k.lower(): v for k, v in headers.items()}
+        request_id = new_id("req", 14)
+        out_headers = {"request-id": request_id, "content-type": "application/json",
+                       "stripe-version": hdrs.get("stripe-version", API_VERSION)}
+        with self.lock:
+            try:
+                status, payload, replayed = self._handle(method, unquote(path), query, body, hdrs, request_id)
+            except StripeError as e:
+                status, payload, replayed = e.status, e.body(), False
+                if e.status >= 500:
+                    out_headers["stripe-should-retry"] = "true"
+            if replayed:
+                out_headers["idempotent-replayed"] = "true"
+            self.request_log.append((method, path, status))
+            if self.state_path and method != "GET" and status < 500:
+                self._save()
+        return status, out_headers, json.dumps(payload)
+
+    def _handle(self, method: str, path: str, query: str, body: str, hdrs: dict[str, str],
+                request_id: str) -> tuple[int, dict[str, Any], bool]:
+        self._authenticate(hdrs)
+        if self.faults.fail_next > 0 or any(path.startswith(p) for p in self.faults.fail_paths):
+            self.faults.fail_next = max(0, self.faults.fail_next - 1)
+            raise StripeError("An unknown error occurred (injected by the emulator).", status=500, type="api_error")
+        try:
+            raw = decode(body if method in ("POST", "DELETE") and body else query or "")
+            if method in ("POST", "DELETE") and query:
+                raw = {**decode(query), **raw}
+        except FormError as e:
+            raise invalid(str(e)) from None
+        key = hdrs.get("idempotency-key") if method == "POST" else None
+        fingerprint = json.dumps([method, path, raw], sort_keys=True)
+        if key:
+            cached = self._idempotent_replay(hdrs, key, fingerprint)
+            if cached is not None:
+                return cached["status"], cached["payload"], True
+        matched = self.router.match(method, path)
+        if matched is None:
+            if self.router.path_known(path):
+                raise StripeError(f"Unrecognized request method {method} for {path}.", status=405)
+            raise StripeError(f"Unrecognized request URL ({method}: {path}). The billingos emulator does not "
+                              "implement this endpoint yet.", status=404)
+        handler, args = matched
+        params = Params(raw)
+        expand = params.list("expand") or []
+        req = Request(method, path, params, args, hdrs, request_id, key, expand)
+        try:
+            result = handler(self, req)
+            params.done()
+            status, payload = 200, self.expand(copy.deepcopy(result), expand)
+        except StripeError as e:
+            if e.status >= 500 or not key:
+                raise
+            status, payload = e.status, e.body()
+        if key:
+            self.idempotency[(self._api_key(hdrs), key)] = {
+                "fingerprint": fingerprint, "status": status, "payload": payload, "at": self.now()}
+        return status, payload, False
+
+    def _idempotent_replay(self, hdrs: dict[str, str], key: str, fingerprint: str) -> dict[str, Any] | None:
+        if len(key) > 255:
+            raise invalid("Idempotency keys can be at most 255 characters long.", code="idempotency_key_too_long")
+        entry = self.idempotency.get((self._api_key(hdrs), key))
+        if entry is None or self.now() - entry["at"] > IDEMPOTENCY_TTL.total_seconds():
+            return None
+        if entry["fingerprint"] != fingerprint:
+            raise StripeError(
+                "Keys for idempotent requests can only be used with the same parameters they were first "
+                f"used with. Try using a key other than '{key}' if you meant to execute a different request.",
+                type="idempotency_error")
+        return entry
+
+    def _api_key(self, hdrs: dict[str, str]) -> str:
+        return hdrs.get("authorization", "").removeprefix("Bearer ").strip()
+
+    def _authenticate(self, hdrs: dict[str, str]) -> None:
+        key = self._api_key(hdrs)
+        if not key:
+            raise StripeError("You did not provide an API key. Provide it in the Authorization header "
+                              "(Authorization: Bearer YOUR_SECRET_KEY).", status=401)
+        if not key.startswith(("sk_test_", "rk_test_")):
+            raise StripeError(f"Invalid API Key provided: {key[:8]}****. The billingos emulator only takes "
+                              "test-mode keys (sk_test_...).", status=401)
+
+    # --- expansion -----------------------------------------------------------------------------
+    def expand(self, obj: Any, paths: list[str]) -> Any:
+        for path in paths:
+            if not isinstance(path, str):
+                raise invalid("expand must be a list of strings.", "expand")
+            parts = path.split(".")
+            if obj.get("object") in ("list", "search_result") and parts[0] == "data":
+                for item in obj["data"]:
+                    self._expand_one(item, parts[1:], path)
+            else:
+                self._expand_one(obj, parts, path)
+        return obj
+
+    def _expand_one(self, node: Any, parts: list[str], full: str) -> None:
+        if not parts or not isinstance(node, dict):
+            return
+        head, rest = parts[0], parts[1:]
+        if head not in node:
+            raise invalid(f"This property cannot be expanded ({full}).", "expand")
+        value = node[head]
+        if isinstance(value, str):
+            target = self.store.find(value)
+            if target is None:
+                raise invalid(f"This property cannot be expanded ({full}).", "expand")
+            node[head] = value = copy.deepcopy(target)
+        if isinstance(value, list):
+            for v in value:
+                self._expand_one({"x": v}, ["x", *rest], full)
+        elif isinstance(value, dict) and value.get("object") == "list":
+            for item in value.get("data", []):
+                self._expand_one(item, rest, full)
+        else:
+            self._expand_one(value, rest, full)
+
+    # --- clients --------------------------------------------------------------------------------
+    def http_client(self) -> Any:
+        from .http_client import EmulatorHTTPClient
+        return EmulatorHTTPClient(self)
+
+    def client(self, api_key: str = "sk_test_billingos_emulator") -> Any:
+        """A real ``stripe.StripeClient`` whose HTTP goes to this emulator."""
+        import stripe
+        return stripe.StripeClient(api_key, http_client=self.http_client(), max_network_retries=0)
+
+    # --- persistence ----------------------------------------------------------------------------
+    def _save(self) -> None:
+        assert self.state_path is not None
+        state = {"objects": self.store.objects, "by_kind": self.store.by_kind,
+                 "deleted": sorted(self.store.deleted),
+                 "idempotency": [[k[0], k[1], v] for k, v in self.idempotency.items()],
+                 "extensions": {k: v for k, v in self.extensions.items() if _jsonable(v)}}
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.state_path)
+
+    def _load(self) -> None:
+        assert self.state_path is not None
+        state = json.loads(self.state_path.read_text())
+        self.store.objects = state["objects"]
+        self.store.by_kind = state["by_kind"]
+        self.store.deleted = set(state["deleted"])
+        self.idempotency = {(a, b): v for a, b, v in state["idempotency"]}
+        for k, v in state.get("extensions", {}).items():
+            self.extensions[k] = v
+
+
+def _diff_old(old: Any, new: Any) -> Any:
+    """previous_attributes keeps only the changed sub-keys of a hash, as Stripe does."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = {k: _diff_old(old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
+        return out
+    return copy.deepcopy(old)
+
+
+def _jsonable(v: Any) -> bool:
+    try:
+        json.dumps(v)
+        return True
+    except TypeError:
+        return False

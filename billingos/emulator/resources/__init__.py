@@ -1,0 +1,17 @@
+"""Each module registers its routes on the emulator's router. Order does not matter."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import customers, events
+
+if TYPE_CHECKING:
+    from ..app import Emulator
+
+MODULES = [customers, events]
+
+
+def register_all(em: Emulator) -> None:
+    for module in MODULES:
+        module.register(em)

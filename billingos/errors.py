@@ -1,0 +1,99 @@
+"""Typed errors. Every bad input raises a BillingError subclass whose message says what to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BillingError",
+    "ConfigurationError",
+    "ConflictError",
+    "InvalidInputError",
+    "NotFoundError",
+    "StripeUnavailableError",
+    "StripeRequestError",
+    "CardDeclinedError",
+]
+
+
+class BillingError(Exception):
+    """Base class of every error billingos raises on purpose."""
+
+    status: int = 400
+    code: str = "billing_error"
+
+    def __init__(self, message: str, *, param: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.details = details
+
+    def to_problem(self) -> dict[str, Any]:
+        """An RFC 9457 problem document, for JSON APIs."""
+        doc: dict[str, Any] = {
+            "type": f"https://billingos.dev/errors/{self.code}",
+            "title": type(self).__name__,
+            "status": self.status,
+            "detail": self.message,
+        }
+        if self.param:
+            doc["param"] = self.param
+        return doc
+
+
+class ConfigurationError(BillingError):
+    """The BillingConfig (or the way billingos was wired in) is wrong."""
+
+    code = "configuration_error"
+    status = 500
+
+
+class InvalidInputError(BillingError, ValueError):
+    """An argument is malformed, out of range or of the wrong type. Nothing was written."""
+
+    code = "invalid_input"
+
+
+class NotFoundError(BillingError, LookupError):
+    """The object asked for does not exist (or does not belong to the caller)."""
+
+    code = "not_found"
+    status = 404
+
+
+class ConflictError(BillingError):
+    """The request conflicts with the current state (e.g. an owner that already has a customer)."""
+
+    code = "conflict"
+    status = 409
+
+
+class StripeRequestError(BillingError):
+    """Stripe rejected the request. ``stripe_code`` and ``stripe_message`` carry Stripe's own words."""
+
+    code = "stripe_error"
+    status = 502
+
+    def __init__(self, message: str, *, stripe_code: str | None = None, http_status: int | None = None,
+                 param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.stripe_code = stripe_code
+        self.http_status = http_status
+
+
+class CardDeclinedError(StripeRequestError):
+    """The card was declined. ``decline_code`` says why (e.g. ``generic_decline``)."""
+
+    code = "card_declined"
+    status = 402
+
+    def __init__(self, message: str, *, decline_code: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.decline_code = decline_code
+
+
+class StripeUnavailableError(StripeRequestError):
+    """Stripe could not be reached (network error, 5xx). Nothing local was written; retry later."""
+
+    code = "stripe_unavailable"
+    status = 503

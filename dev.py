@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""One entry point for a fresh machine: builds .venv, installs billingos, then runs a task.
+
+    python3 dev.py example        # the example app on SQLite + the built-in Stripe emulator
+    python3 dev.py test [ARGS]    # the whole test suite (pytest ARGS)
+    python3 dev.py lint           # ruff + mypy
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def ensure_venv() -> None:
+    """Create .venv and install the project with all extras; reinstall when pyproject changes."""
+    stamp = VENV / ".billingos-installed"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest and PY.exists():
+        return
+    if not PY.exists():
+        print("dev.py: creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.check_call([*pip, "--upgrade", "pip"])
+    subprocess.check_call([*pip, "-e", f"{ROOT}[dev]"])
+    stamp.write_text(digest)
+
+
+def run(*cmd: str) -> int:
+    return subprocess.call(list(cmd), cwd=ROOT)
+
+
+def main(argv: list[str]) -> int:
+    task, args = (argv[0], argv[1:]) if argv else ("help", [])
+    if task not in {"example", "test", "lint"}:
+        print(__doc__)
+        return 0 if task == "help" else 2
+    ensure_venv()
+    if task == "example":
+        return run(str(PY), "-m", "example_app", *args)
+    if task == "test":
+        return run(str(PY), "-m", "pytest", *args)
+    status = run(str(BIN / "ruff"), "check", "billingos", "billingos_flask", "billingos_fastapi", "example_app", "tests", "bench")
+    return status or run(str(BIN / "mypy"))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

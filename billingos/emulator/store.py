@@ -117,7 +117,7 @@ def _clause(text: str) -> Callable[[dict[str, Any]], bool]:
     if not m:
         raise invalid(f"Invalid search query clause: {text!r}. Use field:'value'.", "query")
     neg, field, op, raw = m.groups()
-    value: Any = None if raw == "null" else (raw[1:-1] if raw[0] in "'\"" else int(raw))
+    value: Any = None if raw == "null" else (re.sub(r"\\(.)", r"\1", raw[1:-1]) if raw[0] in "'\"" else int(raw))
     mk = re.fullmatch(r"metadata\['([^']+)'\]", field)
 
     def read(o: dict[str, Any]) -> Any:

@@ -1,0 +1,111 @@
+"""The facade: one ``Billing`` per app wires config, database, Stripe client, clock and services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from .clock import Clock, SystemClock
+from .config import BillingConfig
+from .customers.service import CustomerService
+from .errors import ConfigurationError
+from .stripe_api import build_client
+
+__all__ = ["Billing"]
+
+
+class Billing:
+    """Everything billingos does for one host app.
+
+    ``Billing(BillingConfig(...))`` or ``Billing(database_url=..., stripe_emulator=True)``.
+    """
+
+    def __init__(self, config: BillingConfig | None = None, /, **options: Any) -> None:
+        if config is not None and options:
+            raise ConfigurationError("Pass either a BillingConfig or keyword options, not both.")
+        self.config = config if config is not None else BillingConfig.build(**options)
+        self.clock: Clock = self.config.clock or _default_clock(self.config)
+        self.engine, self.session_factory = _database(self.config)
+        self.emulator = _emulator(self.config, self.clock)
+        self.stripe = build_client(self.config, self.emulator)
+        self.customers = CustomerService(self)
+        from .catalog.service import CatalogService
+        self.catalog = CatalogService(self)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A billingos-owned session: commit on success, roll back on error, then after-commit hooks."""
+        with self.session_factory() as session, session.begin():
+            yield session
+
+    def migrate(self, revision: str = "head") -> None:
+        """Run billingos's alembic migrations (its own version table) on the configured database."""
+        from .migrations import upgrade
+        upgrade(self.engine, revision)
+
+    def __repr__(self) -> str:
+        stripe = "emulator" if self.emulator is not None else (self.config.stripe_api_base or "stripe")
+        return f"<Billing db={self.engine.url.render_as_string(hide_password=True)} stripe={stripe}>"
+
+
+def _default_clock(config: BillingConfig) -> Clock:
+    emulator = config.emulator
+    return emulator.clock if emulator is not None else SystemClock()
+
+
+def _database(config: BillingConfig) -> tuple[Engine, sessionmaker[Session]]:
+    if config.session_factory is not None:
+        factory = config.session_factory
+        bind = factory.kw.get("bind")
+        if bind is None:
+            raise ConfigurationError("session_factory must be bound to an engine (sessionmaker(bind=engine)).")
+        return bind, factory
+    engine = config.engine
+    if engine is None:
+        engine = _make_engine(config.database_url or "")
+    return engine, sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def _make_engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            memory = url.rstrip("/").endswith(("sqlite:", ":memory:")) or url in ("sqlite://", "sqlite:///")
+            extra: dict[str, Any] = {"poolclass": StaticPool} if memory else {}  # one shared in-memory DB
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **extra)
+            _sqlite_pragmas(engine)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as e:  # an unparseable URL or a missing driver
+        raise ConfigurationError(f"Cannot use database_url {url!r}: {e}") from e
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+
+def _emulator(config: BillingConfig, clock: Clock) -> Any:
+    if config.emulator is not None:
+        return config.emulator
+    if not config.stripe_emulator:
+        return None
+    from .emulator import Emulator
+    return Emulator(clock=clock, state_path=config.emulator_state_path)

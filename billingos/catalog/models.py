@@ -1,0 +1,3 @@
+"""Placeholder: the catalog models land with the catalog work."""
+
+__all__: list[str] = []

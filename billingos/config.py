@@ -1,0 +1,96 @@
+"""BillingConfig: every option billingos takes, validated once, keyword-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .clock import Clock
+from .errors import ConfigurationError
+from .money import validate_currency
+
+__all__ = ["BillingConfig"]
+
+EMULATOR_API_KEY = "sk_test_billingos_emulator"
+
+
+class BillingConfig(BaseModel):
+    """Configuration for one ``Billing``. Give exactly one of ``database_url``, ``engine`` or
+    ``session_factory``; they are the host's database. Options are keyword-only."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True, extra="forbid")
+
+    database_url: str | None = None
+    engine: Any = None                          #: a host ``sqlalchemy.Engine``
+    session_factory: Any = None                 #: a host ``sessionmaker``; its bind is used
+    stripe_api_key: str = EMULATOR_API_KEY
+    stripe_emulator: bool = False               #: answer Stripe calls from ``billingos.emulator``
+    emulator: Any = None                        #: an existing ``Emulator`` to share (implies stripe_emulator)
+    emulator_state_path: str | None = None      #: persist the emulator's state to this JSON file
+    stripe_api_base: str | None = None          #: any Stripe-compatible server, e.g. stripe-mock
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
+    webhook_secrets: list[str] = Field(default_factory=list)
+    webhook_tolerance: int = 300                #: seconds; 0 is refused (it would disable the age check)
+    redis_url: str | None = None
+    clock: Any = None                           #: a ``billingos.clock.Clock``; defaults to the system clock
+    default_currency: str = "usd"
+    owner_metadata_key: str = "billingos_owner_id"   #: Stripe metadata key that carries the owner id
+
+    @field_validator("webhook_tolerance")
+    @classmethod
+    def _tolerance(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError("webhook_tolerance must be a positive number of seconds; 0 would turn off the "
+                             "replay protection. Stripe's default is 300.")
+        return v
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _secrets(cls, v: list[str]) -> list[str]:
+        for s in v:
+            if not isinstance(s, str) or not s.startswith("whsec_") or len(s) < 12:
+                raise ValueError("each webhook secret must be a Stripe signing secret starting with 'whsec_'.")
+        return v
+
+    @field_validator("default_currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        return validate_currency(v, param="default_currency")
+
+    @field_validator("clock")
+    @classmethod
+    def _clock(cls, v: Any) -> Any:
+        if v is not None and not isinstance(v, Clock):
+            raise ValueError("clock must have a now() method returning an aware datetime.")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> BillingConfig:
+        given = [n for n in ("database_url", "engine", "session_factory") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of database_url, engine or session_factory "
+                             f"(got {', '.join(given) or 'none'}).")
+        key = self.stripe_api_key
+        if not key.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")):
+            raise ValueError("stripe_api_key must be a Stripe secret or restricted key (sk_test_..., sk_live_...).")
+        if self.uses_emulator:
+            if key.startswith(("sk_live_", "rk_live_")):
+                raise ValueError("The Stripe emulator refuses live keys: use a test key (sk_test_...).")
+            if self.stripe_api_base:
+                raise ValueError("stripe_emulator and stripe_api_base are exclusive: pick one Stripe.")
+        return self
+
+    @property
+    def uses_emulator(self) -> bool:
+        return self.stripe_emulator or self.emulator is not None
+
+    @classmethod
+    def build(cls, **kw: Any) -> BillingConfig:
+        """Like the constructor, but raises ConfigurationError (a BillingError) with pydantic's reasons."""
+        from pydantic import ValidationError
+        try:
+            return cls(**kw)
+        except ValidationError as e:
+            reasons = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'config'}: {x['msg']}" for x in e.errors())
+            raise ConfigurationError(f"Invalid BillingConfig: {reasons}") from None

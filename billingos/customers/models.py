@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, JSONType, UTCDateTime
+
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class BillingCustomer(Base):
+    """The local copy of a Stripe customer, keyed by the host's owner id."""
+
+    __tablename__ = "billing_customers"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    stripe_id: Mapped[str] = mapped_column(String(255), unique=True)
+    owner_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    email: Mapped[str | None] = mapped_column(String(512), index=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    delinquent: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_payment_method: Mapped[str | None] = mapped_column(String(255))
+    test_clock: Mapped[str | None] = mapped_column(String(255))
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    stripe_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    stripe_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+T = TypeVar("T")
+
+
+class Customer(BaseModel):
+    """A read-only snapshot of a synced customer. ``id`` is the Stripe id."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: str
+    owner_id: str | None
+    email: str | None
+    name: str | None
+    currency: str | None
+    balance: int
+    delinquent: bool
+    default_payment_method: str | None
+    metadata: dict[str, str]
+    created: datetime | None
+    deleted: bool
+
+    @classmethod
+    def from_row(cls, row: Any) -> Customer:
+        return cls(id=row.stripe_id, owner_id=row.owner_id, email=row.email, name=row.name,
+                   currency=row.currency, balance=row.balance, delinquent=row.delinquent,
+                   default_payment_method=row.default_payment_method, metadata=dict(row.stripe_metadata or {}),
+                   created=row.stripe_created, deleted=row.deleted_at is not None)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a keyset-paginated list. Pass ``next_cursor`` as ``after`` for the next page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[T]
+    next_cursor: str | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None

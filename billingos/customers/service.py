@@ -1,0 +1,232 @@
+"""Customers keyed by the host's owner id: Stripe first (idempotent), then the local row, then signals."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from .. import signals, validation
+from ..clock import utc
+from ..db import on_commit, upsert
+from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
+from ..stripe_api import call_stripe, intent_key
+from .models import BillingCustomer
+from .schemas import Customer, Page
+
+if TYPE_CHECKING:
+    from ..billing import Billing
+
+_UNSET: Any = object()
+
+
+def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now: datetime) -> BillingCustomer:
+    """The one way a Stripe customer reaches the DB (write path and webhooks alike)."""
+    if obj.get("deleted"):
+        row = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
+        if row is not None and row.deleted_at is None:
+            row.deleted_at = now
+        return row  # type: ignore[return-value]
+    meta = dict(obj.get("metadata") or {})
+    owner = meta.get(owner_key)
+    if owner is not None:
+        holder = session.scalars(select(BillingCustomer.stripe_id).where(BillingCustomer.owner_id == owner)).first()
+        if holder is not None and holder != obj["id"]:
+            owner = None  # a second Stripe customer claims the owner: keep the first mapping
+    settings = obj.get("invoice_settings") or {}
+    values = {
+        "stripe_id": obj["id"], "owner_id": owner, "email": obj.get("email"), "name": obj.get("name"),
+        "currency": obj.get("currency"), "balance": obj.get("balance") or 0,
+        "delinquent": bool(obj.get("delinquent")), "default_payment_method": _id(settings.get("default_payment_method")),
+        "test_clock": _id(obj.get("test_clock")), "livemode": bool(obj.get("livemode")), "stripe_metadata": meta,
+        "data": obj, "stripe_created": utc(obj.get("created")), "synced_at": now,
+    }
+    update = [c for c in values if c != "stripe_id" and not (c == "owner_id" and owner is None)]
+    return upsert(session, BillingCustomer, values, key=["stripe_id"], update=update)
+
+
+def _id(value: Any) -> str | None:
+    return value.get("id") if isinstance(value, dict) else value
+
+
+class CustomerService:
+    """``billing.customers``: create, get, list, update and delete customers by owner id."""
+
+    def __init__(self, billing: Billing) -> None:
+        self._billing = billing
+
+    # --- writes -----------------------------------------------------------------------------
+    def create(self, *, owner_id: str, email: str | None = None, name: str | None = None,
+               metadata: dict[str, str] | None = None, payment_method: str | None = None,
+               test_clock: str | None = None) -> Customer:
+        owner_id = validation.owner_id(owner_id)
+        params: dict[str, Any] = {"email": validation.email(email), "name": validation.text(name, "name")}
+        meta = validation.metadata(metadata)
+        key = self._billing.config.owner_metadata_key
+        if key in meta:
+            raise InvalidInputError(f"metadata key {key!r} is reserved for the owner id.", param="metadata")
+        params["metadata"] = {**meta, key: owner_id}
+        if payment_method is not None:
+            params["payment_method"] = validation.stripe_id(payment_method, "pm", "payment_method")
+            params["invoice_settings"] = {"default_payment_method": payment_method}
+        if test_clock is not None:
+            params["test_clock"] = validation.stripe_id(test_clock, "clock", "test_clock")
+        existing = self._find(owner_id=owner_id)
+        if existing is not None:
+            raise ConflictError(f"Owner {owner_id!r} already has customer {existing.stripe_id}; use "
+                                "customers.get() or customers.update().", param="owner_id")
+        obj = self._stripe_existing(owner_id) or call_stripe(
+            self._billing.stripe.v1.customers.create, params={k: v for k, v in params.items() if v is not None},
+            options={"idempotency_key": intent_key("customer.create", owner_id, params)})
+        return self._commit(obj, created=True)
+
+    def update(self, owner_id: str, *, email: str | None = _UNSET, name: str | None = _UNSET,
+               metadata: dict[str, str] | None = None, default_payment_method: str | None = _UNSET) -> Customer:
+        row = self._require(owner_id)
+        params: dict[str, Any] = {}
+        if email is not _UNSET:
+            params["email"] = validation.email(email) or ""
+        if name is not _UNSET:
+            params["name"] = validation.text(name, "name") or ""
+        if metadata is not None:
+            meta = validation.metadata(metadata)
+            if self._billing.config.owner_metadata_key in meta:
+                raise InvalidInputError("the owner id metadata key cannot be changed.", param="metadata")
+            params["metadata"] = meta
+        if default_payment_method is not _UNSET:
+            pm = default_payment_method and validation.stripe_id(default_payment_method, "pm",
+                                                                  "default_payment_method")
+            params["invoice_settings"] = {"default_payment_method": pm or ""}
+        if not params:
+            raise InvalidInputError("update() needs at least one of email, name, metadata, "
+                                    "default_payment_method.")
+        obj = call_stripe(self._billing.stripe.v1.customers.update, row.stripe_id, params=params,
+                          options={"idempotency_key": intent_key("customer.update", row.stripe_id, params,
+                                                                 row.synced_at.isoformat())})
+        return self._commit(obj, created=False)
+
+    def delete(self, owner_id: str) -> Customer:
+        """Delete the customer in Stripe (which cancels its subscriptions) and mark the row deleted."""
+        row = self._require(owner_id)
+        obj = call_stripe(self._billing.stripe.v1.customers.delete, row.stripe_id)
+        with self._billing.transaction() as session:
+            synced = sync_customer(session, obj.to_dict() if hasattr(obj, "to_dict") else obj,
+                                   owner_key=self._billing.config.owner_metadata_key, now=self._billing.now())
+            snapshot = Customer.from_row(synced)
+        return snapshot
+
+    def sync(self, obj: Any) -> Customer | None:
+        """Apply a Stripe customer object (a dict or a StripeObject) to the DB and fire signals."""
+        data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+        if data.get("deleted"):
+            with self._billing.transaction() as session:
+                row = sync_customer(session, data, owner_key=self._billing.config.owner_metadata_key,
+                                    now=self._billing.now())
+                return Customer.from_row(row) if row is not None else None
+        return self._commit(data, created=None)
+
+    # --- reads ------------------------------------------------------------------------------
+    def get(self, *, owner_id: str | None = None, stripe_id: str | None = None) -> Customer:
+        if (owner_id is None) == (stripe_id is None):
+            raise InvalidInputError("customers.get() takes exactly one of owner_id= or stripe_id=.")
+        if owner_id is not None:
+            validation.owner_id(owner_id)
+        else:
+            validation.stripe_id(stripe_id, "cus", "stripe_id")
+        row = self._find(owner_id=owner_id, stripe_id=stripe_id)
+        if row is None or row.deleted_at is not None:
+            raise NotFoundError(f"No customer for {'owner_id' if owner_id else 'stripe_id'}="
+                                f"{owner_id or stripe_id!r}. Create it with customers.create().")
+        return Customer.from_row(row)
+
+    def list(self, *, limit: int = 50, after: str | None = None, email: str | None = None,
+             search: str | None = None, include_deleted: bool = False) -> Page[Customer]:
+        """Keyset pagination, oldest first. ``search`` matches email, name or owner id (substring)."""
+        validation.limit(limit, maximum=1000)
+        start = _decode_cursor(after)
+        stmt = select(BillingCustomer).where(BillingCustomer.id > start).order_by(BillingCustomer.id).limit(limit + 1)
+        if email is not None:
+            stmt = stmt.where(BillingCustomer.email == validation.email(email))
+        if search is not None:
+            term = f"%{_escape_like(validation.text(search, 'search', required=True) or '')}%"
+            stmt = stmt.where(or_(BillingCustomer.email.ilike(term, escape="\\"),
+                                  BillingCustomer.name.ilike(term, escape="\\"),
+                                  BillingCustomer.owner_id.ilike(term, escape="\\")))
+        if not include_deleted:
+            stmt = stmt.where(BillingCustomer.deleted_at.is_(None))
+        with self._billing.session_factory() as session:
+            rows = list(session.scalars(stmt))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = _encode_cursor(rows[-1].id) if more else None
+        return Page[Customer](items=[Customer.from_row(r) for r in rows], next_cursor=cursor)
+
+    # --- internals --------------------------------------------------------------------------
+    def _commit(self, obj: Any, *, created: bool | None) -> Customer:
+        data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+        billing = self._billing
+        with billing.transaction() as session:
+            before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == data["id"])).first()
+            old = None if before is None else Customer.from_row(before)
+            row = sync_customer(session, data, owner_key=billing.config.owner_metadata_key, now=billing.now())
+            snapshot = Customer.from_row(row)
+            if old is None:
+                on_commit(session, lambda: signals.customer_created.send(
+                    billing, customer=snapshot, owner_id=snapshot.owner_id))
+            else:
+                changed = {f for f in Customer.model_fields if getattr(old, f) != getattr(snapshot, f)}
+                if changed:
+                    on_commit(session, lambda: signals.customer_updated.send(
+                        billing, customer=snapshot, changed=changed))
+        return snapshot
+
+    def _find(self, *, owner_id: str | None = None, stripe_id: str | None = None) -> BillingCustomer | None:
+        stmt = select(BillingCustomer)
+        stmt = stmt.where(BillingCustomer.owner_id == owner_id) if owner_id is not None else \
+            stmt.where(BillingCustomer.stripe_id == stripe_id)
+        with self._billing.session_factory() as session:
+            return session.scalars(stmt).first()
+
+    def _require(self, owner_id: str) -> BillingCustomer:
+        validation.owner_id(owner_id)
+        row = self._find(owner_id=owner_id)
+        if row is None or row.deleted_at is not None:
+            raise NotFoundError(f"No customer for owner_id={owner_id!r}. Create it with customers.create().")
+        return row
+
+    def _stripe_existing(self, owner_id: str) -> Any | None:
+        """Past the 24 h idempotency window a retry must find the customer by its metadata first."""
+        key = self._billing.config.owner_metadata_key
+        try:
+            found = call_stripe(self._billing.stripe.v1.customers.search,
+                                params={"query": f"metadata['{key}']:'{_quote(owner_id)}'", "limit": 1})
+        except StripeRequestError:
+            return None  # servers without search (e.g. stripe-mock) fall back to the idempotency key
+        return found.data[0] if found.data else None
+
+
+def _encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"c:{row_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("c:"):
+            raise ValueError
+        return int(raw[2:])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInputError(f"after={cursor!r} is not a cursor from a previous page.", param="after") from None
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,114 @@
+"""The database side: billingos's own MetaData, a declarative base, upserts and after-commit hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, event, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["Base", "metadata", "UTCDateTime", "JSONType", "upsert", "on_commit", "transaction"]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("billingos stores aware datetimes only (tzinfo=UTC).")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def upsert(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str],
+           update: list[str] | None = None) -> Any:
+    """INSERT .. ON CONFLICT (key) DO UPDATE, returning the row. Never check-then-insert."""
+    table = model.__table__
+    cols = update if update is not None else [c for c in values if c not in key]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(table).values(**values)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(**values)
+    else:  # pragma: no cover - other backends take the portable path
+        return _portable_upsert(session, model, values, key, cols)
+    if cols:
+        stmt = stmt.on_conflict_do_update(index_elements=key, set_={c: stmt.excluded[c] for c in cols})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=key)
+    session.execute(stmt)
+    where = [getattr(model, k) == values[k] for k in key]
+    return session.scalars(select(model).where(*where).execution_options(populate_existing=True)).one()
+
+
+def _portable_upsert(session: Session, model: type[Any], values: dict[str, Any], key: list[str],
+                     cols: list[str]) -> Any:
+    where = [getattr(model, k) == values[k] for k in key]
+    with session.begin_nested():
+        row = session.scalars(select(model).where(*where).with_for_update()).first()
+        if row is None:
+            session.execute(insert(model.__table__).values(**values))
+        else:
+            for c in cols:
+                setattr(row, c, values[c])
+    return session.scalars(select(model).where(*where)).one()
+
+
+_HOOKS = "billingos_on_commit"
+_LISTENING = "billingos_listening"
+
+
+def on_commit(session: Session, fn: Callable[[], Any]) -> None:
+    """Run ``fn`` after the session's transaction commits; drop it if the transaction rolls back."""
+    if not session.info.get(_LISTENING):
+        session.info[_LISTENING] = True
+        event.listen(session, "after_commit", _run_hooks)
+        event.listen(session, "after_rollback", _drop_hooks)
+    session.info.setdefault(_HOOKS, []).append(fn)
+
+
+def _run_hooks(session: Session) -> None:
+    for fn in session.info.pop(_HOOKS, []):
+        fn()
+
+
+def _drop_hooks(session: Session) -> None:
+    session.info.pop(_HOOKS, None)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error; after-commit hooks then run."""
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,9 @@
+"""Every billingos model, imported so ``metadata`` knows all tables (for migrations and create_all)."""
+
+from __future__ import annotations
+
+from .catalog.models import *  # noqa: F403
+from .customers.models import BillingCustomer
+from .db import Base, metadata
+
+__all__ = ["Base", "BillingCustomer", "metadata"]

@@ -1,0 +1,25 @@
+"""blinker signals. Each fires after the commit that made it true, never before.
+
+Connect with ``@signals.customer_created.connect`` (or ``.connect(fn, sender=billing)``).
+The sender is always the ``Billing`` instance; kwargs are listed per signal.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+__all__ = ["namespace", "customer_created", "customer_updated", "catalog_synced"]
+
+namespace = Namespace()
+
+#: A customer was created locally and in Stripe.
+#: sender: Billing; kwargs: ``customer`` (BillingCustomer row, detached), ``owner_id`` (str).
+customer_created = namespace.signal("customer-created")
+
+#: A customer's synced fields changed (from an API call or a webhook).
+#: sender: Billing; kwargs: ``customer`` (BillingCustomer), ``changed`` (set of field names).
+customer_updated = namespace.signal("customer-updated")
+
+#: ``catalog.sync`` finished and committed.
+#: sender: Billing; kwargs: ``report`` (CatalogSyncReport).
+catalog_synced = namespace.signal("catalog-synced")

@@ -1,0 +1,96 @@
+"""``billingos`` command line: migrations, the emulator server, and (from each domain) its own commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+
+def build_billing(args: argparse.Namespace) -> Any:
+    """A Billing from --database-url / --emulator-state or BILLINGOS_* environment variables."""
+    from .billing import Billing
+    url = args.database_url or os.environ.get("BILLINGOS_DATABASE_URL")
+    if not url:
+        raise SystemExit("billingos: give --database-url or set BILLINGOS_DATABASE_URL.")
+    key = os.environ.get("BILLINGOS_STRIPE_API_KEY")
+    state = getattr(args, "emulator_state", None) or os.environ.get("BILLINGOS_EMULATOR_STATE")
+    options: dict[str, Any] = {"database_url": url}
+    if key and not state:
+        options["stripe_api_key"] = key
+    else:
+        options.update(stripe_emulator=True, emulator_state_path=state)
+    return Billing(**options)
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    billing = build_billing(args)
+    billing.migrate(args.revision)
+    from .migrations import current_revision
+    print(f"billingos schema at {current_revision(billing.engine)}")
+    return 0
+
+
+def _db_current(args: argparse.Namespace) -> int:
+    from .migrations import current_revision
+    print(current_revision(build_billing(args).engine) or "(empty)")
+    return 0
+
+
+def _emulator_serve(args: argparse.Namespace) -> int:
+    from .emulator import Emulator
+    from .emulator.server import serve
+    em = Emulator(state_path=args.state)
+    server = serve(em, host=args.host, port=args.port)
+    print(f"billingos Stripe emulator on http://{args.host}:{server.server_address[1]} (Ctrl-C stops)",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="billingos", description="billingos: Stripe billing inside your app.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database migrations").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="run billingos's migrations up to a revision (default head)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("--database-url")
+    up.set_defaults(func=_db_upgrade)
+    cur = db.add_parser("current", help="print the database's billingos revision")
+    cur.add_argument("--database-url")
+    cur.set_defaults(func=_db_current)
+
+    em = sub.add_parser("emulator", help="the built-in Stripe emulator").add_subparsers(dest="em_command",
+                                                                                       required=True)
+    serve = em.add_parser("serve", help="serve the emulator over HTTP on loopback")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=12111)
+    serve.add_argument("--state", help="persist the emulator's state to this JSON file")
+    serve.set_defaults(func=_emulator_serve)
+
+    from .catalog import cli as catalog_cli
+    if hasattr(catalog_cli, "add_commands"):
+        catalog_cli.add_commands(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from .errors import BillingError
+    try:
+        return int(args.func(args) or 0)
+    except BillingError as e:
+        print(f"billingos: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

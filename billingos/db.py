@@ -57,16 +57,16 @@ def upsert(session: Session, model: type[Any], values: dict[str, Any], *, key: l
     table = model.__table__
     cols = update if update is not None else [c for c in values if c not in key]
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).values(**values)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**values)
-    else:  # pragma: no cover - other backends take the portable path
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - other backends take the portable path
         return _portable_upsert(session, model, values, key, cols)
+    name = {a.key: a.columns[0].name for a in model.__mapper__.column_attrs}  # attribute -> column
+    row = {name[k]: v for k, v in values.items()}
+    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(**row)
     if cols:
-        stmt = stmt.on_conflict_do_update(index_elements=key, set_={c: stmt.excluded[c] for c in cols})
+        stmt = stmt.on_conflict_do_update(index_elements=[name[k] for k in key],
+                                          set_={name[c]: stmt.excluded[name[c]] for c in cols})
     else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=key)
+        stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key])
     session.execute(stmt)
     where = [getattr(model, k) == values[k] for k in key]
     return session.scalars(select(model).where(*where).execution_options(populate_existing=True)).one()

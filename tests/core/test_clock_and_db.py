@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from billingos import FrozenClock
+from billingos.customers import BillingCustomer
+from billingos.db import on_commit, upsert
+
+
+def test_frozen_clock_moves_only_forward() -> None:
+    c = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
+    assert c.advance(days=31) == datetime(2026, 2, 1, tzinfo=UTC)
+    assert c.now() == datetime(2026, 2, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="backwards"):
+        c.advance(timedelta(seconds=-1))
+    with pytest.raises(ValueError, match="backwards"):
+        c.set(datetime(2025, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        FrozenClock(datetime(2026, 1, 1))
+
+
+def _row(stripe_id: str, email: str) -> dict[str, object]:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return {"stripe_id": stripe_id, "email": email, "balance": 0, "delinquent": False, "livemode": False,
+            "stripe_metadata": {}, "data": {"id": stripe_id}, "synced_at": now}
+
+
+def test_upsert_inserts_then_updates_one_row(engine: Engine) -> None:
+    factory = sessionmaker(bind=engine)
+    with factory.begin() as s:
+        first = upsert(s, BillingCustomer, _row("cus_1", "a@b.co"), key=["stripe_id"])
+        assert first.email == "a@b.co"
+        first_id = first.id
+    with factory.begin() as s:
+        second = upsert(s, BillingCustomer, _row("cus_1", "new@b.co"), key=["stripe_id"])
+        assert second.email == "new@b.co" and second.id == first_id
+    with factory() as s:
+        assert [r.email for r in s.scalars(select(BillingCustomer))] == ["new@b.co"]
+
+
+def test_on_commit_runs_after_commit_and_not_after_rollback(engine: Engine) -> None:
+    factory = sessionmaker(bind=engine)
+    ran: list[str] = []
+    with factory.begin() as s:
+        upsert(s, BillingCustomer, _row("cus_c", "c@b.co"), key=["stripe_id"])
+        on_commit(s, lambda: ran.append("committed"))
+        assert ran == []
+    assert ran == ["committed"]
+    with pytest.raises(RuntimeError), factory.begin() as s:
+        on_commit(s, lambda: ran.append("rolled back"))
+        raise RuntimeError("host code failed")
+    with factory.begin() as s:  # a later commit on a fresh session must not run dropped hooks
+        pass
+    assert ran == ["committed"]
+
+
+def test_utc_datetime_refuses_naive_values(engine: Engine) -> None:
+    factory = sessionmaker(bind=engine)
+    row = _row("cus_n", "n@b.co")
+    row["synced_at"] = datetime(2026, 1, 1)
+    with pytest.raises(Exception, match="aware"), factory.begin() as s:
+        upsert(s, BillingCustomer, row, key=["stripe_id"])

@@ -1,0 +1,44 @@
+"""Pins the exported names: a change here is a change to the public API and needs a docs note."""
+
+from __future__ import annotations
+
+import billingos
+
+EXPECTED = {
+    "Billing", "BillingConfig", "BillingError", "CardDeclinedError", "Clock", "ConfigurationError",
+    "ConflictError", "Customer", "FrozenClock", "InvalidInputError", "Money", "NotFoundError", "Page",
+    "StripeRequestError", "StripeUnavailableError", "SystemClock", "__version__", "signals",
+}
+
+
+def test_exported_names_are_pinned() -> None:
+    assert set(billingos.__all__) == EXPECTED
+    for name in billingos.__all__:
+        assert hasattr(billingos, name), name
+
+
+def test_signals_are_documented_and_past_tense() -> None:
+    import inspect
+    source = inspect.getsource(billingos.signals)
+    for name in billingos.signals.__all__:
+        if name == "namespace":
+            continue
+        sig = getattr(billingos.signals, name)
+        assert sig.name.endswith(("-created", "-updated", "-synced", "-canceled", "-paid", "-failed",
+                                  "-reached", "-granted", "-revoked", "-renewed", "-activated", "-paused",
+                                  "-resumed", "-ended", "-succeeded", "-fixed", "-due")), sig.name
+        assert f"\n{name} = " in source
+        before = source.split(f"\n{name} = ")[0].rstrip().splitlines()[-1]
+        assert before.startswith("#:"), f"signal {name} needs a #: comment giving sender and kwargs"
+
+
+def test_errors_render_problem_documents() -> None:
+    err = billingos.InvalidInputError("owner_id must be a string", param="owner_id")
+    doc = err.to_problem()
+    assert doc["status"] == 400 and doc["detail"] == "owner_id must be a string" and doc["param"] == "owner_id"
+    assert billingos.NotFoundError("x").to_problem()["status"] == 404
+
+
+def test_py_typed_ships() -> None:
+    from pathlib import Path
+    assert (Path(billingos.__file__).parent / "py.typed").exists()

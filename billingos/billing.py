@@ -17,6 +17,8 @@ from .config import BillingConfig
 from .customers.service import CustomerService
 from .errors import ConfigurationError
 from .stripe_api import build_client
+from .tasks import TaskRunner
+from .webhooks.service import WebhookService
 
 __all__ = ["Billing"]
 
@@ -35,9 +37,16 @@ class Billing:
         self.engine, self.session_factory = _database(self.config)
         self.emulator = _emulator(self.config, self.clock)
         self.stripe = build_client(self.config, self.emulator)
+        self.tasks = TaskRunner()
+        self.webhooks = WebhookService(self)
         self.customers = CustomerService(self)
         from .catalog.service import CatalogService
         self.catalog = CatalogService(self)
+        _register_builtin_handlers(self)
+
+    def register_tasks(self, huey: Any) -> dict[str, Any]:
+        """Run billingos's background jobs and periodic jobs on the host's huey instance."""
+        return self.tasks.register(huey)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -56,6 +65,12 @@ class Billing:
     def __repr__(self) -> str:
         stripe = "emulator" if self.emulator is not None else (self.config.stripe_api_base or "stripe")
         return f"<Billing db={self.engine.url.render_as_string(hide_password=True)} stripe={stripe}>"
+
+
+def _register_builtin_handlers(billing: Billing) -> None:
+    """Built-in handlers use the same public subscribe() that hosts use."""
+    from .customers import webhooks as customer_hooks
+    customer_hooks.register(billing)
 
 
 def _default_clock(config: BillingConfig) -> Clock:

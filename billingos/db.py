@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "metadata", "UTCDateTime", "JSONType", "upsert", "on_commit", "transaction"]
+__all__ = ["Base", "metadata", "UTCDateTime", "JSONType", "upsert", "insert_ignore", "on_commit", "transaction"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -70,6 +70,24 @@ def upsert(session: Session, model: type[Any], values: dict[str, Any], *, key: l
     session.execute(stmt)
     where = [getattr(model, k) == values[k] for k in key]
     return session.scalars(select(model).where(*where).execution_options(populate_existing=True)).one()
+
+
+def insert_ignore(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str]) -> bool:
+    """INSERT .. ON CONFLICT DO NOTHING. True when this call inserted the row."""
+    dialect = session.get_bind().dialect.name
+    name = {a.key: a.columns[0].name for a in model.__mapper__.column_attrs}
+    row = {name[k]: v for k, v in values.items()}
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover
+        with session.begin_nested():
+            where = [getattr(model, k) == values[k] for k in key]
+            if session.scalars(select(model).where(*where).with_for_update()).first() is not None:
+                return False
+            session.execute(insert(model.__table__).values(**row))
+            return True
+    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__).values(**row)
+    pk = list(model.__table__.primary_key.columns)[0]
+    stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key]).returning(pk)
+    return session.execute(stmt).first() is not None
 
 
 def _portable_upsert(session: Session, model: type[Any], values: dict[str, Any], key: list[str],

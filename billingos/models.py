@@ -5,5 +5,6 @@ from __future__ import annotations
 from .catalog.models import *  # noqa: F403
 from .customers.models import BillingCustomer
 from .db import Base, metadata
+from .webhooks.models import BillingLock, BillingWebhookEvent
 
-__all__ = ["Base", "BillingCustomer", "metadata"]
+__all__ = ["Base", "BillingCustomer", "BillingLock", "BillingWebhookEvent", "metadata"]

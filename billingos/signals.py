@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from blinker import Namespace
 
-__all__ = ["namespace", "customer_created", "customer_updated", "catalog_synced"]
+__all__ = ["namespace", "customer_created", "customer_updated", "catalog_synced", "webhook_dead_lettered"]
 
 namespace = Namespace()
 
@@ -23,3 +23,7 @@ customer_updated = namespace.signal("customer-updated")
 #: ``catalog.sync`` finished and committed.
 #: sender: Billing; kwargs: ``report`` (CatalogSyncReport).
 catalog_synced = namespace.signal("catalog-synced")
+
+#: A webhook event failed every retry and was moved to the dead letter (replay it when fixed).
+#: sender: Billing; kwargs: ``event`` (WebhookEventInfo: id, type, status, attempts, last_error).
+webhook_dead_lettered = namespace.signal("webhook-dead-lettered")

@@ -120,13 +120,7 @@ class CustomerService:
 
     def sync(self, obj: Any) -> Customer | None:
         """Apply a Stripe customer object (a dict or a StripeObject) to the DB and fire signals."""
-        data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
-        if data.get("deleted"):
-            with self._billing.transaction() as session:
-                row = sync_customer(session, data, owner_key=self._billing.config.owner_metadata_key,
-                                    now=self._billing.now())
-                return Customer.from_row(row) if row is not None else None
-        return self._commit(data, created=None)
+        return self._commit(obj, created=None)
 
     # --- reads ------------------------------------------------------------------------------
     def get(self, *, owner_id: str | None = None, stripe_id: str | None = None) -> Customer:
@@ -167,20 +161,25 @@ class CustomerService:
     # --- internals --------------------------------------------------------------------------
     def _commit(self, obj: Any, *, created: bool | None) -> Customer:
         data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+        with self._billing.transaction() as session:
+            return self.apply(session, data)
+
+    def apply(self, session: Session, data: dict[str, Any]) -> Customer:
+        """sync_customer in the caller's transaction, with created/updated signals queued for its commit."""
         billing = self._billing
-        with billing.transaction() as session:
-            before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == data["id"])).first()
-            old = None if before is None else Customer.from_row(before)
-            row = sync_customer(session, data, owner_key=billing.config.owner_metadata_key, now=billing.now())
-            snapshot = Customer.from_row(row)
-            if old is None:
-                on_commit(session, lambda: signals.customer_created.send(
-                    billing, customer=snapshot, owner_id=snapshot.owner_id))
-            else:
-                changed = {f for f in Customer.model_fields if getattr(old, f) != getattr(snapshot, f)}
-                if changed:
-                    on_commit(session, lambda: signals.customer_updated.send(
-                        billing, customer=snapshot, changed=changed))
+        before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == data["id"])).first()
+        old = None if before is None else Customer.from_row(before)
+        row = sync_customer(session, data, owner_key=billing.config.owner_metadata_key, now=billing.now())
+        if row is None:  # a deletion of a customer we never had
+            return None  # type: ignore[return-value]
+        snapshot = Customer.from_row(row)
+        if old is None:
+            on_commit(session, lambda: signals.customer_created.send(
+                billing, customer=snapshot, owner_id=snapshot.owner_id))
+        else:
+            changed = {f for f in Customer.model_fields if getattr(old, f) != getattr(snapshot, f)}
+            if changed:
+                on_commit(session, lambda: signals.customer_updated.send(billing, customer=snapshot, changed=changed))
         return snapshot
 
     def _find(self, *, owner_id: str | None = None, stripe_id: str | None = None) -> BillingCustomer | None:

@@ -1,0 +1,49 @@
+"""Where background work runs: inline right after the commit (the default), or on the host's huey."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+__all__ = ["TaskRunner"]
+
+
+class TaskRunner:
+    """billingos names its jobs; ``register(huey)`` turns each into a huey task on the host's instance."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, Callable[..., Any]] = {}
+        self.periodic: dict[str, tuple[timedelta, Callable[[], Any]]] = {}
+        self._huey_tasks: dict[str, Any] | None = None
+        self.huey: Any = None
+
+    def job(self, name: str, fn: Callable[..., Any]) -> None:
+        self.jobs[name] = fn
+
+    def every(self, name: str, interval: timedelta, fn: Callable[[], Any]) -> None:
+        self.periodic[name] = (interval, fn)
+
+    def enqueue(self, name: str, *args: Any) -> None:
+        """Run ``name`` in the background (huey) or now (inline). Call it only after a commit."""
+        if self._huey_tasks is None:
+            self.jobs[name](*args)
+        else:
+            self._huey_tasks[name](*args)
+
+    def register(self, huey: Any) -> dict[str, Any]:
+        """Add billingos's jobs and periodic jobs to the host's huey. Returns the huey task objects."""
+        if self._huey_tasks is not None:
+            raise RuntimeError("billingos tasks are already registered on a huey instance.")
+        from huey import crontab
+
+        tasks: dict[str, Any] = {}
+        for name, fn in self.jobs.items():
+            tasks[name] = huey.task(name=f"billingos.{name}")(fn)
+        for name, (interval, fn) in self.periodic.items():
+            minutes = max(1, int(interval.total_seconds() // 60))
+            cron = crontab(minute=f"*/{minutes}") if minutes < 60 else crontab(minute="0",
+                                                                                hour=f"*/{minutes // 60}")
+            tasks[name] = huey.periodic_task(cron, name=f"billingos.{name}")(fn)
+        self._huey_tasks, self.huey = tasks, huey
+        return tasks

@@ -17,6 +17,8 @@ class TaskRunner:
         self.periodic: dict[str, tuple[timedelta, Callable[[], Any]]] = {}
         self._huey_tasks: dict[str, Any] | None = None
         self.huey: Any = None
+        self.deferred = False               # hold inline jobs in ``queued`` until run_queued() (tests, demos)
+        self.queued: list[tuple[str, tuple[Any, ...]]] = []
 
     def job(self, name: str, fn: Callable[..., Any]) -> None:
         self.jobs[name] = fn
@@ -26,10 +28,21 @@ class TaskRunner:
 
     def enqueue(self, name: str, *args: Any) -> None:
         """Run ``name`` in the background (huey) or now (inline). Call it only after a commit."""
-        if self._huey_tasks is None:
-            self.jobs[name](*args)
-        else:
+        if self._huey_tasks is not None:
             self._huey_tasks[name](*args)
+        elif self.deferred:
+            self.queued.append((name, args))
+        else:
+            self.jobs[name](*args)
+
+    def run_queued(self) -> int:
+        """Run held jobs (and any they enqueue) until none are left. Returns how many ran."""
+        count = 0
+        while self.queued:
+            name, args = self.queued.pop(0)
+            self.jobs[name](*args)
+            count += 1
+        return count
 
     def register(self, huey: Any) -> dict[str, Any]:
         """Add billingos's jobs and periodic jobs to the host's huey. Returns the huey task objects."""

@@ -1,0 +1,67 @@
+"""Two workers applying the same events at once leave one row and fire each signal once."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from billingos import Billing, signals
+from billingos.customers import BillingCustomer
+from billingos.emulator import signature_header
+from tests.conftest import WEBHOOK_SECRET
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_workers_same_events(billing: Billing, round_: int) -> None:
+    if billing.engine.dialect.name != "postgresql":
+        pytest.skip("row-lock concurrency is a PostgreSQL property; SQLite has a single writer")
+    key = billing.config.owner_metadata_key
+    ids = []
+    for i in range(5):
+        c = billing.stripe.v1.customers.create(params={"email": f"c{i}@b.co", "metadata": {key: f"org_{i}"}})
+        billing.stripe.v1.customers.update(c.id, params={"name": f"Name {i}"})
+        ids.append(c.id)
+    events = [e.to_dict() for e in billing.stripe.v1.events.list(params={"limit": 100}).data]
+    billing.tasks.deferred = True
+    for e in events:
+        body = json.dumps(e).encode()
+        billing.webhooks.receive(body, {"Stripe-Signature": signature_header(body, [WEBHOOK_SECRET],
+                                 int(billing.now().timestamp())), "Content-Type": "application/json"})
+    queued = [args[0] for _, args in billing.tasks.queued]
+    billing.tasks.queued.clear()
+    created: list[str] = []
+    lock = threading.Lock()
+
+    def on_created(sender: Any, customer: Any, owner_id: str) -> None:
+        with lock:
+            created.append(owner_id)
+
+    signals.customer_created.connect(on_created)
+    barrier = threading.Barrier(2)
+
+    def worker(seed: int) -> None:
+        order = list(queued)
+        random.Random(seed).shuffle(order)
+        barrier.wait()
+        for event_id in order:
+            billing.webhooks.process(event_id)
+
+    try:
+        threads = [threading.Thread(target=worker, args=(round_ * 10 + n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        signals.customer_created.disconnect(on_created)
+    with billing.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(BillingCustomer)) == 5
+        rows = {r.stripe_id: r.name for r in s.scalars(select(BillingCustomer))}
+    assert rows == {cid: f"Name {i}" for i, cid in enumerate(ids)}
+    assert sorted(created) == [f"org_{i}" for i in range(5)]
+    assert {e.status for e in billing.webhooks.events()} == {"processed"}

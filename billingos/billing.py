@@ -17,6 +17,7 @@ from .config import BillingConfig
 from .customers.service import CustomerService
 from .errors import ConfigurationError
 from .stripe_api import build_client
+from .reconcile import ReconcileService
 from .tasks import TaskRunner
 from .webhooks.service import WebhookService
 
@@ -40,6 +41,7 @@ class Billing:
         self.tasks = TaskRunner()
         self.webhooks = WebhookService(self)
         self.customers = CustomerService(self)
+        self.reconcile = ReconcileService(self)
         from .catalog.service import CatalogService
         self.catalog = CatalogService(self)
         _register_builtin_handlers(self)
@@ -70,7 +72,9 @@ class Billing:
 def _register_builtin_handlers(billing: Billing) -> None:
     """Built-in handlers use the same public subscribe() that hosts use."""
     from .customers import webhooks as customer_hooks
+    from .customers.reconcile import customers_reconciler
     customer_hooks.register(billing)
+    billing.reconcile.add(customers_reconciler(billing))
 
 
 def _default_clock(config: BillingConfig) -> Clock:

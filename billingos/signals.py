@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from blinker import Namespace
 
-__all__ = ["namespace", "customer_created", "customer_updated", "catalog_synced", "webhook_dead_lettered"]
+__all__ = ["namespace", "customer_created", "customer_updated", "catalog_synced", "webhook_dead_lettered", "reconciliation_fixed"]
 
 namespace = Namespace()
 
@@ -27,3 +27,7 @@ catalog_synced = namespace.signal("catalog-synced")
 #: A webhook event failed every retry and was moved to the dead letter (replay it when fixed).
 #: sender: Billing; kwargs: ``event`` (WebhookEventInfo: id, type, status, attempts, last_error).
 webhook_dead_lettered = namespace.signal("webhook-dead-lettered")
+
+#: ``billing.reconcile()`` fixed more rows than its threshold (default 10): something was missed.
+#: sender: Billing; kwargs: ``report`` (ReconcileReport).
+reconciliation_fixed = namespace.signal("reconciliation-fixed")

@@ -100,7 +100,7 @@ class WebhookService:
             raise WebhookPayloadError("The event's livemode does not match the configured Stripe key's mode.")
         return event
 
-    def store(self, event: dict[str, Any], *, source: str) -> Receipt:
+    def store(self, event: dict[str, Any], *, source: str, enqueue: bool = True) -> Receipt:
         """Insert once (the event id is unique); a duplicate is acknowledged and not re-queued."""
         billing = self._billing
         obj = event["data"]["object"]
@@ -112,7 +112,7 @@ class WebhookService:
         }
         with billing.transaction() as session:
             inserted = insert_ignore(session, BillingWebhookEvent, values, key=["stripe_event_id"])
-            if inserted:  # the outbox: enqueue only once the row is committed
+            if inserted and enqueue:  # the outbox: enqueue only once the row is committed
                 on_commit(session, lambda: billing.tasks.enqueue("webhooks.process", event["id"]))
         return Receipt(accepted=True, event_id=event["id"], duplicate=not inserted)
 

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class KindReport(BaseModel):
+    """What reconciliation found for one object kind (customers, subscriptions, invoices...)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    checked: int = 0
+    created: list[str] = Field(default_factory=list)     # in Stripe, missing locally
+    updated: list[str] = Field(default_factory=list)     # local row differed from Stripe
+    removed: list[str] = Field(default_factory=list)     # local row whose Stripe object is gone
+
+    @property
+    def fixed(self) -> int:
+        return len(self.created) + len(self.updated) + len(self.removed)
+
+
+class ReconcileReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    events_backfilled: int
+    events_processed: int
+    kinds: list[KindReport]
+
+    @property
+    def fixed(self) -> int:
+        return sum(k.fixed for k in self.kinds)
+
+    def kind(self, name: str) -> KindReport:
+        return next(k for k in self.kinds if k.kind == name)

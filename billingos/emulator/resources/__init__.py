@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import customers, events
+from . import customers, events, meters
 
 if TYPE_CHECKING:
     from ..app import Emulator
 
-MODULES = [customers, events]
+MODULES = [customers, events, meters]
 
 
 def register_all(em: Emulator) -> None:

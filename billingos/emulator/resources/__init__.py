@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import customers, events, meters
+from . import customers, events, meters, payment_methods
 
 if TYPE_CHECKING:
     from ..app import Emulator
 
-MODULES = [customers, events, meters]
+MODULES = [customers, events, meters, payment_methods]
 
 
 def register_all(em: Emulator) -> None:

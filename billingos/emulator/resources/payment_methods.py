@@ -1,0 +1,395 @@
+"""Payment methods (cards only), with Stripe's test tokens and their decline behaviour.
+
+``pm_card_visa`` and friends are not objects: attaching one (or using it at a customer's creation)
+makes a new ``pm_...`` as Stripe does. How a card behaves in a charge is derived from its
+fingerprint (``charge_outcome``), so no private key ever sits on a stored object.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StripeError, invalid, missing
+from ..params import Params
+from ..routing import Request
+from ..store import new_id
+
+if TYPE_CHECKING:
+    from ..app import Emulator
+
+LABEL = "PaymentMethod"
+DETACHED_KEY = "detached_payment_methods"    # ids that Stripe refuses to attach again
+
+
+@dataclass(frozen=True)
+class TestCard:
+    number: str
+    brand: str
+    funding: str = "credit"
+    decline: str | None = None       # decline_code when a charge fails
+    at_attach: bool = True           # the decline also refuses attaching (Stripe verifies the card)
+
+
+_OK = {
+    "visa": TestCard("4242424242424242", "visa"),
+    "visa_debit": TestCard("4000056655665556", "visa", "debit"),
+    "mastercard": TestCard("5555555555554444", "mastercard"),
+    "mastercard_debit": TestCard("5200828282828210", "mastercard", "debit"),
+    "mastercard_prepaid": TestCard("5105105105105100", "mastercard", "prepaid"),
+    "amex": TestCard("378282246310005", "amex"),
+    "discover": TestCard("6011111111111117", "discover"),
+    "diners": TestCard("3056930009020004", "diners"),
+    "jcb": TestCard("3566002020360505", "jcb"),
+    "unionpay": TestCard("6200000000000005", "unionpay"),
+}
+_DECLINES = {   # suffix -> (number, decline_code); each also exists with a ``visa_`` prefix
+    "chargeDeclined": ("4000000000000002", "generic_decline"),
+    "chargeDeclinedInsufficientFunds": ("4000000000009995", "insufficient_funds"),
+    "chargeDeclinedLostCard": ("4000000000009987", "lost_card"),
+    "chargeDeclinedStolenCard": ("4000000000009979", "stolen_card"),
+    "chargeDeclinedExpiredCard": ("4000000000000069", "expired_card"),
+    "chargeDeclinedIncorrectCvc": ("4000000000000127", "incorrect_cvc"),
+    "chargeDeclinedProcessingError": ("4000000000000119", "processing_error"),
+    "chargeDeclinedVelocityLimitExceeded": ("4000000000006975", "card_velocity_exceeded"),
+}
+TEST_CARDS: dict[str, TestCard] = {
+    **_OK,
+    **{k: TestCard(n, "visa", decline=d) for k, (n, d) in _DECLINES.items()},
+    **{f"visa_{k}": TestCard(n, "visa", decline=d) for k, (n, d) in _DECLINES.items()},
+    # attaches fine; every later charge is declined
+    "chargeCustomerFail": TestCard("4000000000000341", "visa", decline="generic_decline", at_attach=False),
+}
+_BY_NUMBER = {c.number: c for c in TEST_CARDS.values()}
+
+# decline_code -> (error code, message), Stripe's wording
+DECLINE_ERRORS = {
+    "generic_decline": ("card_declined", "Your card was declined."),
+    "insufficient_funds": ("card_declined", "Your card has insufficient funds."),
+    "lost_card": ("card_declined", "Your card was declined."),
+    "stolen_card": ("card_declined", "Your card was declined."),
+    "card_velocity_exceeded": ("card_declined", "Your card was declined."),
+    "expired_card": ("expired_card", "Your card has expired."),
+    "incorrect_cvc": ("incorrect_cvc", "Your card's security code is incorrect."),
+    "processing_error": ("processing_error",
+                         "An error occurred while processing your card. Try again in a little bit."),
+}
+
+
+def fingerprint(number: str) -> str:
+    return hashlib.sha256(f"billingos-card:{number}".encode()).hexdigest()[:16]
+
+
+_BY_FINGERPRINT = {fingerprint(c.number): c for c in TEST_CARDS.values()}
+
+
+def charge_outcome(pm: dict[str, Any]) -> tuple[bool, str | None]:
+    """(ok, decline_code) for charging ``pm``: later code (invoices, payment intents) asks this."""
+    card = _BY_FINGERPRINT.get(((pm.get("card") or {}).get("fingerprint")) or "")
+    if card is None or card.decline is None:
+        return True, None
+    return False, card.decline
+
+
+def decline_error(decline_code: str) -> StripeError:
+    """The 402 card_error Stripe answers for ``decline_code``."""
+    code, message = DECLINE_ERRORS.get(decline_code, DECLINE_ERRORS["generic_decline"])
+    return StripeError(message, status=402, type="card_error", code=code, decline_code=decline_code)
+
+
+def register(em: Emulator) -> None:
+    r = em.router
+    r.add("POST", "/v1/payment_methods", create)
+    r.add("GET", "/v1/payment_methods", list_)
+    r.add("GET", "/v1/payment_methods/{id}", retrieve)
+    r.add("POST", "/v1/payment_methods/{id}", update)
+    r.add("POST", "/v1/payment_methods/{id}/attach", attach)
+    r.add("POST", "/v1/payment_methods/{id}/detach", detach)
+    r.add("GET", "/v1/customers/{customer}/payment_methods", list_for_customer)
+    r.add("GET", "/v1/customers/{customer}/payment_methods/{id}", retrieve_for_customer)
+    em.extensions["attach_payment_method"] = attach_to_new_customer
+
+
+# --- building objects ------------------------------------------------------------------------
+def _card_object(card: TestCard, exp_month: int = 12, exp_year: int = 2034) -> dict[str, Any]:
+    return {
+        "brand": card.brand, "checks": {"address_line1_check": None, "address_postal_code_check": None,
+                                        "cvc_check": "unchecked"},
+        "country": "US", "display_brand": card.brand.replace("amex", "american_express"),
+        "exp_month": exp_month, "exp_year": exp_year, "fingerprint": fingerprint(card.number),
+        "funding": card.funding, "generated_from": None, "last4": card.number[-4:],
+        "networks": {"available": [card.brand], "preferred": None},
+        "regulated_status": "unregulated", "three_d_secure_usage": {"supported": True}, "wallet": None,
+    }
+
+
+def _billing_details() -> dict[str, Any]:
+    return {"address": {"city": None, "country": None, "line1": None, "line2": None, "postal_code": None,
+                        "state": None},
+            "email": None, "name": None, "phone": None, "tax_id": None}
+
+
+def _new_pm(em: Emulator, card: dict[str, Any], created: int | None = None) -> dict[str, Any]:
+    return {"id": new_id("pm"), "object": "payment_method", "allow_redisplay": "unspecified",
+            "billing_details": _billing_details(), "card": card, "created": created or em.now(),
+            "customer": None, "customer_account": None, "livemode": False, "metadata": {}, "type": "card"}
+
+
+def test_card(token: str) -> TestCard | None:
+    """The test card behind ``pm_card_visa`` or ``tok_visa``."""
+    for prefix in ("pm_card_", "tok_"):
+        if token.startswith(prefix):
+            return TEST_CARDS.get(token[len(prefix):])
+    return None
+
+
+def _token_view(em: Emulator, token: str, card: TestCard) -> dict[str, Any]:
+    """What retrieving ``pm_card_visa`` shows: the shape of the pm an attach would create."""
+    pm = _new_pm(em, _card_object(card))
+    pm["id"] = token
+    return pm
+
+
+def _resolve(em: Emulator, pm_id: Any, param: str = "id") -> tuple[dict[str, Any], bool]:
+    """(payment method, is_new): a test token becomes a new, not yet stored, pm_ object."""
+    card = test_card(pm_id) if isinstance(pm_id, str) and pm_id.startswith("pm_card_") else None
+    if card is not None:
+        return _new_pm(em, _card_object(card)), True
+    return em.store.get("payment_method", pm_id, param=param, label=LABEL), False
+
+
+# --- params ---------------------------------------------------------------------------------
+def _billing_params(p: Params, current: dict[str, Any]) -> dict[str, Any] | None:
+    sub = p.sub("billing_details")
+    if sub is None:
+        return None
+    out = copy.deepcopy(current)
+    for key in ("email", "name", "phone"):
+        if sub.has(key):
+            out[key] = sub.str(key, nullable=True)
+    if sub.has("tax_id"):
+        out["tax_id"] = sub.str("tax_id", nullable=True)
+    addr = sub.dict("address", nullable=True)
+    if addr == "":
+        out["address"] = _billing_details()["address"]
+    elif addr is not None:
+        ap = Params(addr, "billing_details[address]")
+        for key in ("city", "country", "line1", "line2", "postal_code", "state"):
+            if ap.has(key):
+                out["address"][key] = ap.str(key, nullable=True, max_length=200)
+        ap.done()
+    sub.done()
+    return out
+
+
+def _card_params(p: Params) -> dict[str, Any]:
+    """``card[token]=tok_visa``, or raw test numbers (``card[number]``, ``exp_month``, ``exp_year``)."""
+    sub = p.sub("card", required=True)
+    assert sub is not None
+    token = sub.str("token")
+    if token is not None:
+        sub.done()
+        card = test_card(token) if token.startswith("tok_") else None
+        if card is None:
+            raise missing("token", token, "card[token]")
+        return _card_object(card)
+    number = sub.str("number", required=True).replace(" ", "")
+    month = sub.int("exp_month", required=True, min=1, max=12)
+    year = sub.int("exp_year", required=True, min=2000, max=2100)
+    sub.str("cvc", max_length=4)
+    sub.done()
+    return _card_object(_card_from_number(number), month, year)
+
+
+def _card_from_number(number: str) -> TestCard:
+    if number in _BY_NUMBER:
+        return _BY_NUMBER[number]
+    if not number.isdigit() or not _luhn(number):
+        raise StripeError("Your card number is incorrect.", status=402, type="card_error",
+                          code="incorrect_number", param="card[number]")
+    raise StripeError("Your card was declined. Your request was in test mode, but used a non test (live) card. "
+                      "For a list of valid test cards, visit: https://stripe.com/docs/testing.", status=402,
+                      type="card_error", code="card_declined", decline_code="test_mode_live_card")
+
+
+def _luhn(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+# --- attach / detach -------------------------------------------------------------------------
+def _check_attachable(em: Emulator, pm: dict[str, Any], cust: dict[str, Any]) -> None:
+    """Refuse what Stripe refuses; raises before anything is written."""
+    card = _BY_FINGERPRINT.get(pm["card"]["fingerprint"])
+    if card is not None and card.decline is not None and card.at_attach:
+        raise decline_error(card.decline)
+    if pm["id"] in em.extensions.get(DETACHED_KEY, []):
+        raise invalid("This PaymentMethod was previously used without being attached to a Customer or was "
+                      "detached from a Customer, and may not be used again.", code="payment_method_unexpected_state")
+    if pm["customer"] is not None and pm["customer"] != cust["id"]:
+        raise invalid("The payment method you provided has already been attached to a customer.",
+                      code="payment_method_unexpected_state")
+
+
+def _attach(em: Emulator, pm: dict[str, Any], is_new: bool, cust: dict[str, Any],
+            req: Request) -> dict[str, Any]:
+    if pm["customer"] == cust["id"]:
+        return pm                    # attaching twice to the same customer changes nothing
+    if is_new:
+        pm["created"] = em.now(cust)
+        em.store.insert(pm)
+    pm["customer"] = cust["id"]
+    em.emit("payment_method.attached", pm, request=req)
+    return pm
+
+
+def attach_to_new_customer(em: Emulator, pm_id: str, cust: dict[str, Any], req: Request) -> None:
+    """``POST /v1/customers`` with ``payment_method``: customers.py has already stored the customer."""
+    try:
+        pm, is_new = _resolve(em, pm_id, "payment_method")
+        _check_attachable(em, pm, cust)
+    except StripeError:
+        _unstore(em, cust["id"])     # the create fails as a whole, as Stripe's does
+        raise
+    _attach(em, pm, is_new, cust, req)
+
+
+def _unstore(em: Emulator, oid: str) -> None:
+    obj = em.store.objects.pop(oid, None)
+    if obj is not None:
+        em.store.by_kind[obj["object"]].remove(oid)
+
+
+def attach(em: Emulator, req: Request) -> dict[str, Any]:
+    p = req.params
+    pm, is_new = _resolve(em, req.args["id"])
+    cust = em.store.get("customer", p.str("customer", required=True), param="customer")
+    p.done()
+    _check_attachable(em, pm, cust)
+    return _attach(em, pm, is_new, cust, req)
+
+
+def detach(em: Emulator, req: Request) -> dict[str, Any]:
+    pm = em.store.get("payment_method", req.args["id"], label=LABEL)
+    req.params.done()
+    cust_id = pm["customer"]
+    if cust_id is None:
+        raise invalid("The payment method you provided is not attached to a customer so detachment is "
+                      "impossible.", code="payment_method_unexpected_state")
+    pm["customer"] = None
+    em.extensions.setdefault(DETACHED_KEY, []).append(pm["id"])
+    em.emit("payment_method.detached", pm, {"customer": cust_id}, request=req)
+    cust = em.store.find(cust_id)
+    settings = (cust or {}).get("invoice_settings") or {}
+    if cust is not None and settings.get("default_payment_method") == pm["id"]:
+        previous = em.update(cust, {"invoice_settings": {**settings, "default_payment_method": None}})
+        em.emit("customer.updated", cust, previous, request=req)
+    return pm
+
+
+# --- create / retrieve / update / list -------------------------------------------------------
+def create(em: Emulator, req: Request) -> dict[str, Any]:
+    p = req.params
+    p.str("type", required=True, choices=("card",))
+    card = _card_params(p)
+    billing = _billing_params(p, _billing_details())
+    metadata = p.metadata({})
+    redisplay = p.str("allow_redisplay", choices=("always", "limited", "unspecified"))
+    p.done()
+    pm = _new_pm(em, card)
+    if billing is not None:
+        pm["billing_details"] = billing
+    pm["metadata"] = metadata or {}
+    pm["allow_redisplay"] = redisplay or "unspecified"
+    return em.store.insert(pm)
+
+
+def retrieve(em: Emulator, req: Request) -> dict[str, Any]:
+    req.params.done()
+    oid = req.args["id"]
+    card = test_card(oid) if oid.startswith("pm_card_") else None
+    if card is not None:
+        return _token_view(em, oid, card)
+    return em.store.get("payment_method", oid, label=LABEL)
+
+
+def update(em: Emulator, req: Request) -> dict[str, Any]:
+    pm = em.store.get("payment_method", req.args["id"], label=LABEL)
+    p = req.params
+    changes: dict[str, Any] = {}
+    billing = _billing_params(p, pm["billing_details"])
+    if billing is not None:
+        changes["billing_details"] = billing
+    metadata = p.metadata(pm["metadata"])
+    if metadata is not None:
+        changes["metadata"] = metadata
+    if p.has("allow_redisplay"):
+        changes["allow_redisplay"] = p.str("allow_redisplay", choices=("always", "limited", "unspecified"))
+    card_changes = _card_update(p, pm)
+    if card_changes is not None:
+        changes["card"] = card_changes
+    p.done()
+    if pm["customer"] is None:
+        raise invalid("You must save this PaymentMethod to a customer before you can update it.",
+                      code="payment_method_unexpected_state")
+    previous = em.update(pm, changes)
+    if previous:
+        em.emit("payment_method.updated", pm, previous, request=req)
+    return pm
+
+
+def _card_update(p: Params, pm: dict[str, Any]) -> dict[str, Any] | None:
+    sub = p.sub("card")
+    if sub is None:
+        return None
+    card = dict(pm["card"])
+    month = sub.int("exp_month", min=1, max=12)
+    year = sub.int("exp_year", min=2000, max=2100)
+    sub.get("networks")
+    sub.done()
+    if month is not None:
+        card["exp_month"] = month
+    if year is not None:
+        card["exp_year"] = year
+    return card
+
+
+def _filtered(em: Emulator, p: Params, customer: str | None) -> list[dict[str, Any]]:
+    kind = p.str("type")
+    redisplay = p.str("allow_redisplay", choices=("always", "limited", "unspecified"))
+    items = em.store.all("payment_method")
+    if customer is not None:
+        items = [pm for pm in items if pm["customer"] == customer]
+    if kind is not None:
+        items = [pm for pm in items if pm["type"] == kind]
+    if redisplay is not None:
+        items = [pm for pm in items if pm["allow_redisplay"] == redisplay]
+    return items
+
+
+def list_(em: Emulator, req: Request) -> dict[str, Any]:
+    p = req.params
+    customer = p.str("customer")
+    if customer is not None:
+        em.store.get("customer", customer, param="customer")
+    return em.store.page(p, _filtered(em, p, customer), "/v1/payment_methods")
+
+
+def list_for_customer(em: Emulator, req: Request) -> dict[str, Any]:
+    cust = em.store.get("customer", req.args["customer"], param="customer")
+    url = f"/v1/customers/{cust['id']}/payment_methods"
+    return em.store.page(req.params, _filtered(em, req.params, cust["id"]), url)
+
+
+def retrieve_for_customer(em: Emulator, req: Request) -> dict[str, Any]:
+    cust = em.store.get("customer", req.args["customer"], param="customer")
+    req.params.done()
+    pm = em.store.find(req.args["id"])
+    if pm is None or pm["object"] != "payment_method" or pm["customer"] != cust["id"]:
+        raise missing(LABEL, req.args["id"])
+    return pm

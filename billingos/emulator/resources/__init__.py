@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import customers, events, meters, payment_methods
+from . import customers, events, features, meters, payment_methods, prices, products
 
 if TYPE_CHECKING:
     from ..app import Emulator
 
-MODULES = [customers, events, meters, payment_methods]
+MODULES = [customers, events, meters, payment_methods, products, prices, features]
 
 
 def register_all(em: Emulator) -> None:

@@ -1,0 +1,154 @@
+"""Entitlements features, product features and (read-only) active entitlements.
+
+Stripe sends no events for features or product features, so none are emitted here.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StripeError, invalid
+from ..routing import Request
+from ..store import new_id
+
+if TYPE_CHECKING:
+    from ..app import Emulator
+
+# em.extensions keys: product id -> product_feature ids (JSON-able, so it persists with the state), and an
+# optional callable(em, customer_id) -> active entitlement objects, for the subscriptions module to install.
+PRODUCT_FEATURES = "product_features"
+ACTIVE_ENTITLEMENTS = "active_entitlements"
+
+
+def register(em: Emulator) -> None:
+    r = em.router
+    r.add("POST", "/v1/entitlements/features", create_feature)
+    r.add("GET", "/v1/entitlements/features", list_features)
+    r.add("GET", "/v1/entitlements/features/{id}", retrieve_feature)
+    r.add("POST", "/v1/entitlements/features/{id}", update_feature)
+    r.add("GET", "/v1/entitlements/active_entitlements", list_active)
+    r.add("POST", "/v1/products/{id}/features", attach)
+    r.add("GET", "/v1/products/{id}/features", list_attached)
+    r.add("GET", "/v1/products/{id}/features/{feature_id}", retrieve_attached)
+    r.add("DELETE", "/v1/products/{id}/features/{feature_id}", detach)
+
+
+# --- entitlements.feature ----------------------------------------------------------------------
+def create_feature(em: Emulator, req: Request) -> dict[str, Any]:
+    p = req.params
+    name = p.str("name", required=True, max_length=80)
+    key = p.str("lookup_key", required=True, max_length=80)
+    metadata = p.metadata({}) or {}
+    p.done()
+    if any(f["lookup_key"] == key for f in em.store.all("entitlements.feature")):
+        raise invalid(f"A feature with lookup_key '{key}' already exists.", "lookup_key",
+                      code="resource_already_exists")
+    feature = {"id": new_id("feat_test", 32), "object": "entitlements.feature", "active": True,
+               "livemode": False, "lookup_key": key, "metadata": metadata, "name": name}
+    return em.store.insert(feature)
+
+
+def retrieve_feature(em: Emulator, req: Request) -> dict[str, Any]:
+    return em.store.get("entitlements.feature", req.args["id"], label="feature")
+
+
+def update_feature(em: Emulator, req: Request) -> dict[str, Any]:
+    feature = em.store.get("entitlements.feature", req.args["id"], label="feature")
+    p = req.params
+    changes: dict[str, Any] = {}
+    if p.has("name"):
+        changes["name"] = p.str("name", required=True, max_length=80)
+    if p.has("active"):
+        changes["active"] = p.bool("active")
+    if p.has("metadata"):
+        changes["metadata"] = p.metadata(feature["metadata"])
+    p.done()
+    em.update(feature, changes)
+    for pf in em.store.all("product_feature"):   # product features embed the feature: keep them current
+        if pf["entitlement_feature"]["id"] == feature["id"]:
+            pf["entitlement_feature"] = copy.deepcopy(feature)
+    return feature
+
+
+def list_features(em: Emulator, req: Request) -> dict[str, Any]:
+    p = req.params
+    key = p.str("lookup_key")
+    archived = p.bool("archived")
+    items = em.store.all("entitlements.feature")
+    if key is not None:
+        items = [f for f in items if f["lookup_key"] == key]
+    if archived is not None:
+        items = [f for f in items if f["active"] is not archived]
+    return em.store.page(p, items, "/v1/entitlements/features")
+
+
+# --- product_feature ---------------------------------------------------------------------------
+def _attached(em: Emulator, product_id: str) -> list[str]:
+    return em.extensions.setdefault(PRODUCT_FEATURES, {}).setdefault(product_id, [])
+
+
+def _product(em: Emulator, req: Request) -> dict[str, Any]:
+    return em.store.get("product", req.args["id"])
+
+
+def attach(em: Emulator, req: Request) -> dict[str, Any]:
+    product = _product(em, req)
+    p = req.params
+    fid = p.str("entitlement_feature", required=True)
+    p.done()
+    try:
+        feature = em.store.get("entitlements.feature", fid, param="entitlement_feature", label="feature")
+    except StripeError as e:
+        e.status = 400
+        raise
+    if not feature["active"]:
+        raise invalid(f"The feature `{fid}` is archived and cannot be attached to a product.",
+                      "entitlement_feature")
+    ids = _attached(em, product["id"])
+    if any(em.store.objects[i]["entitlement_feature"]["id"] == fid for i in ids):
+        raise invalid(f"The feature `{fid}` is already attached to product `{product['id']}`.",
+                      "entitlement_feature", code="resource_already_exists")
+    pf = {"id": new_id("prodft", 24), "object": "product_feature",
+          "entitlement_feature": copy.deepcopy(feature), "livemode": False}
+    em.store.insert(pf)
+    ids.append(pf["id"])
+    return pf
+
+
+def list_attached(em: Emulator, req: Request) -> dict[str, Any]:
+    product = _product(em, req)
+    items = [em.store.objects[i] for i in _attached(em, product["id"])]
+    return em.store.page(req.params, items, f"/v1/products/{product['id']}/features")
+
+
+def _one(em: Emulator, req: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    product = _product(em, req)
+    fid = req.args["feature_id"]
+    if fid not in _attached(em, product["id"]):
+        raise StripeError(f"No such product feature: '{fid}'", status=404, param="id", code="resource_missing")
+    return product, em.store.objects[fid]
+
+
+def retrieve_attached(em: Emulator, req: Request) -> dict[str, Any]:
+    return _one(em, req)[1]
+
+
+def detach(em: Emulator, req: Request) -> dict[str, Any]:
+    product, pf = _one(em, req)
+    req.params.done()
+    _attached(em, product["id"]).remove(pf["id"])
+    em.store.delete(pf["id"])
+    return {"id": pf["id"], "object": "product_feature", "deleted": True}
+
+
+# --- entitlements.active_entitlement ---------------------------------------------------------------
+def list_active(em: Emulator, req: Request) -> dict[str, Any]:
+    """Grants come from subscriptions; until a module installs a provider the list is empty."""
+    p = req.params
+    customer = p.str("customer", required=True)
+    em.store.get("customer", customer, param="customer")
+    provider: Callable[[Emulator, str], list[dict[str, Any]]] | None = em.extensions.get(ACTIVE_ENTITLEMENTS)
+    items = provider(em, customer) if provider else []   # oldest first, like the store
+    return em.store.page(p, items, "/v1/entitlements/active_entitlements")

@@ -1,0 +1,10 @@
+"""billingos_fastapi: mount billingos inside a FastAPI app.
+
+    from billingos_fastapi import create_router, billing_dependency
+    app.include_router(create_router(billing, customer_loader=current_org_id))
+    get_billing = billing_dependency(billing)      # then Depends(get_billing) in your own routes
+"""
+
+from ._router import ProblemRoute, billing_dependency, create_router, problem_response
+
+__all__ = ["ProblemRoute", "billing_dependency", "create_router", "problem_response"]

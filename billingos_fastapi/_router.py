@@ -1,0 +1,70 @@
+"""The APIRouter factory. Views stay a few lines: every decision lives in billingos."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from billingos import Billing, BillingError, ConfigurationError
+
+__all__ = ["ProblemRoute", "billing_dependency", "create_router", "problem_response"]
+
+PROBLEM_TYPE = "application/problem+json"
+UNAUTHENTICATED = {"type": "https://billingos.dev/errors/unauthenticated", "title": "Unauthenticated",
+                   "status": 401, "detail": "Log in first: the customer_loader returned no owner id."}
+
+
+def problem_response(err: BillingError) -> JSONResponse:
+    """An RFC 9457 problem document with the error's own status."""
+    return JSONResponse(err.to_problem(), status_code=err.status, media_type=PROBLEM_TYPE)
+
+
+class ProblemRoute(APIRoute):
+    """Turns a BillingError raised by a view or one of its dependencies into a problem document.
+
+    A route class, not an app exception handler, so the host's own error handling stays untouched.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except BillingError as err:
+                return problem_response(err)
+
+        return handle
+
+
+def billing_dependency(billing: Billing) -> Callable[[], Billing]:
+    """A dependency that returns ``billing``. Create it once so tests can ``dependency_overrides`` it."""
+
+    def get_billing() -> Billing:
+        return billing
+
+    return get_billing
+
+
+def _no_loader() -> str | None:
+    raise ConfigurationError("This route needs the current owner: pass customer_loader= to create_router().")
+
+
+def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | None = None,
+                  prefix: str = "/billing") -> APIRouter:
+    """An APIRouter with billingos's routes. ``customer_loader`` is a dependency (it may itself use
+    ``Depends``) that returns the current owner id, or None when nobody is logged in."""
+    router = APIRouter(prefix=prefix, route_class=ProblemRoute, tags=["billing"])
+    owner_dep = Depends(customer_loader or _no_loader)
+
+    @router.get("/customer", name="billingos.customer")
+    def current_customer(owner_id: str | None = owner_dep) -> Any:
+        if owner_id is None:
+            return JSONResponse(UNAUTHENTICATED, status_code=401, media_type=PROBLEM_TYPE)
+        return billing.customers.get(owner_id=owner_id).model_dump(mode="json")
+
+    return router

@@ -1,0 +1,14 @@
+"""billingos_flask: mount billingos inside a Flask app (the flask-sqlalchemy way).
+
+    from billingos_flask import BillingOS, current_billing
+    ext = BillingOS(app)                 # or BillingOS(billing=billing) then ext.init_app(app)
+
+    @ext.customer_loader
+    def owner_id() -> str | None:
+        return session.get("owner_id")
+"""
+
+from ._extension import CONFIG_DEFAULTS, BillingOS, current_billing, current_owner_id
+from ._problem import problem_response
+
+__all__ = ["CONFIG_DEFAULTS", "BillingOS", "current_billing", "current_owner_id", "problem_response"]

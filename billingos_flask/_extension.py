@@ -1,0 +1,131 @@
+"""The Flask extension object. Routes and templates stay thin: every decision lives in billingos."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, Flask, Response, current_app
+from werkzeug.local import LocalProxy
+
+from billingos import Billing, BillingError
+
+from ._problem import problem_response, unauthenticated
+
+__all__ = ["CONFIG_DEFAULTS", "BillingOS", "current_billing", "current_owner_id"]
+
+#: Every ``BILLINGOS_*`` key the extension reads, with its default (see docs/configuration.md).
+#: They are only used when no ``billing=`` is passed to ``BillingOS``.
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "BILLINGOS_DATABASE_URL": None,         # None: fall back to SQLALCHEMY_DATABASE_URI
+    "BILLINGOS_STRIPE_API_KEY": None,       # None: the emulator's test key
+    "BILLINGOS_STRIPE_EMULATOR": False,
+    "BILLINGOS_EMULATOR_STATE_PATH": None,
+    "BILLINGOS_STRIPE_API_BASE": None,
+    "BILLINGOS_WEBHOOK_SECRETS": (),        # a list, or one comma-separated string (handy from env vars)
+    "BILLINGOS_WEBHOOK_TOLERANCE": 300,
+    "BILLINGOS_REDIS_URL": None,
+    "BILLINGOS_DEFAULT_CURRENCY": "usd",
+    "BILLINGOS_URL_PREFIX": "/billing",
+}
+
+OwnerLoader = Callable[[], Any]
+F = TypeVar("F", bound=OwnerLoader)
+
+
+class BillingOS:
+    """``BillingOS(app=None, *, billing=None)``; one instance may serve several apps via ``init_app``.
+
+    With ``billing=`` every app shares that ``Billing``; without it each app builds its own from
+    its ``BILLINGOS_*`` config keys.
+    """
+
+    def __init__(self, app: Flask | None = None, *, billing: Billing | None = None) -> None:
+        self._billing = billing
+        self._built: weakref.WeakKeyDictionary[Flask, Billing] = weakref.WeakKeyDictionary()
+        self._customer_loader: OwnerLoader | None = None
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        if "billingos" in app.extensions:
+            raise RuntimeError("A 'BillingOS' instance has already been registered on this Flask app. "
+                               "Import and use that instance instead of creating a second one.")
+        for key, default in CONFIG_DEFAULTS.items():
+            app.config.setdefault(key, default)
+        if self._billing is None:
+            self._built[app] = billing_from_config(app.config)
+        app.extensions["billingos"] = self
+        app.register_blueprint(self._blueprint(), url_prefix=app.config["BILLINGOS_URL_PREFIX"])
+
+    # --- host hooks ---------------------------------------------------------------------------
+    def customer_loader(self, fn: F) -> F:
+        """Register the function that returns the current request's owner id (or None)."""
+        self._customer_loader = fn
+        return fn
+
+    def load_owner_id(self) -> str | None:
+        if self._customer_loader is None:
+            raise RuntimeError("No customer loader: decorate a function with @ext.customer_loader that "
+                               "returns the logged-in owner id (or None).")
+        return cast("str | None", current_app.ensure_sync(self._customer_loader)())
+
+    @property
+    def billing(self) -> Billing:
+        """The ``Billing`` for the current app (or the one passed to the constructor)."""
+        if self._billing is not None:
+            return self._billing
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        if app not in self._built:
+            raise RuntimeError("BillingOS was not initialised on this app: call ext.init_app(app).")
+        return self._built[app]
+
+    # --- routes -------------------------------------------------------------------------------
+    def _blueprint(self) -> Blueprint:
+        bp = Blueprint("billingos", __name__)
+        bp.add_url_rule("/customer", "customer", self._customer_view, methods=["GET"])
+        bp.register_error_handler(BillingError, problem_response)
+        return bp
+
+    def _customer_view(self) -> Response | dict[str, Any]:
+        owner = self.load_owner_id()
+        if owner is None:
+            return unauthenticated()
+        return self.billing.customers.get(owner_id=owner).model_dump(mode="json")
+
+
+def billing_from_config(config: Any) -> Billing:
+    """Build a ``Billing`` from the ``BILLINGOS_*`` keys; ConfigurationError says what is missing."""
+    secrets = config["BILLINGOS_WEBHOOK_SECRETS"]
+    if isinstance(secrets, str):
+        secrets = [s.strip() for s in secrets.split(",") if s.strip()]
+    options: dict[str, Any] = {
+        "database_url": config["BILLINGOS_DATABASE_URL"] or config.get("SQLALCHEMY_DATABASE_URI"),
+        "stripe_emulator": bool(config["BILLINGOS_STRIPE_EMULATOR"]),
+        "emulator_state_path": config["BILLINGOS_EMULATOR_STATE_PATH"],
+        "stripe_api_base": config["BILLINGOS_STRIPE_API_BASE"],
+        "webhook_secrets": list(secrets),
+        "webhook_tolerance": config["BILLINGOS_WEBHOOK_TOLERANCE"],
+        "redis_url": config["BILLINGOS_REDIS_URL"],
+        "default_currency": config["BILLINGOS_DEFAULT_CURRENCY"],
+    }
+    if config["BILLINGOS_STRIPE_API_KEY"] is not None:
+        options["stripe_api_key"] = config["BILLINGOS_STRIPE_API_KEY"]
+    return Billing(**options)
+
+
+def _current_ext() -> BillingOS:
+    ext = current_app.extensions.get("billingos")
+    if ext is None:
+        raise RuntimeError("billingos_flask.BillingOS is not registered on this app.")
+    return cast(BillingOS, ext)
+
+
+def current_owner_id() -> str | None:
+    """The owner id the registered customer_loader returns for this request."""
+    return _current_ext().load_owner_id()
+
+
+#: The current app's ``Billing``, like ``flask_login.current_user``.
+current_billing: Billing = cast(Billing, LocalProxy(lambda: _current_ext().billing))

@@ -1,0 +1,28 @@
+"""BillingError -> RFC 9457 problem document, for the JSON routes this adapter mounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+
+from billingos import BillingError
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+def problem_response(err: BillingError) -> Response:
+    return _problem(err.to_problem(), err.status)
+
+
+def unauthenticated() -> Response:
+    """No owner id: the host's login is missing, which is not a billing error but still a problem."""
+    return _problem({"type": "https://billingos.dev/errors/unauthenticated", "title": "Unauthenticated",
+                     "status": 401, "detail": "Log in first: the customer_loader returned no owner id."}, 401)
+
+
+def _problem(doc: dict[str, Any], status: int) -> Response:
+    response = jsonify(doc)
+    response.status_code = status
+    response.mimetype = PROBLEM_TYPE
+    return response

@@ -15,8 +15,10 @@ from sqlalchemy.pool import StaticPool
 from .clock import Clock, SystemClock
 from .config import BillingConfig
 from .customers.service import CustomerService
+from .invoices.service import InvoiceService
 from .errors import ConfigurationError
 from .stripe_api import build_client
+from .subscriptions.service import SubscriptionService
 from .reconcile import ReconcileService
 from .tasks import TaskRunner
 from .webhooks.service import WebhookService
@@ -41,6 +43,8 @@ class Billing:
         self.tasks = TaskRunner()
         self.webhooks = WebhookService(self)
         self.customers = CustomerService(self)
+        self.invoices = InvoiceService(self)
+        self.subscriptions = SubscriptionService(self)
         self.reconcile = ReconcileService(self)
         from .catalog.service import CatalogService
         self.catalog = CatalogService(self)
@@ -73,8 +77,15 @@ def _register_builtin_handlers(billing: Billing) -> None:
     """Built-in handlers use the same public subscribe() that hosts use."""
     from .customers import webhooks as customer_hooks
     from .customers.reconcile import customers_reconciler
+    from .invoices import webhooks as invoice_hooks
+    from .subscriptions import webhooks as subscription_hooks
+    from .subscriptions.reconcile import invoices_reconciler, subscriptions_reconciler
     customer_hooks.register(billing)
+    subscription_hooks.register(billing)
+    invoice_hooks.register(billing)
     billing.reconcile.add(customers_reconciler(billing))
+    billing.reconcile.add(subscriptions_reconciler(billing))
+    billing.reconcile.add(invoices_reconciler(billing))
 
 
 def _default_clock(config: BillingConfig) -> Clock:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from .catalog.models import *  # noqa: F403
 from .customers.models import BillingCustomer
 from .db import Base, metadata
+from .invoices.models import BillingInvoice
+from .subscriptions.models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
 from .webhooks.models import BillingLock, BillingWebhookEvent
 
-__all__ = ["Base", "BillingCustomer", "BillingLock", "BillingWebhookEvent", "metadata"]
+__all__ = ["Base", "BillingCustomer", "BillingInvoice", "BillingLock", "BillingSubscription",
+           "BillingSubscriptionChange", "BillingSubscriptionItem", "BillingWebhookEvent", "metadata"]

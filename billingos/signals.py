@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from blinker import Namespace
 
-__all__ = ["namespace", "customer_created", "customer_updated", "catalog_synced", "webhook_dead_lettered", "reconciliation_fixed"]
+__all__ = [
+    "namespace", "customer_created", "customer_updated", "catalog_synced", "webhook_dead_lettered",
+    "reconciliation_fixed", "subscription_created", "subscription_activated", "subscription_updated",
+    "subscription_canceled", "subscription_renewed", "trial_will_end", "subscription_past_due",
+    "subscription_paused", "subscription_resumed", "invoice_paid", "payment_failed", "payment_succeeded",
+]
 
 namespace = Namespace()
 
@@ -31,3 +36,55 @@ webhook_dead_lettered = namespace.signal("webhook-dead-lettered")
 #: ``billing.reconcile()`` fixed more rows than its threshold (default 10): something was missed.
 #: sender: Billing; kwargs: ``report`` (ReconcileReport).
 reconciliation_fixed = namespace.signal("reconciliation-fixed")
+
+# --- subscriptions: sender Billing; ``subscription`` is a Subscription snapshot after the commit ----
+
+#: A subscription appeared locally for the first time (any status).
+#: kwargs: ``subscription``.
+subscription_created = namespace.signal("subscription-created")
+
+#: The status became ``active`` from anything else (first payment, trial converted, recovered from past_due).
+#: kwargs: ``subscription``, ``previous_status`` (str or None).
+subscription_activated = namespace.signal("subscription-activated")
+
+#: Any synced field changed (status, items, quantities, cancel_at_period_end, periods...).
+#: kwargs: ``subscription``, ``changed`` (set of field names).
+subscription_updated = namespace.signal("subscription-updated")
+
+#: The subscription ended (status ``canceled``). A scheduled cancellation fires this when it takes effect.
+#: kwargs: ``subscription``.
+subscription_canceled = namespace.signal("subscription-canceled")
+
+#: A new billing period started for an active subscription.
+#: kwargs: ``subscription``, ``period_start``, ``period_end`` (datetimes).
+subscription_renewed = namespace.signal("subscription-renewed")
+
+#: Stripe announced the trial ends in 3 days (``customer.subscription.trial_will_end``).
+#: kwargs: ``subscription``, ``trial_end`` (datetime).
+trial_will_end = namespace.signal("trial-will-end")
+
+#: A payment failed and the subscription is now ``past_due`` (dunning starts).
+#: kwargs: ``subscription``.
+subscription_past_due = namespace.signal("subscription-past-due")
+
+#: Collection was paused, or the status became ``paused`` (trial ended without a payment method).
+#: kwargs: ``subscription``.
+subscription_paused = namespace.signal("subscription-paused")
+
+#: A paused subscription resumed.
+#: kwargs: ``subscription``.
+subscription_resumed = namespace.signal("subscription-resumed")
+
+# --- invoices and payments: sender Billing; ``invoice`` is an Invoice snapshot -------------------------
+
+#: An invoice became ``paid``.
+#: kwargs: ``invoice``.
+invoice_paid = namespace.signal("invoice-paid")
+
+#: A payment attempt on an invoice failed (``invoice.payment_failed``).
+#: kwargs: ``invoice``, ``attempt_count`` (int), ``next_payment_attempt`` (datetime or None).
+payment_failed = namespace.signal("payment-failed")
+
+#: A payment attempt on an invoice succeeded (``invoice.payment_succeeded``).
+#: kwargs: ``invoice``.
+payment_succeeded = namespace.signal("payment-succeeded")

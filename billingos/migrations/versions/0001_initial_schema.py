@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 04:54:29.663821
+Create Date: 2026-11-21 05:01:06.724338
 """
 from __future__ import annotations
 
@@ -45,10 +45,93 @@ def upgrade() -> None:
     with op.batch_alter_table('billing_customers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_billing_customers_email'), ['email'], unique=False)
 
+    op.create_table('billing_invoices',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('customer_stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('owner_id', sa.String(length=255), nullable=True),
+    sa.Column('subscription_stripe_id', sa.String(length=255), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=True),
+    sa.Column('billing_reason', sa.String(length=64), nullable=True),
+    sa.Column('number', sa.String(length=64), nullable=True),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('subtotal', sa.BigInteger(), nullable=False),
+    sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.Column('tax', sa.BigInteger(), nullable=False),
+    sa.Column('amount_due', sa.BigInteger(), nullable=False),
+    sa.Column('amount_paid', sa.BigInteger(), nullable=False),
+    sa.Column('amount_remaining', sa.BigInteger(), nullable=False),
+    sa.Column('attempt_count', sa.Integer(), nullable=False),
+    sa.Column('hosted_invoice_url', sa.Text(), nullable=True),
+    sa.Column('invoice_pdf', sa.Text(), nullable=True),
+    sa.Column('period_start', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('period_end', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_payment_attempt', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paid_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lines', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('stripe_created', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_invoices')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_invoices_stripe_id'))
+    )
+    with op.batch_alter_table('billing_invoices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_billing_invoices_customer_stripe_id'), ['customer_stripe_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_invoices_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_invoices_subscription_stripe_id'), ['subscription_stripe_id'], unique=False)
+
     op.create_table('billing_locks',
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_billing_locks'))
     )
+    op.create_table('billing_subscription_changes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('subscription_stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('customer_stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('owner_id', sa.String(length=255), nullable=True),
+    sa.Column('at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status_from', sa.String(length=32), nullable=True),
+    sa.Column('status_to', sa.String(length=32), nullable=False),
+    sa.Column('items', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('cancel_at_period_end', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_subscription_changes'))
+    )
+    with op.batch_alter_table('billing_subscription_changes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_billing_subscription_changes_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_subscription_changes_customer_stripe_id'), ['customer_stripe_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_subscription_changes_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_subscription_changes_subscription_stripe_id'), ['subscription_stripe_id'], unique=False)
+
+    op.create_table('billing_subscriptions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('customer_stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('owner_id', sa.String(length=255), nullable=True),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=True),
+    sa.Column('collection_method', sa.String(length=32), nullable=True),
+    sa.Column('cancel_at_period_end', sa.Boolean(), nullable=False),
+    sa.Column('cancel_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('canceled_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('trial_start', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('trial_end', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('current_period_start', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('current_period_end', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paused', sa.Boolean(), nullable=False),
+    sa.Column('latest_invoice', sa.String(length=255), nullable=True),
+    sa.Column('default_payment_method', sa.String(length=255), nullable=True),
+    sa.Column('metadata', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('stripe_created', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_subscriptions')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_subscriptions_stripe_id'))
+    )
+    with op.batch_alter_table('billing_subscriptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_billing_subscriptions_customer_stripe_id'), ['customer_stripe_id'], unique=False)
+        batch_op.create_index('ix_billing_subscriptions_owner_status', ['owner_id', 'status'], unique=False)
+
     op.create_table('billing_webhook_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('stripe_event_id', sa.String(length=255), nullable=False),
@@ -73,18 +156,63 @@ def upgrade() -> None:
         batch_op.create_index('ix_billing_webhook_events_status_next', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_billing_webhook_events_type'), ['type'], unique=False)
 
+    op.create_table('billing_subscription_items',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('subscription_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('price_stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('price_lookup_key', sa.String(length=255), nullable=True),
+    sa.Column('product_stripe_id', sa.String(length=255), nullable=True),
+    sa.Column('quantity', sa.BigInteger(), nullable=True),
+    sa.Column('usage_type', sa.String(length=16), nullable=True),
+    sa.Column('current_period_start', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('current_period_end', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.ForeignKeyConstraint(['subscription_id'], ['billing_subscriptions.id'], name=op.f('fk_billing_subscription_items_subscription_id_billing_subscriptions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_subscription_items')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_subscription_items_stripe_id'))
+    )
+    with op.batch_alter_table('billing_subscription_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_billing_subscription_items_price_stripe_id'), ['price_stripe_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_subscription_items_product_stripe_id'), ['product_stripe_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_subscription_items_subscription_id'), ['subscription_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('billing_subscription_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_billing_subscription_items_subscription_id'))
+        batch_op.drop_index(batch_op.f('ix_billing_subscription_items_product_stripe_id'))
+        batch_op.drop_index(batch_op.f('ix_billing_subscription_items_price_stripe_id'))
+
+    op.drop_table('billing_subscription_items')
     with op.batch_alter_table('billing_webhook_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_billing_webhook_events_type'))
         batch_op.drop_index('ix_billing_webhook_events_status_next')
         batch_op.drop_index(batch_op.f('ix_billing_webhook_events_object_id'))
 
     op.drop_table('billing_webhook_events')
+    with op.batch_alter_table('billing_subscriptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_billing_subscriptions_owner_status')
+        batch_op.drop_index(batch_op.f('ix_billing_subscriptions_customer_stripe_id'))
+
+    op.drop_table('billing_subscriptions')
+    with op.batch_alter_table('billing_subscription_changes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_billing_subscription_changes_subscription_stripe_id'))
+        batch_op.drop_index(batch_op.f('ix_billing_subscription_changes_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_billing_subscription_changes_customer_stripe_id'))
+        batch_op.drop_index(batch_op.f('ix_billing_subscription_changes_at'))
+
+    op.drop_table('billing_subscription_changes')
     op.drop_table('billing_locks')
+    with op.batch_alter_table('billing_invoices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_billing_invoices_subscription_stripe_id'))
+        batch_op.drop_index(batch_op.f('ix_billing_invoices_owner_id'))
+        batch_op.drop_index(batch_op.f('ix_billing_invoices_customer_stripe_id'))
+
+    op.drop_table('billing_invoices')
     with op.batch_alter_table('billing_customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_billing_customers_email'))
 

@@ -1,0 +1,61 @@
+"""The one way a Stripe invoice reaches the DB: ``sync_invoice``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import utc
+from ..customers.models import BillingCustomer
+from ..db import upsert
+from .models import BillingInvoice
+
+
+def _id(value: Any) -> str | None:
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def _subscription_of(obj: dict[str, Any]) -> str | None:
+    """2025+ API versions moved it under ``parent.subscription_details``; older ones had ``subscription``."""
+    parent = obj.get("parent") or {}
+    details = parent.get("subscription_details") or {}
+    return _id(details.get("subscription")) or _id(obj.get("subscription"))
+
+
+def _line(line: dict[str, Any]) -> dict[str, Any]:
+    parent = line.get("parent") or {}
+    details = parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
+    pricing = line.get("pricing") or {}
+    price = (pricing.get("price_details") or {}).get("price") or _id(line.get("price"))
+    period = line.get("period") or {}
+    return {"id": line.get("id"), "description": line.get("description"), "amount": int(line.get("amount") or 0),
+            "currency": line.get("currency") or "", "quantity": line.get("quantity"),
+            "proration": bool(details.get("proration")), "price": _id(price),
+            "period_start": utc(period.get("start")), "period_end": utc(period.get("end"))}
+
+
+def sync_invoice(session: Session, obj: dict[str, Any], *, now: datetime) -> BillingInvoice:
+    customer = _id(obj["customer"])
+    owner = session.scalar(select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == customer))
+    transitions = obj.get("status_transitions") or {}
+    taxes = obj.get("total_taxes") or []
+    lines = [_line(line) for line in (obj.get("lines") or {}).get("data") or []]
+    values = {
+        "stripe_id": obj["id"], "customer_stripe_id": customer, "owner_id": owner,
+        "subscription_stripe_id": _subscription_of(obj), "status": obj.get("status"),
+        "billing_reason": obj.get("billing_reason"), "number": obj.get("number"), "currency": obj["currency"],
+        "subtotal": obj.get("subtotal") or 0, "total": obj.get("total") or 0,
+        "tax": sum(int(t.get("amount") or 0) for t in taxes),
+        "amount_due": obj.get("amount_due") or 0, "amount_paid": obj.get("amount_paid") or 0,
+        "amount_remaining": obj.get("amount_remaining") or 0, "attempt_count": obj.get("attempt_count") or 0,
+        "hosted_invoice_url": obj.get("hosted_invoice_url"), "invoice_pdf": obj.get("invoice_pdf"),
+        "period_start": utc(obj.get("period_start")), "period_end": utc(obj.get("period_end")),
+        "next_payment_attempt": utc(obj.get("next_payment_attempt")), "paid_at": utc(transitions.get("paid_at")),
+        "lines": [{**ln, "period_start": ln["period_start"] and ln["period_start"].isoformat(),
+                   "period_end": ln["period_end"] and ln["period_end"].isoformat()} for ln in lines],
+        "data": obj, "stripe_created": utc(obj.get("created")), "synced_at": now,
+    }
+    return upsert(session, BillingInvoice, values, key=["stripe_id"])

@@ -1,0 +1,345 @@
+"""``billing.subscriptions``: create, change, cancel, resume, pause. Stripe first, then sync, then signals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import signals, validation
+from ..customers.schemas import Customer
+from ..db import on_commit
+from ..errors import ConflictError, InvalidInputError, NotFoundError
+from ..stripe_api import call_stripe, intent_key
+from ..webhooks.service import lock_object
+from .models import BillingSubscription
+from .schemas import InvoicePreview, PreviewLine, Proration, Subscription
+from .sync import sync_subscription
+
+if TYPE_CHECKING:
+    from ..billing import Billing
+
+PRORATION = {"prorate": "create_prorations", "none": "none", "always_invoice": "always_invoice"}
+BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incomplete")
+_TRACKED = ("status", "items", "cancel_at_period_end", "cancel_at", "current_period_start", "current_period_end",
+            "trial_end", "paused", "canceled_at", "ended_at", "metadata", "latest_invoice")
+
+
+class SubscriptionService:
+    def __init__(self, billing: Billing, *, default_proration: Proration = "prorate") -> None:
+        if default_proration not in PRORATION:
+            raise InvalidInputError(f"default_proration must be one of {', '.join(PRORATION)}.")
+        self._billing = billing
+        self.default_proration: Proration = default_proration
+
+    # --- create ------------------------------------------------------------------------------------
+    def create(self, customer: Customer | str, *, price: str | None = None, quantity: int | None = None,
+               items: list[dict[str, Any]] | None = None, trial_days: int | None = None,
+               trial_end: datetime | None = None, billing_cycle_anchor: datetime | None = None,
+               payment_method: str | None = None, coupon: str | None = None, promotion_code: str | None = None,
+               metadata: dict[str, str] | None = None, payment_behavior: str = "allow_incomplete",
+               idempotency_key: str | None = None) -> Subscription:
+        """Subscribe a customer (a Customer, owner id or ``cus_`` id) to a price (lookup key or ``price_`` id),
+        or to several ``items=[{"price": ..., "quantity": ...}]``.
+
+        The same intent submitted twice, even concurrently, creates one subscription."""
+        cust = self._customer(customer)
+        if (price is None) == (items is None):
+            raise InvalidInputError("Give exactly one of price= or items=.", param="price")
+        lines = [{"price": price, "quantity": quantity}] if price is not None else list(items or [])
+        params: dict[str, Any] = {"customer": cust.id, "items": self._items(lines),
+                                  "metadata": validation.metadata(metadata),
+                                  "expand": ["latest_invoice.payment_intent"]}
+        self._trial(params, trial_days, trial_end)
+        if billing_cycle_anchor is not None:
+            params["billing_cycle_anchor"] = self._future(billing_cycle_anchor, "billing_cycle_anchor")
+        if payment_method is not None:
+            params["default_payment_method"] = validation.stripe_id(payment_method, "pm", "payment_method")
+        if coupon is not None:
+            params["discounts"] = [{"coupon": validation.text(coupon, "coupon", max_length=255, required=True)}]
+        if promotion_code is not None:
+            params.setdefault("discounts", []).append(
+                {"promotion_code": validation.stripe_id(promotion_code, "promo", "promotion_code")})
+        if payment_behavior not in BEHAVIORS:
+            raise InvalidInputError(f"payment_behavior must be one of {', '.join(BEHAVIORS)}.",
+                                    param="payment_behavior")
+        params["payment_behavior"] = payment_behavior
+        key = idempotency_key or intent_key("subscription.create", params, self._same_intent_count(cust.id, params))
+        obj = call_stripe(self._billing.stripe.v1.subscriptions.create, params=params,
+                          options={"idempotency_key": validation.text(key, "idempotency_key", max_length=255,
+                                                                      required=True)})
+        return self._commit(obj)
+
+    # --- changes -----------------------------------------------------------------------------------
+    def preview_change(self, subscription: Subscription | str, *, price: str | None = None,
+                       quantity: int | None = None, proration: Proration | None = None,
+                       proration_date: datetime | None = None) -> InvoicePreview:
+        """Stripe's own preview of the invoice that ``change()`` with the same arguments produces."""
+        sub = self._require(subscription)
+        items, behavior = self._change_items(sub, price, quantity, proration)
+        date = int((proration_date or self._billing.now()).timestamp())
+        details: dict[str, Any] = {"items": items, "proration_behavior": behavior, "proration_date": date}
+        inv = call_stripe(self._billing.stripe.v1.invoices.create_preview,
+                          params={"customer": sub.customer, "subscription": sub.id, "subscription_details": details})
+        return _preview(inv.to_dict(), date)
+
+    def change(self, subscription: Subscription | str, *, price: str | None = None, quantity: int | None = None,
+               proration: Proration | None = None, proration_date: datetime | None = None) -> Subscription:
+        """Upgrade, downgrade or change the quantity of the subscription's plan item."""
+        sub = self._require(subscription)
+        items, behavior = self._change_items(sub, price, quantity, proration)
+        params: dict[str, Any] = {"items": items, "proration_behavior": behavior,
+                                  "expand": ["latest_invoice.payment_intent"]}
+        if proration_date is not None:
+            params["proration_date"] = int(proration_date.timestamp())
+        return self._update(sub, params, "change")
+
+    def cancel(self, subscription: Subscription | str, *, at_period_end: bool = True, prorate: bool = False,
+               invoice_now: bool = False) -> Subscription:
+        """Cancel at the end of the paid period (default) or now (optionally prorating a credit)."""
+        sub = self._require(subscription)
+        if sub.status in ("canceled", "incomplete_expired"):
+            raise ConflictError(f"Subscription {sub.id} has already ended ({sub.status}); use reactivate().")
+        if at_period_end:
+            return self._update(sub, {"cancel_at_period_end": True}, "cancel")
+        obj = call_stripe(self._billing.stripe.v1.subscriptions.cancel, sub.id,
+                          params={"prorate": prorate, "invoice_now": invoice_now},
+                          options={"idempotency_key": intent_key("subscription.cancel", sub.id)})
+        return self._commit(obj)
+
+    def resume(self, subscription: Subscription | str) -> Subscription:
+        """Undo a scheduled cancellation, lift a collection pause, or resume a ``paused`` subscription."""
+        sub = self._require(subscription)
+        if sub.status == "paused":
+            obj = call_stripe(self._billing.stripe.v1.subscriptions.resume, sub.id,
+                              params={"billing_cycle_anchor": "now"},
+                              options={"idempotency_key": intent_key("subscription.resume", sub.id, sub.status)})
+            return self._commit(obj)
+        params: dict[str, Any] = {}
+        if sub.cancel_at_period_end or sub.cancel_at is not None:
+            params.update(cancel_at_period_end=False)
+        if sub.paused:
+            params["pause_collection"] = ""
+        if not params:
+            raise ConflictError(f"Subscription {sub.id} is neither scheduled to cancel nor paused.")
+        return self._update(sub, params, "resume")
+
+    def pause(self, subscription: Subscription | str, *, behavior: str = "void",
+              resumes_at: datetime | None = None) -> Subscription:
+        """Pause collection: invoices are voided (default), kept as drafts, or marked uncollectible."""
+        sub = self._require(subscription)
+        if behavior not in ("void", "keep_as_draft", "mark_uncollectible"):
+            raise InvalidInputError("behavior must be void, keep_as_draft or mark_uncollectible.", param="behavior")
+        pause: dict[str, Any] = {"behavior": behavior}
+        if resumes_at is not None:
+            pause["resumes_at"] = self._future(resumes_at, "resumes_at")
+        return self._update(sub, {"pause_collection": pause}, "pause")
+
+    def reactivate(self, subscription: Subscription | str, **options: Any) -> Subscription:
+        """After churn: a new subscription for the same customer and the same items."""
+        sub = self._require(subscription)
+        if sub.status not in ("canceled", "incomplete_expired"):
+            raise ConflictError(f"Subscription {sub.id} is {sub.status}; only an ended one can be reactivated.")
+        items = [{"price": i.price, "quantity": i.quantity} for i in sub.items]
+        return self.create(sub.customer, items=items, **options)
+
+    # --- reads -------------------------------------------------------------------------------------
+    def get(self, subscription_id: str) -> Subscription:
+        validation.stripe_id(subscription_id, "sub", "subscription_id")
+        with self._billing.session_factory() as session:
+            row = session.scalars(select(BillingSubscription).where(
+                BillingSubscription.stripe_id == subscription_id)).first()
+            if row is None:
+                raise NotFoundError(f"No subscription {subscription_id!r}.", param="subscription_id")
+            return Subscription.from_row(row)
+
+    def list(self, owner_id: str, *, status: str | None = None, active_only: bool = False) -> list[Subscription]:
+        validation.owner_id(owner_id)
+        stmt = select(BillingSubscription).where(BillingSubscription.owner_id == owner_id)
+        if status is not None:
+            stmt = stmt.where(BillingSubscription.status == validation.text(status, "status", max_length=32))
+        if active_only:
+            stmt = stmt.where(BillingSubscription.status.in_(("active", "trialing", "past_due")))
+        with self._billing.session_factory() as session:
+            return [Subscription.from_row(r) for r in session.scalars(stmt.order_by(BillingSubscription.id))]
+
+    def sync(self, obj: Any) -> Subscription:
+        """Apply a Stripe subscription (dict or StripeObject) through the one sync path."""
+        return self._commit(obj)
+
+    def apply(self, session: Session, obj: dict[str, Any]) -> Subscription:
+        """sync_subscription in the caller's transaction; lifecycle signals are queued for its commit."""
+        billing = self._billing
+        before_row = session.scalars(select(BillingSubscription).where(
+            BillingSubscription.stripe_id == obj["id"])).first()
+        before = Subscription.from_row(before_row) if before_row is not None else None
+        after = Subscription.from_row(sync_subscription(session, obj, now=billing.now()))
+        for signal, kwargs in _transitions(before, after):
+            on_commit(session, lambda s=signal, k=kwargs: s.send(billing, subscription=after, **k))
+        return after
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _commit(self, obj: Any) -> Subscription:
+        data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+        with self._billing.transaction() as session:
+            lock_object(session, data["id"])
+            self._sync_invoice(session, data.get("latest_invoice"))
+            return self.apply(session, data)
+
+    def _sync_invoice(self, session: Session, invoice: Any) -> None:
+        if isinstance(invoice, dict) and invoice.get("id"):
+            self._billing.invoices.apply(session, invoice)
+
+    def _update(self, sub: Subscription, params: dict[str, Any], action: str) -> Subscription:
+        state = [sub.status, [(i.price, i.quantity) for i in sub.items], sub.cancel_at_period_end, sub.paused]
+        obj = call_stripe(self._billing.stripe.v1.subscriptions.update, sub.id, params=params,
+                          options={"idempotency_key": intent_key(f"subscription.{action}", sub.id, params, state)})
+        return self._commit(obj)
+
+    def _change_items(self, sub: Subscription, price: str | None, quantity: int | None,
+                      proration: Proration | None) -> tuple[list[dict[str, Any]], str]:
+        if price is None and quantity is None:
+            raise InvalidInputError("change() needs price= and/or quantity=.", param="price")
+        if sub.status in ("canceled", "incomplete_expired"):
+            raise ConflictError(f"Subscription {sub.id} has ended ({sub.status}); use reactivate().")
+        policy = proration or self.default_proration
+        if policy not in PRORATION:
+            raise InvalidInputError(f"proration must be one of {', '.join(PRORATION)}.", param="proration")
+        plan = next((i for i in sub.items if i.usage_type != "metered"), None)
+        if plan is None:
+            raise ConflictError(f"Subscription {sub.id} has no licensed item to change.")
+        item: dict[str, Any] = {"id": plan.id}
+        if price is not None:
+            item["price"] = self._price_id(price)
+        if quantity is not None:
+            item["quantity"] = _quantity(quantity)
+        return [item], PRORATION[policy]
+
+    def _items(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not lines or len(lines) > 20:
+            raise InvalidInputError("A subscription needs 1 to 20 items (Stripe's limit).", param="items")
+        out = []
+        for n, line in enumerate(lines):
+            if not isinstance(line, dict) or set(line) - {"price", "quantity"} or "price" not in line:
+                raise InvalidInputError(f"items[{n}] must be a dict with 'price' and optional 'quantity'.",
+                                        param=f"items[{n}]")
+            price = self._price(line["price"])
+            item: dict[str, Any] = {"price": price["id"]}
+            metered = (price.get("recurring") or {}).get("usage_type") == "metered"
+            if line.get("quantity") is not None:
+                if metered:
+                    raise InvalidInputError(f"items[{n}]: a metered price takes no quantity.",
+                                            param=f"items[{n}].quantity")
+                item["quantity"] = _quantity(line["quantity"])
+            out.append(item)
+        return out
+
+    def _price_id(self, ref: str) -> str:
+        return str(self._price(ref)["id"])
+
+    def _price(self, ref: Any) -> dict[str, Any]:
+        """A lookup key or a ``price_`` id, resolved against Stripe (the catalog's source of truth)."""
+        if isinstance(ref, str) and ref.startswith("price_"):
+            try:
+                return call_stripe(self._billing.stripe.v1.prices.retrieve, ref).to_dict()  # type: ignore[no-any-return]
+            except NotFoundError:
+                raise InvalidInputError(f"Unknown price {ref!r}.", param="price") from None
+        key = validation.lookup_key(ref, "price")
+        found = call_stripe(self._billing.stripe.v1.prices.list, params={"lookup_keys": [key], "active": True})
+        if not found.data:
+            raise InvalidInputError(f"Unknown price {key!r}: no active Stripe price has that lookup_key. "
+                                    "Sync your catalog first.", param="price")
+        price = found.data[0].to_dict()
+        if price.get("type") != "recurring":
+            raise InvalidInputError(f"Price {key!r} is one-time; a subscription needs a recurring price.",
+                                    param="price")
+        return price  # type: ignore[no-any-return]
+
+    def _trial(self, params: dict[str, Any], days: int | None, end: datetime | None) -> None:
+        if days is not None and end is not None:
+            raise InvalidInputError("Give trial_days= or trial_end=, not both.", param="trial_days")
+        if days is not None:
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 730:
+                raise InvalidInputError("trial_days must be an integer from 1 to 730 (Stripe's limit).",
+                                        param="trial_days")
+            params["trial_period_days"] = days
+        if end is not None:
+            params["trial_end"] = self._future(end, "trial_end")
+
+    def _future(self, when: datetime, param: str) -> int:
+        if not isinstance(when, datetime) or when.tzinfo is None:
+            raise InvalidInputError(f"{param} must be a timezone-aware datetime.", param=param)
+        if when <= self._billing.now():
+            raise InvalidInputError(f"{param} must be in the future.", param=param)
+        return int(when.timestamp())
+
+    def _customer(self, ref: Customer | str) -> Customer:
+        if isinstance(ref, Customer):
+            return ref
+        if isinstance(ref, str) and ref.startswith("cus_"):
+            return self._billing.customers.get(stripe_id=ref)
+        return self._billing.customers.get(owner_id=ref)
+
+    def _require(self, ref: Subscription | str) -> Subscription:
+        if isinstance(ref, Subscription):
+            return self.get(ref.id)   # act on the current local state, not a stale snapshot
+        return self.get(ref)
+
+    def _same_intent_count(self, customer: str, params: dict[str, Any]) -> int:
+        """How many live subscriptions already match this intent: a deliberate second one gets a new key,
+        a double-submitted first one does not."""
+        prices = sorted(i["price"] for i in params["items"])
+        with self._billing.session_factory() as session:
+            rows = session.scalars(select(BillingSubscription).where(
+                BillingSubscription.customer_stripe_id == customer,
+                BillingSubscription.status.not_in(("canceled", "incomplete_expired"))))
+            return sum(1 for r in rows if sorted(i.price_stripe_id for i in r.items) == prices)
+
+
+def _quantity(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise InvalidInputError(f"quantity must be an integer from 1 to 1,000,000, got {value!r}.",
+                                param="quantity")
+    return value
+
+
+def _preview(inv: dict[str, Any], date: int) -> InvoicePreview:
+    from ..invoices.sync import _line
+    lines = [_line(ln) for ln in (inv.get("lines") or {}).get("data") or []]
+    return InvoicePreview(
+        currency=inv["currency"], subtotal=inv.get("subtotal") or 0, total=inv.get("total") or 0,
+        amount_due=inv.get("amount_due") or 0, proration_date=date,
+        lines=[PreviewLine(description=ln["description"], amount=ln["amount"], proration=ln["proration"],
+                           price=ln["price"], quantity=ln["quantity"], period_start=ln["period_start"],
+                           period_end=ln["period_end"]) for ln in lines])
+
+
+def _transitions(before: Subscription | None, after: Subscription) -> list[tuple[Any, dict[str, Any]]]:
+    """Which lifecycle signals a sync implies. Derived from stored state, so duplicates imply none."""
+    out: list[tuple[Any, dict[str, Any]]] = []
+    if before is None:
+        out.append((signals.subscription_created, {}))
+    prev = before.status if before else None
+    if after.status != prev:
+        if after.status == "active":
+            out.append((signals.subscription_activated, {"previous_status": prev}))
+        elif after.status == "canceled":
+            out.append((signals.subscription_canceled, {}))
+        elif after.status == "past_due":
+            out.append((signals.subscription_past_due, {}))
+    was_paused = bool(before and before.paused)
+    if after.paused and not was_paused:
+        out.append((signals.subscription_paused, {}))
+    elif was_paused and not after.paused and after.status != "canceled":
+        out.append((signals.subscription_resumed, {}))
+    if (before is not None and after.status == "active" and before.current_period_start is not None
+            and after.current_period_start is not None and after.current_period_start > before.current_period_start):
+        out.append((signals.subscription_renewed, {"period_start": after.current_period_start,
+                                                   "period_end": after.current_period_end}))
+    if before is not None:
+        changed = {f for f in _TRACKED if getattr(before, f) != getattr(after, f)}
+        if changed:
+            out.append((signals.subscription_updated, {"changed": changed}))
+    return out

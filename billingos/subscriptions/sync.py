@@ -1,0 +1,79 @@
+"""The one way a Stripe subscription reaches the DB: ``sync_subscription`` (write path and webhooks)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import utc
+from ..customers.models import BillingCustomer
+from ..db import upsert
+from .models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
+
+
+def _id(value: Any) -> str | None:
+    return value.get("id") if isinstance(value, dict) else value
+
+
+def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -> BillingSubscription:
+    customer = _id(obj["customer"])
+    owner = session.scalar(select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == customer))
+    items = (obj.get("items") or {}).get("data") or []
+    starts = [i["current_period_start"] for i in items if i.get("current_period_start")]
+    ends = [i["current_period_end"] for i in items if i.get("current_period_end")]
+    values = {
+        "stripe_id": obj["id"], "customer_stripe_id": customer, "owner_id": owner, "status": obj["status"],
+        "currency": obj.get("currency"), "collection_method": obj.get("collection_method"),
+        "cancel_at_period_end": bool(obj.get("cancel_at_period_end")), "cancel_at": utc(obj.get("cancel_at")),
+        "canceled_at": utc(obj.get("canceled_at")), "ended_at": utc(obj.get("ended_at")),
+        "trial_start": utc(obj.get("trial_start")), "trial_end": utc(obj.get("trial_end")),
+        "current_period_start": utc(min(starts)) if starts else None,
+        "current_period_end": utc(max(ends)) if ends else None,
+        "paused": bool(obj.get("pause_collection")) or obj["status"] == "paused",
+        "latest_invoice": _id(obj.get("latest_invoice")),
+        "default_payment_method": _id(obj.get("default_payment_method")),
+        "stripe_metadata": dict(obj.get("metadata") or {}), "data": obj,
+        "stripe_created": utc(obj.get("created")), "synced_at": now,
+    }
+    before = session.scalars(select(BillingSubscription).where(BillingSubscription.stripe_id == obj["id"])).first()
+    before_state = _ledger_state(before) if before is not None else None
+    row = upsert(session, BillingSubscription, values, key=["stripe_id"])
+    _sync_items(session, row, items)
+    session.flush()
+    session.refresh(row, ["items"])
+    after_state = _ledger_state(row)
+    if after_state != before_state:
+        session.add(BillingSubscriptionChange(
+            subscription_stripe_id=row.stripe_id, customer_stripe_id=customer, owner_id=owner, at=now,
+            status_from=before_state[0] if before_state else None, status_to=row.status,
+            items=after_state[1], cancel_at_period_end=row.cancel_at_period_end))
+    return row
+
+
+def _sync_items(session: Session, row: BillingSubscription, items: list[dict[str, Any]]) -> None:
+    keep = set()
+    for item in items:
+        price = item.get("price") or {}
+        keep.add(item["id"])
+        upsert(session, BillingSubscriptionItem, {
+            "stripe_id": item["id"], "subscription_id": row.id, "price_stripe_id": _id(price),
+            "price_lookup_key": price.get("lookup_key") if isinstance(price, dict) else None,
+            "product_stripe_id": _id(price.get("product")) if isinstance(price, dict) else None,
+            "quantity": item.get("quantity"),
+            "usage_type": ((price.get("recurring") or {}).get("usage_type") if isinstance(price, dict) else None),
+            "current_period_start": utc(item.get("current_period_start")),
+            "current_period_end": utc(item.get("current_period_end")), "data": item,
+        }, key=["stripe_id"])
+    for old in session.scalars(select(BillingSubscriptionItem).where(
+            BillingSubscriptionItem.subscription_id == row.id)):
+        if old.stripe_id not in keep:
+            session.delete(old)
+
+
+def _ledger_state(row: BillingSubscription) -> tuple[str, list[dict[str, Any]], bool]:
+    items = sorted(({"price": i.price_stripe_id, "quantity": i.quantity, "product": i.product_stripe_id}
+                    for i in row.items), key=lambda d: (d["price"] or "", d["quantity"] or 0))
+    return row.status, items, row.cancel_at_period_end

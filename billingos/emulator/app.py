@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from ..clock import Clock, SystemClock
@@ -19,6 +19,9 @@ from .forms import FormError, decode
 from .params import Params
 from .routing import Request, Router
 from .store import Store, new_id
+
+if TYPE_CHECKING:
+    from .delivery import Deliveries
 
 API_VERSION = "2026-10-28.endive"
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -40,6 +43,8 @@ class Faults:
 class Emulator:
     """A stateful Stripe API in memory. Use ``client()`` for a real ``stripe.StripeClient`` bound to it."""
 
+    webhooks: Deliveries      # set by resources.webhook_endpoints.register()
+
     def __init__(self, *, clock: Clock | None = None, state_path: str | os.PathLike[str] | None = None,
                  account_id: str = "acct_billingosemulator") -> None:
         from .resources import register_all
@@ -53,6 +58,7 @@ class Emulator:
         self.idempotency: dict[tuple[str, str], dict[str, Any]] = {}
         self.event_hooks: list[Callable[[dict[str, Any]], None]] = []
         self.extensions: dict[str, Any] = {}     # resource modules keep their own helpers here
+        self.after_request: list[Callable[[], None]] = []   # run once the lock is released (webhook delivery)
         self.request_log: list[tuple[str, str, int]] = []
         self.state_path = Path(state_path) if state_path else None
         register_all(self)
@@ -127,6 +133,8 @@ class Emulator:
             self.request_log.append((method, path, status))
             if self.state_path and method != "GET" and status < 500:
                 self._save()
+        for hook in list(self.after_request):
+            hook()
         return status, out_headers, json.dumps(payload)
 
     def _handle(self, method: str, path: str, query: str, body: str, hdrs: dict[str, str],

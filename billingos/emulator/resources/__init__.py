@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import customers, events, features, meters, payment_methods, prices, products
+from . import (
+    customers,
+    events,
+    features,
+    meters,
+    payment_methods,
+    prices,
+    products,
+    test_clocks,
+    webhook_endpoints,
+)
 
 if TYPE_CHECKING:
     from ..app import Emulator
 
-MODULES = [customers, events, meters, payment_methods, products, prices, features]
+MODULES = [customers, events, meters, payment_methods, products, prices, features, test_clocks,
+           webhook_endpoints]
 
 
 def register_all(em: Emulator) -> None:

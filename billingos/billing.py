@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
@@ -22,6 +22,9 @@ from .subscriptions.service import SubscriptionService
 from .reconcile import ReconcileService
 from .tasks import TaskRunner
 from .webhooks.service import WebhookService
+
+if TYPE_CHECKING:
+    from .testing import TestKit
 
 __all__ = ["Billing"]
 
@@ -49,6 +52,15 @@ class Billing:
         from .catalog.service import CatalogService
         self.catalog = CatalogService(self)
         _register_builtin_handlers(self)
+
+    @property
+    def testing(self) -> TestKit:
+        """The test kit (emulator only): ``connect()``, ``advance(days=31)``, ``drain()``."""
+        kit = self.__dict__.get("_testing")
+        if kit is None:
+            from .testing import TestKit
+            kit = self.__dict__["_testing"] = TestKit(self)
+        return kit
 
     def register_tasks(self, huey: Any) -> dict[str, Any]:
         """Run billingos's background jobs and periodic jobs on the host's huey instance."""

@@ -1,0 +1,86 @@
+"""``billing.testing``: the kit host apps and billingos's own tests use against the emulator.
+
+    billing.testing.connect()          # the emulator's webhooks now reach billing.webhooks.receive
+    billing.testing.advance(days=31)   # move time: renewals, trial ends, retries; deliver and process
+    billing.testing.drain()            # deliver every due webhook and run every queued job now
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from .clock import FrozenClock
+from .errors import BillingError, ConfigurationError
+
+if TYPE_CHECKING:
+    from .billing import Billing
+
+__all__ = ["TestKit"]
+
+WEBHOOK_URL = "http://127.0.0.1/billingos/webhooks"   # an in-process receiver; nothing listens there
+
+
+class TestKit:
+    def __init__(self, billing: Billing) -> None:
+        if billing.emulator is None:
+            raise ConfigurationError("billing.testing needs the Stripe emulator (stripe_emulator=True).")
+        self._billing = billing
+        self.emulator = billing.emulator
+        self.endpoint_id: str | None = None
+
+    def connect(self, *, url: str = WEBHOOK_URL, mode: str = "immediate") -> str:
+        """Create a webhook endpoint in the emulator, signed with the first configured webhook secret,
+        whose deliveries go straight to ``billing.webhooks.receive``. Returns the endpoint id."""
+        billing = self._billing
+        if not billing.config.webhook_secrets:
+            raise ConfigurationError("billing.testing.connect() signs with BillingConfig.webhook_secrets[0]; "
+                                     "configure one (e.g. 'whsec_test_...').")
+        endpoint = billing.stripe.v1.webhook_endpoints.create(params={"url": url, "enabled_events": ["*"]})
+        from .emulator.delivery import SECRETS_KEY
+        self.emulator.extensions.setdefault(SECRETS_KEY, {})[endpoint.id] = [billing.config.webhook_secrets[0]]
+        self.emulator.webhooks.connect(url, self._receive)
+        self.emulator.webhooks.mode = mode
+        self.endpoint_id = str(endpoint.id)
+        return self.endpoint_id
+
+    def _receive(self, body: bytes, headers: dict[str, str]) -> int:
+        try:
+            self._billing.webhooks.receive(body, headers)
+        except BillingError as e:
+            return e.status
+        return 200
+
+    def advance(self, delta: timedelta | None = None, **kw: float) -> Any:
+        """Move the shared FrozenClock, let the emulator run what fell due, then drain."""
+        clock = self._billing.clock
+        if not isinstance(clock, FrozenClock):
+            raise ConfigurationError("billing.testing.advance() needs a FrozenClock shared by Billing and the "
+                                     "emulator (Billing(clock=FrozenClock(...), stripe_emulator=True)).")
+        target = clock.now() + (delta or timedelta()) + timedelta(**kw)
+        step = timedelta(hours=1)
+        while clock.now() < target:  # hour by hour, so retries and renewals land in order
+            clock.set(min(clock.now() + step, target))
+            self._run_due()
+        self.drain()
+        return clock.now()
+
+    def _run_due(self) -> None:
+        try:
+            from .emulator.billing_cycle import advance_to
+        except ImportError:  # an emulator build without the billing engine
+            return
+        with self.emulator.lock:
+            advance_to(self.emulator, int(self._billing.now().timestamp()))
+        self.emulator.webhooks.flush()
+
+    def drain(self, *, max_rounds: int = 100) -> int:
+        """Deliver due webhooks, run queued jobs and due retries until nothing is left. Returns the work done."""
+        done = 0
+        for _ in range(max_rounds):
+            n = len(self.emulator.webhooks.deliver()) + self._billing.tasks.run_queued()
+            n += self._billing.webhooks.retry_due()
+            done += n
+            if n == 0:
+                return done
+        raise RuntimeError("billing.testing.drain() did not settle: something keeps enqueuing work.")

@@ -76,7 +76,12 @@ class BillingOS:
         """The ``Billing`` for the current app (or the one passed to the constructor)."""
         if self._billing is not None:
             return self._billing
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        return self.billing_for(current_app._get_current_object())  # type: ignore[attr-defined]
+
+    def billing_for(self, app: Flask) -> Billing:
+        """The ``Billing`` of ``app``, without an app context (e.g. at start-up or in a CLI)."""
+        if self._billing is not None:
+            return self._billing
         if app not in self._built:
             raise RuntimeError("BillingOS was not initialised on this app: call ext.init_app(app).")
         return self._built[app]

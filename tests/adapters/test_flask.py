@@ -53,6 +53,8 @@ def test_double_registration_raises(billing: Billing) -> None:
     with pytest.raises(RuntimeError, match="already been registered"):
         ext.init_app(app)
     assert app.extensions["billingos"] is ext
+    with pytest.raises(RuntimeError, match="init_app"):
+        BillingOS().billing_for(app)
 
 
 def test_config_keys_build_the_billing(tmp_path: Path) -> None:
@@ -90,6 +92,7 @@ def test_each_app_builds_its_own_billing_from_its_config(tmp_path: Path) -> None
     with two.app_context():
         second = ext.billing
     assert first is not second
+    assert (ext.billing_for(one), ext.billing_for(two)) == (first, second)
     assert first.config.database_url.endswith("one.db")
     assert second.config.database_url.endswith("two.db")  # SQLALCHEMY_DATABASE_URI is the fallback
 

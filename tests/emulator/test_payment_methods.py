@@ -170,7 +170,7 @@ def test_update_needs_an_attached_method(client, customer) -> None:
         "metadata": {"a": "1"}, "billing_details": {"email": "b@b.co"}, "card": {"exp_month": 2}})
     assert (out.metadata.to_dict(), out.billing_details.email, out.card.exp_month) == ({"a": "1"}, "b@b.co", 2)
     event = client.v1.events.list(params={"type": "payment_method.updated"}).data[0]
-    assert event.data.previous_attributes["metadata"].to_dict() == {}
+    assert event.data.previous_attributes["metadata"].to_dict() == {"a": None}
     with pytest.raises(stripe.InvalidRequestError) as exc2:
         client.v1.payment_methods.update(pm.id, params={"nickname": "x"})
     assert exc2.value.code == "parameter_unknown"

@@ -47,6 +47,8 @@ def render(price: dict[str, Any], expand: list[str], prefix: str = "") -> dict[s
     for key in INCLUDABLE:
         if prefix + key not in expand:
             out.pop(key, None)
+        else:
+            out.setdefault(key, None)     # e.g. tiers of a per_unit price: null
     return out
 
 
@@ -245,9 +247,8 @@ def build(em: Emulator, p: Params, product_id: str, *, restricted: bool = False)
     }
     if tiers is not None:
         price["tiers"] = tiers
-    if options is not None:
-        main = {"custom_unit_amount": custom, "tax_behavior": tax, "unit_amount": unit, "unit_amount_decimal": dec}
-        price["currency_options"] = {currency: main, **options}
+    main = {"custom_unit_amount": custom, "tax_behavior": tax, "unit_amount": unit, "unit_amount_decimal": dec}
+    price["currency_options"] = {currency: main, **(options or {})}
     return price
 
 

@@ -37,7 +37,7 @@ def test_customer_route_returns_the_loaded_owners_customer(billing: Billing) -> 
     assert (body["id"], body["owner_id"], body["email"], body["name"]) == (customer.id, "org_42", "a@acme.co",
                                                                           "Acme")
     stripe_side = billing.stripe.v1.customers.retrieve(body["id"])
-    assert stripe_side.metadata["billingos_owner_id"] == "org_42"
+    assert stripe_side.to_dict()["metadata"]["billingos_owner_id"] == "org_42"
 
 
 @pytest.mark.parametrize("owner, status, code", [

@@ -93,8 +93,8 @@ def test_each_app_builds_its_own_billing_from_its_config(tmp_path: Path) -> None
         second = ext.billing
     assert first is not second
     assert (ext.billing_for(one), ext.billing_for(two)) == (first, second)
-    assert first.config.database_url.endswith("one.db")
-    assert second.config.database_url.endswith("two.db")  # SQLALCHEMY_DATABASE_URI is the fallback
+    assert str(first.config.database_url).endswith("one.db")
+    assert str(second.config.database_url).endswith("two.db")  # SQLALCHEMY_DATABASE_URI is the fallback
 
 
 @pytest.mark.parametrize("config, reason", [

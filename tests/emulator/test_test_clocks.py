@@ -75,8 +75,8 @@ def test_advance_refuses_going_back_or_too_far(client, test_clock) -> None:
 
 def test_advance_limit_follows_the_shortest_subscription(client, test_clock, emulator: Emulator) -> None:
     cust = client.v1.customers.create(params={"test_clock": test_clock.id})
-    emulator.store.insert({"id": "sub_weekly", "object": "subscription", "customer": cust.id, "status": "active",
-                           "items": {"object": "list", "data": [
+    emulator.store.insert({"id": "sub_weekly", "object": "subscription", "customer": cust.id,
+                           "status": "active", "items": {"object": "list", "data": [
                                {"price": {"recurring": {"interval": "week", "interval_count": 1}}}]}})
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.test_helpers.test_clocks.advance(test_clock.id, params={"frozen_time": T0 + 15 * DAY})

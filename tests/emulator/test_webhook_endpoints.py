@@ -83,7 +83,8 @@ def test_create_validates_before_writing(client, params, param, code) -> None:
 def test_update_disable_and_delete(client) -> None:
     we = _endpoint(client)
     out = client.v1.webhook_endpoints.update(we.id, params={
-        "disabled": True, "enabled_events": ["invoice.paid"], "description": "billing", "metadata": {"a": "b"}})
+        "disabled": True, "enabled_events": ["invoice.paid"], "description": "billing",
+        "metadata": {"a": "b"}})
     assert (out.status, out.enabled_events, out.description) == ("disabled", ["invoice.paid"], "billing")
     assert out.metadata.to_dict() == {"a": "b"}
     assert client.v1.webhook_endpoints.update(we.id, params={"disabled": False}).status == "enabled"

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+import stripe
+
+from billingos.emulator import Emulator
+from billingos.emulator.server import EmulatorServer, serve, serve_in_thread
+
+
+@pytest.fixture
+def server(emulator: Emulator) -> Iterator[EmulatorServer]:
+    srv = serve_in_thread(emulator, port=0)
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.fixture
+def http_client(server: EmulatorServer) -> stripe.StripeClient:
+    """The SDK with its default HTTP client, over real sockets."""
+    port = server.server_address[1]
+    return stripe.StripeClient("sk_test_over_http", base_addresses={"api": f"http://127.0.0.1:{port}"},
+                               max_network_retries=0)
+
+
+def test_customers_round_trip_over_http(http_client, emulator: Emulator) -> None:
+    made = [http_client.v1.customers.create(params={"email": f"h{i}@b.co", "metadata": {"i": str(i)}})
+            for i in range(3)]
+    listed = http_client.v1.customers.list(params={"limit": 2})
+    assert [c.id for c in listed.data] == [made[2].id, made[1].id] and listed.has_more is True
+    assert http_client.v1.customers.retrieve(made[0].id).metadata.to_dict() == {"i": "0"}
+    assert [m for m, _, s in emulator.request_log if s == 200].count("POST") == 3
+
+
+def test_errors_keep_their_status_over_http(http_client) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        http_client.v1.customers.retrieve("cus_nope")
+    assert exc.value.http_status == 404 and exc.value.code == "resource_missing"
+    assert exc.value.user_message == "No such customer: 'cus_nope'"
+    assert exc.value.request_id and exc.value.request_id.startswith("req_")
+
+
+def test_idempotency_and_headers_pass_through(http_client, server: EmulatorServer) -> None:
+    a = http_client.v1.customers.create(params={"name": "A"}, options={"idempotency_key": "k-1"})
+    b = http_client.v1.customers.create(params={"name": "A"}, options={"idempotency_key": "k-1"})
+    assert a.id == b.id and b.last_response.headers.get("idempotent-replayed") == "true"
+    port = server.server_address[1]
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/customers?limit=1",
+                                 headers={"Authorization": "Bearer sk_test_raw"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        body = json.loads(resp.read())
+    assert resp.status == 200 and body["object"] == "list" and body["data"][0]["id"] == a.id
+
+
+def test_unauthenticated_raw_request_gets_401(server: EmulatorServer) -> None:
+    port = server.server_address[1]
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/customers", timeout=5)
+    assert exc.value.code == 401
+    assert "did not provide an API key" in json.loads(exc.value.read())["error"]["message"]
+
+
+def test_outage_drops_the_connection(http_client, emulator: Emulator) -> None:
+    emulator.faults.down = True
+    with pytest.raises(stripe.APIConnectionError):
+        http_client.v1.customers.list()
+    emulator.faults.down = False
+    assert http_client.v1.customers.list().data == []
+
+
+def test_webhooks_are_delivered_when_served_over_http(http_client, emulator: Emulator) -> None:
+    got: list[str] = []
+    we = http_client.v1.webhook_endpoints.create(params={"url": "http://127.0.0.1:9/h",
+                                                         "enabled_events": ["customer.created"]})
+    emulator.webhooks.connect(we.url, lambda body, headers: got.append(json.loads(body)["type"]) or 200)
+    http_client.v1.customers.create()
+    assert got == ["customer.created"]
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", ""])
+def test_refuses_non_loopback_hosts(emulator: Emulator, host: str) -> None:
+    with pytest.raises(ValueError, match="loopback only"):
+        serve(emulator, host=host, port=0)
+
+
+def test_serve_binds_without_serving(emulator: Emulator) -> None:
+    srv = serve(emulator, port=0)
+    try:
+        assert srv.server_address[0] == "127.0.0.1" and srv.server_address[1] > 0
+        assert srv.emulator is emulator
+    finally:
+        srv.server_close()

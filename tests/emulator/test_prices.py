@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from billingos.emulator import Emulator
 from billingos.emulator.resources.prices import amount_for
 
-TIERS = [{"up_to": 5, "unit_amount": 700}, {"up_to": 10, "unit_amount": 650}, {"up_to": "inf", "unit_amount": 600}]
+TIERS = [{"up_to": 5, "unit_amount": 700}, {"up_to": 10, "unit_amount": 650},
+         {"up_to": "inf", "unit_amount": 600}]
 
 
 @pytest.fixture
@@ -21,7 +22,8 @@ def product(client):
 
 
 def _price(client, product, **extra):
-    return client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 1000, **extra})
+    params = {"product": product.id, "currency": "usd", "unit_amount": 1000, **extra}
+    return client.v1.prices.create(params=params)
 
 
 def _bad(client, emulator: Emulator, params: dict) -> stripe.InvalidRequestError:
@@ -69,7 +71,8 @@ def test_metered_needs_a_meter(client, product, emulator: Emulator) -> None:
                                   "recurring": {"interval": "month", "usage_type": "metered"}})
     assert err.param == "recurring[meter]"
     # no meters exist yet: a well-formed mtr_ id is accepted and kept
-    p = _price(client, product, recurring={"interval": "month", "usage_type": "metered", "meter": "mtr_future"})
+    metered = {"interval": "month", "usage_type": "metered", "meter": "mtr_future"}
+    p = _price(client, product, recurring=metered)
     assert (p.recurring.usage_type, p.recurring.meter) == ("metered", "mtr_future")
 
 
@@ -77,7 +80,8 @@ def test_metered_meter_must_exist_once_meters_do(client, product, emulator: Emul
     meter = client.v1.billing.meters.create(params={"display_name": "Calls", "event_name": "calls",
                                                     "default_aggregation": {"formula": "sum"}})
     err = _bad(client, emulator, {"product": product.id, "currency": "usd", "unit_amount": 1,
-                                  "recurring": {"interval": "month", "usage_type": "metered", "meter": "mtr_x"}})
+                                  "recurring": {"interval": "month", "usage_type": "metered",
+                                                "meter": "mtr_x"}})
     assert err.code == "resource_missing"
     p = _price(client, product, recurring={"interval": "month", "usage_type": "metered", "meter": meter.id})
     assert p.recurring.meter == meter.id
@@ -93,6 +97,9 @@ def test_unit_amount_decimal(client, product, emulator: Emulator) -> None:
     whole = client.v1.prices.create(params={"product": product.id, "currency": "usd",
                                             "unit_amount_decimal": Decimal("250.00")})
     assert whole.unit_amount == 250 and emulator.store.objects[whole.id]["unit_amount_decimal"] == "250"
+    padded = client.v1.prices.create(params={"product": product.id, "currency": "usd",
+                                             "unit_amount_decimal": "0.5000000000000"})
+    assert emulator.store.objects[padded.id]["unit_amount_decimal"] == "0.5"   # trailing zeros don't count
 
 
 @pytest.mark.parametrize("extra,param", [
@@ -104,8 +111,10 @@ def test_unit_amount_decimal(client, product, emulator: Emulator) -> None:
     ({"unit_amount": 1, "currency": "USDX"}, "currency"),
     ({"unit_amount": 1, "recurring": {"interval": "hour"}}, "recurring[interval]"),
     ({"unit_amount": 1, "recurring": {"interval": "month", "meter": "mtr_1"}}, "recurring[meter]"),
-    ({"unit_amount": 1, "transform_quantity": {"divide_by": 0, "round": "up"}}, "transform_quantity[divide_by]"),
-    ({"unit_amount": 1, "transform_quantity": {"divide_by": 10, "round": "nearest"}}, "transform_quantity[round]"),
+    ({"unit_amount": 1, "transform_quantity": {"divide_by": 0, "round": "up"}},
+     "transform_quantity[divide_by]"),
+    ({"unit_amount": 1, "transform_quantity": {"divide_by": 10, "round": "nearest"}},
+     "transform_quantity[round]"),
     ({"unit_amount": 1, "tiers": TIERS}, "tiers"),
     ({"billing_scheme": "tiered", "tiers": TIERS}, "tiers_mode"),
     ({"billing_scheme": "tiered", "tiers_mode": "volume"}, "tiers"),
@@ -117,7 +126,8 @@ def test_unit_amount_decimal(client, product, emulator: Emulator) -> None:
     ({"billing_scheme": "tiered", "tiers_mode": "volume",
       "tiers": [{"up_to": "inf", "unit_amount": 1}, {"up_to": "inf", "unit_amount": 1}]}, "tiers[0][up_to]"),
     ({"billing_scheme": "tiered", "tiers_mode": "volume",
-      "tiers": [{"up_to": 9, "unit_amount": 1}, {"up_to": 5, "unit_amount": 1}, {"up_to": "inf", "unit_amount": 1}]},
+      "tiers": [{"up_to": 9, "unit_amount": 1}, {"up_to": 5, "unit_amount": 1},
+                {"up_to": "inf", "unit_amount": 1}]},
      "tiers"),
     ({"billing_scheme": "tiered", "tiers_mode": "volume", "tiers": [{"up_to": "inf"}]}, "tiers[0]"),
     ({"unit_amount": 1, "tax_behavior": "sometimes"}, "tax_behavior"),
@@ -168,7 +178,8 @@ def test_package_pricing(client, product) -> None:
 
 def test_custom_unit_amount_and_currency_options(client, product) -> None:
     p = client.v1.prices.create(params={"product": product.id, "currency": "usd",
-                                        "custom_unit_amount": {"enabled": True, "minimum": 500, "preset": 1000}})
+                                        "custom_unit_amount": {"enabled": True, "minimum": 500,
+                                                               "preset": 1000}})
     assert p.custom_unit_amount.to_dict() == {"maximum": None, "minimum": 500, "preset": 1000}
     assert p.unit_amount is None
     q = _price(client, product, currency_options={"eur": {"unit_amount": 900}})
@@ -200,7 +211,8 @@ def test_update_lookup_key_with_transfer(client, product) -> None:
     b = _price(client, product)
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.prices.update(b.id, params={"lookup_key": "k"})
-    assert client.v1.prices.update(b.id, params={"lookup_key": "k", "transfer_lookup_key": True}).lookup_key == "k"
+    moved = client.v1.prices.update(b.id, params={"lookup_key": "k", "transfer_lookup_key": True})
+    assert moved.lookup_key == "k"
     assert client.v1.prices.retrieve(a.id).lookup_key is None
     assert client.v1.prices.update(b.id, params={"lookup_key": ""}).lookup_key is None
 
@@ -301,7 +313,7 @@ def test_flat_amounts() -> None:
 def test_per_unit_and_package() -> None:
     assert amount_for({"billing_scheme": "per_unit", "unit_amount_decimal": "1999"}, 3) == 5997
     assert amount_for({"billing_scheme": "per_unit", "unit_amount_decimal": "0.25"}, 3) == 1   # 0.75 -> 1
-    assert amount_for({"billing_scheme": "per_unit", "unit_amount_decimal": "0.25"}, 2) == 1   # 0.5 -> 1 (half up)
+    assert amount_for({"billing_scheme": "per_unit", "unit_amount_decimal": "0.25"}, 2) == 1   # 0.5, half up
     package = {"billing_scheme": "per_unit", "unit_amount_decimal": "1000",
                "transform_quantity": {"divide_by": 10, "round": "up"}}
     assert [amount_for(package, q) for q in (0, 1, 10, 11, 20)] == [0, 1000, 1000, 2000, 2000]
@@ -314,8 +326,7 @@ def test_per_unit_and_package() -> None:
 def test_amount_for_a_price_made_through_the_api(client, product, emulator: Emulator) -> None:
     p = client.v1.prices.create(params={"product": product.id, "currency": "usd", "billing_scheme": "tiered",
                                         "tiers_mode": "graduated",
-                                        "tiers": [{"up_to": 5, "unit_amount": 700}, {"up_to": 10, "unit_amount": 650},
-                                                  {"up_to": "inf", "unit_amount": 600}]})
+                                        "tiers": TIERS})
     assert amount_for(emulator.store.objects[p.id], 20) == 12750
 
 
@@ -327,7 +338,8 @@ _flats = st.one_of(st.none(), st.integers(0, 5000))
 @st.composite
 def tier_lists(draw) -> list[dict]:
     bounds = [*draw(_bounds), None]
-    return [{"up_to": b, "unit_amount_decimal": str(draw(_units)), "flat_amount": draw(_flats)} for b in bounds]
+    return [{"up_to": b, "unit_amount_decimal": str(draw(_units)), "flat_amount": draw(_flats)}
+            for b in bounds]
 
 
 def _exact(tier: dict, units: int) -> Decimal:
@@ -357,7 +369,8 @@ def test_graduated_never_decreases(tiers, quantity) -> None:
 @given(tier_lists(), st.integers(0, 2000))
 def test_volume_is_monotone_within_a_tier(tiers, quantity) -> None:
     price = _tiered("volume", tiers)
-    same_tier = all(t["up_to"] is None or (quantity <= t["up_to"]) == (quantity + 1 <= t["up_to"]) for t in tiers)
+    same_tier = all(t["up_to"] is None or (quantity <= t["up_to"]) == (quantity + 1 <= t["up_to"])
+                    for t in tiers)
     if same_tier:
         assert amount_for(price, quantity + 1) >= amount_for(price, quantity)
 

@@ -40,7 +40,7 @@ def create_feature(em: Emulator, req: Request) -> dict[str, Any]:
     p = req.params
     name = p.str("name", required=True, max_length=80)
     key = p.str("lookup_key", required=True, max_length=80)
-    metadata = p.metadata({}) or {}
+    metadata: dict[str, str] = p.metadata({}) or {}
     p.done()
     if any(f["lookup_key"] == key for f in em.store.all("entitlements.feature")):
         raise invalid(f"A feature with lookup_key '{key}' already exists.", "lookup_key",
@@ -110,8 +110,8 @@ def attach(em: Emulator, req: Request) -> dict[str, Any]:
     if any(em.store.objects[i]["entitlement_feature"]["id"] == fid for i in ids):
         raise invalid(f"The feature `{fid}` is already attached to product `{product['id']}`.",
                       "entitlement_feature", code="resource_already_exists")
-    pf = {"id": new_id("prodft", 24), "object": "product_feature",
-          "entitlement_feature": copy.deepcopy(feature), "livemode": False}
+    pf: dict[str, Any] = {"id": new_id("prodft", 24), "object": "product_feature",
+                          "entitlement_feature": copy.deepcopy(feature), "livemode": False}
     em.store.insert(pf)
     ids.append(pf["id"])
     return pf
@@ -127,7 +127,8 @@ def _one(em: Emulator, req: Request) -> tuple[dict[str, Any], dict[str, Any]]:
     product = _product(em, req)
     fid = req.args["feature_id"]
     if fid not in _attached(em, product["id"]):
-        raise StripeError(f"No such product feature: '{fid}'", status=404, param="id", code="resource_missing")
+        raise StripeError(f"No such product feature: '{fid}'", status=404, param="id",
+                          code="resource_missing")
     return product, em.store.objects[fid]
 
 

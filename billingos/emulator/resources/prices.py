@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -19,15 +20,17 @@ if TYPE_CHECKING:
 # 156 weeks); days follow the same three-year cap.
 MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}
 _ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly", "year": "yearly"}
-CURRENCIES = frozenset(
+_CURRENCY_CODES = (
     "aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bif bmd bnd bob brl bsd bwp byn bzd cad cdf "
     "chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip gmd gnf gtq gyd hkd hnl "
     "htg huf idr ils inr isk jmd jpy kes kgs khr kmf krw kyd kzt lak lbp lkr lrd lsl mad mdl mga mkd mmk "
     "mnt mop mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd pab pen pgk php pkr pln pyg qar ron rsd rub "
     "rwf sar sbd scr sek sgd shp sle sos srd std szl thb tjs top try ttd twd tzs uah ugx usd uyu uzs vnd "
-    "vuv wst xaf xcd xof xpf yer zar zmw".split())
+    "vuv wst xaf xcd xof xpf yer zar zmw")
+CURRENCIES = frozenset(_CURRENCY_CODES.split())
 # Fields Stripe leaves out of a price unless the request expands them.
 INCLUDABLE = ("tiers", "currency_options")
+TAX_BEHAVIORS = ("exclusive", "inclusive", "unspecified")
 _MAX_DECIMALS = 12
 
 
@@ -81,7 +84,8 @@ def parse_decimal(p: Params, key: str) -> str | None:
         raise invalid(f"Invalid decimal: {raw}", p._name(key)) from None
     if d < 0:
         raise invalid(f"Invalid {p._name(key)}: must be greater than or equal to 0", p._name(key))
-    if -d.as_tuple().exponent > _MAX_DECIMALS and d != d.to_integral_value():
+    places = 0 if d == d.to_integral_value() else -int(d.normalize().as_tuple().exponent)
+    if places > _MAX_DECIMALS:
         raise invalid(f"Invalid {p._name(key)}: it may have at most {_MAX_DECIMALS} decimal places.",
                       p._name(key))
     return _fmt(d)
@@ -138,7 +142,8 @@ def _check_meter(em: Emulator, meter_id: str) -> None:
         return
     if found is None and not em.store.all("billing.meter") and meter_id.startswith("mtr_"):
         return
-    raise StripeError(f"No such billing meter: '{meter_id}'", param="recurring[meter]", code="resource_missing")
+    raise StripeError(f"No such billing meter: '{meter_id}'", param="recurring[meter]",
+                      code="resource_missing")
 
 
 def _tiers(p: Params) -> list[dict[str, Any]]:
@@ -151,9 +156,9 @@ def _tiers(p: Params) -> list[dict[str, Any]]:
             raise invalid(f"Invalid object: tiers[{i}] must be a hash.", f"tiers[{i}]")
         out.append(_tier(Params(item, f"tiers[{i}]"), last=i == len(raw) - 1))
     bounds = [t["up_to"] for t in out[:-1]]
-    if any(b <= a for a, b in zip(bounds, bounds[1:], strict=False)):
-        raise invalid("Tiers must be sorted by `up_to` in ascending order, with no two tiers sharing a bound.",
-                      "tiers")
+    if any(b <= a for a, b in itertools.pairwise(bounds)):
+        raise invalid("Tiers must be sorted by `up_to` in ascending order, with no two tiers sharing "
+                      "a bound.", "tiers")
     return out
 
 
@@ -171,8 +176,8 @@ def _tier(t: Params, *, last: bool) -> dict[str, Any]:
     flat, flat_dec = parse_amount(t, "flat_amount")
     t.done()
     if unit_dec is None and flat_dec is None:
-        raise invalid("Each tier needs at least one of `unit_amount`, `unit_amount_decimal`, `flat_amount` or "
-                      "`flat_amount_decimal`.", t.prefix)
+        raise invalid("Each tier needs at least one of `unit_amount`, `unit_amount_decimal`, "
+                      "`flat_amount` or `flat_amount_decimal`.", t.prefix)
     return {"flat_amount": flat, "flat_amount_decimal": flat_dec, "unit_amount": unit,
             "unit_amount_decimal": unit_dec, "up_to": up_to}
 
@@ -209,10 +214,11 @@ def _currency_options(p: Params, main: str) -> dict[str, Any] | None:
         if cur.lower() not in CURRENCIES or cur.lower() == main:
             raise invalid(f"Invalid currency_options currency: {cur}", f"currency_options[{cur}]")
         if not isinstance(opts, dict):
-            raise invalid(f"Invalid object: currency_options[{cur}] must be a hash.", f"currency_options[{cur}]")
+            raise invalid(f"Invalid object: currency_options[{cur}] must be a hash.",
+                          f"currency_options[{cur}]")
         sub = Params(opts, f"currency_options[{cur}]")
         unit, dec = parse_amount(sub)
-        tax = sub.str("tax_behavior", choices=("exclusive", "inclusive", "unspecified"), default="unspecified")
+        tax = sub.str("tax_behavior", choices=TAX_BEHAVIORS, default="unspecified")
         sub.done()
         out[cur.lower()] = {"custom_unit_amount": None, "tax_behavior": tax, "unit_amount": unit,
                             "unit_amount_decimal": dec}
@@ -236,18 +242,20 @@ def build(em: Emulator, p: Params, product_id: str, *, restricted: bool = False)
     if custom is not None and (dec is not None or recurring is not None):
         raise invalid("`custom_unit_amount` is only supported for one-time prices without `unit_amount`.",
                       "custom_unit_amount")
-    tax = p.str("tax_behavior", choices=("exclusive", "inclusive", "unspecified"), default="unspecified")
+    tax = p.str("tax_behavior", choices=TAX_BEHAVIORS, default="unspecified")
     options = _currency_options(p, currency)
     price = {
         "id": new_id("price", 24), "object": "price", "active": True, "billing_scheme": scheme,
         "created": em.now(), "currency": currency, "custom_unit_amount": custom, "livemode": False,
         "lookup_key": None, "metadata": p.metadata({}) or {}, "nickname": None, "product": product_id,
-        "recurring": recurring, "tax_behavior": tax, "tiers_mode": tiers_mode, "transform_quantity": transform,
+        "recurring": recurring, "tax_behavior": tax, "tiers_mode": tiers_mode,
+        "transform_quantity": transform,
         "type": "recurring" if recurring else "one_time", "unit_amount": unit, "unit_amount_decimal": dec,
     }
     if tiers is not None:
         price["tiers"] = tiers
-    main = {"custom_unit_amount": custom, "tax_behavior": tax, "unit_amount": unit, "unit_amount_decimal": dec}
+    main = {"custom_unit_amount": custom, "tax_behavior": tax, "unit_amount": unit,
+            "unit_amount_decimal": dec}
     price["currency_options"] = {currency: main, **(options or {})}
     return price
 
@@ -263,18 +271,20 @@ def _tiering(p: Params, scheme: str, dec: str | None) -> tuple[Any, Any, Any]:
     if tiers_mode is None:
         raise StripeError("Missing required param: tiers_mode.", param="tiers_mode", code="parameter_missing")
     if dec is not None:
-        raise invalid("`unit_amount` and `unit_amount_decimal` cannot be set when `billing_scheme` is `tiered`; "
-                      "set amounts on each tier instead.", "unit_amount")
+        raise invalid("`unit_amount` and `unit_amount_decimal` cannot be set when `billing_scheme` is "
+                      "`tiered`; set amounts on each tier instead.", "unit_amount")
     if transform is not None:
         raise invalid("`transform_quantity` cannot be used with tiered pricing.", "transform_quantity")
     return _tiers(p), tiers_mode, None
 
 
-def _lookup_holder(em: Emulator, key: str | None, transfer: bool, self_id: str | None) -> dict[str, Any] | None:
+def _lookup_holder(em: Emulator, key: str | None, transfer: bool,
+                   self_id: str | None) -> dict[str, Any] | None:
     """The other price holding ``key``; Stripe counts inactive holders too."""
     if key is None:
         return None
-    holder = next((x for x in em.store.all("price") if x.get("lookup_key") == key and x["id"] != self_id), None)
+    holders = (x for x in em.store.all("price") if x.get("lookup_key") == key and x["id"] != self_id)
+    holder = next(holders, None)
     if holder is not None and not transfer:
         raise invalid(f"A price (`{holder['id']}`) already uses that lookup key.", "lookup_key")
     return holder
@@ -337,7 +347,7 @@ def update(em: Emulator, req: Request) -> dict[str, Any]:
     if p.has("metadata"):
         changes["metadata"] = p.metadata(price["metadata"])
     if p.has("tax_behavior"):
-        tax = p.str("tax_behavior", choices=("exclusive", "inclusive", "unspecified"))
+        tax = p.str("tax_behavior", choices=TAX_BEHAVIORS)
         if tax != price["tax_behavior"] and price["tax_behavior"] != "unspecified":
             raise invalid("tax_behavior cannot be changed once it is set to `inclusive` or `exclusive`.",
                           "tax_behavior")
@@ -369,7 +379,8 @@ def list_(em: Emulator, req: Request) -> dict[str, Any]:
     rec_eq: dict[str, Any] = {}
     if rec is not None:
         rec_eq = {"interval": rec.str("interval", choices=MAX_INTERVAL_COUNT),
-                  "usage_type": rec.str("usage_type", choices=("licensed", "metered")), "meter": rec.str("meter")}
+                  "usage_type": rec.str("usage_type", choices=("licensed", "metered")),
+                  "meter": rec.str("meter")}
         rec.done()
     created = p.get("created")
     items = [x for x in em.store.all("price") if all(v is None or x.get(k) == v for k, v in eq.items())]
@@ -399,7 +410,8 @@ def amount_for(price: dict[str, Any], quantity: int) -> int:
     else:
         if price.get("unit_amount_decimal") is None:
             raise ValueError(f"price {price.get('id')} has no unit amount (custom_unit_amount?)")
-        total = Decimal(price["unit_amount_decimal"]) * _transformed(quantity, price.get("transform_quantity"))
+        units = _transformed(quantity, price.get("transform_quantity"))
+        total = Decimal(price["unit_amount_decimal"]) * units
     return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

@@ -63,7 +63,8 @@ def _marketing(p: Params) -> list[dict[str, str]]:
     out = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
-            raise invalid(f"Invalid object: marketing_features[{i}] must be a hash.", f"marketing_features[{i}]")
+            raise invalid(f"Invalid object: marketing_features[{i}] must be a hash.",
+                          f"marketing_features[{i}]")
         sub = Params(item, f"marketing_features[{i}]")
         out.append({"name": sub.str("name", required=True, max_length=80)})
         sub.done()
@@ -103,7 +104,8 @@ def build(em: Emulator, p: Params, *, for_price: bool = False) -> dict[str, Any]
     product: dict[str, Any] = {
         "id": oid or new_id("prod", 14), "object": "product", "active": True, "created": em.now(),
         "default_price": None, "description": None, "images": [], "livemode": False, "marketing_features": [],
-        "metadata": {}, "name": "", "package_dimensions": None, "shippable": None, "statement_descriptor": None,
+        "metadata": {}, "name": "", "package_dimensions": None, "shippable": None,
+        "statement_descriptor": None,
         "tax_code": None, "tax_details": None, "type": "service", "unit_label": None, "updated": em.now(),
         "url": None,
     }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 05:01:06.724338
+Create Date: 2026-11-21 05:05:27.486565
 """
 from __future__ import annotations
 
@@ -45,6 +45,22 @@ def upgrade() -> None:
     with op.batch_alter_table('billing_customers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_billing_customers_email'), ['email'], unique=False)
 
+    op.create_table('billing_features',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('lookup_key', sa.String(length=80), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('type', sa.String(length=16), nullable=False),
+    sa.Column('meter_event_name', sa.String(length=100), nullable=True),
+    sa.Column('livemode', sa.Boolean(), nullable=False),
+    sa.Column('metadata', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_features')),
+    sa.UniqueConstraint('lookup_key', name=op.f('uq_billing_features_lookup_key')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_features_stripe_id'))
+    )
     op.create_table('billing_invoices',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('stripe_id', sa.String(length=255), nullable=False),
@@ -83,6 +99,99 @@ def upgrade() -> None:
     op.create_table('billing_locks',
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_billing_locks'))
+    )
+    op.create_table('billing_meters',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('event_name', sa.String(length=100), nullable=False),
+    sa.Column('display_name', sa.String(length=250), nullable=False),
+    sa.Column('aggregation', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('customer_payload_key', sa.String(length=100), nullable=True),
+    sa.Column('value_payload_key', sa.String(length=100), nullable=True),
+    sa.Column('livemode', sa.Boolean(), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('stripe_created', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_meters')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_meters_stripe_id'))
+    )
+    with op.batch_alter_table('billing_meters', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_billing_meters_event_name'), ['event_name'], unique=False)
+
+    op.create_table('billing_plan_features',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=True),
+    sa.Column('product', sa.String(length=255), nullable=False),
+    sa.Column('product_key', sa.String(length=64), nullable=True),
+    sa.Column('feature', sa.String(length=255), nullable=False),
+    sa.Column('feature_key', sa.String(length=80), nullable=False),
+    sa.Column('limit_value', sa.BigInteger(), nullable=True),
+    sa.Column('unlimited', sa.Boolean(), nullable=False),
+    sa.Column('reset', sa.String(length=16), nullable=True),
+    sa.Column('rollover', sa.Boolean(), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_plan_features')),
+    sa.UniqueConstraint('product', 'feature_key', name=op.f('uq_billing_plan_features_product_feature_key')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_plan_features_stripe_id'))
+    )
+    with op.batch_alter_table('billing_plan_features', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_billing_plan_features_feature_key'), ['feature_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_plan_features_product'), ['product'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_plan_features_product_key'), ['product_key'], unique=False)
+
+    op.create_table('billing_prices',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('lookup_key', sa.String(length=200), nullable=True),
+    sa.Column('product', sa.String(length=255), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('type', sa.String(length=16), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('billing_scheme', sa.String(length=16), nullable=False),
+    sa.Column('unit_amount', sa.BigInteger(), nullable=True),
+    sa.Column('unit_amount_decimal', sa.Numeric(precision=19, scale=12), nullable=True),
+    sa.Column('tiers_mode', sa.String(length=16), nullable=True),
+    sa.Column('tiers', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('transform_quantity', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('interval', sa.String(length=8), nullable=True),
+    sa.Column('interval_count', sa.Integer(), nullable=True),
+    sa.Column('usage_type', sa.String(length=16), nullable=True),
+    sa.Column('meter', sa.String(length=255), nullable=True),
+    sa.Column('trial_period_days', sa.Integer(), nullable=True),
+    sa.Column('nickname', sa.String(length=250), nullable=True),
+    sa.Column('livemode', sa.Boolean(), nullable=False),
+    sa.Column('metadata', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('stripe_created', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_prices')),
+    sa.UniqueConstraint('lookup_key', name=op.f('uq_billing_prices_lookup_key')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_prices_stripe_id'))
+    )
+    with op.batch_alter_table('billing_prices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_billing_prices_meter'), ['meter'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_prices_product'), ['product'], unique=False)
+
+    op.create_table('billing_products',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=True),
+    sa.Column('name', sa.String(length=5000), nullable=False),
+    sa.Column('description', sa.String(length=5000), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('default_price', sa.String(length=255), nullable=True),
+    sa.Column('livemode', sa.Boolean(), nullable=False),
+    sa.Column('metadata', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('stripe_created', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('stripe_updated', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('deleted_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_products')),
+    sa.UniqueConstraint('key', name=op.f('uq_billing_products_key')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_products_stripe_id'))
     )
     op.create_table('billing_subscription_changes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -206,6 +315,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_billing_subscription_changes_at'))
 
     op.drop_table('billing_subscription_changes')
+    op.drop_table('billing_products')
+    with op.batch_alter_table('billing_prices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_billing_prices_product'))
+        batch_op.drop_index(batch_op.f('ix_billing_prices_meter'))
+
+    op.drop_table('billing_prices')
+    with op.batch_alter_table('billing_plan_features', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_billing_plan_features_product_key'))
+        batch_op.drop_index(batch_op.f('ix_billing_plan_features_product'))
+        batch_op.drop_index(batch_op.f('ix_billing_plan_features_feature_key'))
+
+    op.drop_table('billing_plan_features')
+    with op.batch_alter_table('billing_meters', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_billing_meters_event_name'))
+
+    op.drop_table('billing_meters')
     op.drop_table('billing_locks')
     with op.batch_alter_table('billing_invoices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_billing_invoices_subscription_stripe_id'))
@@ -213,6 +338,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_billing_invoices_customer_stripe_id'))
 
     op.drop_table('billing_invoices')
+    op.drop_table('billing_features')
     with op.batch_alter_table('billing_customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_billing_customers_email'))
 

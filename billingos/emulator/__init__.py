@@ -9,9 +9,12 @@ The real ``stripe.StripeClient`` talks to it through ``EmulatorHTTPClient``::
 """
 
 from .app import API_VERSION, Emulator, Faults
+from .delivery import Attempt, Deliveries, Delivery, WebhookDeliveryError
 from .errors import StripeError
 from .http_client import EmulatorHTTPClient
+from .server import serve, serve_forever, serve_in_thread
 from .signing import compute_signature, signature_header
 
-__all__ = ["API_VERSION", "Emulator", "EmulatorHTTPClient", "Faults", "StripeError", "compute_signature",
-           "signature_header"]
+__all__ = ["API_VERSION", "Attempt", "Deliveries", "Delivery", "Emulator", "EmulatorHTTPClient", "Faults",
+           "StripeError", "WebhookDeliveryError", "compute_signature", "serve", "serve_forever",
+           "serve_in_thread", "signature_header"]

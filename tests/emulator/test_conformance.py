@@ -142,7 +142,7 @@ def scenario(client, emulator: Emulator, responses) -> list[tuple[str, str, Any]
 @pytest.fixture(scope="module")
 def fixtures() -> dict[str, Any]:
     if FIXTURE_FILE is None:
-        pytest.skip("Stripe's fixtures3.json not found; set BILLINGOS_STRIPE_FIXTURES")
+        pytest.fail("Stripe's fixtures3.json not found (it ships in tests/fixtures/stripe/)")
     return json.loads(FIXTURE_FILE.read_text())["resources"]
 
 

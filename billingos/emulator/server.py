@@ -10,10 +10,13 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
+
+from .errors import StripeError
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -51,7 +54,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length).decode("utf-8") if length else ""
         path, _, query = self.path.partition("?")
-        status, headers, content = em.handle(self.command, path, query, body, dict(self.headers.items()))
+        try:
+            status, headers, content = em.handle(self.command, path, query, body, dict(self.headers.items()))
+        except Exception as e:      # a bug or a crashing hook: answer like Stripe's 500, not a dropped socket
+            err = StripeError(f"An unknown error occurred in the emulator: {type(e).__name__}: {e}",
+                              status=500, type="api_error")
+            status, headers, content = 500, {"content-type": "application/json"}, json.dumps(err.body())
         data = content.encode("utf-8")
         self.send_response(status)
         for name, value in headers.items():

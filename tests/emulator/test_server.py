@@ -97,3 +97,32 @@ def test_serve_binds_without_serving(emulator: Emulator) -> None:
         assert srv.emulator is emulator
     finally:
         srv.server_close()
+
+
+def test_a_crash_inside_the_emulator_is_a_500_not_a_dropped_socket(http_client, emulator: Emulator) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("hook bug")
+
+    emulator.extensions["clock_advance_hooks"].append(broken)
+    clock = http_client.v1.test_helpers.test_clocks.create(params={"frozen_time": 1_767_225_600})
+    with pytest.raises(stripe.APIError) as exc:
+        http_client.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": 1_767_225_601})
+    assert exc.value.http_status == 500 and "hook bug" in str(exc.value.user_message)
+    assert http_client.v1.test_helpers.test_clocks.retrieve(clock.id).status == "internal_failure"
+
+
+def test_a_receiver_calling_back_over_http_from_another_thread_does_not_deadlock(
+        http_client, emulator: Emulator) -> None:
+    """Deliveries run after the emulator lock is released, so the callback's server thread gets it."""
+    seen: list[str | None] = []
+    we = http_client.v1.webhook_endpoints.create(params={"url": "http://127.0.0.1:9/h",
+                                                         "enabled_events": ["customer.created"]})
+
+    def receiver(body: bytes, headers: dict[str, str]) -> int:
+        obj = json.loads(body)["data"]["object"]
+        seen.append(http_client.v1.customers.retrieve(obj["id"]).email)   # a second HTTP request
+        return 200
+
+    emulator.webhooks.connect(we.url, receiver)
+    http_client.v1.customers.create(params={"email": "loop@b.co"})
+    assert seen == ["loop@b.co"] and emulator.webhooks.log[-1].status == 200

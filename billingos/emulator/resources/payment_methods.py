@@ -209,9 +209,9 @@ def _card_from_number(number: str) -> TestCard:
     if not number.isdigit() or not _luhn(number):
         raise StripeError("Your card number is incorrect.", status=402, type="card_error",
                           code="incorrect_number", param="card[number]")
-    raise StripeError("Your card was declined. Your request was in test mode, but used a non test (live) card. "
-                      "For a list of valid test cards, visit: https://stripe.com/docs/testing.", status=402,
-                      type="card_error", code="card_declined", decline_code="test_mode_live_card")
+    raise StripeError("Your card was declined. Your request was in test mode, but used a non test (live) "
+                      "card. For a list of valid test cards, visit: https://stripe.com/docs/testing.",
+                      status=402, type="card_error", code="card_declined", decline_code="test_mode_live_card")
 
 
 def _luhn(number: str) -> bool:
@@ -230,7 +230,8 @@ def _check_attachable(em: Emulator, pm: dict[str, Any], cust: dict[str, Any]) ->
         raise decline_error(card.decline)
     if pm["id"] in em.extensions.get(DETACHED_KEY, []):
         raise invalid("This PaymentMethod was previously used without being attached to a Customer or was "
-                      "detached from a Customer, and may not be used again.", code="payment_method_unexpected_state")
+                      "detached from a Customer, and may not be used again.",
+                      code="payment_method_unexpected_state")
     if pm["customer"] is not None and pm["customer"] != cust["id"]:
         raise invalid("The payment method you provided has already been attached to a customer.",
                       code="payment_method_unexpected_state")

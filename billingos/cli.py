@@ -39,6 +39,44 @@ def _db_current(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks_list(args: argparse.Namespace) -> int:
+    for e in build_billing(args).webhooks.events(status=args.status, limit=args.limit):
+        print(f"{e.id}  {e.type:<40} {e.status:<10} attempts={e.attempts}  {e.last_error or ''}")
+    return 0
+
+
+def _webhooks_replay(args: argparse.Namespace) -> int:
+    if bool(args.event) == bool(args.dead):
+        raise SystemExit("billingos: give --event EVT_ID or --dead.")
+    billing = build_billing(args)
+    ids = billing.webhooks.replay(args.event) if args.event else billing.webhooks.replay(status="dead")
+    print(f"replayed {len(ids)} event(s)")
+    for e in billing.webhooks.events(limit=max(1, len(ids)) * 10):
+        if e.id in ids:
+            print(f"{e.id}  {e.status}")
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+    billing = build_billing(args)
+    report = billing.reconcile(lookback=timedelta(days=args.days), progress=_progress_bar())
+    print(file=sys.stderr)
+    print(f"events backfilled: {report.events_backfilled}, processed: {report.events_processed}")
+    for k in report.kinds:
+        print(f"{k.kind:<14} checked={k.checked} created={len(k.created)} updated={len(k.updated)} "
+              f"removed={len(k.removed)}")
+    return 0
+
+
+def _progress_bar() -> Any:
+    """A one-line progress display on stderr: stage and count, redrawn in place."""
+    def show(stage: str, done: int) -> None:
+        bar = "#" * min(30, done // 10 + 1)
+        print(f"\r{stage:<14} {done:>7} {bar:<30}", end="", file=sys.stderr, flush=True)
+    return show
+
+
 def _emulator_serve(args: argparse.Namespace) -> int:
     from .emulator import Emulator
     from .emulator.server import serve
@@ -67,6 +105,25 @@ def parser() -> argparse.ArgumentParser:
     cur = db.add_parser("current", help="print the database's billingos revision")
     cur.add_argument("--database-url")
     cur.set_defaults(func=_db_current)
+
+    wh = sub.add_parser("webhooks", help="stored webhook events").add_subparsers(dest="wh_command",
+                                                                                 required=True)
+    lst = wh.add_parser("list", help="list stored events, newest first")
+    lst.add_argument("--status", choices=("pending", "processing", "processed", "ignored", "failed", "dead"))
+    lst.add_argument("--limit", type=int, default=50)
+    lst.add_argument("--database-url")
+    lst.set_defaults(func=_webhooks_list)
+    rep = wh.add_parser("replay", help="re-run one event, or every dead-lettered event")
+    rep.add_argument("--event")
+    rep.add_argument("--dead", action="store_true")
+    rep.add_argument("--database-url")
+    rep.set_defaults(func=_webhooks_replay)
+
+    rec = sub.add_parser("reconcile", help="backfill missed events and compare full lists with Stripe")
+    rec.add_argument("--days", type=float, default=3.0, help="how far back to read the Events API (max 30)")
+    rec.add_argument("--database-url")
+    rec.add_argument("--emulator-state")
+    rec.set_defaults(func=_reconcile)
 
     em = sub.add_parser("emulator", help="the built-in Stripe emulator").add_subparsers(dest="em_command",
                                                                                        required=True)

@@ -1,0 +1,115 @@
+"""Any order: the events of a generated lifecycle, delivered in any permutation with duplicates,
+leave the database equal to the emulator's final state (hypothesis)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from billingos import Billing, FrozenClock
+from billingos.customers import BillingCustomer
+from billingos.emulator import Emulator, signature_header
+from billingos.invoices import BillingInvoice
+from billingos.subscriptions import BillingSubscription
+
+SECRET = "whsec_any_order_secret_123"
+OPS = ["upgrade", "downgrade", "fail_card", "good_card", "cancel_at_end", "resume", "advance_week",
+       "advance_month", "quantity"]
+
+
+def _advance(em: Emulator, clock: FrozenClock, days: int) -> None:
+    from billingos.emulator.billing_cycle import advance_to
+    for _ in range(days * 4):                    # six-hour steps keep retries and renewals in order
+        clock.advance(hours=6)
+        with em.lock:
+            advance_to(em, int(clock.now().timestamp()))
+
+
+def _lifecycle(em: Emulator, clock: FrozenClock, trial: bool, ops: list[str]) -> None:
+    sc = em.client()
+    prod = sc.v1.products.create(params={"name": "P"})
+    prices = [sc.v1.prices.create(params={"product": prod.id, "currency": "usd", "unit_amount": a,
+                                          "recurring": {"interval": "month"}}).id for a in (1000, 2500, 6000)]
+    cust = sc.v1.customers.create(params={"email": "o@b.co", "metadata": {"billingos_owner_id": "org_any"}})
+    good = sc.v1.payment_methods.attach("pm_card_visa", params={"customer": cust.id})
+    sc.v1.customers.update(cust.id, params={"invoice_settings": {"default_payment_method": good.id}})
+    params: dict[str, Any] = {"customer": cust.id, "items": [{"price": prices[0]}]}
+    if trial:
+        params["trial_period_days"] = 7
+    sub = sc.v1.subscriptions.create(params=params)
+    level = 0
+    for op in ops:
+        current = sc.v1.subscriptions.retrieve(sub.id)
+        if current.status in ("canceled", "incomplete_expired"):
+            break
+        item = current["items"]["data"][0]
+        if op == "upgrade" and level < 2:
+            level += 1
+            sc.v1.subscriptions.update(sub.id, params={"items": [{"id": item.id, "price": prices[level]}],
+                                                        "proration_behavior": "always_invoice"})
+        elif op == "downgrade" and level > 0:
+            level -= 1
+            sc.v1.subscriptions.update(sub.id, params={"items": [{"id": item.id, "price": prices[level]}],
+                                                        "proration_behavior": "none"})
+        elif op == "quantity":
+            sc.v1.subscriptions.update(sub.id, params={"items": [{"id": item.id, "quantity": 3}]})
+        elif op in ("fail_card", "good_card"):
+            token = "pm_card_chargeCustomerFail" if op == "fail_card" else "pm_card_visa"
+            pm = sc.v1.payment_methods.attach(token, params={"customer": cust.id})
+            sc.v1.customers.update(cust.id, params={"invoice_settings": {"default_payment_method": pm.id}})
+        elif op == "cancel_at_end":
+            sc.v1.subscriptions.update(sub.id, params={"cancel_at_period_end": True})
+        elif op == "resume" and current.cancel_at_period_end:
+            sc.v1.subscriptions.update(sub.id, params={"cancel_at_period_end": False})
+        elif op == "advance_week":
+            _advance(em, clock, 7)
+        elif op == "advance_month":
+            _advance(em, clock, 31)
+
+
+def _state(billing: Billing) -> dict[str, Any]:
+    with billing.session_factory() as s:
+        return {
+            "customers": {r.stripe_id: r.data for r in s.scalars(select(BillingCustomer))},
+            "subscriptions": {r.stripe_id: r.data for r in s.scalars(select(BillingSubscription))},
+            "invoices": {r.stripe_id: r.data for r in s.scalars(select(BillingInvoice))},
+        }
+
+
+def _stripe_state(em: Emulator) -> dict[str, Any]:
+    sc = em.client()
+    return {
+        "customers": {c.id: c.to_dict() for c in sc.v1.customers.list(params={"limit": 100}).auto_paging_iter()},
+        "subscriptions": {s.id: s.to_dict() for s in
+                          sc.v1.subscriptions.list(params={"status": "all", "limit": 100}).auto_paging_iter()},
+        "invoices": {i.id: i.to_dict() for i in sc.v1.invoices.list(params={"limit": 100}).auto_paging_iter()},
+    }
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(trial=st.booleans(), ops=st.lists(st.sampled_from(OPS), max_size=8), seed=st.integers(0, 2**32 - 1),
+       dup=st.floats(0.0, 1.0))
+def test_events_in_any_order_with_duplicates_converge(trial: bool, ops: list[str], seed: int, dup: float) -> None:
+    clock = FrozenClock(datetime(2026, 3, 1, tzinfo=UTC))
+    em = Emulator(clock=clock)
+    _lifecycle(em, clock, trial, ops)
+    events = [e.to_dict() for e in em.client().v1.events.list(params={"limit": 100}).auto_paging_iter()]
+    rng = random.Random(seed)
+    deliveries = events + [e for e in events if rng.random() < dup]
+    rng.shuffle(deliveries)
+    billing = Billing(database_url="sqlite://", emulator=em, clock=clock, webhook_secrets=[SECRET])
+    billing.migrate()
+    for event in deliveries:
+        body = json.dumps(event).encode()
+        headers = {"Stripe-Signature": signature_header(body, [SECRET], int(clock.now().timestamp())),
+                   "Content-Type": "application/json"}
+        billing.webhooks.receive(body, headers)
+    assert {e.status for e in billing.webhooks.events(limit=1000)} <= {"processed", "ignored"}
+    assert _state(billing) == _stripe_state(em)

@@ -1,0 +1,122 @@
+"""Pages. Each view does one thing; signup is the only one that writes to billingos."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+
+from billingos import BillingError, NotFoundError
+from billingos_flask import current_billing
+
+from .catalog import price_list
+from .csrf import csrf_token
+from .models import User
+
+bp = Blueprint("app", __name__)
+
+USERNAME = re.compile(r"^[a-z0-9_]{3,32}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _db() -> Any:
+    return current_app.extensions["example_app.db"]()
+
+
+def _login(user: User) -> None:
+    session.clear()  # a fresh session (and CSRF token) on login: no session fixation
+    session["user_id"] = user.id
+    csrf_token()
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("home.html")
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> str | Response | tuple[str, int]:
+    if request.method == "GET":
+        return render_template("signup.html", form={})
+    form = {"username": request.form.get("username", "").strip().lower(),
+            "email": request.form.get("email", "").strip()}
+    error = _signup_error(form)
+    if error is None:
+        user, error = _create_user(form)
+        if user is not None:
+            _login(user)
+            return redirect(url_for("app.account"))
+    return render_template("signup.html", form=form, error=error), 400
+
+
+def _signup_error(form: dict[str, str]) -> str | None:
+    if not USERNAME.match(form["username"]):
+        return "Choose a username of 3 to 32 lowercase letters, digits or underscores."
+    if len(form["email"]) > 254 or not EMAIL.match(form["email"]):
+        return "Enter an email address like you@example.com."
+    with _db() as db:
+        taken = db.scalars(select(User).where(or_(User.username == form["username"],
+                                                  User.email == form["email"]))).first()
+    if taken is not None:
+        return "That username or email is already registered. Log in instead."
+    return None
+
+
+def _create_user(form: dict[str, str]) -> tuple[User | None, str | None]:
+    """The user row first, then the billing customer; if billing fails the row goes again."""
+    with _db() as db:
+        user = User(username=form["username"], email=form["email"])
+        db.add(user)
+        try:
+            db.commit()
+        except IntegrityError:  # lost a race with a concurrent signup
+            return None, "That username or email is already registered. Log in instead."
+        try:
+            current_billing.customers.create(owner_id=user.owner_id, email=user.email, name=user.username)
+        except BillingError as err:
+            db.delete(user)
+            db.commit()
+            return None, f"Billing could not set up your account: {err.message}"
+    return user, None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    if request.method == "GET":
+        return render_template("login.html", form={})
+    form = {"username": request.form.get("username", "").strip().lower(),
+            "email": request.form.get("email", "").strip()}
+    with _db() as db:
+        user = db.scalars(select(User).where(User.username == form["username"],
+                                             User.email == form["email"])).first()
+    if user is None:
+        return render_template("login.html", form=form, error="No account with that username and email."), 400
+    _login(user)
+    return redirect(url_for("app.account"))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("app.home"))
+
+
+@bp.get("/account")
+def account() -> str | Response:
+    if g.user is None:
+        return redirect(url_for("app.login"))
+    try:
+        customer = current_billing.customers.get(owner_id=g.user.owner_id)
+    except NotFoundError:
+        customer = None
+    return render_template("account.html", customer=customer)
+
+
+@bp.get("/pricing")
+def pricing() -> str:
+    return render_template("pricing.html", plans=price_list(current_billing))
+

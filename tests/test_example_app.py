@@ -1,0 +1,223 @@
+"""The example app through Flask's test client: its own users, billingos customers, the emulator's state."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from billingos import Billing, NotFoundError
+from example_app import create_app
+from example_app.models import User
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _app(instance: Path) -> Flask:
+    return create_app({"INSTANCE_PATH": str(instance), "TESTING": True})
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    return _app(tmp_path / "instance")
+
+
+def _billing(app: Flask) -> Billing:
+    billing: Billing = app.extensions["billingos"].billing_for(app)
+    return billing
+
+
+def _token(client: FlaskClient, path: str) -> str:
+    match = TOKEN.search(client.get(path).get_data(as_text=True))
+    assert match is not None, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def _post(client: FlaskClient, path: str, **form: str) -> TestResponse:
+    """POST the way a browser does: with the token from the page that shows the form."""
+    page = "/account" if path == "/logout" else path  # the log-out button sits in the nav
+    return client.post(path, data={"csrf_token": _token(client, page), **form})
+
+
+def _signup(client: FlaskClient, username: str = "ada", email: str = "ada@example.com") -> TestResponse:
+    return _post(client, "/signup", username=username, email=email)
+
+
+def _users(app: Flask) -> list[User]:
+    with app.extensions["example_app.db"]() as db:
+        return list(db.scalars(select(User).order_by(User.id)))
+
+
+def _customer_count(app: Flask) -> int:
+    return len(_billing(app).customers.list().items)
+
+
+def _emulator_customers(instance: Path) -> list[dict[str, object]]:
+    """Customers in the emulator's saved state: what a restart would load."""
+    path = instance / "stripe_emulator.json"
+    if not path.exists():  # nothing was ever written to Stripe
+        return []
+    state = json.loads(path.read_text())
+    return [state["objects"][i] for i in state["by_kind"].get("customer", []) if i not in state["deleted"]]
+
+
+def test_signup_creates_a_local_user_and_a_billing_customer(app: Flask, tmp_path: Path) -> None:
+    client = app.test_client()
+    response = _signup(client)
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    [user] = _users(app)
+    assert (user.username, user.email) == ("ada", "ada@example.com")
+    assert user.owner_id.startswith("usr_")
+    customer = _billing(app).customers.get(owner_id=user.owner_id)
+    assert (customer.email, customer.name, customer.owner_id) == ("ada@example.com", "ada", user.owner_id)
+    stripe_side = _billing(app).stripe.v1.customers.retrieve(customer.id)
+    assert stripe_side.email == "ada@example.com"
+    assert stripe_side.to_dict()["metadata"]["billingos_owner_id"] == user.owner_id
+    [persisted] = _emulator_customers(tmp_path / "instance")
+    assert persisted["id"] == customer.id
+
+    page = client.get("/account").get_data(as_text=True)
+    assert customer.id in page and "ada@example.com" in page
+    assert client.get("/billing/customer").get_json()["id"] == customer.id  # the adapter's route, logged in
+
+
+def test_login_and_logout(app: Flask) -> None:
+    client = app.test_client()
+    _signup(client)
+    assert client.get("/account").status_code == 200
+    assert _post(client, "/logout").status_code == 302
+    assert client.get("/account").headers["Location"] == "/login"
+    assert client.get("/billing/customer").status_code == 401
+
+    wrong = _post(client, "/login", username="ada", email="other@example.com")
+    assert wrong.status_code == 400 and "No account" in wrong.get_data(as_text=True)
+    assert client.get("/account").status_code == 302
+    ok = _post(client, "/login", username="ada", email="ada@example.com")
+    assert ok.headers["Location"] == "/account"
+    assert "ada@example.com" in client.get("/account").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/signup", "/login", "/logout"])
+def test_csrf_rejects_posts_without_a_valid_token(app: Flask, path: str) -> None:
+    client = app.test_client()
+    client.get("/signup")  # the session now has a token, which the POSTs below do not echo
+    assert client.post(path, data={"username": "eve", "email": "eve@example.com"}).status_code == 400
+    assert client.post(path, data={"username": "eve", "email": "eve@example.com",
+                                   "csrf_token": "forged"}).status_code == 400
+    assert _users(app) == [] and _customer_count(app) == 0
+
+
+@pytest.mark.parametrize("username, email, message", [
+    ("", "a@example.com", "Choose a username"),
+    ("ab", "a@example.com", "Choose a username"),
+    ("Has Space", "a@example.com", "Choose a username"),
+    ("bob", "not-an-email", "Enter an email"),
+    ("bob", "", "Enter an email"),
+    ("bob", "a@b", "Enter an email"),
+])
+def test_bad_signup_input_shows_an_error_and_writes_nothing(app: Flask, tmp_path: Path, username: str,
+                                                           email: str, message: str) -> None:
+    response = _signup(app.test_client(), username, email)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert _users(app) == [] and _customer_count(app) == 0
+    assert _emulator_customers(tmp_path / "instance") == []
+
+
+@pytest.mark.parametrize("username, email", [("ada", "new@example.com"), ("newbie", "ada@example.com"),
+                                             ("ADA", "new@example.com")])
+def test_duplicate_signup_shows_an_error_and_writes_nothing(app: Flask, tmp_path: Path, username: str,
+                                                           email: str) -> None:
+    _signup(app.test_client())
+    response = _signup(app.test_client(), username, email)
+    assert response.status_code == 400
+    assert "already registered" in response.get_data(as_text=True)
+    assert [u.username for u in _users(app)] == ["ada"]
+    assert _customer_count(app) == 1 and len(_emulator_customers(tmp_path / "instance")) == 1
+
+
+def test_restart_keeps_users_customers_and_stripe_state_consistent(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    first = _app(instance)
+    _signup(first.test_client())
+    [user] = _users(first)
+    before = _billing(first).customers.get(owner_id=user.owner_id)
+
+    second = _app(instance)  # a restart: new engine, new Billing, emulator state loaded from disk
+    assert _billing(second) is not _billing(first)
+    [again] = _users(second)
+    assert again.owner_id == user.owner_id
+    after = _billing(second).customers.get(owner_id=user.owner_id)
+    assert after.id == before.id
+    stripe_side = _billing(second).stripe.v1.customers.retrieve(after.id)
+    assert stripe_side.to_dict()["metadata"]["billingos_owner_id"] == user.owner_id
+    assert [c["id"] for c in _emulator_customers(instance)] == [before.id]
+
+    client = second.test_client()
+    assert _post(client, "/login", username="ada", email="ada@example.com").status_code == 302
+    assert before.id in client.get("/account").get_data(as_text=True)
+    _signup(client, "grace", "grace@example.com")
+    assert len(_emulator_customers(instance)) == 2 and _customer_count(second) == 2
+
+
+def test_account_requires_login_and_unknown_pages_404(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get("/account").headers["Location"] == "/login"
+    assert client.get("/nope").status_code == 404
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/signup"' in home and 'lang="en"' in home and "<main" in home
+    with pytest.raises(NotFoundError):
+        _billing(app).customers.get(owner_id="usr_missing")
+
+
+def test_pricing_lists_the_synced_catalog(app: Flask) -> None:
+    from billingos.catalog import load_catalog
+    from example_app.catalog import CATALOG_PATH
+    catalog = load_catalog(CATALOG_PATH)
+    declared = {p.lookup_key for product in catalog.products for p in product.prices if p.active}
+    assert {p.lookup_key for p in _billing(app).catalog.prices()} == declared  # synced at start-up
+    page = app.test_client().get("/pricing")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for product in catalog.products:
+        assert f">{product.name}</h2>" in html
+    for key in declared:
+        assert f"<code>{key}</code>" in html
+    for text in ("$29.00</strong> per month", "$290.00</strong> per year", "$0.002</strong> per unit used",
+                 "1–5: $99.00 flat; 6+: $15.00 each</strong> per month",
+                 "API calls: 10,000 per billing period"):
+        assert text in html, text
+
+
+def test_restart_does_not_resync_the_catalog_into_new_stripe_objects(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+    first = _app(instance)
+    prices = {p.lookup_key: p.id for p in _billing(first).catalog.prices()}
+    second = _app(instance)
+    assert {p.lookup_key: p.id for p in _billing(second).catalog.prices()} == prices
+    state = json.loads((instance / "stripe_emulator.json").read_text())
+    assert len(state["by_kind"]["price"]) == len(prices)
+
+
+def test_port_must_be_a_number(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from example_app.__main__ import main
+    monkeypatch.setenv("PORT", "http")
+    assert main() == 2
+    assert "PORT must be a TCP port number" in capsys.readouterr().err
+
+
+def test_signup_when_stripe_is_down_writes_nothing(app: Flask, tmp_path: Path) -> None:
+    _billing(app).emulator.faults.down = True
+    response = _signup(app.test_client())
+    assert response.status_code == 400
+    assert "Billing could not set up your account" in response.get_data(as_text=True)
+    assert _users(app) == [] and _customer_count(app) == 0
+    _billing(app).emulator.faults.down = False
+    assert _signup(app.test_client()).status_code == 302
+    assert [u.username for u in _users(app)] == ["ada"]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utc
 from ..db import upsert
-from .models import BillingFeature, BillingMeter, BillingPlanFeature, BillingPrice, BillingProduct
+from .models import BillingFeature, BillingMeter, BillingPlanFeature, BillingPrice, BillingProduct, decimal_param
 from .schemas import LIMIT_PREFIX, PlanFeature
 
 __all__ = ["sync_product", "sync_price", "sync_feature", "sync_meter", "sync_plan_features", "plain",
@@ -118,12 +118,13 @@ def sync_price(session: Session, obj: Any, *, now: datetime | None = None) -> Bi
     if "tiers" not in obj and existing is not None and existing.tiers is not None:
         obj = {**obj, "tiers": existing.tiers}
     dec = obj.get("unit_amount_decimal")
+    dec = decimal_param(None if dec is None else Decimal(str(dec)), session.get_bind().dialect.name)
     _release(session, BillingPrice, "lookup_key", obj.get("lookup_key"), obj["id"])
     values = {
         "stripe_id": obj["id"], "lookup_key": obj.get("lookup_key"), "product": _id(obj.get("product")) or "",
         "active": bool(obj.get("active", True)), "type": obj.get("type") or ("recurring" if rec else "one_time"),
         "currency": obj.get("currency") or "", "billing_scheme": obj.get("billing_scheme") or "per_unit",
-        "unit_amount": obj.get("unit_amount"), "unit_amount_decimal": None if dec is None else Decimal(str(dec)),
+        "unit_amount": obj.get("unit_amount"), "unit_amount_decimal": dec,
         "tiers_mode": obj.get("tiers_mode"), "tiers": obj.get("tiers"),
         "transform_quantity": obj.get("transform_quantity"), "interval": rec.get("interval"),
         "interval_count": rec.get("interval_count"), "usage_type": rec.get("usage_type"),

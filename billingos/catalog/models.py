@@ -14,9 +14,24 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, JSONType, UTCDateTime
 
-__all__ = ["BillingProduct", "BillingPrice", "BillingFeature", "BillingPlanFeature", "BillingMeter"]
+__all__ = ["BillingProduct", "BillingPrice", "BillingFeature", "BillingPlanFeature", "BillingMeter", "as_decimal"]
 
 ID = BigInteger().with_variant(Integer(), "sqlite")
+# Exact sub-cent amounts: NUMERIC(19, 12) where the database has it; SQLite has no exact decimal type
+# (its NUMERIC goes through a float), so there the value is kept as text. Read it with ``as_decimal``.
+EXACT_DECIMAL = Numeric(19, 12).with_variant(String(40), "sqlite")
+
+
+def as_decimal(value: Any) -> Decimal | None:
+    """A stored exact decimal (Decimal on PostgreSQL, text on SQLite) as a Decimal."""
+    return None if value is None else Decimal(str(value))
+
+
+def decimal_param(value: Decimal | None, dialect: str) -> Any:
+    """The value to bind for an exact decimal column on ``dialect``."""
+    if value is None:
+        return None
+    return format(value, "f") if dialect == "sqlite" else value
 
 
 class BillingProduct(Base):
@@ -54,7 +69,7 @@ class BillingPrice(Base):
     currency: Mapped[str] = mapped_column(String(3))
     billing_scheme: Mapped[str] = mapped_column(String(16))         # per_unit | tiered
     unit_amount: Mapped[int | None] = mapped_column(BigInteger)
-    unit_amount_decimal: Mapped[Decimal | None] = mapped_column(Numeric(19, 12))
+    unit_amount_decimal: Mapped[Decimal | None] = mapped_column(EXACT_DECIMAL)   # see as_decimal()
     tiers_mode: Mapped[str | None] = mapped_column(String(16))
     tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     transform_quantity: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -170,7 +170,7 @@ class CatalogService:
         """The features a plan includes, with limits for metered ones (what entitlements read)."""
         with self._billing.session_factory() as session:
             product = self._product_row(session, product_key)
-            types = dict(session.execute(select(BillingFeature.lookup_key, BillingFeature.type)).tuples().all())
+            types = dict(session.execute(select(BillingFeature.lookup_key, BillingFeature.type)).all())
             rows = session.scalars(select(BillingPlanFeature).where(BillingPlanFeature.product == product.stripe_id)
                                    .order_by(BillingPlanFeature.feature_key))
             return [PlanFeatureInfo.from_row(r, types.get(r.feature_key, "boolean")) for r in rows]
@@ -201,7 +201,7 @@ class CatalogService:
 
     @staticmethod
     def _product_keys(session: Session) -> dict[str, str | None]:
-        return dict(session.execute(select(BillingProduct.stripe_id, BillingProduct.key)).tuples().all())
+        return dict(session.execute(select(BillingProduct.stripe_id, BillingProduct.key)).all())
 
 
 def _text(value: Any, param: str) -> str:

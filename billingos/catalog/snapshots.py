@@ -75,11 +75,19 @@ class PriceInfo(BaseModel):
         dec = row.unit_amount_decimal
         return cls(id=row.stripe_id, lookup_key=row.lookup_key, product=row.product, product_key=product_key,
                    active=row.active, type=row.type, currency=row.currency, billing_scheme=row.billing_scheme,
-                   unit_amount=row.unit_amount, unit_amount_decimal=None if dec is None else Decimal(dec).normalize(),
+                   unit_amount=row.unit_amount, unit_amount_decimal=_tidy(dec),
                    tiers_mode=row.tiers_mode, tiers=row.tiers, transform_quantity=row.transform_quantity,
                    interval=row.interval, interval_count=row.interval_count, usage_type=row.usage_type,
                    meter=row.meter, trial_period_days=row.trial_period_days, nickname=row.nickname,
                    metadata=dict(row.stripe_metadata or {}), created=row.stripe_created)
+
+
+def _tidy(value: Any) -> Decimal | None:
+    """An exact Decimal without the column's trailing zeros: 0.250000000000 -> 0.25, 2900 stays 2900."""
+    if value is None:
+        return None
+    d = Decimal(str(value)).normalize()
+    return d.quantize(Decimal(1)) if d.as_tuple().exponent > 0 else d  # type: ignore[operator]
 
 
 class FeatureInfo(BaseModel):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 05:05:27.486565
+Create Date: 2026-11-21 05:10:39.845734
 """
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def upgrade() -> None:
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('billing_scheme', sa.String(length=16), nullable=False),
     sa.Column('unit_amount', sa.BigInteger(), nullable=True),
-    sa.Column('unit_amount_decimal', sa.Numeric(precision=19, scale=12), nullable=True),
+    sa.Column('unit_amount_decimal', sa.Numeric(precision=19, scale=12).with_variant(sa.String(length=40), 'sqlite'), nullable=True),
     sa.Column('tiers_mode', sa.String(length=16), nullable=True),
     sa.Column('tiers', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
     sa.Column('transform_quantity', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),

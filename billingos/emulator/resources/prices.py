@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StripeError, invalid
@@ -401,44 +401,7 @@ def search(em: Emulator, req: Request) -> dict[str, Any]:
 
 # --- rating -----------------------------------------------------------------------------------
 def amount_for(price: dict[str, Any], quantity: int) -> int:
-    """What ``quantity`` units of ``price`` cost, in minor units. Exact decimals throughout, rounded
-    half-up to an integer once at the end, as Stripe rounds line amounts."""
-    if quantity < 0:
-        raise ValueError("quantity must be >= 0")
-    if price.get("billing_scheme") == "tiered":
-        total = _tiered(price["tiers"], price["tiers_mode"], quantity)
-    else:
-        if price.get("unit_amount_decimal") is None:
-            raise ValueError(f"price {price.get('id')} has no unit amount (custom_unit_amount?)")
-        units = _transformed(quantity, price.get("transform_quantity"))
-        total = Decimal(price["unit_amount_decimal"]) * units
-    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def _transformed(quantity: int, transform: dict[str, Any] | None) -> int:
-    """Package pricing: ``divide_by`` units make a package, rounded up or down."""
-    if not transform:
-        return quantity
-    whole, rest = divmod(quantity, int(transform["divide_by"]))
-    return whole + (1 if rest and transform["round"] == "up" else 0)
-
-
-def _part(tier: dict[str, Any], key: str) -> Decimal:
-    dec = tier.get(f"{key}_decimal")
-    return Decimal(dec) if dec is not None else Decimal(tier.get(key) or 0)
-
-
-def _tiered(tiers: list[dict[str, Any]], mode: str, quantity: int) -> Decimal:
-    if mode == "volume":
-        tier = next(t for t in tiers if t["up_to"] is None or quantity <= t["up_to"])
-        return _part(tier, "flat_amount") + _part(tier, "unit_amount") * quantity
-    total, lower = Decimal(0), 0
-    for i, tier in enumerate(tiers):
-        upper = tier["up_to"]
-        units = (quantity if upper is None else min(quantity, upper)) - lower
-        if units > 0 or i == 0:   # the first tier's flat fee is due even at zero quantity
-            total += _part(tier, "flat_amount") + _part(tier, "unit_amount") * max(units, 0)
-        if upper is None or quantity <= upper:
-            break
-        lower = upper
-    return total
+    """What ``quantity`` units of ``price`` cost, in minor units: ``billingos.pricing`` (one implementation
+    for the emulator and billingos). Exact decimals, rounded half-up once at the end of the line."""
+    from ...pricing import amount_for as rate_amount
+    return rate_amount(price, quantity)

@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import (
+    coupons,
     customers,
     events,
     features,
+    invoice_items,
+    invoices,
     meters,
+    payment_intents,
     payment_methods,
     prices,
     products,
+    subscription_items,
+    subscriptions,
+    tax_rates,
     test_clocks,
     webhook_endpoints,
 )
@@ -20,7 +27,8 @@ if TYPE_CHECKING:
     from ..app import Emulator
 
 MODULES = [customers, events, meters, payment_methods, products, prices, features, test_clocks,
-           webhook_endpoints]
+           webhook_endpoints, coupons, tax_rates, payment_intents, invoices, invoice_items, subscriptions,
+           subscription_items]
 
 
 def register_all(em: Emulator) -> None:

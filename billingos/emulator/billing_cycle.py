@@ -1,0 +1,207 @@
+"""Time in the billing engine: every transition that falls due when a clock moves, in chronological order.
+
+Two entry points:
+
+- ``advance_to(em, new_time)`` for objects on the emulator's own clock (customers without a test clock).
+  The billingos test kit calls it after (or instead of) moving the emulator's FrozenClock; while it works
+  it steps a FrozenClock forward to each transition, so events carry the time they happened.
+  Also available as ``em.extensions["advance_to"]``.
+- ``clock_hook`` registered in ``em.extensions["clock_advance_hooks"]``: processes one test clock's
+  customers, stepping the clock's ``frozen_time`` as it goes.
+
+Transitions: incomplete expiry (23 h), ``customer.subscription.trial_will_end`` (3 days before, once),
+trial end, ``invoice.upcoming`` (``upcoming_days`` before a renewal), ``pause_collection.resumes_at``,
+renewals (and ``cancel_at`` / ``cancel_at_period_end``), automatic payment retries, and ``send_invoice``
+invoices passing their due date (subscription → past_due).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .billing_common import (
+    DAY,
+    INCOMPLETE_EXPIRY_SECONDS,
+    TRIAL_WILL_END_SECONDS,
+    peek_state,
+    state,
+    upcoming_days,
+)
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+MAX_STEPS = 100_000
+_ORDER = {
+    "expire": 0,
+    "retry": 1,
+    "overdue": 2,
+    "trial_will_end": 3,
+    "upcoming": 4,
+    "resume_collection": 5,
+    "cancel_at": 6,
+    "trial_end": 7,
+    "renew": 8,
+}
+
+
+def install(em: Emulator) -> None:
+    hooks = em.extensions.setdefault("clock_advance_hooks", [])
+    if clock_hook not in hooks:
+        hooks.append(clock_hook)
+    em.extensions["advance_to"] = advance_to
+
+
+def advance_to(em: Emulator, new_time: int) -> int:
+    """Process everything due up to ``new_time`` for objects without a test clock. Returns the count."""
+    with em.lock:
+        return _run(em, None, int(new_time), lambda t: _step_frozen_clock(em, t))
+
+
+def clock_hook(em: Emulator, clock: dict[str, Any], old_time: int, new_time: int) -> None:
+    def step(t: int) -> None:
+        clock["frozen_time"] = max(int(clock["frozen_time"]), t)
+
+    _run(em, clock["id"], int(new_time), step)
+
+
+def _step_frozen_clock(em: Emulator, t: int) -> None:
+    setter = getattr(em.clock, "set", None)
+    if callable(setter) and int(em.clock.now().timestamp()) < t:
+        setter(datetime.fromtimestamp(t, UTC))
+
+
+def _run(em: Emulator, clock_id: str | None, until: int, step: Any) -> int:
+    for done in range(MAX_STEPS):
+        due = _next_due(em, clock_id, until)
+        if due is None:
+            return done
+        t, kind, obj = due
+        step(t)
+        _process(em, kind, obj, t)
+    raise RuntimeError("billing cycle did not settle: too many transitions")
+
+
+def _in_scope(em: Emulator, obj: dict[str, Any], clock_id: str | None) -> bool:
+    cust = em.store.objects.get(obj.get("customer") or "")
+    return (cust or {}).get("test_clock") == clock_id
+
+
+def _next_due(em: Emulator, clock_id: str | None, until: int) -> tuple[int, str, dict[str, Any]] | None:
+    best: tuple[int, int, int, str, dict[str, Any]] | None = None
+    for n, obj in enumerate(em.store.all("subscription") + em.store.all("invoice")):
+        if not _in_scope(em, obj, clock_id):
+            continue
+        finder = _sub_due if obj["object"] == "subscription" else _invoice_due
+        for t, kind in finder(em, obj):
+            if t <= until:
+                cand = (t, _ORDER[kind], n, kind, obj)
+                if best is None or cand[:3] < best[:3]:
+                    best = cand
+    return None if best is None else (best[0], best[3], best[4])
+
+
+def _sub_due(em: Emulator, sub: dict[str, Any]) -> list[tuple[int, str]]:
+    from .subscription_engine import sub_period
+
+    if "billing_cycle_anchor" not in sub or not all("current_period_end" in i for i in sub["items"]["data"]):
+        return []  # not made by this engine (e.g. a hand-inserted fixture)
+    st, status = peek_state(em, "subscription", sub["id"]), sub["status"]
+    out: list[tuple[int, str]] = []
+    if status == "incomplete":
+        return [(sub["created"] + INCOMPLETE_EXPIRY_SECONDS, "expire")]
+    if status == "trialing":
+        te = sub["trial_end"]
+        if st.get("trial_will_end_for") != te and te - TRIAL_WILL_END_SECONDS > sub["created"]:
+            out.append((te - TRIAL_WILL_END_SECONDS, "trial_will_end"))
+        out.append((te, "trial_end"))
+    if status not in ("active", "past_due", "unpaid", "trialing"):
+        return out
+    start, end = sub_period(sub)
+    pause = sub.get("pause_collection") or {}
+    if pause.get("resumes_at") is not None:
+        out.append((pause["resumes_at"], "resume_collection"))
+    if sub.get("cancel_at") is not None and sub["cancel_at"] < end:
+        out.append((sub["cancel_at"], "cancel_at"))
+    upcoming = end - upcoming_days(em) * DAY
+    if (
+        sub["collection_method"] == "charge_automatically"
+        and sub.get("cancel_at") is None
+        and upcoming > start
+        and st.get("upcoming_for") != end
+    ):
+        out.append((upcoming, "upcoming"))
+    if status == "trialing":
+        return out
+    out.append((end, "renew"))
+    return out
+
+
+def _invoice_due(em: Emulator, inv: dict[str, Any]) -> list[tuple[int, str]]:
+    if inv["status"] != "open":
+        return []
+    out = []
+    if inv.get("next_payment_attempt") is not None and inv.get("auto_advance"):
+        out.append((inv["next_payment_attempt"], "retry"))
+    if (
+        inv["collection_method"] == "send_invoice"
+        and inv.get("due_date") is not None
+        and not peek_state(em, "invoice", inv["id"]).get("overdue")
+    ):
+        out.append((inv["due_date"], "overdue"))
+    return out
+
+
+def _process(em: Emulator, kind: str, obj: dict[str, Any], t: int) -> None:
+    from . import subscription_engine as engine
+    from .dunning import run_retry
+
+    if kind == "expire":
+        engine.expire_incomplete(em, obj, t)
+    elif kind == "trial_will_end":
+        engine.trial_will_end(em, obj)
+    elif kind == "trial_end":
+        engine.end_trial(em, obj, t)
+    elif kind == "upcoming":
+        _upcoming(em, obj, t)
+    elif kind == "resume_collection":
+        prev = em.update(obj, {"pause_collection": None})
+        em.emit("customer.subscription.updated", obj, prev)
+    elif kind == "cancel_at":
+        details = obj.get("cancellation_details") or {}
+        engine.cancel_now(
+            em,
+            obj,
+            t,
+            None,
+            reason=details.get("reason") or "cancellation_requested",
+            comment=details.get("comment"),
+            feedback=details.get("feedback"),
+        )
+    elif kind == "renew":
+        engine.renew(em, obj, t)
+    elif kind == "retry":
+        run_retry(em, obj, t)
+    elif kind == "overdue":
+        _overdue(em, obj, t)
+
+
+def _upcoming(em: Emulator, sub: dict[str, Any], t: int) -> None:
+    from .invoicing import compute
+    from .subscription_changes import plan_change, plan_invoice
+    from .subscription_engine import sub_period
+
+    state(em, "subscription", sub["id"])["upcoming_for"] = sub_period(sub)[1]
+    plan = plan_change(em, sub, None, at=t, proration_behavior="none", proration_date=None, anchor_now=False)
+    inv = compute(em, plan_invoice(em, sub, plan, t, preview=True, extra=[]), apply_balance=True)
+    em.emit("invoice.upcoming", inv)
+
+
+def _overdue(em: Emulator, inv: dict[str, Any], t: int) -> None:
+    from .subscription_engine import _set_status
+
+    state(em, "invoice", inv["id"])["overdue"] = True
+    sub = em.store.objects.get(inv.get("subscription") or "")
+    if sub is not None and sub["status"] == "active":
+        _set_status(em, sub, "past_due", None)

@@ -1,0 +1,583 @@
+"""The invoice engine: building invoices and lines, totals (discounts, taxes, balance), and the lifecycle
+draft → open → paid | uncollectible | void. Routes live in ``resources/invoices.py``; payment attempts in
+``resources/payment_intents.py``; what a subscription does when its invoice is paid or fails in
+``subscription_engine.py``. Every function takes ``at``, the unix time the change happens.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from .billing_common import DAY, fmt_date, peek_state, round_half_up, state
+from .store import new_id
+
+if TYPE_CHECKING:
+    from .app import Emulator
+    from .routing import Request
+
+INVOICE_HOST = "https://invoice.stripe.test"
+
+
+# --- building ------------------------------------------------------------------------------------
+def blank_invoice(
+    em: Emulator,
+    cust: dict[str, Any],
+    *,
+    at: int,
+    billing_reason: str,
+    subscription: dict[str, Any] | None = None,
+    collection_method: str = "charge_automatically",
+    days_until_due: int | None = None,
+    period: tuple[int, int] | None = None,
+    default_payment_method: str | None = None,
+    default_tax_rates: list[Any] | None = None,
+    discounts: list[str] | None = None,
+    description: str | None = None,
+    metadata: dict[str, str] | None = None,
+    auto_advance: bool = True,
+    currency: str | None = None,
+    preview: bool = False,
+) -> dict[str, Any]:
+    """A draft invoice (not stored)."""
+    oid = new_id("upcoming_in", 24) if preview else new_id("in", 24)
+    sub_id = subscription["id"] if subscription else None
+    start, end = period or (at, at)
+    addr = cust.get("address")
+    return {
+        "id": oid,
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "billingos emulator",
+        "account_tax_ids": None,
+        "amount_due": 0,
+        "amount_overpaid": 0,
+        "amount_paid": 0,
+        "amount_paid_off_stripe": None,
+        "amount_remaining": 0,
+        "amount_shipping": 0,
+        "application": None,
+        "attempt_count": 0,
+        "attempted": False,
+        "auto_advance": auto_advance,
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
+        "automatically_finalizes_at": None,
+        "billing_reason": billing_reason,
+        "collection_method": collection_method,
+        "confirmation_secret": None,
+        "created": at,
+        "currency": currency or (subscription or {}).get("currency") or cust.get("currency") or "usd",
+        "custom_fields": None,
+        "customer": cust["id"],
+        "customer_account": None,
+        "customer_address": dict(addr) if addr else None,
+        "customer_email": cust.get("email"),
+        "customer_name": cust.get("name"),
+        "customer_phone": cust.get("phone"),
+        "customer_shipping": cust.get("shipping"),
+        "customer_tax_exempt": cust.get("tax_exempt", "none"),
+        "customer_tax_ids": [],
+        "default_payment_method": default_payment_method,
+        "default_source": None,
+        "default_tax_rates": [_rate(em, r) for r in (default_tax_rates or [])],
+        "description": description,
+        "discounts": list(discounts or []),
+        "due_date": (
+            at + DAY * days_until_due
+            if collection_method == "send_invoice" and days_until_due is not None
+            else None
+        ),
+        "effective_at": None,
+        "ending_balance": None,
+        "footer": None,
+        "from_invoice": None,
+        "hosted_invoice_url": None,
+        "invoice_pdf": None,
+        "issuer": {"type": "self"},
+        "last_finalization_error": None,
+        "latest_revision": None,
+        "lines": {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "total_count": 0,
+            "url": f"/v1/invoices/{oid}/lines",
+        },
+        "livemode": False,
+        "metadata": dict(metadata or {}),
+        "next_payment_attempt": None,
+        "number": None,
+        "on_behalf_of": None,
+        "parent": (
+            {
+                "quote_details": None,
+                "subscription_details": {
+                    "metadata": dict(subscription.get("metadata") or {}),
+                    "subscription": sub_id,
+                },
+                "type": "subscription_details",
+            }
+            if subscription
+            else None
+        ),
+        "payment_intent": None,
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
+        "payments": {"object": "list", "data": [], "has_more": False, "url": "/v1/invoice_payments"},
+        "period_end": end,
+        "period_start": start,
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "receipt_number": None,
+        "rendering": None,
+        "shipping_cost": None,
+        "shipping_details": None,
+        "starting_balance": 0,
+        "statement_descriptor": None,
+        "status": "draft",
+        "status_details": None,
+        "status_transitions": {
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
+        "subscription": sub_id,
+        "subtotal": 0,
+        "subtotal_excluding_tax": 0,
+        "test_clock": cust.get("test_clock"),
+        "threshold_reason": None,
+        "total": 0,
+        "total_discount_amounts": [],
+        "total_excluding_tax": 0,
+        "total_pretax_credit_amounts": [],
+        "total_taxes": [],
+        "webhooks_delivered_at": None,
+    }
+
+
+def _rate(em: Emulator, rate: Any) -> dict[str, Any]:
+    return rate if isinstance(rate, dict) else em.store.objects[rate]
+
+
+def product_name(em: Emulator, price: dict[str, Any]) -> str:
+    prod = em.store.objects.get(price.get("product") or "")
+    return (prod or {}).get("name") or price.get("nickname") or price["id"]
+
+
+def new_line(
+    inv: dict[str, Any],
+    *,
+    amount: int,
+    description: str,
+    period: tuple[int, int],
+    price: dict[str, Any] | None,
+    quantity: int | None,
+    tax_rates: list[str],
+    subscription: str | None = None,
+    subscription_item: str | None = None,
+    invoice_item: str | None = None,
+    proration: bool = False,
+    discountable: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    if subscription_item is not None:
+        parent = {
+            "invoice_item_details": None,
+            "type": "subscription_item_details",
+            "subscription_item_details": {
+                "invoice_item": invoice_item,
+                "proration": proration,
+                "proration_details": {"credited_items": None},
+                "subscription": subscription,
+                "subscription_item": subscription_item,
+            },
+        }
+    else:
+        parent = {
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
+            "invoice_item_details": {
+                "invoice_item": invoice_item,
+                "proration": proration,
+                "proration_details": {"credited_items": None},
+                "subscription": subscription,
+            },
+        }
+    pricing = None
+    if price is not None:
+        pricing = {
+            "price_details": {"price": price["id"], "product": price.get("product")},
+            "type": "price_details",
+            "unit_amount_decimal": price.get("unit_amount_decimal"),
+        }
+    return {
+        "id": new_id("il", 24),
+        "object": "line_item",
+        "amount": amount,
+        "currency": inv["currency"],
+        "description": description,
+        "discount_amounts": [],
+        "discountable": discountable,
+        "discounts": [],
+        "invoice": inv["id"],
+        "livemode": False,
+        "metadata": dict(metadata or {}),
+        "parent": parent,
+        "period": {"end": period[1], "start": period[0]},
+        "pretax_credit_amounts": [],
+        "pricing": pricing,
+        "quantity": quantity,
+        "quantity_decimal": None if quantity is None else str(quantity),
+        "subscription": subscription,
+        "subtotal": amount,
+        "taxes": [
+            {
+                "amount": 0,
+                "tax_behavior": "exclusive",
+                "tax_rate_details": {"tax_rate": r},
+                "taxability_reason": "standard_rated",
+                "taxable_amount": 0,
+                "type": "tax_rate_details",
+            }
+            for r in tax_rates
+        ],
+    }
+
+
+def line_from_item(em: Emulator, inv: dict[str, Any], ii: dict[str, Any]) -> dict[str, Any]:
+    """The invoice line of a pending invoice item, which now belongs to ``inv``."""
+    sub_details = (ii.get("parent") or {}).get("subscription_details") or {}
+    price_id = ((ii.get("pricing") or {}).get("price_details") or {}).get("price")
+    price = em.store.objects.get(price_id) if price_id else None
+    rates = [r["id"] for r in (ii.get("tax_rates") or [])]
+    if not rates and sub_details.get("subscription_item"):
+        rates = _item_rates(em, sub_details.get("subscription"), sub_details["subscription_item"])
+    if not rates:
+        rates = [r["id"] for r in inv["default_tax_rates"]]
+    return new_line(
+        inv,
+        amount=ii["amount"],
+        description=ii.get("description") or "",
+        price=price,
+        period=(ii["period"]["start"], ii["period"]["end"]),
+        quantity=ii.get("quantity"),
+        tax_rates=rates,
+        subscription=sub_details.get("subscription"),
+        subscription_item=sub_details.get("subscription_item"),
+        invoice_item=ii["id"],
+        proration=bool(ii.get("proration")),
+        discountable=ii.get("discountable", True),
+        metadata=ii.get("metadata"),
+    )
+
+
+def _item_rates(em: Emulator, sub_id: str | None, si_id: str) -> list[str]:
+    sub = em.store.objects.get(sub_id or "")
+    for item in ((sub or {}).get("items") or {}).get("data", []):
+        if item["id"] == si_id:
+            return [r["id"] for r in item.get("tax_rates") or []]
+    return []
+
+
+def pending_items(
+    em: Emulator,
+    customer: str,
+    subscription: str | None,
+    *,
+    only_subscription: bool = False,
+) -> list[dict[str, Any]]:
+    """Pending invoice items a new invoice for ``customer`` (and ``subscription``) pulls in."""
+    out = []
+    for ii in em.store.all("invoiceitem"):
+        if ii["customer"] != customer or ii["invoice"] is not None:
+            continue
+        sub = ((ii.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+        if sub == subscription or (sub is None and not only_subscription):
+            out.append(ii)
+    return out
+
+
+def attach_items(em: Emulator, inv: dict[str, Any], items: list[dict[str, Any]], *, claim: bool) -> None:
+    for ii in items:
+        inv["lines"]["data"].append(line_from_item(em, inv, ii))
+        if claim:
+            ii["invoice"] = inv["id"]
+
+
+# --- totals --------------------------------------------------------------------------------------
+def discount_applies(em: Emulator, disc: dict[str, Any], inv: dict[str, Any]) -> bool:
+    if disc.get("end") is not None and inv["created"] >= disc["end"]:
+        return False
+    return not peek_state(em, "discount", disc["id"]).get("used_up")
+
+
+def compute(
+    em: Emulator,
+    inv: dict[str, Any],
+    *,
+    apply_balance: bool = False,
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Recompute line discounts and taxes and every invoice total. Integers throughout.
+    ``extra`` holds discount objects not stored yet (dry runs)."""
+    lines = inv["lines"]["data"]
+    for line in lines:
+        line["discount_amounts"] = []
+    for did in inv["discounts"]:
+        disc = (extra or {}).get(did) or em.store.objects.get(did)
+        if disc is None or not discount_applies(em, disc, inv):
+            continue
+        coupon = em.store.objects[disc["source"]["coupon"]]
+        _apply_coupon(coupon, did, [ln for ln in lines if ln["discountable"]], inv["currency"])
+    for line in lines:
+        _line_taxes(em, line)
+    _totals(inv, lines)
+    if inv["status"] == "draft":
+        inv["amount_due"] = max(0, inv["total"] + (_balance(em, inv) if apply_balance else 0))
+        inv["starting_balance"] = _balance(em, inv) if apply_balance else 0
+        inv["amount_remaining"] = inv["amount_due"] - inv["amount_paid"]
+    inv["lines"]["total_count"] = len(lines)
+    return inv
+
+
+def _balance(em: Emulator, inv: dict[str, Any]) -> int:
+    return int(em.store.objects[inv["customer"]].get("balance") or 0)
+
+
+def _net(line: dict[str, Any]) -> int:
+    return line["amount"] - sum(d["amount"] for d in line["discount_amounts"])
+
+
+def _apply_coupon(coupon: dict[str, Any], did: str, lines: list[dict[str, Any]], currency: str) -> None:
+    if coupon.get("percent_off") is not None:
+        pct = Fraction(str(coupon["percent_off"]))
+        for line in lines:
+            amt = round_half_up(Fraction(_net(line)) * pct / 100)
+            line["discount_amounts"].append({"amount": amt, "discount": did})
+        return
+    if (coupon.get("currency") or currency) != currency:
+        return
+    bases = [max(0, _net(line)) for line in lines]
+    cap = min(int(coupon["amount_off"]), sum(bases))
+    shares = _allocate(cap, bases)
+    for line, share in zip(lines, shares, strict=True):
+        line["discount_amounts"].append({"amount": share, "discount": did})
+
+
+def _allocate(total: int, weights: list[int]) -> list[int]:
+    """Split ``total`` in proportion to ``weights`` (largest remainder), summing exactly to ``total``."""
+    whole = sum(weights)
+    if whole <= 0 or total <= 0:
+        return [0] * len(weights)
+    raw = [Fraction(total * w, whole) for w in weights]
+    out = [int(r) for r in raw]
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - out[i], reverse=True)
+    for i in order[: total - sum(out)]:
+        out[i] += 1
+    return out
+
+
+def _line_taxes(em: Emulator, line: dict[str, Any]) -> None:
+    taxable = _net(line)
+    rates = [em.store.objects[t["tax_rate_details"]["tax_rate"]] for t in line["taxes"]]
+    inclusive_pct = sum((Fraction(str(r["percentage"])) for r in rates if r["inclusive"]), Fraction(0))
+    base_incl = Fraction(taxable) * 100 / (100 + inclusive_pct)
+    out = []
+    for r in rates:
+        pct = Fraction(str(r["percentage"]))
+        if r["inclusive"]:
+            amount, basis = round_half_up(base_incl * pct / 100), round_half_up(base_incl)
+        else:
+            amount, basis = round_half_up(Fraction(taxable) * pct / 100), taxable
+        out.append(
+            {
+                "amount": amount,
+                "tax_behavior": "inclusive" if r["inclusive"] else "exclusive",
+                "tax_rate_details": {"tax_rate": r["id"]},
+                "taxability_reason": "standard_rated",
+                "taxable_amount": basis,
+                "type": "tax_rate_details",
+            }
+        )
+    line["taxes"] = out
+
+
+def _totals(inv: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    subtotal = sum(ln["amount"] for ln in lines)
+    by_disc: dict[str, int] = {}
+    by_tax: dict[tuple[str, str], dict[str, Any]] = {}
+    for ln in lines:
+        for d in ln["discount_amounts"]:
+            by_disc[d["discount"]] = by_disc.get(d["discount"], 0) + d["amount"]
+        for t in ln["taxes"]:
+            key = (t["tax_rate_details"]["tax_rate"], t["tax_behavior"])
+            agg = by_tax.setdefault(key, {**t, "amount": 0, "taxable_amount": 0})
+            agg["amount"] += t["amount"]
+            agg["taxable_amount"] += t["taxable_amount"]
+    discount = sum(by_disc.values())
+    exclusive = sum(t["amount"] for t in by_tax.values() if t["tax_behavior"] == "exclusive")
+    inclusive = sum(t["amount"] for t in by_tax.values() if t["tax_behavior"] == "inclusive")
+    inv["subtotal"] = subtotal
+    inv["subtotal_excluding_tax"] = subtotal - inclusive
+    inv["total_discount_amounts"] = [{"amount": a, "discount": d} for d, a in by_disc.items()]
+    inv["total_taxes"] = list(by_tax.values())
+    inv["total"] = subtotal - discount + exclusive
+    inv["total_excluding_tax"] = inv["total"] - exclusive - inclusive
+
+
+# --- lifecycle -----------------------------------------------------------------------------------
+def insert(em: Emulator, inv: dict[str, Any]) -> dict[str, Any]:
+    compute(em, inv)
+    em.store.insert(inv)
+    return inv
+
+
+def finalize(em: Emulator, inv: dict[str, Any], at: int, req: Request | None) -> None:
+    """draft → open (or straight to paid when nothing is due). Emits invoice.finalized (and paid)."""
+    cust = em.store.objects[inv["customer"]]
+    compute(em, inv)
+    balance = int(cust.get("balance") or 0)
+    combined = inv["total"] + balance
+    changes = {
+        "status": "open",
+        "number": f"{cust.get('invoice_prefix') or 'EMU'}-{cust.get('next_invoice_sequence', 1):04d}",
+        "starting_balance": balance,
+        "ending_balance": min(0, combined),
+        "amount_due": max(0, combined),
+        "amount_remaining": max(0, combined),
+        "effective_at": at,
+        "hosted_invoice_url": f"{INVOICE_HOST}/i/{em.account_id}/{inv['id']}",
+        "invoice_pdf": f"{INVOICE_HOST}/i/{em.account_id}/{inv['id']}/pdf",
+        "status_transitions": {**inv["status_transitions"], "finalized_at": at},
+    }
+    if inv["collection_method"] == "send_invoice":
+        changes["due_date"] = inv.get("due_date") or at + 30 * DAY
+    inv.update(changes)
+    cust["next_invoice_sequence"] = cust.get("next_invoice_sequence", 1) + 1
+    if balance != min(0, combined):
+        prev = em.update(cust, {"balance": min(0, combined)})
+        em.emit("customer.updated", cust, prev, request=req)
+    _use_once_discounts(em, inv)
+    em.emit("invoice.finalized", inv, request=req)
+    if inv["amount_due"] == 0:
+        mark_paid(em, inv, at, req)
+        return
+    from .resources.payment_intents import create_for_invoice
+
+    create_for_invoice(em, inv, at, req)
+
+
+def _use_once_discounts(em: Emulator, inv: dict[str, Any]) -> None:
+    for did in inv["discounts"]:
+        disc = em.store.objects.get(did)
+        if disc is None or disc.get("subscription") is None:
+            continue
+        coupon = em.store.objects[disc["source"]["coupon"]]
+        if coupon["duration"] == "once" and any(d["discount"] == did for d in inv["total_discount_amounts"]):
+            state(em, "discount", did)["used_up"] = True
+            sub = em.store.objects.get(disc["subscription"])
+            if sub is not None and did in sub["discounts"]:
+                sub["discounts"] = [d for d in sub["discounts"] if d != did]
+
+
+def mark_paid(
+    em: Emulator, inv: dict[str, Any], at: int, req: Request | None, *, out_of_band: bool = False
+) -> None:
+    prev = em.update(
+        inv,
+        {
+            "status": "paid",
+            "amount_paid": inv["amount_due"],
+            "amount_remaining": 0,
+            "next_payment_attempt": None,
+            "amount_paid_off_stripe": inv["amount_due"] if out_of_band else inv.get("amount_paid_off_stripe"),
+            "status_transitions": {**inv["status_transitions"], "paid_at": at},
+        },
+    )
+    for pay in inv["payments"]["data"]:
+        if pay["status"] == "open":
+            pay["status"] = "canceled" if out_of_band else "paid"
+            pay["amount_paid"] = 0 if out_of_band else pay["amount_requested"]
+            pay["status_transitions"]["canceled_at" if out_of_band else "paid_at"] = at
+    del prev
+    em.emit("invoice.paid", inv, request=req)
+    em.emit("invoice.payment_succeeded", inv, request=req)
+    from .subscription_engine import on_invoice_paid
+
+    on_invoice_paid(em, inv, at, req)
+
+
+def void(em: Emulator, inv: dict[str, Any], at: int, req: Request | None) -> None:
+    _close_payment_intent(em, inv, at, req)
+    prev = em.update(
+        inv,
+        {
+            "status": "void",
+            "amount_remaining": 0,
+            "next_payment_attempt": None,
+            "auto_advance": False,
+            "status_transitions": {**inv["status_transitions"], "voided_at": at},
+        },
+    )
+    em.emit("invoice.voided", inv, prev, request=req)
+    em.emit("invoice.updated", inv, prev, request=req)
+
+
+def mark_uncollectible(em: Emulator, inv: dict[str, Any], at: int, req: Request | None) -> None:
+    prev = em.update(
+        inv,
+        {
+            "status": "uncollectible",
+            "next_payment_attempt": None,
+            "auto_advance": False,
+            "status_transitions": {**inv["status_transitions"], "marked_uncollectible_at": at},
+        },
+    )
+    em.emit("invoice.marked_uncollectible", inv, prev, request=req)
+    em.emit("invoice.updated", inv, prev, request=req)
+
+
+def _close_payment_intent(em: Emulator, inv: dict[str, Any], at: int, req: Request | None) -> None:
+    pi = em.store.objects.get(inv.get("payment_intent") or "")
+    if pi is not None and pi["status"] not in ("succeeded", "canceled"):
+        prev = em.update(pi, {"status": "canceled", "canceled_at": at, "cancellation_reason": "void_invoice"})
+        em.emit("payment_intent.canceled", pi, prev, request=req)
+    for pay in inv["payments"]["data"]:
+        if pay["status"] == "open":
+            pay["status"] = "canceled"
+            pay["status_transitions"]["canceled_at"] = at
+
+
+def proration_description(
+    em: Emulator, price: dict[str, Any], qty: int | None, at: int, *, credit: bool
+) -> str:
+    name = product_name(em, price)
+    what = f"{qty} × {name}" if qty and qty != 1 else name
+    return f"{'Unused' if credit else 'Remaining'} time on {what} after {fmt_date(at)}"
+
+
+def cycle_description(em: Emulator, price: dict[str, Any], qty: int | None) -> str:
+    name = product_name(em, price)
+    amount = price.get("unit_amount")
+    rec = price.get("recurring") or {}
+    per = rec.get("interval", "")
+    if rec.get("interval_count", 1) != 1:
+        per = f"{rec['interval_count']} {per}s"
+    if amount is None:
+        return f"{qty or 0} × {name}"
+    return f"{qty or 0} × {name} (at {_money(amount, price['currency'])} / {per})"
+
+
+def _money(amount: int, currency: str) -> str:
+    sym = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency, currency.upper() + " ")
+    return f"{sym}{amount / 100:,.2f}"

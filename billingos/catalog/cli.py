@@ -14,14 +14,20 @@ def add_commands(subparsers: Any) -> None:
     catalog = subparsers.add_parser("catalog", help="products, prices, features and meters")
     sub = catalog.add_subparsers(dest="catalog_command", required=True)
 
-    sync = sub.add_parser("sync", help="push a catalog file to Stripe and mirror it locally (idempotent)",
-                          description="Make Stripe match FILE (.toml, .yaml or .yml), then mirror it into the "
-                                      "database. A second run with the same file changes nothing.")
+    sync = sub.add_parser(
+        "sync",
+        help="push a catalog file to Stripe and mirror it locally (idempotent)",
+        description="Make Stripe match FILE (.toml, .yaml or .yml), then mirror it into the "
+        "database. A second run with the same file changes nothing.",
+    )
     sync.add_argument("file", metavar="FILE", help="the catalog file (.toml, .yaml or .yml)")
     _common(sync)
     sync.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
-    sync.add_argument("--keep-removed", action="store_true",
-                      help="do not archive products, prices and features the file no longer declares")
+    sync.add_argument(
+        "--keep-removed",
+        action="store_true",
+        help="do not archive products, prices and features the file no longer declares",
+    )
     sync.add_argument("--json", action="store_true", help="print the report as JSON")
     sync.set_defaults(func=_sync)
 
@@ -33,16 +39,21 @@ def add_commands(subparsers: Any) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database-url", help="SQLAlchemy URL (default: $BILLINGOS_DATABASE_URL)")
-    p.add_argument("--emulator-state", metavar="PATH",
-                   help="use the built-in Stripe emulator, persisted to this JSON file "
-                        "(default: real Stripe with $BILLINGOS_STRIPE_API_KEY)")
+    p.add_argument(
+        "--emulator-state",
+        metavar="PATH",
+        help="use the built-in Stripe emulator, persisted to this JSON file "
+        "(default: real Stripe with $BILLINGOS_STRIPE_API_KEY)",
+    )
 
 
 def _billing(args: argparse.Namespace) -> Any:
     from ..cli import build_billing
     from ..errors import ConfigurationError
+
     billing = build_billing(args)
     from sqlalchemy import inspect
+
     if not inspect(billing.engine).has_table("billing_products"):
         raise ConfigurationError("The billingos tables are missing: run `billingos db upgrade` first.")
     return billing
@@ -50,7 +61,8 @@ def _billing(args: argparse.Namespace) -> Any:
 
 def _sync(args: argparse.Namespace) -> int:
     from .loader import load_catalog
-    catalog = load_catalog(args.file)      # a bad file fails before anything is opened or written
+
+    catalog = load_catalog(args.file)  # a bad file fails before anything is opened or written
     billing = _billing(args)
     report = billing.catalog.sync(catalog, dry_run=args.dry_run, archive_removed=not args.keep_removed)
     if args.json:

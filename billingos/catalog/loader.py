@@ -26,8 +26,9 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
     p = Path(path)
     fmt = _FORMATS.get(p.suffix.lower())
     if fmt is None:
-        raise InvalidInputError(f"{p}: unsupported catalog file type {p.suffix!r}; use .toml, .yaml or .yml.",
-                                param="path")
+        raise InvalidInputError(
+            f"{p}: unsupported catalog file type {p.suffix!r}; use .toml, .yaml or .yml.", param="path"
+        )
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -43,8 +44,11 @@ def parse_catalog(text: str, fmt: str, *, source: str = "<string>") -> Catalog:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InvalidInputError(f"{source}: the catalog must be a mapping with products, features and meters "
-                                f"at the top level, got {type(data).__name__}.", param="path")
+        raise InvalidInputError(
+            f"{source}: the catalog must be a mapping with products, features and meters "
+            f"at the top level, got {type(data).__name__}.",
+            param="path",
+        )
     try:
         return Catalog(**{str(k): v for k, v in data.items()})
     except InvalidInputError as e:

@@ -15,22 +15,39 @@ from sqlalchemy.orm import Session
 
 from ..clock import utc
 from ..db import upsert
-from .models import BillingFeature, BillingMeter, BillingPlanFeature, BillingPrice, BillingProduct, decimal_param
+from .models import (
+    BillingFeature,
+    BillingMeter,
+    BillingPlanFeature,
+    BillingPrice,
+    BillingProduct,
+    decimal_param,
+)
 from .schemas import LIMIT_PREFIX, PlanFeature
 
-__all__ = ["sync_product", "sync_price", "sync_feature", "sync_meter", "sync_plan_features", "plain",
-           "limits_from_metadata", "KEY_META", "MANAGED_META", "PRICE_PRODUCT_META"]
+__all__ = [
+    "KEY_META",
+    "MANAGED_META",
+    "PRICE_PRODUCT_META",
+    "limits_from_metadata",
+    "plain",
+    "sync_feature",
+    "sync_meter",
+    "sync_plan_features",
+    "sync_price",
+    "sync_product",
+]
 
-KEY_META = "billingos_key"                 # product metadata: the catalog key
-MANAGED_META = "billingos_managed"         # feature metadata: "true" when billingos owns the feature
-PRICE_PRODUCT_META = "billingos_product"   # price metadata: the catalog key of its product (billingos owns it)
+KEY_META = "billingos_key"  # product metadata: the catalog key
+MANAGED_META = "billingos_managed"  # feature metadata: "true" when billingos owns the feature
+PRICE_PRODUCT_META = "billingos_product"  # price metadata: the catalog key of its product (billingos owns it)
 
 
 def plain(obj: Any) -> dict[str, Any]:
     """A StripeObject (or a dict) as a plain, JSON-ready dict (the SDK's Decimals become strings, as on
     the wire)."""
     data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
-    return _jsonable(data)  # type: ignore[no-any-return]
+    return _jsonable(data)
 
 
 def _jsonable(value: Any) -> Any:
@@ -66,7 +83,7 @@ def limits_from_metadata(metadata: dict[str, Any]) -> dict[str, PlanFeature]:
     out: dict[str, PlanFeature] = {}
     for k, v in (metadata or {}).items():
         if k.startswith(LIMIT_PREFIX) and isinstance(v, str):
-            pf = PlanFeature.from_metadata(k[len(LIMIT_PREFIX):], v)
+            pf = PlanFeature.from_metadata(k[len(LIMIT_PREFIX) :], v)
             if pf is not None:
                 out[pf.key] = pf
     return out
@@ -85,17 +102,25 @@ def sync_product(session: Session, obj: Any, *, now: datetime | None = None) -> 
     key = meta.get(KEY_META)
     _release(session, BillingProduct, "key", key, obj["id"])
     values = {
-        "stripe_id": obj["id"], "key": key, "name": obj.get("name") or "", "description": obj.get("description"),
-        "active": bool(obj.get("active", True)), "default_price": _id(obj.get("default_price")),
-        "livemode": bool(obj.get("livemode")), "stripe_metadata": meta, "data": obj,
-        "stripe_created": utc(obj.get("created")), "stripe_updated": utc(obj.get("updated")),
-        "deleted_at": None, "synced_at": now,
+        "stripe_id": obj["id"],
+        "key": key,
+        "name": obj.get("name") or "",
+        "description": obj.get("description"),
+        "active": bool(obj.get("active", True)),
+        "default_price": _id(obj.get("default_price")),
+        "livemode": bool(obj.get("livemode")),
+        "stripe_metadata": meta,
+        "data": obj,
+        "stripe_created": utc(obj.get("created")),
+        "stripe_updated": utc(obj.get("updated")),
+        "deleted_at": None,
+        "synced_at": now,
     }
     row = upsert(session, BillingProduct, values, key=["stripe_id"])
     limits = limits_from_metadata(meta)
     for pf in session.scalars(select(BillingPlanFeature).where(BillingPlanFeature.product == obj["id"])):
         _apply_limit(pf, limits.get(pf.feature_key), key)
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 def _apply_limit(row: BillingPlanFeature, limit: PlanFeature | None, product_key: str | None) -> None:
@@ -121,19 +146,31 @@ def sync_price(session: Session, obj: Any, *, now: datetime | None = None) -> Bi
     dec = decimal_param(None if dec is None else Decimal(str(dec)), session.get_bind().dialect.name)
     _release(session, BillingPrice, "lookup_key", obj.get("lookup_key"), obj["id"])
     values = {
-        "stripe_id": obj["id"], "lookup_key": obj.get("lookup_key"), "product": _id(obj.get("product")) or "",
-        "active": bool(obj.get("active", True)), "type": obj.get("type") or ("recurring" if rec else "one_time"),
-        "currency": obj.get("currency") or "", "billing_scheme": obj.get("billing_scheme") or "per_unit",
-        "unit_amount": obj.get("unit_amount"), "unit_amount_decimal": dec,
-        "tiers_mode": obj.get("tiers_mode"), "tiers": obj.get("tiers"),
-        "transform_quantity": obj.get("transform_quantity"), "interval": rec.get("interval"),
-        "interval_count": rec.get("interval_count"), "usage_type": rec.get("usage_type"),
-        "meter": rec.get("meter"), "trial_period_days": rec.get("trial_period_days"),
-        "nickname": obj.get("nickname"), "livemode": bool(obj.get("livemode")),
-        "stripe_metadata": dict(obj.get("metadata") or {}), "data": obj,
-        "stripe_created": utc(obj.get("created")), "synced_at": now,
+        "stripe_id": obj["id"],
+        "lookup_key": obj.get("lookup_key"),
+        "product": _id(obj.get("product")) or "",
+        "active": bool(obj.get("active", True)),
+        "type": obj.get("type") or ("recurring" if rec else "one_time"),
+        "currency": obj.get("currency") or "",
+        "billing_scheme": obj.get("billing_scheme") or "per_unit",
+        "unit_amount": obj.get("unit_amount"),
+        "unit_amount_decimal": dec,
+        "tiers_mode": obj.get("tiers_mode"),
+        "tiers": obj.get("tiers"),
+        "transform_quantity": obj.get("transform_quantity"),
+        "interval": rec.get("interval"),
+        "interval_count": rec.get("interval_count"),
+        "usage_type": rec.get("usage_type"),
+        "meter": rec.get("meter"),
+        "trial_period_days": rec.get("trial_period_days"),
+        "nickname": obj.get("nickname"),
+        "livemode": bool(obj.get("livemode")),
+        "stripe_metadata": dict(obj.get("metadata") or {}),
+        "data": obj,
+        "stripe_created": utc(obj.get("created")),
+        "synced_at": now,
     }
-    return upsert(session, BillingPrice, values, key=["stripe_id"])  # type: ignore[no-any-return]
+    return upsert(session, BillingPrice, values, key=["stripe_id"])
 
 
 def sync_feature(session: Session, obj: Any, *, now: datetime | None = None) -> BillingFeature:
@@ -141,31 +178,42 @@ def sync_feature(session: Session, obj: Any, *, now: datetime | None = None) -> 
     obj = plain(obj)
     meta = dict(obj.get("metadata") or {})
     values = {
-        "stripe_id": obj["id"], "lookup_key": obj["lookup_key"], "name": obj.get("name") or "",
-        "active": bool(obj.get("active", True)), "type": meta.get("billingos_type", "boolean"),
-        "meter_event_name": meta.get("billingos_meter"), "livemode": bool(obj.get("livemode")),
-        "stripe_metadata": meta, "data": obj, "synced_at": _now(now),
+        "stripe_id": obj["id"],
+        "lookup_key": obj["lookup_key"],
+        "name": obj.get("name") or "",
+        "active": bool(obj.get("active", True)),
+        "type": meta.get("billingos_type", "boolean"),
+        "meter_event_name": meta.get("billingos_meter"),
+        "livemode": bool(obj.get("livemode")),
+        "stripe_metadata": meta,
+        "data": obj,
+        "synced_at": _now(now),
     }
-    return upsert(session, BillingFeature, values, key=["stripe_id"])  # type: ignore[no-any-return]
+    return upsert(session, BillingFeature, values, key=["stripe_id"])
 
 
 def sync_meter(session: Session, obj: Any, *, now: datetime | None = None) -> BillingMeter:
     """Upsert a Stripe billing meter."""
     obj = plain(obj)
     values = {
-        "stripe_id": obj["id"], "event_name": obj["event_name"], "display_name": obj.get("display_name") or "",
+        "stripe_id": obj["id"],
+        "event_name": obj["event_name"],
+        "display_name": obj.get("display_name") or "",
         "aggregation": (obj.get("default_aggregation") or {}).get("formula") or "sum",
         "status": obj.get("status") or "active",
         "customer_payload_key": (obj.get("customer_mapping") or {}).get("event_payload_key"),
         "value_payload_key": (obj.get("value_settings") or {}).get("event_payload_key"),
-        "livemode": bool(obj.get("livemode")), "data": obj, "stripe_created": utc(obj.get("created")),
+        "livemode": bool(obj.get("livemode")),
+        "data": obj,
+        "stripe_created": utc(obj.get("created")),
         "synced_at": _now(now),
     }
-    return upsert(session, BillingMeter, values, key=["stripe_id"])  # type: ignore[no-any-return]
+    return upsert(session, BillingMeter, values, key=["stripe_id"])
 
 
-def sync_plan_features(session: Session, product: Any, attached: Iterable[Any], *,
-                       now: datetime | None = None) -> list[BillingPlanFeature]:
+def sync_plan_features(
+    session: Session, product: Any, attached: Iterable[Any], *, now: datetime | None = None
+) -> list[BillingPlanFeature]:
     """Replace a product's plan features with Stripe's attached ``product_feature`` list; limits come
     from the product's metadata."""
     product = plain(product)
@@ -184,11 +232,17 @@ def sync_plan_features(session: Session, product: Any, attached: Iterable[Any], 
         limit = limits.get(feature["lookup_key"])
         unlimited = limit is not None and limit.limit == "unlimited"
         values = {
-            "stripe_id": a["id"], "product": product["id"], "product_key": key, "feature": feature["id"],
+            "stripe_id": a["id"],
+            "product": product["id"],
+            "product_key": key,
+            "feature": feature["id"],
             "feature_key": feature["lookup_key"],
-            "limit_value": None if limit is None or unlimited else limit.limit, "unlimited": unlimited,
-            "reset": None if limit is None else limit.reset, "rollover": bool(limit and limit.rollover),
-            "data": a, "synced_at": now,
+            "limit_value": None if limit is None or unlimited else limit.limit,
+            "unlimited": unlimited,
+            "reset": None if limit is None else limit.reset,
+            "rollover": bool(limit and limit.rollover),
+            "data": a,
+            "synced_at": now,
         }
         rows.append(upsert(session, BillingPlanFeature, values, key=["product", "feature_key"]))
     return rows

@@ -14,7 +14,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, JSONType, UTCDateTime
 
-__all__ = ["BillingProduct", "BillingPrice", "BillingFeature", "BillingPlanFeature", "BillingMeter", "as_decimal"]
+__all__ = [
+    "BillingFeature",
+    "BillingMeter",
+    "BillingPlanFeature",
+    "BillingPrice",
+    "BillingProduct",
+    "as_decimal",
+]
 
 ID = BigInteger().with_variant(Integer(), "sqlite")
 # Exact sub-cent amounts: NUMERIC(19, 12) where the database has it; SQLite has no exact decimal type
@@ -63,20 +70,20 @@ class BillingPrice(Base):
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     stripe_id: Mapped[str] = mapped_column(String(255), unique=True)
     lookup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    product: Mapped[str] = mapped_column(String(255), index=True)   # Stripe product id
+    product: Mapped[str] = mapped_column(String(255), index=True)  # Stripe product id
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    type: Mapped[str] = mapped_column(String(16))                   # recurring | one_time
+    type: Mapped[str] = mapped_column(String(16))  # recurring | one_time
     currency: Mapped[str] = mapped_column(String(3))
-    billing_scheme: Mapped[str] = mapped_column(String(16))         # per_unit | tiered
+    billing_scheme: Mapped[str] = mapped_column(String(16))  # per_unit | tiered
     unit_amount: Mapped[int | None] = mapped_column(BigInteger)
-    unit_amount_decimal: Mapped[Decimal | None] = mapped_column(EXACT_DECIMAL)   # see as_decimal()
+    unit_amount_decimal: Mapped[Decimal | None] = mapped_column(EXACT_DECIMAL)  # see as_decimal()
     tiers_mode: Mapped[str | None] = mapped_column(String(16))
     tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     transform_quantity: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     interval: Mapped[str | None] = mapped_column(String(8))
     interval_count: Mapped[int | None] = mapped_column(Integer)
     usage_type: Mapped[str | None] = mapped_column(String(16))
-    meter: Mapped[str | None] = mapped_column(String(255), index=True)   # Stripe meter id
+    meter: Mapped[str | None] = mapped_column(String(255), index=True)  # Stripe meter id
     trial_period_days: Mapped[int | None] = mapped_column(Integer)
     nickname: Mapped[str | None] = mapped_column(String(250))
     livemode: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -96,7 +103,7 @@ class BillingFeature(Base):
     lookup_key: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    type: Mapped[str] = mapped_column(String(16), default="boolean")   # boolean | metered
+    type: Mapped[str] = mapped_column(String(16), default="boolean")  # boolean | metered
     meter_event_name: Mapped[str | None] = mapped_column(String(100))
     livemode: Mapped[bool] = mapped_column(Boolean, default=False)
     stripe_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
@@ -114,10 +121,10 @@ class BillingPlanFeature(Base):
     __table_args__ = (UniqueConstraint("product", "feature_key"),)
 
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    stripe_id: Mapped[str | None] = mapped_column(String(255), unique=True)   # Stripe product_feature id
-    product: Mapped[str] = mapped_column(String(255), index=True)           # Stripe product id
+    stripe_id: Mapped[str | None] = mapped_column(String(255), unique=True)  # Stripe product_feature id
+    product: Mapped[str] = mapped_column(String(255), index=True)  # Stripe product id
     product_key: Mapped[str | None] = mapped_column(String(64), index=True)
-    feature: Mapped[str] = mapped_column(String(255))                        # Stripe feature id
+    feature: Mapped[str] = mapped_column(String(255))  # Stripe feature id
     feature_key: Mapped[str] = mapped_column(String(80), index=True)
     limit_value: Mapped[int | None] = mapped_column(BigInteger)
     unlimited: Mapped[bool] = mapped_column(Boolean, default=False)

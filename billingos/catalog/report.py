@@ -7,8 +7,15 @@ from pydantic import BaseModel, ConfigDict
 __all__ = ["CatalogSyncReport", "Changes"]
 
 KINDS = ("meters", "features", "products", "prices", "plan_features")
-_BUCKET = {"create": "created", "attach": "created", "update": "updated", "reactivate": "updated",
-           "replace": "replaced", "archive": "archived", "detach": "archived"}
+_BUCKET = {
+    "create": "created",
+    "attach": "created",
+    "update": "updated",
+    "reactivate": "updated",
+    "replace": "replaced",
+    "archive": "archived",
+    "detach": "archived",
+}
 
 
 class Changes(BaseModel):
@@ -46,7 +53,8 @@ class CatalogSyncReport(BaseModel):
         return not any(getattr(self, k).changed for k in KINDS)
 
     def lines(self) -> list[str]:
-        """Human-readable lines, one per change: ``+ price pro_monthly`` / ``~`` / ``^`` (replaced) / ``-``."""
+        """Human-readable lines, one per change: ``+ price pro_monthly (created)``; ``~`` updated,
+        ``^`` replaced, ``-`` archived."""
         out = []
         signs = {"created": "+", "updated": "~", "replaced": "^", "archived": "-"}
         for kind in KINDS:
@@ -70,16 +78,26 @@ class CatalogSyncReport(BaseModel):
         return f"{head}{verb} " + ", ".join(counts)
 
     @classmethod
-    def build(cls, ops: list[tuple[str, str, str]], unchanged: dict[str, list[str]], limit_changes: list[str],
-              *, dry_run: bool, stripe_writes: int) -> CatalogSyncReport:
+    def build(
+        cls,
+        ops: list[tuple[str, str, str]],
+        unchanged: dict[str, list[str]],
+        limit_changes: list[str],
+        *,
+        dry_run: bool,
+        stripe_writes: int,
+    ) -> CatalogSyncReport:
         """From (kind, action, name) triples; a name appears once per kind."""
         buckets: dict[str, dict[str, list[str]]] = {k: {b: [] for b in _BUCKET.values()} for k in KINDS}
         for kind, action, name in ops:
             target = buckets[kind + "s"][_BUCKET[action]]
             if name not in target:
                 target.append(name)
-        buckets["plan_features"]["updated"].extend(n for n in limit_changes
-                                                   if n not in buckets["plan_features"]["created"])
-        fields = {k: Changes(**{b: tuple(v) for b, v in buckets[k].items()},
-                             unchanged=tuple(unchanged.get(k, ()))) for k in KINDS}
+        buckets["plan_features"]["updated"].extend(
+            n for n in limit_changes if n not in buckets["plan_features"]["created"]
+        )
+        fields = {
+            k: Changes(**{b: tuple(v) for b, v in buckets[k].items()}, unchanged=tuple(unchanged.get(k, ())))
+            for k in KINDS
+        }
         return cls(**fields, dry_run=dry_run, stripe_writes=stripe_writes)

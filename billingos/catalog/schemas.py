@@ -7,25 +7,44 @@ Every type is a frozen pydantic model that refuses unknown keys. Building one wi
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import threading
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, \
-    model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import InvalidInputError
 from ..money import CURRENCY_EXPONENTS
 
-__all__ = ["Catalog", "Product", "Price", "Tier", "TransformQuantity", "Feature", "PlanFeature", "Meter",
-           "product_stripe_id", "MAX_INTERVAL", "LIMIT_PREFIX"]
+__all__ = [
+    "LIMIT_PREFIX",
+    "MAX_INTERVAL",
+    "Catalog",
+    "Feature",
+    "Meter",
+    "PlanFeature",
+    "Price",
+    "Product",
+    "Tier",
+    "TransformQuantity",
+    "product_stripe_id",
+]
 
 # Stripe caps a recurring period at three years (3 years, 36 months, 156 weeks; days likewise).
 MAX_INTERVAL = {"day": 1095, "week": 156, "month": 36, "year": 3}
-MAX_UNIT_AMOUNT = 99_999_999            # Stripe's ceiling for an integer unit amount
-MAX_DECIMAL_PLACES = 12                 # Stripe's precision for *_decimal amounts
-LIMIT_PREFIX = "billingos_limit."       # product metadata key prefix for per-plan feature limits
+MAX_UNIT_AMOUNT = 99_999_999  # Stripe's ceiling for an integer unit amount
+MAX_DECIMAL_PLACES = 12  # Stripe's precision for *_decimal amounts
+LIMIT_PREFIX = "billingos_limit."  # product metadata key prefix for per-plan feature limits
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_\-.:]+$")
 
@@ -35,8 +54,10 @@ Reset = Literal["billing_period", "day", "week", "month", "year", "never"]
 
 def _no_float(value: Any) -> Any:
     if isinstance(value, float):
-        raise ValueError(f"{value!r} is a float; write the amount as a string (e.g. '{value}') or an integer, "
-                         "floats are not exact")
+        raise ValueError(
+            f"{value!r} is a float; write the amount as a string (e.g. '{value}') or an integer, "
+            "floats are not exact"
+        )
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not an amount")
     return value
@@ -49,7 +70,9 @@ def _check_decimal(value: Decimal | None, name: str) -> Decimal | None:
         raise ValueError(f"{name} must be a finite amount >= 0, got {value}")
     exp = value.normalize().as_tuple().exponent
     if isinstance(exp, int) and -exp > MAX_DECIMAL_PLACES:
-        raise ValueError(f"{name} {value} has more than {MAX_DECIMAL_PLACES} decimal places (Stripe's precision)")
+        raise ValueError(
+            f"{name} {value} has more than {MAX_DECIMAL_PLACES} decimal places (Stripe's precision)"
+        )
     if value > MAX_UNIT_AMOUNT:
         raise ValueError(f"{name} {value} is above Stripe's maximum of {MAX_UNIT_AMOUNT}")
     return value
@@ -69,8 +92,10 @@ def _whole(value: Any) -> Any:
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     if isinstance(value, float):
-        raise ValueError(f"{value!r} is a float; give a whole number (amounts are integer minor units, "
-                         "use unit_amount_decimal for fractions of a cent)")
+        raise ValueError(
+            f"{value!r} is a float; give a whole number (amounts are integer minor units, "
+            "use unit_amount_decimal for fractions of a cent)"
+        )
     raise ValueError(f"expected a whole number, got {value!r}")
 
 
@@ -116,7 +141,7 @@ class _Declaration(BaseModel):
             _nesting.depth -= 1
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().model_validate(obj, *args, **kwargs)
         except ValidationError as e:
@@ -146,8 +171,10 @@ class Tier(_Declaration):
                 raise ValueError(f"give {name} or {name}_decimal, not both")
             _check_amount(getattr(self, name), name)
             _check_decimal(getattr(self, f"{name}_decimal"), f"{name}_decimal")
-        if all(getattr(self, n) is None for n in ("unit_amount", "unit_amount_decimal", "flat_amount",
-                                                   "flat_amount_decimal")):
+        if all(
+            getattr(self, n) is None
+            for n in ("unit_amount", "unit_amount_decimal", "flat_amount", "flat_amount_decimal")
+        ):
             raise ValueError("a tier needs a unit_amount(_decimal) or a flat_amount(_decimal)")
         return self
 
@@ -212,8 +239,10 @@ class Price(_Declaration):
     def _check(self) -> Price:
         amounts = [n for n in ("unit_amount", "unit_amount_decimal", "tiers") if getattr(self, n) is not None]
         if len(amounts) != 1:
-            raise ValueError("give exactly one of unit_amount, unit_amount_decimal or tiers"
-                             + (f" (got {', '.join(amounts)})" if amounts else ""))
+            raise ValueError(
+                "give exactly one of unit_amount, unit_amount_decimal or tiers"
+                + (f" (got {', '.join(amounts)})" if amounts else "")
+            )
         _check_amount(self.unit_amount, "unit_amount")
         _check_decimal(self.unit_amount_decimal, "unit_amount_decimal")
         if self.tiers is not None:
@@ -236,20 +265,28 @@ class Price(_Declaration):
         bounds = [t.up_to for t in self.tiers[:-1]]
         if "inf" in bounds:
             raise ValueError("only the last tier may have up_to = 'inf'")
-        if any(a >= b for a, b in zip(bounds, bounds[1:])):  # type: ignore[operator]
+        if any(a >= b for a, b in itertools.pairwise(bounds)):  # type: ignore[operator]
             raise ValueError(f"tier bounds must increase strictly, got {bounds}")
 
     def _check_recurring(self) -> None:
         if self.interval is None:
-            for name, default in (("usage_type", "licensed"), ("interval_count", 1), ("trial_period_days", None),
-                                  ("meter", None)):
+            for name, default in (
+                ("usage_type", "licensed"),
+                ("interval_count", 1),
+                ("trial_period_days", None),
+                ("meter", None),
+            ):
                 if getattr(self, name) != default:
-                    raise ValueError(f"{name} needs a recurring price: set interval (day, week, month or year)")
+                    raise ValueError(
+                        f"{name} needs a recurring price: set interval (day, week, month or year)"
+                    )
             return
         top = MAX_INTERVAL[self.interval]
         if not 1 <= self.interval_count <= top:
-            raise ValueError(f"interval_count must be 1-{top} for interval {self.interval!r} (Stripe allows at most "
-                             f"3 years between bills), got {self.interval_count}")
+            raise ValueError(
+                f"interval_count must be 1-{top} for interval {self.interval!r} (Stripe allows at most "
+                f"3 years between bills), got {self.interval_count}"
+            )
         if self.usage_type == "metered" and self.meter is None:
             raise ValueError("metered prices need a meter (the event_name of a declared meter)")
         if self.usage_type == "licensed" and self.meter is not None:
@@ -291,8 +328,14 @@ class PlanFeature(_Declaration):
         parts = value.split("/")
         try:
             limit: Any = "unlimited" if parts[0] == "unlimited" else int(parts[0])
-            return cls(key=key, limit=limit, reset=parts[1] if len(parts) > 1 else "billing_period",
-                       rollover=len(parts) > 2 and parts[2] == "rollover")
+            return cls.model_validate(
+                {
+                    "key": key,
+                    "limit": limit,
+                    "reset": parts[1] if len(parts) > 1 else "billing_period",
+                    "rollover": len(parts) > 2 and parts[2] == "rollover",
+                }
+            )
         except (ValueError, InvalidInputError):
             return None
 
@@ -388,8 +431,10 @@ class Feature(_Declaration):
     @model_validator(mode="after")
     def _check(self) -> Feature:
         if self.type == "metered" and len(LIMIT_PREFIX + self.key) > 40:
-            raise ValueError(f"metered feature keys are at most {40 - len(LIMIT_PREFIX)} characters: per-plan "
-                             f"limits live in product metadata as '{LIMIT_PREFIX}<key>' (40 characters at most)")
+            raise ValueError(
+                f"metered feature keys are at most {40 - len(LIMIT_PREFIX)} characters: per-plan "
+                f"limits live in product metadata as '{LIMIT_PREFIX}<key>' (40 characters at most)"
+            )
         if self.type == "boolean" and self.meter is not None:
             raise ValueError("meter is only for metered features")
         return self
@@ -431,6 +476,7 @@ class Catalog(_Declaration):
     def from_file(cls, path: Any) -> Catalog:
         """Load a catalog from a .toml, .yaml or .yml file (see ``load_catalog``)."""
         from .loader import load_catalog
+
         return load_catalog(path)
 
     @model_validator(mode="after")
@@ -448,8 +494,10 @@ class Catalog(_Declaration):
         for p in self.products:
             for pr in p.prices:
                 if pr.meter is not None and pr.meter not in meters:
-                    raise ValueError(f"product {p.key!r} → price {pr.lookup_key!r}: meter {pr.meter!r} is not "
-                                     "declared in meters")
+                    raise ValueError(
+                        f"product {p.key!r} → price {pr.lookup_key!r}: meter {pr.meter!r} is not "
+                        "declared in meters"
+                    )
             for pf in p.features:
                 self._check_plan_feature(p, pf, features)
         return self
@@ -461,9 +509,13 @@ class Catalog(_Declaration):
         if feature is None:
             raise ValueError(f"{where}: the feature is not declared in features")
         if feature.type == "metered" and pf.limit is None:
-            raise ValueError(f"{where}: a metered feature needs a limit on every plan that includes it "
-                             "(a number or 'unlimited')")
-        if feature.type == "boolean" and (pf.limit is not None or pf.rollover or pf.reset != "billing_period"):
+            raise ValueError(
+                f"{where}: a metered feature needs a limit on every plan that includes it "
+                "(a number or 'unlimited')"
+            )
+        if feature.type == "boolean" and (
+            pf.limit is not None or pf.rollover or pf.reset != "billing_period"
+        ):
             raise ValueError(f"{where}: a boolean feature takes no limit, reset or rollover")
 
     def product(self, key: str) -> Product:
@@ -492,8 +544,9 @@ def _unique(what: str, values: list[str]) -> None:
 
 def _check_metadata(v: dict[str, str], *, room: int = 0) -> dict[str, str]:
     if len(v) > 50 - room:
-        raise ValueError(f"metadata may have at most {50 - room} keys here (Stripe allows 50; billingos uses "
-                         f"{room})")
+        raise ValueError(
+            f"metadata may have at most {50 - room} keys here (Stripe allows 50; billingos uses {room})"
+        )
     for k, val in v.items():
         if not k or len(k) > 40 or "[" in k or "]" in k:
             raise ValueError(f"metadata key {k!r} must be 1-40 characters without brackets")
@@ -503,8 +556,13 @@ def _check_metadata(v: dict[str, str], *, room: int = 0) -> dict[str, str]:
 
 
 # --- error messages ------------------------------------------------------------------------------
-_CHILD = {"products": ("product", "key"), "prices": ("price", "lookup_key"), "features": ("feature", "key"),
-          "meters": ("meter", "event_name"), "tiers": ("tier", None)}
+_CHILD = {
+    "products": ("product", "key"),
+    "prices": ("price", "lookup_key"),
+    "features": ("feature", "key"),
+    "meters": ("meter", "event_name"),
+    "tiers": ("tier", None),
+}
 
 
 def describe(error: ValidationError, root: str, data: Any, *, limit: int = 5) -> str:
@@ -530,7 +588,11 @@ def _where(loc: tuple[Any, ...], data: Any) -> tuple[list[str], str | None]:
             kind, attr = _CHILD[step]
             index = loc[i + 1]
             item = None
-            if isinstance(data, dict) and isinstance(data.get(step), list | tuple) and index < len(data[step]):
+            if (
+                isinstance(data, dict)
+                and isinstance(data.get(step), list | tuple)
+                and index < len(data[step])
+            ):
                 item = data[step][index]
             name = _attr(item, attr) if attr else None
             parts.append(f"{kind} {name!r}" if name is not None else f"{kind} #{index + 1}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,8 +19,17 @@ from ..stripe_api import call_stripe, intent_key
 from .loader import load_catalog
 from .mirror import plain, sync_feature, sync_meter, sync_plan_features, sync_price, sync_product
 from .models import BillingFeature, BillingMeter, BillingPlanFeature, BillingPrice, BillingProduct
-from .plan import (Op, Plan, Remote, feature_metadata, fetch_remote, make_plan, metadata_patch, price_metadata,
-                   product_metadata)
+from .plan import (
+    Op,
+    Plan,
+    Remote,
+    feature_metadata,
+    fetch_remote,
+    make_plan,
+    metadata_patch,
+    price_metadata,
+    product_metadata,
+)
 from .report import CatalogSyncReport
 from .schemas import Catalog, Feature, Meter, Price, Product
 from .snapshots import FeatureInfo, MeterInfo, PlanFeatureInfo, PriceInfo, ProductInfo
@@ -30,10 +40,23 @@ if TYPE_CHECKING:
 __all__ = ["CatalogService"]
 
 # Writes run in this order: what a later write refers to exists first, and archiving comes last.
-_PHASES = [("meter", None), ("feature", "create"), ("feature", "update"), ("feature", "reactivate"),
-           ("product", "create"), ("product", "update"), ("product", "reactivate"), ("price", "create"),
-           ("price", "replace"), ("price", "update"), ("plan_feature", "attach"), ("plan_feature", "detach"),
-           ("price", "archive"), ("product", "archive"), ("feature", "archive")]
+_PHASES = [
+    ("meter", None),
+    ("feature", "create"),
+    ("feature", "update"),
+    ("feature", "reactivate"),
+    ("product", "create"),
+    ("product", "update"),
+    ("product", "reactivate"),
+    ("price", "create"),
+    ("price", "replace"),
+    ("price", "update"),
+    ("plan_feature", "attach"),
+    ("plan_feature", "detach"),
+    ("price", "archive"),
+    ("product", "archive"),
+    ("feature", "archive"),
+]
 
 
 def _phase(op: Op) -> int:
@@ -61,13 +84,19 @@ class CatalogService:
         return load_catalog(path)
 
     # --- syncing ------------------------------------------------------------------------------
-    def plan(self, catalog: Catalog | Mapping[str, Any] | str | os.PathLike[str], *,
-             archive_removed: bool = True) -> CatalogSyncReport:
+    def plan(
+        self, catalog: Catalog | Mapping[str, Any] | str | os.PathLike[str], *, archive_removed: bool = True
+    ) -> CatalogSyncReport:
         """What ``sync`` would change, reading Stripe only (a dry run)."""
         return self.sync(catalog, dry_run=True, archive_removed=archive_removed)
 
-    def sync(self, catalog: Catalog | Mapping[str, Any] | str | os.PathLike[str], *, dry_run: bool = False,
-             archive_removed: bool = True) -> CatalogSyncReport:
+    def sync(
+        self,
+        catalog: Catalog | Mapping[str, Any] | str | os.PathLike[str],
+        *,
+        dry_run: bool = False,
+        archive_removed: bool = True,
+    ) -> CatalogSyncReport:
         """Make Stripe match ``catalog``, then mirror it into the local tables; idempotent.
 
         Objects are found by lookup_key (prices, features), by their derived id (products) and by
@@ -86,7 +115,7 @@ class CatalogService:
             for op in sorted(plan.ops, key=_phase):
                 run.apply(op)
         except BaseException:
-            if run.writes:   # keep the mirror true to what Stripe now holds; a rerun finishes the job
+            if run.writes:  # keep the mirror true to what Stripe now holds; a rerun finishes the job
                 self._mirror(run, catalog, report=None)
             raise
         report = self._report(plan, dry_run=False, writes=run.writes)
@@ -94,8 +123,13 @@ class CatalogService:
         return report
 
     def _report(self, plan: Plan, *, dry_run: bool, writes: int) -> CatalogSyncReport:
-        return CatalogSyncReport.build([(o.kind, o.action, o.name) for o in plan.ops], plan.unchanged,
-                                       plan.limit_changes, dry_run=dry_run, stripe_writes=writes)
+        return CatalogSyncReport.build(
+            [(o.kind, o.action, o.name) for o in plan.ops],
+            plan.unchanged,
+            plan.limit_changes,
+            dry_run=dry_run,
+            stripe_writes=writes,
+        )
 
     def _mirror(self, run: _Run, catalog: Catalog, *, report: CatalogSyncReport | None) -> None:
         billing = self._billing
@@ -108,7 +142,9 @@ class CatalogService:
             for obj in run.objects["product"].values():
                 sync_product(session, obj, now=now)
             for obj in sorted(run.objects["price"].values(), key=lambda o: not o.get("active", True)):
-                sync_price(session, obj, now=now)  # inactive last: a transferred lookup key ends on the new one
+                sync_price(
+                    session, obj, now=now
+                )  # inactive last: a transferred lookup key ends on the new one
             for pid, attached in run.attached.items():
                 if pid in run.objects["product"]:
                     sync_plan_features(session, run.objects["product"][pid], attached.values(), now=now)
@@ -132,11 +168,16 @@ class CatalogService:
         """A price by lookup key or Stripe price id (active or archived)."""
         ref = _text(lookup_key_or_id, "lookup_key_or_id")
         with self._billing.session_factory() as session:
-            row = session.scalars(select(BillingPrice).where(BillingPrice.stripe_id == ref)).first() or \
-                session.scalars(select(BillingPrice).where(BillingPrice.lookup_key == ref)).first()
+            row = (
+                session.scalars(select(BillingPrice).where(BillingPrice.stripe_id == ref)).first()
+                or session.scalars(select(BillingPrice).where(BillingPrice.lookup_key == ref)).first()
+            )
             if row is None:
-                raise NotFoundError(f"No price with lookup key or id {ref!r}. Declare it in the catalog and run "
-                                    "billing.catalog.sync().", param="price")
+                raise NotFoundError(
+                    f"No price with lookup key or id {ref!r}. Declare it in the catalog and run "
+                    "billing.catalog.sync().",
+                    param="price",
+                )
             return PriceInfo.from_row(row, self._product_keys(session).get(row.product))
 
     def prices(self, product: str | None = None, *, active: bool | None = True) -> list[PriceInfo]:
@@ -155,8 +196,10 @@ class CatalogService:
         with self._billing.session_factory() as session:
             row = session.scalars(select(BillingFeature).where(BillingFeature.lookup_key == ref)).first()
             if row is None:
-                raise NotFoundError(f"No feature {ref!r}. Declare it in the catalog and run billing.catalog.sync().",
-                                    param="key")
+                raise NotFoundError(
+                    f"No feature {ref!r}. Declare it in the catalog and run billing.catalog.sync().",
+                    param="key",
+                )
             return FeatureInfo.from_row(row)
 
     def features(self, *, active: bool | None = True) -> list[FeatureInfo]:
@@ -171,32 +214,49 @@ class CatalogService:
         with self._billing.session_factory() as session:
             product = self._product_row(session, product_key)
             types = dict(session.execute(select(BillingFeature.lookup_key, BillingFeature.type)).all())
-            rows = session.scalars(select(BillingPlanFeature).where(BillingPlanFeature.product == product.stripe_id)
-                                   .order_by(BillingPlanFeature.feature_key))
+            rows = session.scalars(
+                select(BillingPlanFeature)
+                .where(BillingPlanFeature.product == product.stripe_id)
+                .order_by(BillingPlanFeature.feature_key)
+            )
             return [PlanFeatureInfo.from_row(r, types.get(r.feature_key, "boolean")) for r in rows]
 
     def meter(self, event_name: str) -> MeterInfo:
         """The active meter for ``event_name`` (or the latest one, if none is active)."""
         ref = _text(event_name, "event_name")
         with self._billing.session_factory() as session:
-            rows = list(session.scalars(select(BillingMeter).where(BillingMeter.event_name == ref)
-                                        .order_by(BillingMeter.id.desc())))
+            rows = list(
+                session.scalars(
+                    select(BillingMeter)
+                    .where(BillingMeter.event_name == ref)
+                    .order_by(BillingMeter.id.desc())
+                )
+            )
         if not rows:
-            raise NotFoundError(f"No meter with event_name {ref!r}. Declare it in the catalog's meters and run "
-                                "billing.catalog.sync().", param="event_name")
+            raise NotFoundError(
+                f"No meter with event_name {ref!r}. Declare it in the catalog's meters and run "
+                "billing.catalog.sync().",
+                param="event_name",
+            )
         return MeterInfo.from_row(next((r for r in rows if r.status == "active"), rows[0]))
 
     def meters(self) -> list[MeterInfo]:
         with self._billing.session_factory() as session:
-            return [MeterInfo.from_row(r) for r in session.scalars(select(BillingMeter).order_by(BillingMeter.id))]
+            return [
+                MeterInfo.from_row(r) for r in session.scalars(select(BillingMeter).order_by(BillingMeter.id))
+            ]
 
     def _product_row(self, session: Session, ref: str) -> BillingProduct:
         ref = _text(ref, "product")
-        row = session.scalars(select(BillingProduct).where(BillingProduct.key == ref)).first() or \
-            session.scalars(select(BillingProduct).where(BillingProduct.stripe_id == ref)).first()
+        row = (
+            session.scalars(select(BillingProduct).where(BillingProduct.key == ref)).first()
+            or session.scalars(select(BillingProduct).where(BillingProduct.stripe_id == ref)).first()
+        )
         if row is None or row.deleted_at is not None:
-            raise NotFoundError(f"No product {ref!r}. Declare it in the catalog and run billing.catalog.sync().",
-                                param="product")
+            raise NotFoundError(
+                f"No product {ref!r}. Declare it in the catalog and run billing.catalog.sync().",
+                param="product",
+            )
         return row
 
     @staticmethod
@@ -217,8 +277,10 @@ def _coerce(catalog: Any) -> Catalog:
         return load_catalog(catalog)
     if isinstance(catalog, Mapping):
         return Catalog(**{str(k): v for k, v in catalog.items()})
-    raise InvalidInputError(f"sync() takes a Catalog, a mapping or a path to a .toml/.yaml file, got "
-                            f"{type(catalog).__name__}.", param="catalog")
+    raise InvalidInputError(
+        f"sync() takes a Catalog, a mapping or a path to a .toml/.yaml file, got {type(catalog).__name__}.",
+        param="catalog",
+    )
 
 
 class _Run:
@@ -231,19 +293,24 @@ class _Run:
         self.meter_ids = {m["event_name"]: m["id"] for m in remote.meters if m["status"] == "active"}
         self.feature_ids = {k: f["id"] for k, f in remote.features.items()}
         declared = {p.id for p in catalog.products}
-        products = {pid: p for pid, p in remote.products.items()
-                    if pid in declared or pid in remote.attached}
+        products = {pid: p for pid, p in remote.products.items() if pid in declared or pid in remote.attached}
         prices = {p["id"]: p for p in remote.prices.values()}
         for listed in remote.product_prices.values():
             prices.update({p["id"]: p for p in listed})
         self.objects: dict[str, dict[str, dict[str, Any]]] = {
             "meter": {m["id"]: m for m in remote.meters},
             "feature": {f["id"]: f for f in remote.features.values()},
-            "product": products, "price": prices}
+            "product": products,
+            "price": prices,
+        }
         self.attached: dict[str, dict[str, dict[str, Any]]] = {
-            pid: {a["entitlement_feature"]["lookup_key"]: a for a in items} for pid, items in remote.attached.items()}
+            pid: {a["entitlement_feature"]["lookup_key"]: a for a in items}
+            for pid, items in remote.attached.items()
+        }
 
-    def _call(self, fn: Any, *args: Any, action: str, params: dict[str, Any] | None, state: Any = None) -> Any:
+    def _call(
+        self, fn: Any, *args: Any, action: str, params: dict[str, Any] | None, state: Any = None
+    ) -> Any:
         key = intent_key(f"catalog.{action}", *args, params, state)
         kwargs: dict[str, Any] = {"options": {"idempotency_key": key}}
         if params is not None:
@@ -262,18 +329,33 @@ class _Run:
     # meters
     def _meter_create(self, op: Op) -> None:
         m: Meter = op.decl
-        params = {"display_name": m.display_name, "event_name": m.event_name,
-                  "default_aggregation": {"formula": m.aggregation},
-                  "customer_mapping": {"type": "by_id", "event_payload_key": m.customer_payload_key},
-                  "value_settings": {"event_payload_key": m.value_payload_key}}
-        obj = self._call(self.v1.billing.meters.create, action="meter.create", params=params,
-                         state=op.extra.get("previous"))
+        params = {
+            "display_name": m.display_name,
+            "event_name": m.event_name,
+            "default_aggregation": {"formula": m.aggregation},
+            "customer_mapping": {"type": "by_id", "event_payload_key": m.customer_payload_key},
+            "value_settings": {"event_payload_key": m.value_payload_key},
+        }
+        obj = self._call(
+            self.v1.billing.meters.create,
+            action="meter.create",
+            params=params,
+            state=op.extra.get("previous"),
+        )
         self.meter_ids[m.event_name] = self._keep("meter", obj)["id"]
 
     def _meter_update(self, op: Op) -> None:
         assert op.target is not None
-        self._keep("meter", self._call(self.v1.billing.meters.update, op.target["id"], action="meter.update",
-                                       params={"display_name": op.decl.display_name}, state=_fingerprint(op.target)))
+        self._keep(
+            "meter",
+            self._call(
+                self.v1.billing.meters.update,
+                op.target["id"],
+                action="meter.update",
+                params={"display_name": op.decl.display_name},
+                state=_fingerprint(op.target),
+            ),
+        )
 
     # features
     def _feature_create(self, op: Op) -> None:
@@ -293,22 +375,41 @@ class _Run:
             params["metadata"] = patch
         if not current.get("active", True):
             params["active"] = True
-        self._keep("feature", self._call(self.v1.entitlements.features.update, current["id"], action="feature.update",
-                                         params=params, state=_fingerprint(current)))
+        self._keep(
+            "feature",
+            self._call(
+                self.v1.entitlements.features.update,
+                current["id"],
+                action="feature.update",
+                params=params,
+                state=_fingerprint(current),
+            ),
+        )
 
     _feature_reactivate = _feature_update
 
     def _feature_archive(self, op: Op) -> None:
         assert op.target is not None
-        self._keep("feature", self._call(self.v1.entitlements.features.update, op.target["id"],
-                                         action="feature.archive", params={"active": False},
-                                         state=_fingerprint(op.target)))
+        self._keep(
+            "feature",
+            self._call(
+                self.v1.entitlements.features.update,
+                op.target["id"],
+                action="feature.archive",
+                params={"active": False},
+                state=_fingerprint(op.target),
+            ),
+        )
 
     # products
     def _product_create(self, op: Op) -> None:
         p: Product = op.decl
-        params: dict[str, Any] = {"id": p.id, "name": p.name, "active": p.active,
-                                  "metadata": product_metadata(p, self.features_decl)}
+        params: dict[str, Any] = {
+            "id": p.id,
+            "name": p.name,
+            "active": p.active,
+            "metadata": product_metadata(p, self.features_decl),
+        }
         if p.description is not None:
             params["description"] = p.description
         self._keep("product", self._call(self.v1.products.create, action="product.create", params=params))
@@ -327,15 +428,31 @@ class _Run:
         patch = metadata_patch(current.get("metadata"), product_metadata(p, self.features_decl))
         if patch is not None:
             params["metadata"] = patch
-        self._keep("product", self._call(self.v1.products.update, current["id"], action="product.update",
-                                         params=params, state=_fingerprint(current)))
+        self._keep(
+            "product",
+            self._call(
+                self.v1.products.update,
+                current["id"],
+                action="product.update",
+                params=params,
+                state=_fingerprint(current),
+            ),
+        )
 
     _product_reactivate = _product_update
 
     def _product_archive(self, op: Op) -> None:
         assert op.target is not None
-        self._keep("product", self._call(self.v1.products.update, op.target["id"], action="product.archive",
-                                         params={"active": False}, state=_fingerprint(op.target)))
+        self._keep(
+            "product",
+            self._call(
+                self.v1.products.update,
+                op.target["id"],
+                action="product.archive",
+                params={"active": False},
+                state=_fingerprint(op.target),
+            ),
+        )
 
     # prices
     def _price_create(self, op: Op) -> None:
@@ -344,18 +461,27 @@ class _Run:
         holder = op.target
         if holder is not None:
             params["transfer_lookup_key"] = True
-        self._keep("price", self._call(self.v1.prices.create, action="price.create", params=params,
-                                       state=holder and holder["id"]))
+        self._keep(
+            "price",
+            self._call(
+                self.v1.prices.create, action="price.create", params=params, state=holder and holder["id"]
+            ),
+        )
 
     def _price_replace(self, op: Op) -> None:
         """Prices are immutable: a new price takes over the lookup key, the old one is archived."""
         self._price_create(op)
         old = op.target
         assert old is not None
-        old = {**old, "lookup_key": None}   # transferred to the new price
+        old = {**old, "lookup_key": None}  # transferred to the new price
         if old.get("active", True):
-            old = self._call(self.v1.prices.update, old["id"], action="price.archive", params={"active": False},
-                             state=_fingerprint(op.target))
+            old = self._call(
+                self.v1.prices.update,
+                old["id"],
+                action="price.archive",
+                params={"active": False},
+                state=_fingerprint(op.target),
+            )
         self._keep("price", old)
 
     def _price_update(self, op: Op) -> None:
@@ -369,14 +495,24 @@ class _Run:
         patch = metadata_patch(current.get("metadata"), price_metadata(p, pr))
         if patch is not None:
             params["metadata"] = patch
-        obj = self._call(self.v1.prices.update, current["id"], action="price.update", params=params,
-                         state=_fingerprint(current))
+        obj = self._call(
+            self.v1.prices.update,
+            current["id"],
+            action="price.update",
+            params=params,
+            state=_fingerprint(current),
+        )
         self._keep("price", {**obj, "tiers": current["tiers"]} if "tiers" in current else obj)
 
     def _price_archive(self, op: Op) -> None:
         current = op.target or {}
-        obj = self._call(self.v1.prices.update, current["id"], action="price.archive", params={"active": False},
-                         state=_fingerprint(current))
+        obj = self._call(
+            self.v1.prices.update,
+            current["id"],
+            action="price.archive",
+            params={"active": False},
+            state=_fingerprint(current),
+        )
         self._keep("price", {**obj, "tiers": current["tiers"]} if "tiers" in current else obj)
 
     # plan features
@@ -384,24 +520,38 @@ class _Run:
         p, pf = op.decl
         attached = self.attached.setdefault(p.id, {})
         fid = self.feature_ids[pf.key]
-        obj = self._call(self.v1.products.features.create, p.id, action="product_feature.attach",
-                         params={"entitlement_feature": fid}, state=sorted(a["id"] for a in attached.values()))
+        obj = self._call(
+            self.v1.products.features.create,
+            p.id,
+            action="product_feature.attach",
+            params={"entitlement_feature": fid},
+            state=sorted(a["id"] for a in attached.values()),
+        )
         attached[pf.key] = obj
 
     def _plan_feature_detach(self, op: Op) -> None:
         assert op.target is not None
         pid = op.extra["product"]
-        try:
-            self._call(self.v1.products.features.delete, pid, op.target["id"], action="product_feature.detach",
-                       params=None)
-        except NotFoundError:
-            pass   # already gone: the outcome is the same
+        with contextlib.suppress(NotFoundError):  # already gone: the outcome is the same
+            self._call(
+                self.v1.products.features.delete,
+                pid,
+                op.target["id"],
+                action="product_feature.detach",
+                params=None,
+            )
         self.attached.get(pid, {}).pop(op.target["entitlement_feature"]["lookup_key"], None)
 
 
 def _price_params(p: Product, pr: Price, meter_ids: dict[str, str]) -> dict[str, Any]:
-    params: dict[str, Any] = {"product": p.id, "currency": pr.currency, "lookup_key": pr.lookup_key,
-                              "active": pr.active, "metadata": price_metadata(p, pr), "expand": ["tiers"]}
+    params: dict[str, Any] = {
+        "product": p.id,
+        "currency": pr.currency,
+        "lookup_key": pr.lookup_key,
+        "active": pr.active,
+        "metadata": price_metadata(p, pr),
+        "expand": ["tiers"],
+    }
     if pr.nickname is not None:
         params["nickname"] = pr.nickname
     if pr.unit_amount is not None:
@@ -412,11 +562,16 @@ def _price_params(p: Product, pr: Price, meter_ids: dict[str, str]) -> dict[str,
         assert pr.tiers is not None
         params.update(billing_scheme="tiered", tiers_mode=pr.tiers_mode, tiers=[_tier(t) for t in pr.tiers])
     if pr.transform_quantity is not None:
-        params["transform_quantity"] = {"divide_by": pr.transform_quantity.divide_by,
-                                        "round": pr.transform_quantity.round}
+        params["transform_quantity"] = {
+            "divide_by": pr.transform_quantity.divide_by,
+            "round": pr.transform_quantity.round,
+        }
     if pr.interval is not None:
-        rec: dict[str, Any] = {"interval": pr.interval, "interval_count": pr.interval_count,
-                               "usage_type": pr.usage_type}
+        rec: dict[str, Any] = {
+            "interval": pr.interval,
+            "interval_count": pr.interval_count,
+            "usage_type": pr.usage_type,
+        }
         if pr.meter is not None:
             rec["meter"] = meter_ids[pr.meter]
         if pr.trial_period_days is not None:
@@ -433,4 +588,3 @@ def _tier(t: Any) -> dict[str, Any]:
         elif getattr(t, f"{name}_decimal") is not None:
             out[f"{name}_decimal"] = str(getattr(t, f"{name}_decimal"))
     return out
-

@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict
 
 from ..money import Money
 
-__all__ = ["ProductInfo", "PriceInfo", "FeatureInfo", "PlanFeatureInfo", "MeterInfo"]
+__all__ = ["FeatureInfo", "MeterInfo", "PlanFeatureInfo", "PriceInfo", "ProductInfo"]
 
 _FROZEN = ConfigDict(frozen=True)
 
 
 class ProductInfo(BaseModel):
-    """A synced product. ``id`` is the Stripe id, ``key`` the catalog key (None if billingos does not own it)."""
+    """A synced product. ``id`` is the Stripe id, ``key`` the catalog key (None when billingos does not
+    own it)."""
 
     model_config = _FROZEN
 
@@ -30,12 +31,20 @@ class ProductInfo(BaseModel):
 
     @classmethod
     def from_row(cls, row: Any) -> ProductInfo:
-        return cls(id=row.stripe_id, key=row.key, name=row.name, description=row.description, active=row.active,
-                   metadata=dict(row.stripe_metadata or {}), created=row.stripe_created)
+        return cls(
+            id=row.stripe_id,
+            key=row.key,
+            name=row.name,
+            description=row.description,
+            active=row.active,
+            metadata=dict(row.stripe_metadata or {}),
+            created=row.stripe_created,
+        )
 
 
 class PriceInfo(BaseModel):
-    """A synced price. Amounts are integer minor units; ``unit_amount_decimal`` is exact for sub-cent prices."""
+    """A synced price. Amounts are integer minor units; ``unit_amount_decimal`` is exact for sub-cent
+    prices."""
 
     model_config = _FROZEN
 
@@ -73,13 +82,29 @@ class PriceInfo(BaseModel):
     @classmethod
     def from_row(cls, row: Any, product_key: str | None = None) -> PriceInfo:
         dec = row.unit_amount_decimal
-        return cls(id=row.stripe_id, lookup_key=row.lookup_key, product=row.product, product_key=product_key,
-                   active=row.active, type=row.type, currency=row.currency, billing_scheme=row.billing_scheme,
-                   unit_amount=row.unit_amount, unit_amount_decimal=_tidy(dec),
-                   tiers_mode=row.tiers_mode, tiers=row.tiers, transform_quantity=row.transform_quantity,
-                   interval=row.interval, interval_count=row.interval_count, usage_type=row.usage_type,
-                   meter=row.meter, trial_period_days=row.trial_period_days, nickname=row.nickname,
-                   metadata=dict(row.stripe_metadata or {}), created=row.stripe_created)
+        return cls(
+            id=row.stripe_id,
+            lookup_key=row.lookup_key,
+            product=row.product,
+            product_key=product_key,
+            active=row.active,
+            type=row.type,
+            currency=row.currency,
+            billing_scheme=row.billing_scheme,
+            unit_amount=row.unit_amount,
+            unit_amount_decimal=_tidy(dec),
+            tiers_mode=row.tiers_mode,
+            tiers=row.tiers,
+            transform_quantity=row.transform_quantity,
+            interval=row.interval,
+            interval_count=row.interval_count,
+            usage_type=row.usage_type,
+            meter=row.meter,
+            trial_period_days=row.trial_period_days,
+            nickname=row.nickname,
+            metadata=dict(row.stripe_metadata or {}),
+            created=row.stripe_created,
+        )
 
 
 def _tidy(value: Any) -> Decimal | None:
@@ -99,19 +124,27 @@ class FeatureInfo(BaseModel):
     key: str
     name: str
     type: Literal["boolean", "metered"]
-    meter: str | None       # the meter's event_name, for metered features backed by a meter
+    meter: str | None  # the meter's event_name, for metered features backed by a meter
     active: bool
     metadata: dict[str, str]
 
     @classmethod
     def from_row(cls, row: Any) -> FeatureInfo:
-        ftype = row.type if row.type in ("boolean", "metered") else "boolean"
-        return cls(id=row.stripe_id, key=row.lookup_key, name=row.name, type=ftype, meter=row.meter_event_name,
-                   active=row.active, metadata=dict(row.stripe_metadata or {}))
+        ftype: Literal["boolean", "metered"] = "metered" if row.type == "metered" else "boolean"
+        return cls(
+            id=row.stripe_id,
+            key=row.lookup_key,
+            name=row.name,
+            type=ftype,
+            meter=row.meter_event_name,
+            active=row.active,
+            metadata=dict(row.stripe_metadata or {}),
+        )
 
 
 class PlanFeatureInfo(BaseModel):
-    """A feature a plan includes. For metered features: ``limit`` (None when ``unlimited``), reset, rollover."""
+    """A feature a plan includes. Metered features have ``limit`` (None when ``unlimited``), ``reset``
+    and ``rollover``."""
 
     model_config = _FROZEN
 
@@ -127,9 +160,17 @@ class PlanFeatureInfo(BaseModel):
 
     @classmethod
     def from_row(cls, row: Any, ftype: str = "boolean") -> PlanFeatureInfo:
-        return cls(product=row.product, product_key=row.product_key, feature=row.feature,
-                   feature_key=row.feature_key, type="metered" if ftype == "metered" else "boolean",
-                   limit=row.limit_value, unlimited=row.unlimited, reset=row.reset, rollover=row.rollover)
+        return cls(
+            product=row.product,
+            product_key=row.product_key,
+            feature=row.feature,
+            feature_key=row.feature_key,
+            type="metered" if ftype == "metered" else "boolean",
+            limit=row.limit_value,
+            unlimited=row.unlimited,
+            reset=row.reset,
+            rollover=row.rollover,
+        )
 
 
 class MeterInfo(BaseModel):
@@ -147,6 +188,12 @@ class MeterInfo(BaseModel):
 
     @classmethod
     def from_row(cls, row: Any) -> MeterInfo:
-        return cls(id=row.stripe_id, event_name=row.event_name, display_name=row.display_name,
-                   aggregation=row.aggregation, status=row.status, customer_payload_key=row.customer_payload_key,
-                   value_payload_key=row.value_payload_key)
+        return cls(
+            id=row.stripe_id,
+            event_name=row.event_name,
+            display_name=row.display_name,
+            aggregation=row.aggregation,
+            status=row.status,
+            customer_payload_key=row.customer_payload_key,
+            value_payload_key=row.value_payload_key,
+        )

@@ -103,17 +103,31 @@ def test_toml_and_yaml_give_the_same_catalog(tmp_path: Path) -> None:
     assert pro.features[1].limit == 10_000 and pro.features[1].rollover is True
 
 
-@pytest.mark.parametrize("name,text,expected", [
-    ("bad.toml", "[[products]\nkey = 1", r"bad\.toml: TOML syntax error"),
-    ("bad.yaml", "products:\n  - key: [unclosed\n", r"bad\.yaml: YAML syntax error at line \d+, column \d+"),
-    ("unknown.toml", '[[products]]\nkey = "pro"\nname = "Pro"\nprize = 5\n',
-     r"unknown\.toml: Invalid catalog: product 'pro': unknown key 'prize'"),
-    ("unknown.yaml", "productz: []\n", r"unknown\.yaml: Invalid catalog: unknown key 'productz'"),
-    ("float.yaml", "products:\n  - key: pro\n    name: Pro\n    prices:\n      - {lookup_key: m, currency: usd, "
-     "unit_amount_decimal: 0.5}\n", r"float\.yaml: .*price 'm': unit_amount_decimal: 0\.5 is a float"),
-    ("list.yaml", "- a\n- b\n", r"list\.yaml: the catalog must be a mapping"),
-    ("catalog.json", "{}", r"unsupported catalog file type '\.json'"),
-])
+@pytest.mark.parametrize(
+    "name,text,expected",
+    [
+        ("bad.toml", "[[products]\nkey = 1", r"bad\.toml: TOML syntax error"),
+        (
+            "bad.yaml",
+            "products:\n  - key: [unclosed\n",
+            r"bad\.yaml: YAML syntax error at line \d+, column \d+",
+        ),
+        (
+            "unknown.toml",
+            '[[products]]\nkey = "pro"\nname = "Pro"\nprize = 5\n',
+            r"unknown\.toml: Invalid catalog: product 'pro': unknown key 'prize'",
+        ),
+        ("unknown.yaml", "productz: []\n", r"unknown\.yaml: Invalid catalog: unknown key 'productz'"),
+        (
+            "float.yaml",
+            "products:\n  - key: pro\n    name: Pro\n    prices:\n      - {lookup_key: m, currency: usd, "
+            "unit_amount_decimal: 0.5}\n",
+            r"float\.yaml: .*price 'm': unit_amount_decimal: 0\.5 is a float",
+        ),
+        ("list.yaml", "- a\n- b\n", r"list\.yaml: the catalog must be a mapping"),
+        ("catalog.json", "{}", r"unsupported catalog file type '\.json'"),
+    ],
+)
 def test_errors_name_the_file(tmp_path: Path, name: str, text: str, expected: str) -> None:
     path = _write(tmp_path, name, text)
     with pytest.raises(InvalidInputError, match=expected):

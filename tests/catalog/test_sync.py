@@ -35,15 +35,21 @@ def test_first_sync_creates_everything(billing, emulator, catalog: Catalog) -> N
     assert report.stripe_writes == len(writes(emulator)) == 1 + 2 + 2 + 4 + 3
 
     stripe = billing.stripe.v1
-    by_key = {p.lookup_key: p for p in stripe.prices.list(params={"lookup_keys": [
-        "basic_monthly", "pro_monthly", "pro_yearly", "pro_api"]}).data}
+    by_key = {
+        p.lookup_key: p
+        for p in stripe.prices.list(
+            params={"lookup_keys": ["basic_monthly", "pro_monthly", "pro_yearly", "pro_api"]}
+        ).data
+    }
     assert by_key["pro_monthly"].unit_amount == 2900
     assert by_key["pro_monthly"].product == product_stripe_id("pro")
     assert by_key["pro_yearly"].recurring.interval == "year"
     product = stripe.products.retrieve(product_stripe_id("pro"))
     assert product.name == "Pro" and product.description == "For teams"
-    assert product.metadata.to_dict() == {"billingos_key": "pro",
-                                          "billingos_limit.api_calls": "10000/month/rollover"}
+    assert product.metadata.to_dict() == {
+        "billingos_key": "pro",
+        "billingos_limit.api_calls": "10000/month/rollover",
+    }
     feature = stripe.entitlements.features.list(params={"lookup_key": "export"}).data[0]
     assert feature.name == "Export"
     attached = stripe.products.features.list(product_stripe_id("pro")).data
@@ -52,18 +58,32 @@ def test_first_sync_creates_everything(billing, emulator, catalog: Catalog) -> N
 
 def test_local_mirror_matches_stripe(billing, emulator, catalog: Catalog) -> None:
     billing.catalog.sync(catalog)
-    assert row_counts(billing) == {"billing_products": 2, "billing_prices": 4, "billing_features": 2,
-                                   "billing_plan_features": 3, "billing_meters": 1}
+    assert row_counts(billing) == {
+        "billing_products": 2,
+        "billing_prices": 4,
+        "billing_features": 2,
+        "billing_plan_features": 3,
+        "billing_meters": 1,
+    }
     with billing.session_factory() as s:
         for row in s.scalars(select(BillingPrice)):
             obj = emulator.store.objects[row.stripe_id]
             assert (row.lookup_key, row.product, row.active, row.currency, row.unit_amount) == (
-                obj["lookup_key"], obj["product"], obj["active"], obj["currency"], obj["unit_amount"])
+                obj["lookup_key"],
+                obj["product"],
+                obj["active"],
+                obj["currency"],
+                obj["unit_amount"],
+            )
             assert row.data["id"] == obj["id"]
         for row in s.scalars(select(BillingProduct)):
             obj = emulator.store.objects[row.stripe_id]
             assert (row.key, row.name, row.active, row.stripe_metadata) == (
-                obj["metadata"]["billingos_key"], obj["name"], obj["active"], obj["metadata"])
+                obj["metadata"]["billingos_key"],
+                obj["name"],
+                obj["active"],
+                obj["metadata"],
+            )
     price = billing.catalog.price("pro_api")
     assert price.unit_amount is None
     assert price.unit_amount_decimal == Decimal("0.25")
@@ -73,7 +93,7 @@ def test_local_mirror_matches_stripe(billing, emulator, catalog: Catalog) -> Non
 def test_second_sync_is_a_noop_with_zero_writes(billing, emulator, catalog: Catalog) -> None:
     billing.catalog.sync(catalog)
     mark = len(emulator.request_log)
-    report = billing.catalog.sync(Catalog(**base_catalog()))   # an equal catalog, built anew
+    report = billing.catalog.sync(Catalog(**base_catalog()))  # an equal catalog, built anew
     assert report.noop
     assert report.stripe_writes == 0
     assert writes(emulator, mark) == []
@@ -91,12 +111,12 @@ def test_changed_price_creates_new_price_and_archives_old(billing, emulator, cat
     report = billing.catalog.sync(data)
     assert report.prices.replaced == ("pro_monthly",)
     assert report.prices.unchanged == ("basic_monthly", "pro_yearly", "pro_api")
-    assert report.stripe_writes == 2                # create the new price, archive the old one
+    assert report.stripe_writes == 2  # create the new price, archive the old one
 
     new = billing.catalog.price("pro_monthly")
     assert new.id != old.id and new.unit_amount == 3900 and new.active
     stripe_old = emulator.store.objects[old.id]
-    assert stripe_old["active"] is False and stripe_old["lookup_key"] is None   # key transferred
+    assert stripe_old["active"] is False and stripe_old["lookup_key"] is None  # key transferred
     assert emulator.store.objects[new.id]["lookup_key"] == "pro_monthly"
     archived = billing.catalog.price(old.id)
     assert archived.active is False and archived.lookup_key is None and archived.unit_amount == 2900
@@ -104,13 +124,22 @@ def test_changed_price_creates_new_price_and_archives_old(billing, emulator, cat
     assert billing.catalog.sync(data).noop
 
 
-@pytest.mark.parametrize("change", [
-    {"interval": "year"}, {"interval_count": 3}, {"currency": "eur"}, {"trial_period_days": 14},
-    {"unit_amount": None, "unit_amount_decimal": "2900.5"},
-    {"unit_amount": None, "tiers_mode": "graduated", "tiers": [{"up_to": 5, "unit_amount": 2900},
-                                                               {"up_to": "inf", "unit_amount": 2000}]},
-    {"transform_quantity": {"divide_by": 10, "round": "down"}},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"interval": "year"},
+        {"interval_count": 3},
+        {"currency": "eur"},
+        {"trial_period_days": 14},
+        {"unit_amount": None, "unit_amount_decimal": "2900.5"},
+        {
+            "unit_amount": None,
+            "tiers_mode": "graduated",
+            "tiers": [{"up_to": 5, "unit_amount": 2900}, {"up_to": "inf", "unit_amount": 2000}],
+        },
+        {"transform_quantity": {"divide_by": 10, "round": "down"}},
+    ],
+)
 def test_any_immutable_change_replaces_the_price(billing, emulator, change: dict[str, Any]) -> None:
     billing.catalog.sync(base_catalog())
     old_id = billing.catalog.price("pro_monthly").id
@@ -119,7 +148,7 @@ def test_any_immutable_change_replaces_the_price(billing, emulator, change: dict
     report = billing.catalog.sync(data)
     assert report.prices.replaced == ("pro_monthly",)
     assert emulator.store.objects[old_id]["active"] is False
-    assert billing.catalog.sync(data).noop        # the new price compares equal to its declaration
+    assert billing.catalog.sync(data).noop  # the new price compares equal to its declaration
 
 
 def test_mutable_price_changes_update_in_place(billing, emulator) -> None:
@@ -144,7 +173,7 @@ def test_removed_product_and_prices_are_archived_not_deleted(billing, emulator) 
     basic_price = billing.catalog.price("basic_monthly")
     data = base_catalog()
     del data["products"][0]
-    data["products"][0]["prices"].pop(1)            # pro_yearly removed too
+    data["products"][0]["prices"].pop(1)  # pro_yearly removed too
     report = billing.catalog.sync(data)
     assert report.products.archived == ("basic",)
     assert set(report.prices.archived) == {"basic_monthly", "pro_yearly"}
@@ -156,7 +185,7 @@ def test_removed_product_and_prices_are_archived_not_deleted(billing, emulator) 
     assert {p.lookup_key for p in billing.catalog.prices(active=False)} == {"basic_monthly", "pro_yearly"}
     assert billing.catalog.sync(data).noop
 
-    report = billing.catalog.sync(base_catalog())   # declared again: reactivated, not duplicated
+    report = billing.catalog.sync(base_catalog())  # declared again: reactivated, not duplicated
     assert report.products.updated == ("basic",)
     assert set(report.prices.updated) == {"basic_monthly", "pro_yearly"}
     assert billing.catalog.price("basic_monthly").id == basic_price.id
@@ -176,8 +205,14 @@ def test_objects_billingos_does_not_own_are_never_archived(billing, emulator) ->
     stripe = billing.stripe.v1
     billing.catalog.sync(base_catalog())
     # a price added by hand in the dashboard on a billingos product, and a hand-made feature
-    manual = stripe.prices.create(params={"product": product_stripe_id("pro"), "currency": "usd",
-                                          "unit_amount": 123, "recurring": {"interval": "month"}})
+    manual = stripe.prices.create(
+        params={
+            "product": product_stripe_id("pro"),
+            "currency": "usd",
+            "unit_amount": 123,
+            "recurring": {"interval": "month"},
+        }
+    )
     stripe.entitlements.features.create(params={"name": "Beta", "lookup_key": "beta"})
     report = billing.catalog.sync(base_catalog())
     assert report.noop
@@ -199,13 +234,18 @@ def test_metered_price_is_linked_to_its_meter(billing, emulator, catalog: Catalo
 
 def test_meter_display_name_updates_but_aggregation_conflicts(billing, emulator) -> None:
     billing.catalog.sync(base_catalog())
-    report = billing.catalog.sync(base_catalog(meters=[{"event_name": "api_calls", "display_name": "Requests"}]))
+    report = billing.catalog.sync(
+        base_catalog(meters=[{"event_name": "api_calls", "display_name": "Requests"}])
+    )
     assert report.meters.updated == ("api_calls",)
     assert billing.catalog.meter("api_calls").display_name == "Requests"
     mark = len(emulator.request_log)
-    with pytest.raises(ConflictError, match="meter 'api_calls'.*cannot change"):
-        billing.catalog.sync(base_catalog(meters=[{"event_name": "api_calls", "display_name": "Requests",
-                                                   "aggregation": "count"}]))
+    with pytest.raises(ConflictError, match=r"meter 'api_calls'.*cannot change"):
+        billing.catalog.sync(
+            base_catalog(
+                meters=[{"event_name": "api_calls", "display_name": "Requests", "aggregation": "count"}]
+            )
+        )
     assert writes(emulator, mark) == []
 
 
@@ -213,15 +253,22 @@ def test_plan_feature_limits_are_mirrored_and_updated(billing, emulator) -> None
     billing.catalog.sync(base_catalog())
     pro = {f.feature_key: f for f in billing.catalog.plan_features("pro")}
     assert pro["export"].type == "boolean" and pro["export"].limit is None
-    assert (pro["api_calls"].type, pro["api_calls"].limit, pro["api_calls"].reset, pro["api_calls"].rollover) == (
-        "metered", 10000, "month", True)
+    assert (
+        pro["api_calls"].type,
+        pro["api_calls"].limit,
+        pro["api_calls"].reset,
+        pro["api_calls"].rollover,
+    ) == ("metered", 10000, "month", True)
     basic = billing.catalog.plan_features("basic")
     assert [(f.feature_key, f.limit, f.reset, f.rollover) for f in basic] == [
-        ("api_calls", 1000, "billing_period", False)]
+        ("api_calls", 1000, "billing_period", False)
+    ]
 
     data = base_catalog()
     data["products"][0]["features"] = ["export", {"key": "api_calls", "limit": "unlimited"}]
-    data["products"][1]["features"] = [{"key": "api_calls", "limit": 20000, "reset": "month", "rollover": True}]
+    data["products"][1]["features"] = [
+        {"key": "api_calls", "limit": 20000, "reset": "month", "rollover": True}
+    ]
     report = billing.catalog.sync(data)
     assert report.plan_features.created == ("basic:export",)
     assert report.plan_features.archived == ("pro:export",)
@@ -233,8 +280,10 @@ def test_plan_feature_limits_are_mirrored_and_updated(billing, emulator) -> None
     stripe_meta = emulator.store.objects[product_stripe_id("basic")]["metadata"]
     assert stripe_meta["billingos_limit.api_calls"] == "unlimited/billing_period"
     with billing.session_factory() as s:
-        assert s.scalar(select(BillingPlanFeature.limit_value).where(
-            BillingPlanFeature.product_key == "pro")) == 20000
+        assert (
+            s.scalar(select(BillingPlanFeature.limit_value).where(BillingPlanFeature.product_key == "pro"))
+            == 20000
+        )
     assert billing.catalog.sync(data).noop
 
 
@@ -260,7 +309,8 @@ def test_dry_run_reports_without_writing(billing, emulator, catalog: Catalog) ->
     assert plan.summary().startswith("dry run: would change")
     report = billing.catalog.sync(catalog)
     assert report.model_dump(exclude={"dry_run", "stripe_writes"}) == plan.model_dump(
-        exclude={"dry_run", "stripe_writes"})
+        exclude={"dry_run", "stripe_writes"}
+    )
     assert billing.catalog.plan(catalog).noop
 
 
@@ -268,24 +318,28 @@ def test_signal_fires_after_commit_with_the_report(billing, catalog: Catalog) ->
     seen: list[Any] = []
 
     def receiver(sender: Any, report: Any) -> None:
-        with billing.session_factory() as s:   # committed: another session sees the rows
-            seen.append((sender, report, s.scalar(select(BillingProduct.key).where(BillingProduct.key == "pro"))))
+        with billing.session_factory() as s:  # committed: another session sees the rows
+            seen.append(
+                (sender, report, s.scalar(select(BillingProduct.key).where(BillingProduct.key == "pro")))
+            )
 
     signals.catalog_synced.connect(receiver)
     try:
         report = billing.catalog.sync(catalog)
-        billing.catalog.sync(catalog, dry_run=True)          # a dry run sends nothing
+        billing.catalog.sync(catalog, dry_run=True)  # a dry run sends nothing
     finally:
         signals.catalog_synced.disconnect(receiver)
     assert seen == [(billing, report, "pro")]
 
 
-def test_stripe_failure_midway_then_rerun_finishes_without_duplicates(billing, emulator, catalog: Catalog) -> None:
+def test_stripe_failure_midway_then_rerun_finishes_without_duplicates(
+    billing, emulator, catalog: Catalog
+) -> None:
     emulator.faults.fail_paths.add(f"/v1/products/{product_stripe_id('pro')}/features")  # attaching fails
     with pytest.raises(StripeUnavailableError):
         billing.catalog.sync(catalog)
     assert len(emulator.store.all("product")) == 2 and len(emulator.store.all("price")) == 4
-    assert row_counts(billing)["billing_prices"] == 4    # the mirror follows what Stripe now holds
+    assert row_counts(billing)["billing_prices"] == 4  # the mirror follows what Stripe now holds
     emulator.faults.reset()
     report = billing.catalog.sync(catalog)
     assert report.products.unchanged == ("basic", "pro")
@@ -300,6 +354,7 @@ def test_stripe_failure_midway_then_rerun_finishes_without_duplicates(billing, e
 def test_lost_response_after_stripe_created_the_price(billing, emulator, catalog: Catalog) -> None:
     """Stripe made the price but the answer was a 500: the rerun finds it by lookup key."""
     from billingos.emulator import StripeError
+
     lost: list[str] = []
 
     def drop_answer(event: dict[str, Any]) -> None:
@@ -320,12 +375,24 @@ def test_lost_response_after_stripe_created_the_price(billing, emulator, catalog
 def test_tiered_and_package_prices(billing, emulator) -> None:
     data = base_catalog()
     data["products"][1]["prices"] += [
-        {"lookup_key": "seats", "currency": "usd", "interval": "month", "tiers_mode": "graduated",
-         "tiers": [{"up_to": 5, "flat_amount": 9900, "unit_amount": 0},
-                   {"up_to": "inf", "unit_amount_decimal": "1500.5"}]},
-        {"lookup_key": "sms_pack", "currency": "usd", "unit_amount": 1000,
-         "transform_quantity": {"divide_by": 100, "round": "up"}},
-        {"lookup_key": "yen", "currency": "jpy", "unit_amount": 500, "interval": "week", "interval_count": 2}]
+        {
+            "lookup_key": "seats",
+            "currency": "usd",
+            "interval": "month",
+            "tiers_mode": "graduated",
+            "tiers": [
+                {"up_to": 5, "flat_amount": 9900, "unit_amount": 0},
+                {"up_to": "inf", "unit_amount_decimal": "1500.5"},
+            ],
+        },
+        {
+            "lookup_key": "sms_pack",
+            "currency": "usd",
+            "unit_amount": 1000,
+            "transform_quantity": {"divide_by": 100, "round": "up"},
+        },
+        {"lookup_key": "yen", "currency": "jpy", "unit_amount": 500, "interval": "week", "interval_count": 2},
+    ]
     billing.catalog.sync(data)
     seats = billing.catalog.price("seats")
     assert seats.billing_scheme == "tiered" and seats.tiers_mode == "graduated"
@@ -339,14 +406,20 @@ def test_tiered_and_package_prices(billing, emulator) -> None:
 
 
 def test_example_app_catalog_syncs(billing, emulator) -> None:
-    report = billing.catalog.sync(EXAMPLE)             # a path works too
+    report = billing.catalog.sync(EXAMPLE)  # a path works too
     assert report.products.created == ("free", "pro", "team")
     assert {f.key for f in billing.catalog.features()} == {"export", "sso", "priority_support", "api_calls"}
-    limits = {k: next(f.limit for f in billing.catalog.plan_features(k) if f.feature_key == "api_calls")
-              for k in ("free", "pro", "team")}
+    limits = {
+        k: next(f.limit for f in billing.catalog.plan_features(k) if f.feature_key == "api_calls")
+        for k in ("free", "pro", "team")
+    }
     assert limits == {"free": 1000, "pro": 10000, "team": 100000}
     assert {f.feature_key for f in billing.catalog.plan_features("team")} == {
-        "export", "sso", "priority_support", "api_calls"}
+        "export",
+        "sso",
+        "priority_support",
+        "api_calls",
+    }
     assert billing.catalog.price("pro_api_calls").meter == billing.catalog.meter("api_calls").id
     mark = len(emulator.request_log)
     assert billing.catalog.sync(str(EXAMPLE)).noop

@@ -9,14 +9,21 @@ from billingos.emulator import Emulator
 
 
 def _create(client, **extra):
-    params = {"display_name": "API calls", "event_name": "api_calls",
-              "default_aggregation": {"formula": "sum"}, **extra}
+    params = {
+        "display_name": "API calls",
+        "event_name": "api_calls",
+        "default_aggregation": {"formula": "sum"},
+        **extra,
+    }
     return client.v1.billing.meters.create(params=params)
 
 
 def test_create_has_stripe_shape(client, emulator: Emulator) -> None:
-    m = _create(client, customer_mapping={"type": "by_id", "event_payload_key": "customer"},
-                value_settings={"event_payload_key": "calls"})
+    m = _create(
+        client,
+        customer_mapping={"type": "by_id", "event_payload_key": "customer"},
+        value_settings={"event_payload_key": "calls"},
+    )
     assert m.object == "billing.meter"
     assert m.id.startswith("mtr_")
     assert m.status == "active"
@@ -39,17 +46,35 @@ def test_defaults_follow_stripe(client) -> None:
     assert m.default_aggregation.formula == "count"
 
 
-@pytest.mark.parametrize("params,param", [
-    ({"display_name": "x", "default_aggregation": {"formula": "sum"}}, "event_name"),
-    ({"display_name": "x", "event_name": "e"}, "default_aggregation"),
-    ({"event_name": "e", "default_aggregation": {"formula": "sum"}}, "display_name"),
-    ({"display_name": "x", "event_name": "e", "default_aggregation": {"formula": "max"}},
-     "default_aggregation[formula]"),
-    ({"display_name": "x", "event_name": "e", "default_aggregation": {"formula": "sum"},
-      "customer_mapping": {"type": "by_email", "event_payload_key": "c"}}, "customer_mapping[type]"),
-    ({"display_name": "x", "event_name": "has space", "default_aggregation": {"formula": "sum"}}, "event_name"),
-    ({"display_name": "x", "event_name": "e", "default_aggregation": {"formula": "sum"}, "bogus": "1"}, "bogus"),
-])
+@pytest.mark.parametrize(
+    "params,param",
+    [
+        ({"display_name": "x", "default_aggregation": {"formula": "sum"}}, "event_name"),
+        ({"display_name": "x", "event_name": "e"}, "default_aggregation"),
+        ({"event_name": "e", "default_aggregation": {"formula": "sum"}}, "display_name"),
+        (
+            {"display_name": "x", "event_name": "e", "default_aggregation": {"formula": "max"}},
+            "default_aggregation[formula]",
+        ),
+        (
+            {
+                "display_name": "x",
+                "event_name": "e",
+                "default_aggregation": {"formula": "sum"},
+                "customer_mapping": {"type": "by_email", "event_payload_key": "c"},
+            },
+            "customer_mapping[type]",
+        ),
+        (
+            {"display_name": "x", "event_name": "has space", "default_aggregation": {"formula": "sum"}},
+            "event_name",
+        ),
+        (
+            {"display_name": "x", "event_name": "e", "default_aggregation": {"formula": "sum"}, "bogus": "1"},
+            "bogus",
+        ),
+    ],
+)
 def test_create_rejects_bad_params(client, emulator: Emulator, params, param) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.billing.meters.create(params=params)

@@ -8,8 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from billingos import Billing, BillingError, ConfigurationError
+from billingos.webhooks import WebhookPayloadError
+from billingos.webhooks.service import MAX_BODY as MAX_WEBHOOK_BODY
 
 __all__ = ["ProblemRoute", "billing_dependency", "create_router", "problem_response"]
 
@@ -66,5 +69,14 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
         if owner_id is None:
             return JSONResponse(UNAUTHENTICATED, status_code=401, media_type=PROBLEM_TYPE)
         return billing.customers.get(owner_id=owner_id).model_dump(mode="json")
+
+    @router.post("/webhooks", name="billingos.webhooks")
+    @router.post("/webhooks/", include_in_schema=False)  # answer here too: the app's slash redirect would fail Stripe
+    async def webhooks(request: Request) -> Any:
+        if int(request.headers.get("content-length") or 0) > MAX_WEBHOOK_BODY:
+            raise WebhookPayloadError(f"The body is over the {MAX_WEBHOOK_BODY} byte limit.")
+        body = await request.body()
+        receipt = await run_in_threadpool(billing.webhooks.receive, body, request.headers)
+        return receipt.model_dump()
 
     return router

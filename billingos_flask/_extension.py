@@ -6,10 +6,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.local import LocalProxy
 
 from billingos import Billing, BillingError
+from billingos.webhooks import WebhookPayloadError
+from billingos.webhooks.service import MAX_BODY as MAX_WEBHOOK_BODY
 
 from ._problem import problem_response, unauthenticated
 
@@ -58,6 +60,9 @@ class BillingOS:
             self._built[app] = billing_from_config(app.config)
         app.extensions["billingos"] = self
         app.register_blueprint(self._blueprint(), url_prefix=app.config["BILLINGOS_URL_PREFIX"])
+        csrf = app.extensions.get("csrf")   # Flask-WTF's CSRFProtect: Stripe cannot send a token
+        if csrf is not None and hasattr(csrf, "exempt"):
+            csrf.exempt("billingos.webhooks")
 
     # --- host hooks ---------------------------------------------------------------------------
     def customer_loader(self, fn: F) -> F:
@@ -90,8 +95,16 @@ class BillingOS:
     def _blueprint(self) -> Blueprint:
         bp = Blueprint("billingos", __name__)
         bp.add_url_rule("/customer", "customer", self._customer_view, methods=["GET"])
+        # Exact path, POST only: Stripe counts a redirect (e.g. to a trailing slash) as a failure.
+        bp.add_url_rule("/webhooks", "webhooks", self._webhook_view, methods=["POST"], strict_slashes=True)
         bp.register_error_handler(BillingError, problem_response)
         return bp
+
+    def _webhook_view(self) -> Response | dict[str, Any]:
+        if (request.content_length or 0) > MAX_WEBHOOK_BODY:
+            raise WebhookPayloadError(f"The body is over the {MAX_WEBHOOK_BODY} byte limit.")
+        receipt = self.billing.webhooks.receive(request.stream.read(MAX_WEBHOOK_BODY + 1), request.headers)
+        return receipt.model_dump()
 
     def _customer_view(self) -> Response | dict[str, Any]:
         owner = self.load_owner_id()

@@ -10,7 +10,6 @@ import hashlib
 import itertools
 import re
 import threading
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,6 +24,18 @@ from pydantic import (
 
 from ..errors import InvalidInputError
 from ..money import CURRENCY_EXPONENTS
+from .checks import (
+    Int,
+    OptAmount,
+    OptInt,
+    _check_amount,
+    _check_decimal,
+    _check_metadata,
+    _limit,
+    _unique,
+    _up_to,
+)
+from .messages import describe, first_param
 
 __all__ = [
     "LIMIT_PREFIX",
@@ -42,78 +53,12 @@ __all__ = [
 
 # Stripe caps a recurring period at three years (3 years, 36 months, 156 weeks; days likewise).
 MAX_INTERVAL = {"day": 1095, "week": 156, "month": 36, "year": 3}
-MAX_UNIT_AMOUNT = 99_999_999  # Stripe's ceiling for an integer unit amount
-MAX_DECIMAL_PLACES = 12  # Stripe's precision for *_decimal amounts
 LIMIT_PREFIX = "billingos_limit."  # product metadata key prefix for per-plan feature limits
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_\-.:]+$")
 
 Interval = Literal["day", "week", "month", "year"]
 Reset = Literal["billing_period", "day", "week", "month", "year", "never"]
-
-
-def _no_float(value: Any) -> Any:
-    if isinstance(value, float):
-        raise ValueError(
-            f"{value!r} is a float; write the amount as a string (e.g. '{value}') or an integer, "
-            "floats are not exact"
-        )
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not an amount")
-    return value
-
-
-def _check_decimal(value: Decimal | None, name: str) -> Decimal | None:
-    if value is None:
-        return None
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{name} must be a finite amount >= 0, got {value}")
-    exp = value.normalize().as_tuple().exponent
-    if isinstance(exp, int) and -exp > MAX_DECIMAL_PLACES:
-        raise ValueError(
-            f"{name} {value} has more than {MAX_DECIMAL_PLACES} decimal places (Stripe's precision)"
-        )
-    if value > MAX_UNIT_AMOUNT:
-        raise ValueError(f"{name} {value} is above Stripe's maximum of {MAX_UNIT_AMOUNT}")
-    return value
-
-
-def _check_amount(value: int | None, name: str) -> int | None:
-    if value is None:
-        return None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {value}")
-    if value > MAX_UNIT_AMOUNT:
-        raise ValueError(f"{name} {value} is above Stripe's maximum of {MAX_UNIT_AMOUNT} minor units")
-    return value
-
-
-def _whole(value: Any) -> Any:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    if isinstance(value, float):
-        raise ValueError(
-            f"{value!r} is a float; give a whole number (amounts are integer minor units, "
-            "use unit_amount_decimal for fractions of a cent)"
-        )
-    raise ValueError(f"expected a whole number, got {value!r}")
-
-
-Int = Annotated[int, BeforeValidator(_whole)]
-OptInt = Annotated[int | None, BeforeValidator(_whole)]
-OptAmount = Annotated[Decimal | None, BeforeValidator(_no_float)]
-
-
-def _up_to(value: Any) -> Any:
-    if value == "inf" or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise ValueError(f"up_to must be a positive integer or 'inf', got {value!r}")
-
-
-def _limit(value: Any) -> Any:
-    if value is None or value == "unlimited" or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise ValueError(f"limit must be a whole number or 'unlimited', got {value!r}")
 
 
 class _Nesting(threading.local):
@@ -136,7 +81,7 @@ class _Declaration(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as e:
-            raise InvalidInputError(describe(e, self._label(data), data), param=_first_param(e)) from None
+            raise InvalidInputError(describe(e, self._label(data), data), param=first_param(e)) from None
         finally:
             _nesting.depth -= 1
 
@@ -146,7 +91,7 @@ class _Declaration(BaseModel):
             return super().model_validate(obj, *args, **kwargs)
         except ValidationError as e:
             data = obj if isinstance(obj, dict) else {}
-            raise InvalidInputError(describe(e, cls._label(data), data), param=_first_param(e)) from None
+            raise InvalidInputError(describe(e, cls._label(data), data), param=first_param(e)) from None
 
     @classmethod
     def _label(cls, data: dict[str, Any]) -> str:
@@ -532,100 +477,3 @@ def product_stripe_id(key: str) -> str:
     """A deterministic, always-valid Stripe product id for a catalog key: ``prod_<slug>_<hash>``."""
     slug = re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_")[:40] or "product"
     return f"prod_{slug}_{hashlib.sha256(key.encode()).hexdigest()[:8]}"
-
-
-def _unique(what: str, values: list[str]) -> None:
-    seen: set[str] = set()
-    for v in values:
-        if v in seen:
-            raise ValueError(f"duplicate {what} {v!r}: each must be unique in the catalog")
-        seen.add(v)
-
-
-def _check_metadata(v: dict[str, str], *, room: int = 0) -> dict[str, str]:
-    if len(v) > 50 - room:
-        raise ValueError(
-            f"metadata may have at most {50 - room} keys here (Stripe allows 50; billingos uses {room})"
-        )
-    for k, val in v.items():
-        if not k or len(k) > 40 or "[" in k or "]" in k:
-            raise ValueError(f"metadata key {k!r} must be 1-40 characters without brackets")
-        if len(val) > 500:
-            raise ValueError(f"metadata[{k}] is longer than 500 characters")
-    return v
-
-
-# --- error messages ------------------------------------------------------------------------------
-_CHILD = {
-    "products": ("product", "key"),
-    "prices": ("price", "lookup_key"),
-    "features": ("feature", "key"),
-    "meters": ("meter", "event_name"),
-    "tiers": ("tier", None),
-}
-
-
-def describe(error: ValidationError, root: str, data: Any, *, limit: int = 5) -> str:
-    """Pydantic's errors as one message that names the product, price, feature or meter at fault."""
-    lines = []
-    for err in error.errors()[:limit]:
-        where, field = _where(err["loc"], data)
-        path = where if root == "catalog" else [root, *where]
-        lines.append(f"{' → '.join(path)}: {_message(err, field)}" if path else _message(err, field))
-    more = len(error.errors()) - limit
-    if more > 0:
-        lines.append(f"... and {more} more")
-    return "Invalid catalog: " + "; ".join(lines) if root == "catalog" else "; ".join(lines)
-
-
-def _where(loc: tuple[Any, ...], data: Any) -> tuple[list[str], str | None]:
-    parts: list[str] = []
-    i = 0
-    field = None
-    while i < len(loc):
-        step = loc[i]
-        if step in _CHILD and i + 1 < len(loc) and isinstance(loc[i + 1], int):
-            kind, attr = _CHILD[step]
-            index = loc[i + 1]
-            item = None
-            if (
-                isinstance(data, dict)
-                and isinstance(data.get(step), list | tuple)
-                and index < len(data[step])
-            ):
-                item = data[step][index]
-            name = _attr(item, attr) if attr else None
-            parts.append(f"{kind} {name!r}" if name is not None else f"{kind} #{index + 1}")
-            data = item
-            i += 2
-            continue
-        field = ".".join(str(x) for x in loc[i:] if not str(x).startswith(("function-", "int", "literal")))
-        break
-    return parts, field
-
-
-def _attr(item: Any, attr: str) -> Any:
-    if isinstance(item, dict):
-        return item.get(attr)
-    if isinstance(item, str) and attr == "key":
-        return item
-    return getattr(item, attr, None)
-
-
-def _message(err: Any, field: str | None) -> str:
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        return f"unknown key {field!r}"
-    if kind == "missing":
-        return f"missing required key {field!r}"
-    msg = msg.removeprefix("Value error, ")
-    if kind == "value_error" and not field:
-        return msg
-    return f"{field}: {msg}" if field else msg
-
-
-def _first_param(error: ValidationError) -> str | None:
-    errs = error.errors()
-    if not errs:
-        return None
-    return ".".join(str(x) for x in errs[0]["loc"]) or None

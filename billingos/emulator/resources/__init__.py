@@ -11,6 +11,7 @@ from . import (
     features,
     invoice_items,
     invoices,
+    meter_events,
     meters,
     payment_intents,
     payment_methods,
@@ -26,9 +27,9 @@ from . import (
 if TYPE_CHECKING:
     from ..app import Emulator
 
-MODULES = [customers, events, meters, payment_methods, products, prices, features, test_clocks,
-           webhook_endpoints, coupons, tax_rates, payment_intents, invoices, invoice_items, subscriptions,
-           subscription_items]
+MODULES = [customers, events, meters, meter_events, payment_methods, products, prices, features,
+           test_clocks, webhook_endpoints, coupons, tax_rates, payment_intents, invoices, invoice_items,
+           subscriptions, subscription_items]
 
 
 def register_all(em: Emulator) -> None:

@@ -119,7 +119,7 @@ def _failing_sub(client, emulator: Emulator):
 
 
 def test_dunning_retries_on_schedule_then_cancels(client, emulator: Emulator, clock) -> None:
-    cust, sub, _ = _failing_sub(client, emulator)
+    _, sub, _ = _failing_sub(client, emulator)
     renewal = _ts(2026, 2, 15)
     advance_to(emulator, renewal)
     sub = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})

@@ -260,7 +260,7 @@ offsets = st.integers(min_value=0, max_value=PERIOD - 1)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(old=amounts, new=amounts, q1=quantities, q2=quantities, offset=offsets)
 def test_proration_lines_net_to_the_remaining_fraction_of_the_difference(old, new, q1, q2, offset) -> None:
-    em, client = _fresh()
+    _, client = _fresh()
     sub = _sub(client, old, quantity=q1)
     at = T0 + offset
     client.v1.subscriptions.update(sub.id, params={

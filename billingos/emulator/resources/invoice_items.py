@@ -37,6 +37,8 @@ def _amount(em: Emulator, p: Any, ii: dict[str, Any]) -> None:
     qty = p.int("quantity", min=0, max=1_000_000)
     if amount is not None and price is not None:
         raise invalid("You may only specify one of these parameters: amount, pricing.", "amount")
+    if amount is None and price is None and ii.get("pricing"):       # an update of the quantity alone
+        price = em.store.objects[ii["pricing"]["price_details"]["price"]]
     if amount is None and price is None:
         raise StripeError("Missing required param: amount.", param="amount", code="parameter_missing")
     if price is not None:

@@ -15,11 +15,11 @@ from sqlalchemy.pool import StaticPool
 from .clock import Clock, SystemClock
 from .config import BillingConfig
 from .customers.service import CustomerService
-from .invoices.service import InvoiceService
 from .errors import ConfigurationError
+from .invoices.service import InvoiceService
+from .reconcile import ReconcileService
 from .stripe_api import build_client
 from .subscriptions.service import SubscriptionService
-from .reconcile import ReconcileService
 from .tasks import TaskRunner
 from .webhooks.service import WebhookService
 

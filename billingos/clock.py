@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "SystemClock", "FrozenClock", "utc"]
+__all__ = ["Clock", "FrozenClock", "SystemClock", "utc"]
 
 
 def utc(ts: int | float | None) -> datetime | None:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "metadata", "UTCDateTime", "JSONType", "upsert", "insert_ignore", "on_commit", "transaction"]
+__all__ = ["Base", "JSONType", "UTCDateTime", "insert_ignore", "metadata", "on_commit", "transaction", "upsert"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -85,7 +85,7 @@ def insert_ignore(session: Session, model: type[Any], values: dict[str, Any], *,
             session.execute(insert(model.__table__).values(**row))
             return True
     stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__).values(**row)
-    pk = list(model.__table__.primary_key.columns)[0]
+    pk = next(iter(model.__table__.primary_key.columns))
     stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key]).returning(pk)
     return session.execute(stmt).first() is not None
 

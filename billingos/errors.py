@@ -6,13 +6,13 @@ from typing import Any
 
 __all__ = [
     "BillingError",
+    "CardDeclinedError",
     "ConfigurationError",
     "ConflictError",
     "InvalidInputError",
     "NotFoundError",
-    "StripeUnavailableError",
     "StripeRequestError",
-    "CardDeclinedError",
+    "StripeUnavailableError",
 ]
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import InvalidInputError
 
-__all__ = ["Money", "CURRENCY_EXPONENTS", "validate_currency", "validate_amount", "parse_decimal"]
+__all__ = ["CURRENCY_EXPONENTS", "Money", "parse_decimal", "validate_amount", "validate_currency"]
 
 # Minor-unit exponent per currency; Stripe's zero-decimal and three-decimal lists.
 _ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
@@ -112,7 +111,3 @@ class Money:
     @classmethod
     def zero(cls, currency: str) -> Money:
         return cls(0, currency)
-
-
-def _is_finite(x: float) -> bool:  # kept for callers that validate user floats before refusing them
-    return math.isfinite(x)

@@ -9,10 +9,24 @@ from __future__ import annotations
 from blinker import Namespace
 
 __all__ = [
-    "namespace", "customer_created", "customer_updated", "catalog_synced", "webhook_dead_lettered",
-    "reconciliation_fixed", "subscription_created", "subscription_activated", "subscription_updated",
-    "subscription_canceled", "subscription_renewed", "trial_will_end", "subscription_past_due",
-    "subscription_paused", "subscription_resumed", "invoice_paid", "payment_failed", "payment_succeeded",
+    "catalog_synced",
+    "customer_created",
+    "customer_updated",
+    "invoice_paid",
+    "namespace",
+    "payment_failed",
+    "payment_succeeded",
+    "reconciliation_fixed",
+    "subscription_activated",
+    "subscription_canceled",
+    "subscription_created",
+    "subscription_past_due",
+    "subscription_paused",
+    "subscription_renewed",
+    "subscription_resumed",
+    "subscription_updated",
+    "trial_will_end",
+    "webhook_dead_lettered",
 ]
 
 namespace = Namespace()

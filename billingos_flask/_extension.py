@@ -103,7 +103,7 @@ class BillingOS:
     def _webhook_view(self) -> Response | dict[str, Any]:
         if (request.content_length or 0) > MAX_WEBHOOK_BODY:
             raise WebhookPayloadError(f"The body is over the {MAX_WEBHOOK_BODY} byte limit.")
-        receipt = self.billing.webhooks.receive(request.stream.read(MAX_WEBHOOK_BODY + 1), request.headers)
+        receipt = self.billing.webhooks.receive(request.stream.read(MAX_WEBHOOK_BODY + 1), dict(request.headers))
         return receipt.model_dump()
 
     def _customer_view(self) -> Response | dict[str, Any]:

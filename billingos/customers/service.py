@@ -23,13 +23,14 @@ if TYPE_CHECKING:
 _UNSET: Any = object()
 
 
-def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now: datetime) -> BillingCustomer:
+def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str,
+                  now: datetime) -> BillingCustomer | None:
     """The one way a Stripe customer reaches the DB (write path and webhooks alike)."""
     if obj.get("deleted"):
         row = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
         if row is not None and row.deleted_at is None:
             row.deleted_at = now
-        return row  # type: ignore[return-value]
+        return row
     meta = dict(obj.get("metadata") or {})
     owner = meta.get(owner_key)
     if owner is not None:
@@ -40,7 +41,8 @@ def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now:
     values = {
         "stripe_id": obj["id"], "owner_id": owner, "email": obj.get("email"), "name": obj.get("name"),
         "currency": obj.get("currency"), "balance": obj.get("balance") or 0,
-        "delinquent": bool(obj.get("delinquent")), "default_payment_method": _id(settings.get("default_payment_method")),
+        "delinquent": bool(obj.get("delinquent")),
+        "default_payment_method": _id(settings.get("default_payment_method")),
         "test_clock": _id(obj.get("test_clock")), "livemode": bool(obj.get("livemode")), "stripe_metadata": meta,
         "data": obj, "stripe_created": utc(obj.get("created")), "synced_at": now,
     }
@@ -113,12 +115,13 @@ class CustomerService:
         row = self._require(owner_id)
         obj = call_stripe(self._billing.stripe.v1.customers.delete, row.stripe_id)
         with self._billing.transaction() as session:
-            synced = sync_customer(session, obj.to_dict() if hasattr(obj, "to_dict") else obj,
-                                   owner_key=self._billing.config.owner_metadata_key, now=self._billing.now())
-            snapshot = Customer.from_row(synced)
-        return snapshot
+            synced = sync_customer(session, obj.to_dict(), owner_key=self._billing.config.owner_metadata_key,
+                                   now=self._billing.now())
+            if synced is None:
+                raise NotFoundError(f"No local customer {row.stripe_id}.")
+            return Customer.from_row(synced)
 
-    def sync(self, obj: Any) -> Customer | None:
+    def sync(self, obj: Any) -> Customer:
         """Apply a Stripe customer object (a dict or a StripeObject) to the DB and fire signals."""
         return self._commit(obj, created=None)
 
@@ -162,16 +165,19 @@ class CustomerService:
     def _commit(self, obj: Any, *, created: bool | None) -> Customer:
         data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
         with self._billing.transaction() as session:
-            return self.apply(session, data)
+            snapshot = self.apply(session, data)
+        if snapshot is None:
+            raise NotFoundError(f"Customer {data['id']} is deleted in Stripe and was never synced.")
+        return snapshot
 
-    def apply(self, session: Session, data: dict[str, Any]) -> Customer:
+    def apply(self, session: Session, data: dict[str, Any]) -> Customer | None:
         """sync_customer in the caller's transaction, with created/updated signals queued for its commit."""
         billing = self._billing
         before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == data["id"])).first()
         old = None if before is None else Customer.from_row(before)
         row = sync_customer(session, data, owner_key=billing.config.owner_metadata_key, now=billing.now())
         if row is None:  # a deletion of a customer we never had
-            return None  # type: ignore[return-value]
+            return None
         snapshot = Customer.from_row(row)
         if old is None:
             on_commit(session, lambda: signals.customer_created.send(

@@ -28,4 +28,4 @@ def fetch_current(billing: Billing, obj: dict[str, Any]) -> dict[str, Any]:
         found = call_stripe(billing.stripe.v1.customers.retrieve, obj["id"])
     except NotFoundError:
         return {"id": obj["id"], "object": "customer", "deleted": True}
-    return found.to_dict()  # type: ignore[no-any-return]
+    return found.to_dict()

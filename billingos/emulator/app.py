@@ -83,7 +83,7 @@ class Emulator:
     # --- events -------------------------------------------------------------------------------
     def emit(self, type: str, obj: dict[str, Any], previous: dict[str, Any] | None = None,
              request: Request | None = None) -> dict[str, Any]:
-        event = {
+        event: dict[str, Any] = {
             "id": new_id("evt"),
             "object": "event",
             "api_version": API_VERSION,

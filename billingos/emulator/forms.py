@@ -19,13 +19,12 @@ def decode(body: str) -> dict[str, Any]:
         m = _KEY.match(key)
         if not m:
             raise FormError(f"Invalid parameter name: {key}")
-        parts = [m.group(1)] + re.findall(r"\[([^\[\]]*)\]", m.group(2))
+        parts = [m.group(1), *re.findall(r"\[([^\[\]]*)\]", m.group(2))]
         node: Any = root
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            if part == "":  # ``expand[]=x`` appends
-                if not isinstance(node, dict) or "__list__" not in node:
-                    raise FormError(f"Invalid parameter name: {key}")
+            if part == "" and (not isinstance(node, dict) or "__list__" not in node):  # ``expand[]=x`` appends
+                raise FormError(f"Invalid parameter name: {key}")
             if last:
                 if part == "":
                     node["__list__"].append(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,31 +12,32 @@ _MISSING = object()
 
 
 class Params:
-    def __init__(self, raw: dict[str, Any], prefix: str = "") -> None:
+    def __init__(self, raw: builtins.dict[builtins.str, Any], prefix: builtins.str = "") -> None:
         self.raw = raw
         self.prefix = prefix
         self.seen: set[str] = {"expand"}
 
-    def _name(self, key: str) -> str:
+    def _name(self, key: builtins.str) -> builtins.str:
         return f"{self.prefix}[{key}]" if self.prefix else key
 
-    def has(self, key: str) -> bool:
+    def has(self, key: builtins.str) -> builtins.bool:
         self.seen.add(key)
         return key in self.raw
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self, key: builtins.str, default: Any = None) -> Any:
         self.seen.add(key)
         return self.raw.get(key, default)
 
-    def required(self, key: str) -> Any:
+    def required(self, key: builtins.str) -> Any:
         self.seen.add(key)
         if key not in self.raw or self.raw[key] == "":
             raise StripeError(f"Missing required param: {self._name(key)}.", param=self._name(key),
                               code="parameter_missing")
         return self.raw[key]
 
-    def str(self, key: str, *, required: bool = False, choices: Iterable[str] | None = None,
-            max_length: int = 5000, nullable: bool = False, default: Any = None) -> Any:
+    def str(self, key: builtins.str, *, required: builtins.bool = False,
+            choices: Iterable[builtins.str] | None = None,
+            max_length: builtins.int = 5000, nullable: builtins.bool = False, default: Any = None) -> Any:
         value = self.required(key) if required else self.get(key, _MISSING)
         if value is _MISSING:
             return default
@@ -50,8 +52,9 @@ class Params:
             raise invalid(f"Invalid {self._name(key)}: must be one of {opts}", self._name(key))
         return value
 
-    def int(self, key: str, *, required: bool = False, min: int | None = None, max: int | None = None,
-            default: Any = None, nullable: bool = False) -> Any:
+    def int(self, key: builtins.str, *, required: builtins.bool = False, min: builtins.int | None = None,
+            max: builtins.int | None = None,
+            default: Any = None, nullable: builtins.bool = False) -> Any:
         value = self.required(key) if required else self.get(key, _MISSING)
         if value is _MISSING:
             return default
@@ -70,7 +73,7 @@ class Params:
             raise invalid(f"Invalid {self._name(key)}: must be less than or equal to {max}", self._name(key))
         return n
 
-    def bool(self, key: str, *, default: Any = None) -> Any:
+    def bool(self, key: builtins.str, *, default: Any = None) -> Any:
         value = self.get(key, _MISSING)
         if value is _MISSING:
             return default
@@ -80,7 +83,7 @@ class Params:
             return False
         raise invalid(f"Invalid boolean: {value}", self._name(key))
 
-    def dict(self, key: str, *, required: bool = False, nullable: bool = False) -> Any:
+    def dict(self, key: builtins.str, *, required: builtins.bool = False, nullable: builtins.bool = False) -> Any:
         value = self.required(key) if required else self.get(key, _MISSING)
         if value is _MISSING:
             return None
@@ -90,11 +93,11 @@ class Params:
             raise invalid(f"Invalid object: {self._name(key)} must be a hash.", self._name(key))
         return value
 
-    def sub(self, key: str, *, required: bool = False) -> Params | None:
+    def sub(self, key: builtins.str, *, required: builtins.bool = False) -> Params | None:
         value = self.dict(key, required=required)
         return None if value is None else Params(value, self._name(key))
 
-    def list(self, key: str, *, required: bool = False) -> Any:
+    def list(self, key: builtins.str, *, required: builtins.bool = False) -> Any:
         value = self.required(key) if required else self.get(key, _MISSING)
         if value is _MISSING:
             return None
@@ -106,7 +109,8 @@ class Params:
             raise invalid(f"Invalid array: {self._name(key)} must be an array.", self._name(key))
         return value
 
-    def metadata(self, existing: dict[str, str] | None = None, key: str = "metadata") -> dict[str, str] | None:
+    def metadata(self, existing: builtins.dict[builtins.str, builtins.str] | None = None,
+                 key: builtins.str = "metadata") -> builtins.dict[builtins.str, builtins.str] | None:
         """Stripe's merge semantics: keys are merged, an empty string removes a key, '' resets all."""
         value = self.get(key, _MISSING)
         if value is _MISSING:
@@ -115,7 +119,7 @@ class Params:
             return {}
         if not isinstance(value, dict):
             raise invalid("Invalid metadata: must be a hash of string keys and values.", key)
-        out = dict(existing or {})
+        out: builtins.dict[builtins.str, builtins.str] = dict(existing or {})
         for k, v in value.items():
             if not isinstance(v, str):
                 raise invalid(f"Invalid metadata[{k}]: values must be strings.", f"{key}[{k}]")

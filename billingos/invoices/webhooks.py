@@ -23,7 +23,7 @@ def register(billing: Billing) -> None:
 
 
 def fetch_invoice(billing: Billing, invoice_id: str) -> dict[str, Any]:
-    return call_stripe(billing.stripe.v1.invoices.retrieve, invoice_id).to_dict()  # type: ignore[no-any-return]
+    return call_stripe(billing.stripe.v1.invoices.retrieve, invoice_id).to_dict()
 
 
 def on_invoice_event(ctx: WebhookContext) -> None:

@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["VERSION_TABLE", "alembic_config", "upgrade", "current_revision", "pending_diff"]
+__all__ = ["VERSION_TABLE", "alembic_config", "current_revision", "pending_diff", "upgrade"]
 
 VERSION_TABLE = "billingos_alembic_version"
 HERE = Path(__file__).resolve().parent
@@ -56,5 +56,5 @@ def pending_diff(engine: Engine) -> list[Any]:
 def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Only billingos's own tables: the host's tables share the database."""
     if type_ == "table":
-        return bool(name) and (name.startswith("billing_") or name == VERSION_TABLE)
+        return name is not None and (name.startswith("billing_") or name == VERSION_TABLE)
     return True

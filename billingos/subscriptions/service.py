@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -155,7 +156,8 @@ class SubscriptionService:
                 raise NotFoundError(f"No subscription {subscription_id!r}.", param="subscription_id")
             return Subscription.from_row(row)
 
-    def list(self, owner_id: str, *, status: str | None = None, active_only: bool = False) -> list[Subscription]:
+    def list(self, owner_id: str, *, status: str | None = None,
+             active_only: bool = False) -> builtins.list[Subscription]:
         validation.owner_id(owner_id)
         stmt = select(BillingSubscription).where(BillingSubscription.owner_id == owner_id)
         if status is not None:
@@ -177,7 +179,7 @@ class SubscriptionService:
         before = Subscription.from_row(before_row) if before_row is not None else None
         after = Subscription.from_row(sync_subscription(session, obj, now=billing.now()))
         for signal, kwargs in _transitions(before, after):
-            on_commit(session, lambda s=signal, k=kwargs: s.send(billing, subscription=after, **k))
+            on_commit(session, _sender(signal, billing, after, kwargs))
         return after
 
     # --- internals ---------------------------------------------------------------------------------
@@ -199,7 +201,7 @@ class SubscriptionService:
         return self._commit(obj)
 
     def _change_items(self, sub: Subscription, price: str | None, quantity: int | None,
-                      proration: Proration | None) -> tuple[list[dict[str, Any]], str]:
+                      proration: Proration | None) -> tuple[builtins.list[dict[str, Any]], str]:
         if price is None and quantity is None:
             raise InvalidInputError("change() needs price= and/or quantity=.", param="price")
         if sub.status in ("canceled", "incomplete_expired"):
@@ -217,10 +219,11 @@ class SubscriptionService:
             item["quantity"] = _quantity(quantity)
         return [item], PRORATION[policy]
 
-    def _items(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _items(self, lines: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
         if not lines or len(lines) > 20:
             raise InvalidInputError("A subscription needs 1 to 20 items (Stripe's limit).", param="items")
         out = []
+        line: Any
         for n, line in enumerate(lines):
             if not isinstance(line, dict) or set(line) - {"price", "quantity"} or "price" not in line:
                 raise InvalidInputError(f"items[{n}] must be a dict with 'price' and optional 'quantity'.",
@@ -243,7 +246,7 @@ class SubscriptionService:
         """A lookup key or a ``price_`` id, resolved against Stripe (the catalog's source of truth)."""
         if isinstance(ref, str) and ref.startswith("price_"):
             try:
-                return call_stripe(self._billing.stripe.v1.prices.retrieve, ref).to_dict()  # type: ignore[no-any-return]
+                return call_stripe(self._billing.stripe.v1.prices.retrieve, ref).to_dict()
             except NotFoundError:
                 raise InvalidInputError(f"Unknown price {ref!r}.", param="price") from None
         key = validation.lookup_key(ref, "price")
@@ -255,7 +258,7 @@ class SubscriptionService:
         if price.get("type") != "recurring":
             raise InvalidInputError(f"Price {key!r} is one-time; a subscription needs a recurring price.",
                                     param="price")
-        return price  # type: ignore[no-any-return]
+        return price
 
     def _trial(self, params: dict[str, Any], days: int | None, end: datetime | None) -> None:
         if days is not None and end is not None:
@@ -296,6 +299,10 @@ class SubscriptionService:
                 BillingSubscription.customer_stripe_id == customer,
                 BillingSubscription.status.not_in(("canceled", "incomplete_expired"))))
             return sum(1 for r in rows if sorted(i.price_stripe_id for i in r.items) == prices)
+
+
+def _sender(signal: Any, billing: Billing, sub: Subscription, kwargs: dict[str, Any]) -> Any:
+    return lambda: signal.send(billing, subscription=sub, **kwargs)
 
 
 def _quantity(value: Any) -> int:

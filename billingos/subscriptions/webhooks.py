@@ -25,7 +25,7 @@ def register(billing: Billing) -> None:
 
 def fetch_subscription(billing: Billing, sub_id: str) -> dict[str, Any] | None:
     try:
-        return call_stripe(billing.stripe.v1.subscriptions.retrieve, sub_id).to_dict()  # type: ignore[no-any-return]
+        return call_stripe(billing.stripe.v1.subscriptions.retrieve, sub_id).to_dict()
     except NotFoundError:
         return None
 

@@ -80,8 +80,9 @@ def test_no_global_stripe_api_key_is_set() -> None:
 
 def test_stripe_api_base_points_the_client_at_another_server() -> None:
     """Exercised against the emulator served over HTTP, as a stand-in for stripe-mock."""
-    from billingos.emulator.server import serve
     import threading
+
+    from billingos.emulator.server import serve
     server = serve(Emulator(), port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

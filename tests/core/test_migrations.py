@@ -34,9 +34,9 @@ def _fresh_engines(tmp_path: Path):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_migrations_match_models_exactly(tmp_path: Path, backend: str) -> None:
     gen = _fresh_engines(tmp_path)
-    name, engine = next(gen)
+    _, engine = next(gen)
     if backend == "postgres":
-        name, engine = next(gen)
+        _, engine = next(gen)
     try:
         with engine.begin() as c:  # a host table that billingos must never touch
             c.execute(text("CREATE TABLE host_users (id integer primary key, name text)"))

@@ -17,7 +17,7 @@ def test_addition_is_exact_and_associative(a: int, b: int, c: int) -> None:
     x, y, z = Money(a, "usd"), Money(b, "usd"), Money(c, "usd")
     assert (x + y) + z == x + (y + z) == Money(a + b + c, "usd")
     assert (x - y) + y == x
-    assert -(-x) == x
+    assert (x.__neg__()).__neg__() == x
 
 
 @given(amounts)

@@ -188,7 +188,7 @@ def test_bad_reads_and_updates(billing: Billing) -> None:
         billing.customers.get(owner_id="a", stripe_id="cus_1")
     with pytest.raises(InvalidInputError):
         billing.customers.get(stripe_id="sub_123")
-    with pytest.raises(NotFoundError, match="customers.create"):
+    with pytest.raises(NotFoundError, match=r"customers\.create"):
         billing.customers.get(owner_id="nobody")
     with pytest.raises(NotFoundError):
         billing.customers.update("nobody", email="a@b.co")

@@ -59,7 +59,7 @@ def test_trial_without_card_then_card_then_conversion(billing: Billing, plans: A
     got = billing.subscriptions.get(sub.id)
     assert got.status == "active"
     assert seen["subscription_activated"] == 1 and seen["trial_will_end"] == 1
-    assert [i.amount_paid for i in billing.invoices.list("org_trial", status="paid")][0] == 3000
+    assert billing.invoices.list("org_trial", status="paid")[0].amount_paid == 3000
 
 
 def test_renewal_fires_renewed_and_bills_again(billing: Billing, plans: Any, card_customer: Any, kit: Any) -> None:

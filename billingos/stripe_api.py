@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -12,7 +13,7 @@ import stripe
 from .config import BillingConfig
 from .errors import CardDeclinedError, NotFoundError, StripeRequestError, StripeUnavailableError
 
-__all__ = ["build_client", "call_stripe", "intent_key"]
+__all__ = ["build_client", "call_stripe", "intent_key", "plain"]
 
 T = TypeVar("T")
 
@@ -63,3 +64,21 @@ def call_stripe(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             raise NotFoundError(f"Stripe has no such object: {message}", param=param) from e
         raise StripeRequestError(f"Stripe refused the request: {message}", stripe_code=e.code,
                                  http_status=status, param=param) from e
+
+
+def plain(obj: Any) -> dict[str, Any]:
+    """A StripeObject (or dict) as a plain JSON-ready dict, as on the wire: the SDK's Decimals become strings."""
+    data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    return _jsonable(data)  # type: ignore[no-any-return]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "to_dict"):
+        return _jsonable(value.to_dict())
+    return value

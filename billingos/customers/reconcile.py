@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ..reconcile import Reconciler
-from ..stripe_api import call_stripe
+from ..stripe_api import call_stripe, plain
 from .models import BillingCustomer
 from .schemas import Customer
 from .webhooks import fetch_current
@@ -21,7 +21,7 @@ def customers_reconciler(billing: Billing) -> Reconciler:
     def list_remote() -> Iterator[dict[str, Any]]:
         page = call_stripe(billing.stripe.v1.customers.list, params={"limit": 100})
         for obj in page.auto_paging_iter():
-            yield obj.to_dict()
+            yield plain(obj)
 
     def local_ids() -> set[str]:
         with billing.session_factory() as s:

@@ -13,7 +13,7 @@ from .. import signals, validation
 from ..clock import utc
 from ..db import on_commit, upsert
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
-from ..stripe_api import call_stripe, intent_key
+from ..stripe_api import call_stripe, intent_key, plain
 from .models import BillingCustomer
 from .schemas import Customer, Page
 
@@ -115,7 +115,7 @@ class CustomerService:
         row = self._require(owner_id)
         obj = call_stripe(self._billing.stripe.v1.customers.delete, row.stripe_id)
         with self._billing.transaction() as session:
-            synced = sync_customer(session, obj.to_dict(), owner_key=self._billing.config.owner_metadata_key,
+            synced = sync_customer(session, plain(obj), owner_key=self._billing.config.owner_metadata_key,
                                    now=self._billing.now())
             if synced is None:
                 raise NotFoundError(f"No local customer {row.stripe_id}.")
@@ -163,7 +163,7 @@ class CustomerService:
 
     # --- internals --------------------------------------------------------------------------
     def _commit(self, obj: Any, *, created: bool | None) -> Customer:
-        data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+        data = plain(obj)
         with self._billing.transaction() as session:
             snapshot = self.apply(session, data)
         if snapshot is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFoundError
-from ..stripe_api import call_stripe
+from ..stripe_api import call_stripe, plain
 
 if TYPE_CHECKING:
     from ..billing import Billing
@@ -28,4 +28,4 @@ def fetch_current(billing: Billing, obj: dict[str, Any]) -> dict[str, Any]:
         found = call_stripe(billing.stripe.v1.customers.retrieve, obj["id"])
     except NotFoundError:
         return {"id": obj["id"], "object": "customer", "deleted": True}
-    return found.to_dict()
+    return plain(found)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import signals
-from ..stripe_api import call_stripe
+from ..stripe_api import call_stripe, plain
 
 if TYPE_CHECKING:
     from ..billing import Billing
@@ -23,7 +23,7 @@ def register(billing: Billing) -> None:
 
 
 def fetch_invoice(billing: Billing, invoice_id: str) -> dict[str, Any]:
-    return call_stripe(billing.stripe.v1.invoices.retrieve, invoice_id).to_dict()
+    return plain(call_stripe(billing.stripe.v1.invoices.retrieve, invoice_id))
 
 
 def on_invoice_event(ctx: WebhookContext) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import signals
 from ..errors import InvalidInputError
-from ..stripe_api import call_stripe
+from ..stripe_api import call_stripe, plain
 from .schemas import KindReport, ReconcileReport
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class ReconcileService:
         events = call_stripe(billing.stripe.v1.events.list, params={"created": {"gte": since}, "limit": 100})
         stored = []
         for n, event in enumerate(events.auto_paging_iter(), 1):
-            data = event.to_dict()
+            data = plain(event)
             if billing.webhooks.store(data, source="reconcile", enqueue=False).duplicate:
                 continue
             stored.append(data["id"])

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..invoices.models import BillingInvoice
 from ..invoices.schemas import Invoice
 from ..reconcile import Reconciler
-from ..stripe_api import call_stripe
+from ..stripe_api import call_stripe, plain
 from .models import BillingSubscription
 from .schemas import Subscription
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def _listing(fn: Callable[..., Any], params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for obj in call_stripe(fn, params={"limit": 100, **params}).auto_paging_iter():
-        yield obj.to_dict()
+        yield plain(obj)
 
 
 def subscriptions_reconciler(billing: Billing) -> Reconciler:

@@ -13,7 +13,7 @@ from .. import signals, validation
 from ..customers.schemas import Customer
 from ..db import on_commit
 from ..errors import ConflictError, InvalidInputError, NotFoundError
-from ..stripe_api import call_stripe, intent_key
+from ..stripe_api import call_stripe, intent_key, plain
 from ..webhooks.service import lock_object
 from .models import BillingSubscription
 from .schemas import InvoicePreview, PreviewLine, Proration, Subscription
@@ -84,7 +84,7 @@ class SubscriptionService:
         details: dict[str, Any] = {"items": items, "proration_behavior": behavior, "proration_date": date}
         inv = call_stripe(self._billing.stripe.v1.invoices.create_preview,
                           params={"customer": sub.customer, "subscription": sub.id, "subscription_details": details})
-        return _preview(inv.to_dict(), date)
+        return _preview(plain(inv), date)
 
     def change(self, subscription: Subscription | str, *, price: str | None = None, quantity: int | None = None,
                proration: Proration | None = None, proration_date: datetime | None = None) -> Subscription:
@@ -184,7 +184,7 @@ class SubscriptionService:
 
     # --- internals ---------------------------------------------------------------------------------
     def _commit(self, obj: Any) -> Subscription:
-        data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+        data = plain(obj)
         with self._billing.transaction() as session:
             lock_object(session, data["id"])
             self._sync_invoice(session, data.get("latest_invoice"))
@@ -246,7 +246,7 @@ class SubscriptionService:
         """A lookup key or a ``price_`` id, resolved against Stripe (the catalog's source of truth)."""
         if isinstance(ref, str) and ref.startswith("price_"):
             try:
-                return call_stripe(self._billing.stripe.v1.prices.retrieve, ref).to_dict()
+                return plain(call_stripe(self._billing.stripe.v1.prices.retrieve, ref))
             except NotFoundError:
                 raise InvalidInputError(f"Unknown price {ref!r}.", param="price") from None
         key = validation.lookup_key(ref, "price")
@@ -254,7 +254,7 @@ class SubscriptionService:
         if not found.data:
             raise InvalidInputError(f"Unknown price {key!r}: no active Stripe price has that lookup_key. "
                                     "Sync your catalog first.", param="price")
-        price = found.data[0].to_dict()
+        price = plain(found.data[0])
         if price.get("type") != "recurring":
             raise InvalidInputError(f"Price {key!r} is one-time; a subscription needs a recurring price.",
                                     param="price")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .. import signals
 from ..clock import utc
 from ..errors import NotFoundError
-from ..stripe_api import call_stripe
+from ..stripe_api import call_stripe, plain
 
 if TYPE_CHECKING:
     from ..billing import Billing
@@ -25,7 +25,7 @@ def register(billing: Billing) -> None:
 
 def fetch_subscription(billing: Billing, sub_id: str) -> dict[str, Any] | None:
     try:
-        return call_stripe(billing.stripe.v1.subscriptions.retrieve, sub_id).to_dict()
+        return plain(call_stripe(billing.stripe.v1.subscriptions.retrieve, sub_id))
     except NotFoundError:
         return None
 
@@ -58,6 +58,6 @@ def on_checkout_completed(ctx: WebhookContext) -> None:
         customer = call_stripe(billing.stripe.v1.customers.update, customer_id,
                                params={"metadata": {key: owner}},
                                options={"idempotency_key": f"billingos:checkout-owner:{ctx.event['id']}"})
-        billing.customers.apply(ctx.session, customer.to_dict())
+        billing.customers.apply(ctx.session, plain(customer))
     if session_obj.get("subscription"):
         apply_current(ctx, str(session_obj["subscription"]))

@@ -16,6 +16,7 @@ from billingos import Billing, FrozenClock
 from billingos.customers import BillingCustomer
 from billingos.emulator import Emulator, signature_header
 from billingos.invoices import BillingInvoice
+from billingos.stripe_api import plain
 from billingos.subscriptions import BillingSubscription
 
 SECRET = "whsec_any_order_secret_123"
@@ -85,10 +86,10 @@ def _state(billing: Billing) -> dict[str, Any]:
 def _stripe_state(em: Emulator) -> dict[str, Any]:
     sc = em.client()
     return {
-        "customers": {c.id: c.to_dict() for c in sc.v1.customers.list(params={"limit": 100}).auto_paging_iter()},
-        "subscriptions": {s.id: s.to_dict() for s in
+        "customers": {c.id: plain(c) for c in sc.v1.customers.list(params={"limit": 100}).auto_paging_iter()},
+        "subscriptions": {s.id: plain(s) for s in
                           sc.v1.subscriptions.list(params={"status": "all", "limit": 100}).auto_paging_iter()},
-        "invoices": {i.id: i.to_dict() for i in sc.v1.invoices.list(params={"limit": 100}).auto_paging_iter()},
+        "invoices": {i.id: plain(i) for i in sc.v1.invoices.list(params={"limit": 100}).auto_paging_iter()},
     }
 
 
@@ -100,7 +101,7 @@ def test_events_in_any_order_with_duplicates_converge(trial: bool, ops: list[str
     clock = FrozenClock(datetime(2026, 3, 1, tzinfo=UTC))
     em = Emulator(clock=clock)
     _lifecycle(em, clock, trial, ops)
-    events = [e.to_dict() for e in em.client().v1.events.list(params={"limit": 100}).auto_paging_iter()]
+    events = [plain(e) for e in em.client().v1.events.list(params={"limit": 100}).auto_paging_iter()]
     rng = random.Random(seed)
     deliveries = events + [e for e in events if rng.random() < dup]
     rng.shuffle(deliveries)

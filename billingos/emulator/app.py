@@ -229,8 +229,10 @@ class Emulator:
                 raise invalid(f"This property cannot be expanded ({full}).", "expand")
             node[head] = value = copy.deepcopy(target)
         if isinstance(value, list):
-            for v in value:
-                self._expand_one({"x": v}, ["x", *rest], full)
+            for i, v in enumerate(value):
+                holder = {"x": v}
+                self._expand_one(holder, ["x", *rest], full)
+                value[i] = holder["x"]      # a list of ids (e.g. ``discounts``) expands in place
         elif isinstance(value, dict) and value.get("object") == "list":
             for item in value.get("data", []):
                 self._expand_one(item, rest, full)

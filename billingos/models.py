@@ -7,7 +7,15 @@ from .customers.models import BillingCustomer
 from .db import Base, metadata
 from .invoices.models import BillingInvoice
 from .subscriptions.models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
+from .usage.models import (
+    BillingUsageEvent,
+    BillingUsageKey,
+    BillingUsagePush,
+    BillingUsageSummary,
+    BillingUsageThreshold,
+)
 from .webhooks.models import BillingLock, BillingWebhookEvent
 
 __all__ = ["Base", "BillingCustomer", "BillingInvoice", "BillingLock", "BillingSubscription",
-           "BillingSubscriptionChange", "BillingSubscriptionItem", "BillingWebhookEvent", "metadata"]
+           "BillingSubscriptionChange", "BillingSubscriptionItem", "BillingUsageEvent", "BillingUsageKey",
+           "BillingUsagePush", "BillingUsageSummary", "BillingUsageThreshold", "BillingWebhookEvent", "metadata"]

@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-21 05:10:39.845734
+Revises: 0002
+Create Date: 2026-11-21 05:18:04.216101
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'
-down_revision = None
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
@@ -241,6 +241,62 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_billing_subscriptions_customer_stripe_id'), ['customer_stripe_id'], unique=False)
         batch_op.create_index('ix_billing_subscriptions_owner_status', ['owner_id', 'status'], unique=False)
 
+    op.create_table('billing_usage_pushes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('identifier', sa.String(length=100), nullable=False),
+    sa.Column('summary_id', sa.BigInteger(), nullable=False),
+    sa.Column('owner_id', sa.String(length=255), nullable=False),
+    sa.Column('meter', sa.String(length=100), nullable=False),
+    sa.Column('period_start', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('period_end', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.Column('event_timestamp', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_until', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=1000), nullable=True),
+    sa.Column('created_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_usage_pushes')),
+    sa.UniqueConstraint('identifier', name=op.f('uq_billing_usage_pushes_identifier'))
+    )
+    with op.batch_alter_table('billing_usage_pushes', schema=None) as batch_op:
+        batch_op.create_index('ix_billing_usage_pushes_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_usage_pushes_summary_id'), ['summary_id'], unique=False)
+
+    op.create_table('billing_usage_summaries',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('owner_id', sa.String(length=255), nullable=False),
+    sa.Column('meter', sa.String(length=100), nullable=False),
+    sa.Column('period_start', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('period_end', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('aggregation', sa.String(length=16), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.Column('events', sa.BigInteger(), nullable=False),
+    sa.Column('last_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('version', sa.BigInteger(), nullable=False),
+    sa.Column('staged_version', sa.BigInteger(), nullable=False),
+    sa.Column('staged_value', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_usage_summaries')),
+    sa.UniqueConstraint('owner_id', 'meter', 'period_start', name=op.f('uq_billing_usage_summaries_owner_id_meter_period_start'))
+    )
+    with op.batch_alter_table('billing_usage_summaries', schema=None) as batch_op:
+        batch_op.create_index('ix_billing_usage_summaries_pending', ['staged_version', 'version'], unique=False)
+
+    op.create_table('billing_usage_thresholds',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('owner_id', sa.String(length=255), nullable=False),
+    sa.Column('meter', sa.String(length=100), nullable=False),
+    sa.Column('period_start', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('threshold', sa.Integer(), nullable=False),
+    sa.Column('limit_value', sa.BigInteger(), nullable=False),
+    sa.Column('used', sa.BigInteger(), nullable=False),
+    sa.Column('reached_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_usage_thresholds')),
+    sa.UniqueConstraint('owner_id', 'meter', 'period_start', 'threshold', name='uq_billing_usage_thresholds_once')
+    )
     op.create_table('billing_webhook_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('stripe_event_id', sa.String(length=255), nullable=False),
@@ -303,6 +359,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_billing_webhook_events_object_id'))
 
     op.drop_table('billing_webhook_events')
+    op.drop_table('billing_usage_thresholds')
+    with op.batch_alter_table('billing_usage_summaries', schema=None) as batch_op:
+        batch_op.drop_index('ix_billing_usage_summaries_pending')
+
+    op.drop_table('billing_usage_summaries')
+    with op.batch_alter_table('billing_usage_pushes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_billing_usage_pushes_summary_id'))
+        batch_op.drop_index('ix_billing_usage_pushes_due')
+
+    op.drop_table('billing_usage_pushes')
     with op.batch_alter_table('billing_subscriptions', schema=None) as batch_op:
         batch_op.drop_index('ix_billing_subscriptions_owner_status')
         batch_op.drop_index(batch_op.f('ix_billing_subscriptions_customer_stripe_id'))

@@ -5,6 +5,7 @@ from .billing import Billing
 from .clock import Clock, FrozenClock, SystemClock
 from .config import BillingConfig
 from .customers import Customer, Page
+from .entitlements import Check, Grant, Reservation
 from .errors import (
     BillingError,
     CardDeclinedError,
@@ -24,15 +25,18 @@ __all__ = [
     "BillingConfig",
     "BillingError",
     "CardDeclinedError",
+    "Check",
     "Clock",
     "ConfigurationError",
     "ConflictError",
     "Customer",
     "FrozenClock",
+    "Grant",
     "InvalidInputError",
     "Money",
     "NotFoundError",
     "Page",
+    "Reservation",
     "StripeRequestError",
     "StripeUnavailableError",
     "SystemClock",

@@ -15,6 +15,7 @@ from sqlalchemy.pool import StaticPool
 from .clock import Clock, SystemClock
 from .config import BillingConfig
 from .customers.service import CustomerService
+from .entitlements import Check, EntitlementService
 from .errors import ConfigurationError
 from .invoices.service import InvoiceService
 from .reconcile import ReconcileService
@@ -47,6 +48,7 @@ class Billing:
         self.webhooks = WebhookService(self)
         self.customers = CustomerService(self)
         self.invoices = InvoiceService(self)
+        self.entitlements = EntitlementService(self)
         self.subscriptions = SubscriptionService(self)
         self.reconcile = ReconcileService(self)
         from .catalog.service import CatalogService
@@ -61,6 +63,18 @@ class Billing:
             from .testing import TestKit
             kit = self.__dict__["_testing"] = TestKit(self)
         return kit
+
+    def has_feature(self, owner_id: str, key: str) -> bool:
+        """``billing.entitlements.has_feature``: may the owner use feature ``key`` now? Never raises."""
+        return self.entitlements.has_feature(owner_id, key)
+
+    def check(self, owner_id: str, key: str, amount: int = 1) -> Check:
+        """``billing.entitlements.check``: Check(allowed, limit, used, remaining, resets_at, reason)."""
+        return self.entitlements.check(owner_id, key, amount)
+
+    def consume(self, owner_id: str, key: str, amount: int, idempotency_key: str) -> Check:
+        """``billing.entitlements.consume``: check and record ``amount`` atomically (never overspends)."""
+        return self.entitlements.consume(owner_id, key, amount, idempotency_key)
 
     def register_tasks(self, huey: Any) -> dict[str, Any]:
         """Run billingos's background jobs and periodic jobs on the host's huey instance."""
@@ -89,12 +103,14 @@ def _register_builtin_handlers(billing: Billing) -> None:
     """Built-in handlers use the same public subscribe() that hosts use."""
     from .customers import webhooks as customer_hooks
     from .customers.reconcile import customers_reconciler
+    from .entitlements import webhooks as entitlement_hooks
     from .invoices import webhooks as invoice_hooks
     from .subscriptions import webhooks as subscription_hooks
     from .subscriptions.reconcile import invoices_reconciler, subscriptions_reconciler
     customer_hooks.register(billing)
     subscription_hooks.register(billing)
     invoice_hooks.register(billing)
+    entitlement_hooks.register(billing)
     billing.reconcile.add(customers_reconciler(billing))
     billing.reconcile.add(subscriptions_reconciler(billing))
     billing.reconcile.add(invoices_reconciler(billing))

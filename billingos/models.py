@@ -5,6 +5,7 @@ from __future__ import annotations
 from .catalog.models import *  # noqa: F403
 from .customers.models import BillingCustomer
 from .db import Base, metadata
+from .entitlements.models import BillingEntitlement, BillingEntitlementCounter, BillingEntitlementUsage
 from .invoices.models import BillingInvoice
 from .subscriptions.models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
 from .usage.models import (
@@ -16,6 +17,6 @@ from .usage.models import (
 )
 from .webhooks.models import BillingLock, BillingWebhookEvent
 
-__all__ = ["Base", "BillingCustomer", "BillingInvoice", "BillingLock", "BillingSubscription",
-           "BillingSubscriptionChange", "BillingSubscriptionItem", "BillingUsageEvent", "BillingUsageKey",
+__all__ = ["Base", "BillingCustomer", "BillingEntitlement", "BillingEntitlementCounter", "BillingEntitlementUsage",
+           "BillingInvoice", "BillingLock", "BillingSubscription", "BillingSubscriptionChange", "BillingSubscriptionItem", "BillingUsageEvent", "BillingUsageKey",
            "BillingUsagePush", "BillingUsageSummary", "BillingUsageThreshold", "BillingWebhookEvent", "metadata"]

@@ -102,3 +102,15 @@ payment_failed = namespace.signal("payment-failed")
 #: A payment attempt on an invoice succeeded (``invoice.payment_succeeded``).
 #: kwargs: ``invoice``.
 payment_succeeded = namespace.signal("payment-succeeded")
+
+# --- entitlements: sender Billing; each fires once per actual change, after the commit that made it -----
+
+#: An owner gained a feature they did not have (a subscription started or was upgraded, an override).
+#: kwargs: ``owner_id`` (str), ``feature`` (str, the feature's lookup_key), ``source``
+#: (``"subscription:sub_..."`` or ``"override"``).
+entitlement_granted = namespace.signal("entitlement-granted")
+
+#: An owner lost a feature: its last live grant went.
+#: kwargs: ``owner_id`` (str), ``feature`` (str), ``reason`` (``subscription_ended``, ``unpaid``, ``paused``,
+#: ``plan_changed``, ``grace_expired``, ``override_expired`` or ``override_revoked``).
+entitlement_revoked = namespace.signal("entitlement-revoked")

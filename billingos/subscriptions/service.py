@@ -178,6 +178,7 @@ class SubscriptionService:
             BillingSubscription.stripe_id == obj["id"])).first()
         before = Subscription.from_row(before_row) if before_row is not None else None
         after = Subscription.from_row(sync_subscription(session, obj, now=billing.now()))
+        billing.entitlements.subscription_synced(session, after.owner_id)   # grants change with the row
         for signal, kwargs in _transitions(before, after):
             on_commit(session, _sender(signal, billing, after, kwargs))
         return after

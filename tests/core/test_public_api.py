@@ -5,8 +5,9 @@ from __future__ import annotations
 import billingos
 
 EXPECTED = {
-    "Billing", "BillingConfig", "BillingError", "CardDeclinedError", "Clock", "ConfigurationError",
-    "ConflictError", "Customer", "FrozenClock", "InvalidInputError", "Money", "NotFoundError", "Page",
+    "Billing", "BillingConfig", "BillingError", "CardDeclinedError", "Check", "Clock", "ConfigurationError",
+    "ConflictError", "Customer", "FrozenClock", "Grant", "InvalidInputError", "Money", "NotFoundError", "Page",
+    "Reservation",
     "StripeRequestError", "StripeUnavailableError", "SystemClock", "__version__", "signals",
 }
 

@@ -1,11 +1,15 @@
 """Entitlements features, product features and (read-only) active entitlements.
 
-Stripe sends no events for features or product features, so none are emitted here.
+Stripe sends no events for features or product features themselves. A customer's active entitlements
+come from their subscriptions (``active``, ``trialing`` and ``past_due``) to products with attached
+features; when that set changes (a subscription event, or a feature attached to or detached from a
+product they hold) ``entitlements.active_entitlement_summary.updated`` is emitted, as Stripe does.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +24,9 @@ if TYPE_CHECKING:
 # optional callable(em, customer_id) -> active entitlement objects, for the subscriptions module to install.
 PRODUCT_FEATURES = "product_features"
 ACTIVE_ENTITLEMENTS = "active_entitlements"
+SUMMARIES = "active_entitlement_summaries"      # customer id -> feature ids last announced (JSON-able)
+ENTITLED_STATUSES = ("active", "trialing", "past_due")
+SUMMARY_EVENT = "entitlements.active_entitlement_summary.updated"
 
 
 def register(em: Emulator) -> None:
@@ -33,6 +40,8 @@ def register(em: Emulator) -> None:
     r.add("GET", "/v1/products/{id}/features", list_attached)
     r.add("GET", "/v1/products/{id}/features/{feature_id}", retrieve_attached)
     r.add("DELETE", "/v1/products/{id}/features/{feature_id}", detach)
+    em.extensions[ACTIVE_ENTITLEMENTS] = active_entitlements
+    em.event_hooks.append(lambda event: _on_event(em, event))
 
 
 # --- entitlements.feature ----------------------------------------------------------------------
@@ -114,6 +123,7 @@ def attach(em: Emulator, req: Request) -> dict[str, Any]:
                           "entitlement_feature": copy.deepcopy(feature), "livemode": False}
     em.store.insert(pf)
     ids.append(pf["id"])
+    _refresh_product(em, product["id"], req)
     return pf
 
 
@@ -141,6 +151,7 @@ def detach(em: Emulator, req: Request) -> dict[str, Any]:
     req.params.done()
     _attached(em, product["id"]).remove(pf["id"])
     em.store.delete(pf["id"])
+    _refresh_product(em, product["id"], req)
     return {"id": pf["id"], "object": "product_feature", "deleted": True}
 
 
@@ -153,3 +164,60 @@ def list_active(em: Emulator, req: Request) -> dict[str, Any]:
     provider: Callable[[Emulator, str], list[dict[str, Any]]] | None = em.extensions.get(ACTIVE_ENTITLEMENTS)
     items = provider(em, customer) if provider else []   # oldest first, like the store
     return em.store.page(p, items, "/v1/entitlements/active_entitlements")
+
+
+def active_entitlements(em: Emulator, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's active entitlements: one per feature of any product an entitled subscription holds."""
+    seen: dict[str, dict[str, Any]] = {}
+    for sub in em.store.all("subscription"):
+        if sub.get("customer") != customer_id or sub.get("status") not in ENTITLED_STATUSES:
+            continue
+        for item in (sub.get("items") or {}).get("data") or []:
+            price = item.get("price") or {}
+            product = price.get("product") if isinstance(price, dict) else None
+            product_id = product.get("id") if isinstance(product, dict) else product
+            for pf_id in em.extensions.get(PRODUCT_FEATURES, {}).get(product_id, []):
+                feature = em.store.objects[pf_id]["entitlement_feature"]
+                seen.setdefault(feature["id"], feature)
+    return [_entitlement(customer_id, f) for f in seen.values()]
+
+
+def _entitlement(customer_id: str, feature: dict[str, Any]) -> dict[str, Any]:
+    digest = hashlib.sha256(f"{customer_id}:{feature['id']}".encode()).hexdigest()[:24]
+    return {"id": f"ent_test_{digest}", "object": "entitlements.active_entitlement", "feature": feature["id"],
+            "livemode": False, "lookup_key": feature["lookup_key"]}
+
+
+def _on_event(em: Emulator, event: dict[str, Any]) -> None:
+    if event["type"].startswith("customer.subscription."):
+        customer = event["data"]["object"].get("customer")
+        if isinstance(customer, str):
+            _announce(em, customer, None)
+
+
+def _refresh_product(em: Emulator, product_id: str, req: Request | None) -> None:
+    customers = set()
+    for sub in em.store.all("subscription"):
+        for item in (sub.get("items") or {}).get("data") or []:
+            price = item.get("price") or {}
+            product = price.get("product") if isinstance(price, dict) else None
+            if (product.get("id") if isinstance(product, dict) else product) == product_id:
+                customers.add(sub.get("customer"))
+    for customer in sorted(c for c in customers if isinstance(c, str)):
+        _announce(em, customer, req)
+
+
+def _announce(em: Emulator, customer_id: str, req: Request | None) -> None:
+    """Emit the summary event when the customer's set of features changed since the last one."""
+    current = active_entitlements(em, customer_id)
+    ids = sorted(e["feature"] for e in current)
+    known = em.extensions.setdefault(SUMMARIES, {})
+    if known.get(customer_id, []) == ids:
+        return
+    known[customer_id] = ids
+    features = {f["id"]: f for f in em.store.all("entitlements.feature")}
+    data = [{**e, "feature": copy.deepcopy(features.get(e["feature"], e["feature"]))} for e in current]
+    summary = {"object": "entitlements.active_entitlement_summary", "customer": customer_id, "livemode": False,
+               "entitlements": {"object": "list", "data": data, "has_more": False,
+                                "url": f"/v1/customer/{customer_id}/entitlements"}}
+    em.emit(SUMMARY_EVENT, summary, request=req)

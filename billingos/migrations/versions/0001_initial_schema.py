@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 0002
-Create Date: 2026-11-21 05:18:04.216101
+Create Date: 2026-11-21 05:19:02.971854
 """
 from __future__ import annotations
 
@@ -44,6 +44,43 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('billing_customers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_billing_customers_email'), ['email'], unique=False)
+
+    op.create_table('billing_entitlement_counters',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('owner_id', sa.String(length=255), nullable=False),
+    sa.Column('feature_key', sa.String(length=80), nullable=False),
+    sa.Column('window_start', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('window_end', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('used', sa.BigInteger(), nullable=False),
+    sa.Column('carried', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_entitlement_counters')),
+    sa.UniqueConstraint('owner_id', 'feature_key', 'window_start', name='uq_billing_entitlement_counters_window')
+    )
+    op.create_table('billing_entitlements',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('owner_id', sa.String(length=255), nullable=False),
+    sa.Column('feature_key', sa.String(length=80), nullable=False),
+    sa.Column('source', sa.String(length=300), nullable=False),
+    sa.Column('subscription_stripe_id', sa.String(length=255), nullable=True),
+    sa.Column('feature_type', sa.String(length=16), nullable=False),
+    sa.Column('limit_value', sa.BigInteger(), nullable=True),
+    sa.Column('reset', sa.String(length=16), nullable=True),
+    sa.Column('rollover', sa.Boolean(), nullable=False),
+    sa.Column('period_start', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('period_end', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('grace_until', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reason', sa.String(length=500), nullable=True),
+    sa.Column('created_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_entitlements')),
+    sa.UniqueConstraint('owner_id', 'feature_key', 'source', name=op.f('uq_billing_entitlements_owner_id_feature_key_source'))
+    )
+    with op.batch_alter_table('billing_entitlements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_billing_entitlements_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_entitlements_grace_until'), ['grace_until'], unique=False)
+        batch_op.create_index('ix_billing_entitlements_owner', ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_entitlements_subscription_stripe_id'), ['subscription_stripe_id'], unique=False)
 
     op.create_table('billing_features',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -321,6 +358,25 @@ def upgrade() -> None:
         batch_op.create_index('ix_billing_webhook_events_status_next', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_billing_webhook_events_type'), ['type'], unique=False)
 
+    op.create_table('billing_entitlement_usage',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('owner_id', sa.String(length=255), nullable=False),
+    sa.Column('feature_key', sa.String(length=80), nullable=False),
+    sa.Column('counter_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=255), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('expires_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('settled_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['counter_id'], ['billing_entitlement_counters.id'], name=op.f('fk_billing_entitlement_usage_counter_id_billing_entitlement_counters'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_entitlement_usage')),
+    sa.UniqueConstraint('owner_id', 'idempotency_key', name=op.f('uq_billing_entitlement_usage_owner_id_idempotency_key'))
+    )
+    with op.batch_alter_table('billing_entitlement_usage', schema=None) as batch_op:
+        batch_op.create_index('ix_billing_entitlement_usage_held', ['counter_id', 'status'], unique=False)
+
     op.create_table('billing_subscription_items',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('stripe_id', sa.String(length=255), nullable=False),
@@ -353,6 +409,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_billing_subscription_items_price_stripe_id'))
 
     op.drop_table('billing_subscription_items')
+    with op.batch_alter_table('billing_entitlement_usage', schema=None) as batch_op:
+        batch_op.drop_index('ix_billing_entitlement_usage_held')
+
+    op.drop_table('billing_entitlement_usage')
     with op.batch_alter_table('billing_webhook_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_billing_webhook_events_type'))
         batch_op.drop_index('ix_billing_webhook_events_status_next')
@@ -405,6 +465,14 @@ def downgrade() -> None:
 
     op.drop_table('billing_invoices')
     op.drop_table('billing_features')
+    with op.batch_alter_table('billing_entitlements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_billing_entitlements_subscription_stripe_id'))
+        batch_op.drop_index('ix_billing_entitlements_owner')
+        batch_op.drop_index(batch_op.f('ix_billing_entitlements_grace_until'))
+        batch_op.drop_index(batch_op.f('ix_billing_entitlements_expires_at'))
+
+    op.drop_table('billing_entitlements')
+    op.drop_table('billing_entitlement_counters')
     with op.batch_alter_table('billing_customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_billing_customers_email'))
 

@@ -1,0 +1,277 @@
+"""The cache hierarchy for feature checks: an in-process dict, then Redis, then the database.
+
+* **In process**: ``entries[owner_id]`` is an :class:`Entry` whose ``flags`` map feature key -> ``True``
+  (granted, no end) or the unix time the grant ends. A hit is two dict lookups and one
+  ``time.monotonic()`` compare; no Redis call, no allocation.
+* **Redis**: ``{ns}:v:{owner}`` is the owner's version (INCR on every committed grant change) and
+  ``{ns}:s:{owner}`` a JSON snapshot tagged with the version it was built from. One MGET reads both; a
+  snapshot whose tag differs from the version is ignored, so a late writer can never resurrect stale
+  grants. Each change is also PUBLISHed on ``{ns}:inval``; a daemon thread per process drops the local
+  entry when it hears it.
+* **Database**: the ``billing_entitlements`` rows (see ``grants.py``).
+
+Staleness: a local entry lives ``local_ttl`` seconds at most (then it is re-validated with one MGET);
+pub/sub usually invalidates it within milliseconds. See docs/entitlements.md for the measured bound.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["Entry", "EntitlementCache", "BackendDown", "Features"]
+
+log = logging.getLogger("billingos.entitlements")
+
+#: key -> [until (unix seconds or None), type, limit, reset, rollover, period_start, period_end, grace]
+Features = dict[str, list[Any]]
+
+
+class BackendDown(Exception):
+    """Redis or the database could not answer; ``backend`` says which."""
+
+    def __init__(self, backend: str) -> None:
+        super().__init__(backend)
+        self.backend = backend
+
+
+class Entry:
+    """One owner's features as this process knows them."""
+
+    __slots__ = ("deadline", "flags", "features", "version")
+
+    def __init__(self, features: Features, version: int | None, deadline: float) -> None:
+        self.features = features
+        self.version = version
+        self.deadline = deadline
+        self.flags: dict[str, Any] = {k: (True if v[0] is None else float(v[0])) for k, v in features.items()}
+
+
+class EntitlementCache:
+    def __init__(self, redis_url: str | None, *, namespace: str = "billingos:ent", local_ttl: float = 1.0,
+                 redis_ttl: int = 60, timeout: float = 0.25, retry_after: float = 1.0,
+                 max_entries: int = 100_000) -> None:
+        self.entries: dict[str, Entry] = {}
+        self.namespace = namespace
+        self.local_ttl = local_ttl
+        self.redis_ttl = redis_ttl
+        self.retry_after = retry_after
+        self.max_entries = max_entries
+        self.redis: Any = None
+        if redis_url:
+            import redis
+            self.redis = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._down_until = 0.0
+        self._seq = 0                              # bumped on every invalidation
+        self._invalidated: dict[str, int] = {}     # owner -> seq of its last invalidation
+        self._pending: set[str] = set()            # bumps that could not reach Redis yet
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+        self.listening = False
+        self.invalidations_heard = 0
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (c := ref()) is not None and c._after_fork())
+
+    # --- keys ----------------------------------------------------------------------------------------
+    def _vkey(self, owner: str) -> str:
+        return f"{self.namespace}:v:{owner}"
+
+    def _skey(self, owner: str) -> str:
+        return f"{self.namespace}:s:{owner}"
+
+    @property
+    def channel(self) -> str:
+        return f"{self.namespace}:inval"
+
+    # --- reads -----------------------------------------------------------------------------------------
+    def redis_available(self) -> bool:
+        return self.redis is not None and time.monotonic() >= self._down_until
+
+    def load(self, owner: str, from_db: Callable[[str], Features]) -> Entry:
+        """The owner's entry from Redis (if its snapshot is current) or the database; cached locally.
+
+        Raises BackendDown("redis") when Redis is configured but unreachable (the caller applies the
+        feature's policy), BackendDown("database") when the database fails."""
+        start = self._seq
+        version: int | None = None
+        if self.redis is not None:
+            if not self.redis_available():
+                raise BackendDown("redis")
+            self._start_listener()
+            try:
+                self._flush_pending()
+                raw_version, raw_snap = self.redis.mget(self._vkey(owner), self._skey(owner))
+            except Exception as e:
+                self._mark_down(e)
+                raise BackendDown("redis") from e
+            version = int(raw_version or 0)
+            if raw_snap is not None:
+                snap = json.loads(raw_snap)
+                if snap.get("v") == version:
+                    return self._store(owner, snap["f"], version, start)
+        try:
+            features = from_db(owner)
+        except Exception as e:
+            log.warning("billingos entitlements: database unavailable (%s)", type(e).__name__)
+            raise BackendDown("database") from e
+        if version is not None:
+            try:
+                self.redis.set(self._skey(owner), json.dumps({"v": version, "f": features}), ex=self.redis_ttl)
+            except Exception as e:
+                self._mark_down(e)
+        return self._store(owner, features, version, start)
+
+    def _store(self, owner: str, features: Features, version: int | None, start: int) -> Entry:
+        fresh = self._invalidated.get(owner, -1) < start   # no invalidation arrived while we were loading
+        entry = Entry(features, version, time.monotonic() + self.local_ttl if fresh else 0.0)
+        if len(self.entries) >= self.max_entries:
+            self.entries.clear()
+        self.entries[owner] = entry
+        return entry
+
+    # --- invalidation ------------------------------------------------------------------------------------
+    def invalidate(self, owner: str, *, forget: bool) -> None:
+        """Drop (``forget``: a change this process made) or expire (heard from another process, so the
+        value stays available as the last known one) the owner's local entry."""
+        with self._lock:
+            self._seq += 1
+            self._invalidated[owner] = self._seq
+            if len(self._invalidated) > self.max_entries:
+                self._invalidated = {owner: self._seq}
+        if forget:
+            self.entries.pop(owner, None)
+        else:
+            entry = self.entries.get(owner)
+            if entry is not None:
+                entry.deadline = 0.0
+
+    def expire_all(self) -> None:
+        with self._lock:
+            self._seq += 1
+            for owner in list(self.entries):
+                self._invalidated[owner] = self._seq
+        for entry in list(self.entries.values()):
+            entry.deadline = 0.0
+
+    def bump(self, owners: Iterable[str]) -> None:
+        """After a commit: forget locally, then INCR each owner's version and PUBLISH it."""
+        owners = list(owners)
+        for owner in owners:
+            self.invalidate(owner, forget=True)
+        if self.redis is None:
+            return
+        with self._lock:
+            self._pending.update(owners)
+        if self.redis_available():
+            try:
+                self._flush_pending()
+            except Exception as e:
+                self._mark_down(e)
+
+    def _flush_pending(self) -> None:
+        with self._lock:
+            owners, self._pending = sorted(self._pending), set()
+        if not owners:
+            return
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for owner in owners:
+                pipe.incr(self._vkey(owner))
+                pipe.delete(self._skey(owner))
+                pipe.publish(self.channel, owner)
+            pipe.execute()
+        except Exception:
+            with self._lock:
+                self._pending.update(owners)
+            raise
+
+    def _mark_down(self, error: BaseException) -> None:
+        log.warning("billingos entitlements: Redis unavailable (%s); retrying in %.1fs",
+                    type(error).__name__, self.retry_after)
+        self._down_until = time.monotonic() + self.retry_after
+
+    # --- the pub/sub listener ---------------------------------------------------------------------------
+    def _start_listener(self) -> None:
+        if self._listener is not None and self._listener.is_alive():
+            return
+        with self._lock:
+            if self._listener is not None and self._listener.is_alive():
+                return
+            self._stop.clear()
+            ref = weakref.ref(self)
+            self._listener = threading.Thread(target=_listen, args=(ref, self._stop, self.redis, self.channel),
+                                              name="billingos-entitlements-invalidation", daemon=True)
+            self._listener.start()
+
+    def wait_listening(self, timeout: float = 5.0) -> bool:
+        """Block until the invalidation listener is subscribed (tests and the benchmark)."""
+        if self.redis is None:
+            return False
+        self._start_listener()
+        deadline = time.monotonic() + timeout
+        while not self.listening and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self.listening
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.join(timeout=2)
+        self._listener = None
+        self.listening = False
+        if self.redis is not None:
+            self.redis.close()
+
+    def _after_fork(self) -> None:
+        self.entries = {}
+        self._listener = None
+        self.listening = False
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+
+def _listen(ref: weakref.ref[EntitlementCache], stop: threading.Event, client: Any, channel: str) -> None:
+    """Subscribe, drop local entries named on the channel; on any error expire everything and retry."""
+    while not stop.is_set():
+        pubsub = None
+        try:
+            pubsub = client.pubsub()
+            pubsub.subscribe(channel)
+            while not stop.is_set():
+                message = pubsub.get_message(timeout=0.2)
+                if message is None:
+                    continue
+                cache = ref()
+                if cache is None:
+                    return
+                if message.get("type") == "subscribe":
+                    cache.expire_all()   # anything may have changed while we were not listening
+                    cache.listening = True
+                elif message.get("type") == "message":
+                    data = message["data"]
+                    cache.invalidate(data.decode() if isinstance(data, bytes) else str(data), forget=False)
+                    cache.invalidations_heard += 1
+                del cache
+        except Exception as e:
+            cache = ref()
+            if cache is None:
+                return
+            cache.listening = False
+            cache.expire_all()
+            cache._mark_down(e)
+            wait = cache.retry_after
+            del cache
+            stop.wait(wait)
+        finally:
+            if pubsub is not None:
+                try:
+                    pubsub.close()
+                except Exception:
+                    pass

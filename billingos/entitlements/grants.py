@@ -1,0 +1,213 @@
+"""Grants: the local ``billing_entitlements`` rows, recomputed inside the subscription sync transaction.
+
+A subscription that is ``active`` or ``trialing`` grants every feature of every product it holds (Stripe
+product features, mirrored in ``billing_plan_features``). ``past_due`` keeps them until a grace period
+ends; ``unpaid``, ``canceled``, ``incomplete*`` and ``paused`` grant nothing. Overrides (source
+``override``) are never touched by a recompute. ``recompute`` returns the keys gained and lost, so the
+signals fire once per actual change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from ..catalog.mirror import plain, sync_feature, sync_plan_features, sync_product
+from ..catalog.models import BillingFeature, BillingPlanFeature, BillingProduct
+from ..catalog.schemas import PlanFeature
+from ..db import upsert
+from ..subscriptions.models import BillingSubscription
+from .models import BillingEntitlement
+
+if TYPE_CHECKING:
+    from ..billing import Billing
+
+__all__ = ["Diff", "recompute", "sweep", "live_keys", "feature_limit", "SUB_PREFIX", "OVERRIDE"]
+
+GRANTING = ("active", "trialing")
+GRACE = ("past_due",)
+SUB_PREFIX = "subscription:"
+OVERRIDE = "override"
+LIMIT_META = "billingos_limit"       # feature metadata: a default limit such as "1000/month[/rollover]"
+
+
+@dataclass
+class Diff:
+    owner_id: str
+    granted: dict[str, str] = field(default_factory=dict)    # key -> source that brought it
+    revoked: dict[str, str] = field(default_factory=dict)    # key -> why it went
+    changed: bool = False                                     # any row changed (limits, expiry...)
+
+    def __bool__(self) -> bool:
+        return bool(self.granted or self.revoked or self.changed)
+
+
+def live_keys(session: Session, owner_id: str) -> dict[str, str]:
+    """Feature key -> one source, over every stored grant (expired rows are swept before diffing)."""
+    rows = session.execute(select(BillingEntitlement.feature_key, BillingEntitlement.source)
+                           .where(BillingEntitlement.owner_id == owner_id)
+                           .order_by(BillingEntitlement.source)).all()
+    out: dict[str, str] = {}
+    for key, source in rows:
+        out.setdefault(key, source)
+    return out
+
+
+def _expired(now: datetime) -> Any:
+    return or_(BillingEntitlement.expires_at <= now, BillingEntitlement.grace_until <= now)
+
+
+def sweep(session: Session, owner_id: str, now: datetime) -> dict[str, str]:
+    """Delete the owner's grants that ran out; returns key -> "expired" for each removed row's key."""
+    gone = session.execute(select(BillingEntitlement.feature_key, BillingEntitlement.source).where(
+        BillingEntitlement.owner_id == owner_id, _expired(now))).all()
+    if gone:
+        session.execute(delete(BillingEntitlement).where(BillingEntitlement.owner_id == owner_id, _expired(now))
+                        .execution_options(synchronize_session=False))
+    return {k: ("grace_expired" if s.startswith(SUB_PREFIX) else "override_expired") for k, s in gone}
+
+
+def feature_limit(feature: BillingFeature | None, pf: BillingPlanFeature | None) -> tuple[str, int | None, str, bool]:
+    """(type, limit, reset, rollover) for a feature in a plan: the catalog's per-plan limit (product
+    metadata) first, then the feature's own ``billingos_limit`` metadata. A limit of None is no cap."""
+    meta = dict(feature.stripe_metadata or {}) if feature is not None else {}
+    default = PlanFeature.from_metadata(feature.lookup_key, meta[LIMIT_META]) \
+        if feature is not None and isinstance(meta.get(LIMIT_META), str) else None
+    ftype = "metered" if (feature is not None and feature.type == "metered") or default is not None else "boolean"
+    if pf is not None and (pf.unlimited or pf.limit_value is not None):
+        ftype = "metered"
+        return ftype, None if pf.unlimited else pf.limit_value, pf.reset or "billing_period", bool(pf.rollover)
+    if default is not None:
+        limit = None if default.limit in (None, "unlimited") else int(default.limit)  # type: ignore[arg-type]
+        return ftype, limit, default.reset, default.rollover
+    return ftype, None, "billing_period", False
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two products of one subscription grant the same feature: limits add up; no cap wins."""
+    out = dict(a)
+    if a["limit_value"] is None or b["limit_value"] is None:
+        out["limit_value"] = None
+    else:
+        out["limit_value"] = a["limit_value"] + b["limit_value"]
+    out["rollover"] = a["rollover"] or b["rollover"]
+    return out
+
+
+class Recomputer:
+    """Recompute one owner's subscription grants in the caller's session (``billing.entitlements``
+    wraps it with the diff, signals and cache bump)."""
+
+    def __init__(self, billing: Billing, *, grace_period: timedelta) -> None:
+        self._billing = billing
+        self.grace_period = grace_period
+        self.fetch_failed: set[str] = set()      # owners whose product features could not be fetched
+
+    def recompute(self, session: Session, owner_id: str, now: datetime, *, refetch: bool = False) -> Diff:
+        diff = Diff(owner_id)
+        before = live_keys(session, owner_id)
+        expired = sweep(session, owner_id, now)
+        subs = list(session.scalars(select(BillingSubscription).where(
+            BillingSubscription.owner_id == owner_id, BillingSubscription.status.in_(GRANTING + GRACE))
+            .order_by(BillingSubscription.id)))
+        products = {i.product_stripe_id for s in subs for i in s.items if i.product_stripe_id}
+        self.ensure_products(session, products, now, refetch=refetch, owner_id=owner_id)
+        existing = {(r.feature_key, r.source): r for r in session.scalars(select(BillingEntitlement).where(
+            BillingEntitlement.owner_id == owner_id, BillingEntitlement.source.startswith(SUB_PREFIX)))}
+        desired = self._desired(session, owner_id, subs, existing, now)
+        for (key, source), row in existing.items():
+            if (key, source) not in desired:
+                session.delete(row)
+                diff.changed = True
+        for (key, source), values in desired.items():
+            row = existing.get((key, source))
+            if row is None or any(getattr(row, k) != v for k, v in values.items() if k not in ("created_at",
+                                                                                                "updated_at")):
+                upsert(session, BillingEntitlement, {**values, "updated_at": now,
+                                                     "created_at": row.created_at if row is not None else now},
+                       key=["owner_id", "feature_key", "source"])
+                diff.changed = True
+        session.flush()
+        after = live_keys(session, owner_id)
+        diff.granted = {k: s for k, s in after.items() if k not in before}
+        diff.revoked = {k: expired.get(k, before[k]) for k in before if k not in after}   # reason or lost source
+        diff.changed = diff.changed or bool(expired)
+        return diff
+
+    def _desired(self, session: Session, owner_id: str, subs: list[BillingSubscription],
+                 existing: dict[tuple[str, str], BillingEntitlement], now: datetime) -> dict[tuple[str, str],
+                                                                                              dict[str, Any]]:
+        pids = {i.product_stripe_id for s in subs for i in s.items if i.product_stripe_id}
+        pfs: dict[str, list[BillingPlanFeature]] = {}
+        for pf in session.scalars(select(BillingPlanFeature).where(BillingPlanFeature.product.in_(pids))
+                                  .order_by(BillingPlanFeature.feature_key)):
+            pfs.setdefault(pf.product, []).append(pf)
+        keys = {pf.feature_key for rows in pfs.values() for pf in rows}
+        features = {f.lookup_key: f for f in session.scalars(select(BillingFeature).where(
+            BillingFeature.lookup_key.in_(keys)))}
+        desired: dict[tuple[str, str], dict[str, Any]] = {}
+        for sub in subs:
+            source = SUB_PREFIX + sub.stripe_id
+            expires = sub.cancel_at if sub.cancel_at is not None else None
+            if expires is not None and expires <= now:
+                continue
+            for item in sub.items:
+                for pf in pfs.get(item.product_stripe_id or "", []):
+                    feature = features.get(pf.feature_key)
+                    if feature is not None and not feature.active:
+                        continue
+                    grace = None
+                    if sub.status in GRACE:
+                        old = existing.get((pf.feature_key, source))
+                        grace = old.grace_until if old is not None and old.grace_until is not None \
+                            else now + self.grace_period
+                        if grace <= now:
+                            continue
+                    ftype, limit, reset, rollover = feature_limit(feature, pf)
+                    values = {"owner_id": owner_id, "feature_key": pf.feature_key, "source": source,
+                              "subscription_stripe_id": sub.stripe_id, "feature_type": ftype,
+                              "limit_value": limit, "reset": reset if ftype == "metered" else None,
+                              "rollover": rollover, "period_start": sub.current_period_start,
+                              "period_end": sub.current_period_end, "expires_at": expires,
+                              "grace_until": grace, "reason": None}
+                    prev = desired.get((pf.feature_key, source))
+                    desired[(pf.feature_key, source)] = values if prev is None else _merge(prev, values)
+        return desired
+
+    # --- product features, fetched from Stripe when the catalog mirror does not know the product ---------
+    def ensure_products(self, session: Session, products: Iterable[str], now: datetime, *, refetch: bool,
+                        owner_id: str) -> None:
+        known = set(session.scalars(select(BillingProduct.stripe_id).where(
+            BillingProduct.stripe_id.in_(list(products)))))
+        for pid in sorted(products):
+            if pid in known and not refetch:
+                continue
+            fetched = self.fetch_product(pid)
+            if fetched is None:  # Stripe unreachable: grant from the mirror now, refresh after the commit
+                self.fetch_failed.add(owner_id)
+                continue
+            product, attached = fetched
+            sync_product(session, product, now=now)
+            for a in attached:
+                feature = a["entitlement_feature"]
+                have = session.scalar(select(BillingFeature.id).where(BillingFeature.stripe_id == feature["id"]))
+                if have is None:
+                    sync_feature(session, feature, now=now)
+            sync_plan_features(session, product, attached, now=now)
+
+    def fetch_product(self, product_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The product and its attached features, from Stripe; None when Stripe cannot answer now."""
+        from ..errors import BillingError
+        from ..stripe_api import call_stripe
+        v1 = self._billing.stripe.v1
+        try:
+            product = plain(call_stripe(v1.products.retrieve, product_id))
+            page = call_stripe(v1.products.features.list, product_id, params={"limit": 100})
+            return product, [plain(a) for a in page.auto_paging_iter()]
+        except BillingError:
+            return None

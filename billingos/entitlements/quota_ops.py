@@ -1,0 +1,217 @@
+"""consume / reserve / commit / release: the transactions behind metered quotas (see quota.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .. import validation
+from ..db import insert_ignore
+from ..errors import ConflictError, InvalidInputError, NotFoundError
+from .cache import BackendDown
+from .models import BillingEntitlementCounter, BillingEntitlementUsage
+from .quota import (Spec, add_used, carried_for, counter_for, held, live_grants, peek_counter, retrying, spec_for,
+                    window)
+from .schemas import Check, Reservation
+
+if TYPE_CHECKING:
+    from .service import EntitlementService
+
+__all__ = ["QuotaOps"]
+
+MAX_TIMEOUT = timedelta(days=7)
+
+
+class QuotaOps:
+    def __init__(self, service: EntitlementService) -> None:
+        self._svc = service
+        self._billing = service._billing
+
+    # --- reads ---------------------------------------------------------------------------------------
+    def usage(self, owner_id: str, key: str, spec: Spec, now: datetime) -> tuple[int, int]:
+        """(used including live reservations, carried in) for the current window."""
+        with self._billing.session_factory() as session:
+            counter = peek_counter(session, owner_id, key, spec, now)
+            if counter is None:
+                return 0, carried_for(session, owner_id, key, spec, window(spec, now)[0])
+            return counter.used + held(session, counter.id, now), counter.carried
+
+    # --- validation ------------------------------------------------------------------------------------
+    def _inputs(self, owner_id: Any, key: Any, amount: Any, idempotency_key: Any) -> tuple[str, str, int, str]:
+        from .service import amount_of, feature_key, idempotency_key_of
+        owner_id = validation.owner_id(owner_id)
+        key = feature_key(key)
+        amount = amount_of(amount)
+        idempotency_key = idempotency_key_of(idempotency_key)
+        if self._svc._known_type(key) != "metered":
+            raise InvalidInputError(f"{key!r} is a boolean feature: use has_feature()/check(); consume() and "
+                                    "reserve() are for metered features.", param="key")
+        return owner_id, key, amount, idempotency_key
+
+    def _down(self, key: str) -> Check:
+        if self._svc.policy(key) == "open":
+            return Check(True, None, None, None, None, "fail_open")
+        return Check(False, None, None, None, None, "fail_closed")
+
+    # --- consume -----------------------------------------------------------------------------------------
+    def consume(self, owner_id: str, key: str, amount: int, idempotency_key: str) -> Check:
+        try:
+            owner_id, key, amount, idempotency_key = self._inputs(owner_id, key, amount, idempotency_key)
+        except BackendDown:
+            return self._down(key)
+        try:
+            return retrying(lambda: self._consume(owner_id, key, amount, idempotency_key))  # type: ignore[no-any-return]
+        except SQLAlchemyError:
+            return self._down(key)
+
+    def _consume(self, owner_id: str, key: str, amount: int, idem: str) -> Check:
+        now = self._svc._clock.now()
+        with self._billing.transaction() as session:
+            rows = live_grants(session, owner_id, key, now)
+            if not rows:
+                return Check(False, None, None, None, None, "not_granted")
+            spec = spec_for(rows)
+            counter = counter_for(session, owner_id, key, spec, now, lock=True)
+            dup = self._by_key(session, owner_id, idem)
+            if dup is not None:
+                if (dup.feature_key, dup.amount, dup.kind) != (key, amount, "consume"):
+                    raise ConflictError(f"idempotency_key {idem!r} was already used for a different call "
+                                        f"({dup.kind} {dup.amount} of {dup.feature_key!r}).", param="idempotency_key")
+                return self._state(session, counter, spec, now, 0, "duplicate")
+            used = counter.used + held(session, counter.id, now)
+            limit = None if spec.limit is None else spec.limit + counter.carried
+            if limit is not None and used + amount > limit:
+                return Check(False, limit, used, max(0, limit - used), window(spec, now)[1], "limit_reached")
+            self._record(session, owner_id, key, counter.id, idem, "consume", amount, "committed", None, now)
+            add_used(session, counter.id, amount)
+            return self._state(session, counter, spec, now, amount, "grace_period" if spec.grace else "granted")
+
+    def _state(self, session: Session, counter: BillingEntitlementCounter, spec: Spec, now: datetime, added: int,
+               reason: str) -> Check:
+        used = counter.used + added + held(session, counter.id, now)
+        limit = None if spec.limit is None else spec.limit + counter.carried
+        return Check(True, limit, used, None if limit is None else max(0, limit - used), window(spec, now)[1], reason)
+
+    def _by_key(self, session: Session, owner_id: str, idem: str) -> BillingEntitlementUsage | None:
+        return session.scalars(select(BillingEntitlementUsage).where(
+            BillingEntitlementUsage.owner_id == owner_id, BillingEntitlementUsage.idempotency_key == idem)
+            .execution_options(populate_existing=True)).first()
+
+    def _record(self, session: Session, owner_id: str, key: str, counter_id: int, idem: str, kind: str, amount: int,
+                status: str, expires_at: datetime | None, now: datetime) -> None:
+        inserted = insert_ignore(session, BillingEntitlementUsage, {
+            "owner_id": owner_id, "feature_key": key, "counter_id": counter_id, "idempotency_key": idem,
+            "kind": kind, "amount": amount, "status": status, "expires_at": expires_at, "created_at": now,
+            "settled_at": now if status == "committed" else None}, key=["owner_id", "idempotency_key"])
+        if not inserted:   # the same key, concurrently, for another feature of this owner
+            raise ConflictError(f"idempotency_key {idem!r} is being used by another call right now.",
+                                param="idempotency_key")
+
+    # --- reservations ------------------------------------------------------------------------------------
+    def reserve(self, owner_id: str, key: str, amount: int, idempotency_key: str, *,
+                timeout: timedelta) -> Reservation:
+        if not isinstance(timeout, timedelta) or not timedelta(seconds=1) <= timeout <= MAX_TIMEOUT:
+            raise InvalidInputError("timeout must be a timedelta from 1 second to 7 days.", param="timeout")
+        try:
+            owner_id, key, amount, idempotency_key = self._inputs(owner_id, key, amount, idempotency_key)
+        except BackendDown:
+            return self._refused(owner_id, key, amount, self._down(key))
+        try:
+            return retrying(lambda: self._reserve(owner_id, key, amount, idempotency_key, timeout))  # type: ignore[no-any-return]
+        except SQLAlchemyError:
+            return self._refused(owner_id, key, amount, self._down(key))
+
+    def _refused(self, owner_id: str, key: str, amount: int, check: Check) -> Reservation:
+        check = check if not check.allowed else Check(False, None, None, None, None, "fail_closed")
+        return Reservation(id=None, owner_id=owner_id, feature=key, amount=amount, expires_at=None, check=check)
+
+    def _reserve(self, owner_id: str, key: str, amount: int, idem: str, timeout: timedelta) -> Reservation:
+        now = self._svc._clock.now()
+        with self._billing.transaction() as session:
+            rows = live_grants(session, owner_id, key, now)
+            if not rows:
+                return self._refused(owner_id, key, amount, Check(False, None, None, None, None, "not_granted"))
+            spec = spec_for(rows)
+            counter = counter_for(session, owner_id, key, spec, now, lock=True)
+            dup = self._by_key(session, owner_id, idem)
+            if dup is not None:
+                if (dup.feature_key, dup.amount, dup.kind) != (key, amount, "reservation"):
+                    raise ConflictError(f"idempotency_key {idem!r} was already used for a different call.",
+                                        param="idempotency_key")
+                check = self._state(session, counter, spec, now, 0, "duplicate")
+                return Reservation(id=f"rsv_{dup.id}", owner_id=owner_id, feature=key, amount=amount,
+                                   expires_at=dup.expires_at, check=check)
+            used = counter.used + held(session, counter.id, now)
+            limit = None if spec.limit is None else spec.limit + counter.carried
+            if limit is not None and used + amount > limit:
+                return self._refused(owner_id, key, amount, Check(False, limit, used, max(0, limit - used),
+                                                                  window(spec, now)[1], "limit_reached"))
+            expires = now + timeout
+            self._record(session, owner_id, key, counter.id, idem, "reservation", amount, "held", expires, now)
+            row = self._by_key(session, owner_id, idem)
+            assert row is not None
+            check = self._state(session, counter, spec, now, 0, "grace_period" if spec.grace else "granted")
+            return Reservation(id=f"rsv_{row.id}", owner_id=owner_id, feature=key, amount=amount, expires_at=expires,
+                               check=check)
+
+    def commit(self, reservation: Reservation | str, amount: int | None) -> Check:
+        rid = _reservation_id(reservation)
+        if amount is not None:
+            from .service import amount_of
+            amount_of(amount, minimum=0)
+        return retrying(lambda: self._settle(rid, amount, commit=True))  # type: ignore[no-any-return]
+
+    def release(self, reservation: Reservation | str) -> bool:
+        rid = _reservation_id(reservation)
+        return bool(retrying(lambda: self._settle(rid, None, commit=False)).allowed)
+
+    def _settle(self, rid: int, amount: int | None, *, commit: bool) -> Check:
+        now = self._svc._clock.now()
+        with self._billing.transaction() as session:
+            first = session.get(BillingEntitlementUsage, rid)
+            if first is None or first.kind != "reservation":
+                raise NotFoundError(f"No reservation rsv_{rid}.", param="reservation")
+            # lock the counter first (a write: SQLite's writer lock; a row lock on PostgreSQL), then re-read
+            session.execute(update(BillingEntitlementCounter).where(BillingEntitlementCounter.id == first.counter_id)
+                            .values(used=BillingEntitlementCounter.used).execution_options(synchronize_session=False))
+            row = session.scalars(select(BillingEntitlementUsage).where(BillingEntitlementUsage.id == rid)
+                                  .execution_options(populate_existing=True)).one()
+            counter = session.scalars(select(BillingEntitlementCounter).where(
+                BillingEntitlementCounter.id == row.counter_id).execution_options(populate_existing=True)).one()
+            if row.status != "held" or row.expires_at is None or row.expires_at <= now:
+                if not commit:
+                    return Check(False, None, None, None, None, row.status if row.status != "held" else "expired")
+                if row.status == "committed" and (amount is None or amount == row.amount):
+                    return Check(True, None, counter.used, None, counter.window_end, "duplicate")
+                raise ConflictError(f"Reservation rsv_{rid} is {row.status if row.status != 'held' else 'expired'}; "
+                                    "it can no longer be committed. Reserve again or consume().",
+                                    param="reservation")
+            if not commit:
+                row.status, row.settled_at = "released", now
+                return Check(True, None, counter.used, None, counter.window_end, "released")
+            actual = row.amount if amount is None else amount
+            if actual > row.amount:
+                raise InvalidInputError(f"amount {actual} is more than the {row.amount} reserved; consume() the rest.",
+                                        param="amount")
+            row.status, row.amount, row.settled_at = "committed", actual, now
+            add_used(session, counter.id, actual)
+            return Check(True, None, counter.used + actual, None, counter.window_end, "granted")
+
+    def expire_reservations(self, now: datetime) -> int:
+        with self._billing.transaction() as session:
+            result = session.execute(update(BillingEntitlementUsage).where(
+                BillingEntitlementUsage.status == "held", BillingEntitlementUsage.expires_at <= now)
+                .values(status="expired", settled_at=now).execution_options(synchronize_session=False))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _reservation_id(value: Any) -> int:
+    raw = value.id if isinstance(value, Reservation) else value
+    if not isinstance(raw, str) or not raw.startswith("rsv_") or not raw[4:].isdigit() or len(raw) > 24:
+        raise InvalidInputError(f"reservation must be a Reservation from reserve() or its id 'rsv_...', got {raw!r}.",
+                                param="reservation")
+    return int(raw[4:])

@@ -1,0 +1,480 @@
+"""``billing.entitlements``: feature checks through the cache hierarchy, overrides, and metered quotas.
+
+``has_feature`` and ``check`` never raise into the host's request: bad input answers False (reason
+``invalid_input``), an unknown key answers reason ``unknown_feature``, and an unreachable Redis or
+database answers by the feature's failure policy. ``consume``/``reserve`` raise InvalidInputError on bad
+input before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from .. import signals, validation
+from ..db import on_commit, upsert
+from ..errors import InvalidInputError
+from ..subscriptions.models import BillingSubscription
+from ..webhooks.service import lock_object
+from .cache import BackendDown, EntitlementCache, Entry, Features
+from .grants import OVERRIDE, SUB_PREFIX, Diff, Recomputer, live_keys, sweep
+from .models import BillingEntitlement
+from .quota import Spec, spec_for, window
+from .quota_ops import QuotaOps
+from .schemas import POLICIES, Check, Grant, Policy, Reservation
+
+if TYPE_CHECKING:
+    from ..billing import Billing
+
+__all__ = ["EntitlementService"]
+
+log = logging.getLogger("billingos.entitlements")
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,79}$")
+POLICY_META = "billingos_on_failure"     # feature metadata: open | closed | last_known
+_monotonic = time.monotonic
+_INVALID = Check(False, None, None, None, None, "invalid_input")
+_NONE = Check(False, None, None, None, None, "not_granted")
+_UNKNOWN = Check(False, None, None, None, None, "unknown_feature")
+MAX_AMOUNT = 10**12
+
+
+def feature_key(value: Any, param: str = "key") -> str:
+    if not isinstance(value, str) or not _KEY.match(value):
+        raise InvalidInputError(f"{param} must be a feature lookup_key (1-80 letters, digits, '_', '-', '.', "
+                                f"':'), got {value!r}.", param=param)
+    return value
+
+
+def amount_of(value: Any, param: str = "amount", *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_AMOUNT:
+        raise InvalidInputError(f"{param} must be a whole number from {minimum} to {MAX_AMOUNT:,}, got {value!r}.",
+                                param=param)
+    return value
+
+
+def idempotency_key_of(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > 255 or value != value.strip() \
+            or not value.isprintable():
+        raise InvalidInputError("idempotency_key must be a printable string of 1-255 characters without "
+                                f"surrounding spaces (e.g. the request id), got {value!r}.", param="idempotency_key")
+    return value
+
+
+class EntitlementService:
+    """See docs/entitlements.md. Built by ``Billing``; tune it with ``configure(...)``."""
+
+    def __init__(self, billing: Billing) -> None:
+        self._billing = billing
+        self._clock = billing.clock
+        self.default_policy: Policy = "last_known"
+        self._policies: dict[str, str] = {}
+        self._index: dict[str, tuple[str, str | None]] | None = None   # key -> (type, metadata policy)
+        self._index_at = -math.inf
+        self.index_ttl = 30.0
+        self.cache = EntitlementCache(billing.config.redis_url)
+        self._recomputer = Recomputer(billing, grace_period=timedelta(days=10))
+        self.quota = QuotaOps(self)
+        billing.tasks.job("entitlements.refresh", self._refresh_job)
+        billing.tasks.job("entitlements.recompute_all", self.recompute_all)
+        billing.tasks.every("entitlements.expire", timedelta(minutes=1), self.expire)
+        signals.catalog_synced.connect(self._on_catalog_synced, sender=billing)
+
+    # --- configuration -----------------------------------------------------------------------------
+    @property
+    def grace_period(self) -> timedelta:
+        return self._recomputer.grace_period
+
+    def configure(self, *, grace_period: timedelta | None = None, default_policy: str | None = None,
+                  local_ttl: float | None = None, redis_ttl: int | None = None, redis_namespace: str | None = None,
+                  redis_retry_after: float | None = None) -> None:
+        """Tune the service (normally once, at start-up). ``local_ttl`` bounds how long a process trusts
+        its in-process answer without asking Redis; ``redis_ttl`` how long a snapshot lives in Redis."""
+        if grace_period is not None:
+            if not isinstance(grace_period, timedelta) or grace_period < timedelta():
+                raise InvalidInputError("grace_period must be a non-negative timedelta.", param="grace_period")
+            self._recomputer.grace_period = grace_period
+        if default_policy is not None:
+            self.default_policy = self._policy_name(default_policy, "default_policy")  # type: ignore[assignment]
+        if local_ttl is not None:
+            if isinstance(local_ttl, bool) or not isinstance(local_ttl, int | float) or not 0 < local_ttl <= 3600:
+                raise InvalidInputError("local_ttl must be seconds in (0, 3600].", param="local_ttl")
+            self.cache.local_ttl = float(local_ttl)
+        if redis_ttl is not None:
+            if isinstance(redis_ttl, bool) or not isinstance(redis_ttl, int) or not 1 <= redis_ttl <= 86400:
+                raise InvalidInputError("redis_ttl must be whole seconds from 1 to 86400.", param="redis_ttl")
+            self.cache.redis_ttl = redis_ttl
+        if redis_namespace is not None:
+            self.cache.namespace = validation.text(redis_namespace, "redis_namespace", max_length=100,
+                                                   required=True) or ""
+        if redis_retry_after is not None:
+            if isinstance(redis_retry_after, bool) or not isinstance(redis_retry_after, int | float) \
+                    or not 0 <= redis_retry_after <= 600:
+                raise InvalidInputError("redis_retry_after must be seconds in [0, 600].", param="redis_retry_after")
+            self.cache.retry_after = float(redis_retry_after)
+        self.cache.expire_all()
+
+    def set_policy(self, key: str, policy: str) -> None:
+        """What ``has_feature``/``check`` answer for ``key`` when Redis or the database is unreachable:
+        ``open`` (allow), ``closed`` (deny) or ``last_known`` (this process's last answer). Overrides
+        the feature's ``billingos_on_failure`` metadata."""
+        self._policies[feature_key(key)] = self._policy_name(policy, "policy")
+
+    def policy(self, key: str) -> str:
+        chosen = self._policies.get(key)
+        if chosen is None and self._index is not None:
+            chosen = (self._index.get(key) or ("", None))[1]
+        return chosen if chosen in POLICIES else self.default_policy
+
+    @staticmethod
+    def _policy_name(value: Any, param: str) -> str:
+        if value not in POLICIES:
+            raise InvalidInputError(f"{param} must be one of {', '.join(POLICIES)}, got {value!r}.", param=param)
+        return str(value)
+
+    def close(self) -> None:
+        """Stop the invalidation listener and close the Redis client."""
+        self.cache.close()
+
+    # --- feature checks: the hot path ----------------------------------------------------------------
+    def has_feature(self, owner_id: str, key: str) -> bool:
+        """True when the owner may use ``key`` now. Never raises; unknown keys and bad input are False."""
+        try:
+            entry = self.cache.entries[owner_id]
+            if entry.deadline > _monotonic():
+                until = entry.flags.get(key)
+                if until is True:
+                    return True
+                if until is None:
+                    return False
+                return bool(until > self._clock.now().timestamp())
+        except Exception:
+            pass
+        return self._has_feature_slow(owner_id, key)
+
+    def _has_feature_slow(self, owner_id: Any, key: Any) -> bool:
+        try:
+            return self.check(owner_id, key, 0).allowed
+        except Exception:  # pragma: no cover - check() itself never raises
+            return False
+
+    def check(self, owner_id: str, key: str, amount: int = 1) -> Check:
+        """Whether ``amount`` of ``key`` may be used now, with the limit, usage and reset time."""
+        try:
+            return self._check(owner_id, key, amount)
+        except Exception:
+            log.exception("billingos entitlements: check(%r, %r) failed; answering by policy", owner_id, key)
+            return self._fallback(owner_id, key, None, "internal")
+
+    def _check(self, owner_id: Any, key: Any, amount: Any) -> Check:
+        if not _valid_owner(owner_id) or not isinstance(key, str) or not _KEY.match(key) \
+                or isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_AMOUNT:
+            return _INVALID
+        entry, down = self._entry(owner_id)
+        if down is not None:
+            return self._fallback(owner_id, key, entry, down)
+        assert entry is not None
+        info = entry.features.get(key)
+        now = self._clock.now()
+        if info is None or (info[0] is not None and info[0] <= now.timestamp()):
+            return _UNKNOWN if self._unknown(key) else _NONE
+        reason = "grace_period" if info[7] else "granted"
+        if info[1] != "metered":
+            return Check(True, None, None, None, None, reason)
+        spec = _spec(info)
+        try:
+            used, carried = self.quota.usage(owner_id, key, spec, now)
+        except Exception:
+            return self._fallback(owner_id, key, entry, "database")
+        end = window(spec, now)[1]
+        if spec.limit is None:
+            return Check(True, None, used, None, end, reason)
+        limit = spec.limit + carried
+        allowed = used + amount <= limit
+        return Check(allowed, limit, used, max(0, limit - used), end, reason if allowed else "limit_reached")
+
+    def _entry(self, owner_id: str) -> tuple[Entry | None, str | None]:
+        entry = self.cache.entries.get(owner_id)
+        if entry is not None and entry.deadline > _monotonic():
+            return entry, None
+        try:
+            return self.cache.load(owner_id, self._features_from_db), None
+        except BackendDown as e:
+            return entry, e.backend
+
+    def _fallback(self, owner_id: Any, key: Any, entry: Entry | None, backend: str) -> Check:
+        """A backend is down: answer by the feature's policy, never by raising."""
+        policy = self.policy(key) if isinstance(key, str) else "closed"
+        if policy == "open":
+            return Check(True, None, None, None, None, "fail_open")
+        if policy == "last_known":
+            if entry is None and backend == "redis" and _valid_owner(owner_id):
+                try:   # nothing known yet: the database may still answer (then it is the last known value)
+                    entry = self.cache._store(owner_id, self._features_from_db(owner_id), None, self.cache._seq)
+                except Exception:
+                    entry = None
+            if entry is not None:
+                info = entry.features.get(key)
+                live = info is not None and (info[0] is None or info[0] > self._clock.now().timestamp())
+                limit = info[2] if live and info[1] == "metered" else None
+                return Check(live, limit, None, None, None, "last_known")
+        return Check(False, None, None, None, None, "fail_closed")
+
+    def _unknown(self, key: str) -> bool:
+        index = self._feature_index()
+        return index is not None and key not in index
+
+    def _feature_index(self) -> dict[str, tuple[str, str | None]] | None:
+        """Every known feature key -> (type, failure policy from its metadata); refreshed every 30 s."""
+        if _monotonic() - self._index_at < self.index_ttl:
+            return self._index
+        from ..catalog.models import BillingFeature
+        from .grants import feature_limit
+        try:
+            with self._billing.session_factory() as session:
+                rows = list(session.scalars(select(BillingFeature)))
+                self._index = {r.lookup_key: (feature_limit(r, None)[0], (r.stripe_metadata or {}).get(POLICY_META))
+                               for r in rows}
+            self._index_at = _monotonic()
+        except Exception:
+            self._index_at = _monotonic() - self.index_ttl + 1.0   # retry in a second
+        return self._index
+
+    def _features_from_db(self, owner_id: str) -> Features:
+        now = self._clock.now()
+        with self._billing.session_factory() as session:
+            rows = list(session.scalars(select(BillingEntitlement).where(BillingEntitlement.owner_id == owner_id)
+                                        .order_by(BillingEntitlement.source)))
+        by_key: dict[str, list[BillingEntitlement]] = {}
+        for r in rows:
+            if (r.expires_at is None or r.expires_at > now) and (r.grace_until is None or r.grace_until > now):
+                by_key.setdefault(r.feature_key, []).append(r)
+        out: Features = {}
+        for key, grants in by_key.items():
+            ends = [_end(r) for r in grants]
+            until = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
+            spec = spec_for(grants)
+            metered = any(r.feature_type == "metered" for r in grants)
+            out[key] = [until, "metered" if metered else "boolean", spec.limit, spec.reset, spec.rollover,
+                        _ts(spec.period_start), _ts(spec.period_end), spec.grace]
+        return out
+
+    # --- metered quotas (see quota_ops.py) ------------------------------------------------------------
+    def consume(self, owner_id: str, key: str, amount: int, idempotency_key: str) -> Check:
+        """Check and record ``amount`` atomically. A retry with the same idempotency key is not counted
+        again (reason ``duplicate``). Bad input raises InvalidInputError; an unreachable database
+        answers by the feature's policy (nothing is recorded)."""
+        return self.quota.consume(owner_id, key, amount, idempotency_key)
+
+    def reserve(self, owner_id: str, key: str, amount: int, idempotency_key: str, *,
+                timeout: timedelta = timedelta(minutes=15)) -> Reservation:
+        """Hold ``amount`` for a long job; ``commit`` or ``release`` it. After ``timeout`` it stops counting."""
+        return self.quota.reserve(owner_id, key, amount, idempotency_key, timeout=timeout)
+
+    def commit(self, reservation: Reservation | str, amount: int | None = None) -> Check:
+        """Turn a reservation into usage: all of it, or ``amount`` (at most what was reserved)."""
+        return self.quota.commit(reservation, amount)
+
+    def release(self, reservation: Reservation | str) -> bool:
+        """Give a reservation back. True when it was still held."""
+        return self.quota.release(reservation)
+
+    # --- overrides ------------------------------------------------------------------------------------
+    def grant(self, owner_id: str, key: str, *, limit: int | None = None, reset: str | None = None,
+              rollover: bool = False, expires_at: datetime | None = None, reason: str | None = None) -> Grant:
+        """A per-owner override (e.g. a sales-granted feature), optionally with a limit and an expiry.
+
+        It adds to whatever the plan grants (limits add up) and survives plan changes. Granting the
+        same key again replaces the override."""
+        owner_id = validation.owner_id(owner_id)
+        key = feature_key(key)
+        ftype = self._known_type(key)
+        if limit is not None:
+            amount_of(limit, "limit", minimum=0)
+            if ftype != "metered":
+                raise InvalidInputError(f"{key!r} is a boolean feature; only metered features take a limit.",
+                                        param="limit")
+        if reset is not None and reset not in ("billing_period", "day", "week", "month", "year", "never"):
+            raise InvalidInputError("reset must be billing_period, day, week, month, year or never.", param="reset")
+        if not isinstance(rollover, bool):
+            raise InvalidInputError("rollover must be True or False.", param="rollover")
+        now = self._clock.now()
+        if expires_at is not None and (not isinstance(expires_at, datetime) or expires_at.tzinfo is None
+                                       or expires_at <= now):
+            raise InvalidInputError("expires_at must be a timezone-aware datetime in the future.", param="expires_at")
+        validation.text(reason, "reason", max_length=500)
+        values = {"owner_id": owner_id, "feature_key": key, "source": OVERRIDE, "subscription_stripe_id": None,
+                  "feature_type": ftype, "limit_value": limit,
+                  "reset": (reset or "billing_period") if ftype == "metered" else None, "rollover": rollover,
+                  "period_start": None, "period_end": None, "expires_at": expires_at, "grace_until": None,
+                  "reason": reason, "created_at": now, "updated_at": now}
+        with self._billing.transaction() as session:
+            self._locked(session, owner_id)
+            diff = self._diffing(session, owner_id, now)
+            row = upsert(session, BillingEntitlement, values, key=["owner_id", "feature_key", "source"],
+                         update=[k for k in values if k not in ("owner_id", "feature_key", "source", "created_at")])
+            out = Grant.from_row(row)
+            self._finish(session, diff, now)
+        return out
+
+    def revoke(self, owner_id: str, key: str) -> bool:
+        """Remove the owner's override for ``key``; plan grants stay. True when one was removed."""
+        owner_id = validation.owner_id(owner_id)
+        key = feature_key(key)
+        now = self._clock.now()
+        with self._billing.transaction() as session:
+            self._locked(session, owner_id)
+            diff = self._diffing(session, owner_id, now)
+            gone = session.execute(delete(BillingEntitlement).where(
+                BillingEntitlement.owner_id == owner_id, BillingEntitlement.feature_key == key,
+                BillingEntitlement.source == OVERRIDE).execution_options(synchronize_session=False)).rowcount
+            self._finish(session, diff, now, reason="override_revoked")
+        return bool(gone)
+
+    def grants(self, owner_id: str) -> list[Grant]:
+        """The owner's live grants, straight from the database (plan grants and overrides)."""
+        owner_id = validation.owner_id(owner_id)
+        now = self._clock.now()
+        with self._billing.session_factory() as session:
+            rows = session.scalars(select(BillingEntitlement).where(BillingEntitlement.owner_id == owner_id)
+                                   .order_by(BillingEntitlement.feature_key, BillingEntitlement.source))
+            return [Grant.from_row(r) for r in rows if (r.expires_at is None or r.expires_at > now)
+                    and (r.grace_until is None or r.grace_until > now)]
+
+    def _known_type(self, key: str) -> str:
+        """The feature's type (boolean or metered); InvalidInputError for an unknown key, BackendDown when
+        the database cannot tell."""
+        index = self._feature_index()
+        if index is None or key not in index:
+            self._index_at = -math.inf
+            index = self._feature_index()
+        if index is None:
+            raise BackendDown("database")
+        if key not in index:
+            raise InvalidInputError(f"Unknown feature {key!r}: no entitlement feature has that lookup_key. "
+                                    "Declare it in the catalog and run billing.catalog.sync().", param="key")
+        return index[key][0]
+
+    # --- recomputing grants ------------------------------------------------------------------------------
+    def subscription_synced(self, session: Session, owner_id: str | None) -> None:
+        """Called by ``subscriptions.apply()`` in its transaction: recompute the owner's grants there."""
+        if owner_id:
+            self.recompute_in(session, owner_id)
+
+    def recompute_in(self, session: Session, owner_id: str, *, refetch: bool = False) -> Diff:
+        """Recompute in the caller's transaction; the cache bump and signals wait for its commit."""
+        now = self._clock.now()
+        self._locked(session, owner_id)
+        diff = self._recomputer.recompute(session, owner_id, now, refetch=refetch)
+        self._name_reasons(session, diff)
+        on_commit(session, lambda: self._announce(diff))
+        if owner_id in self._recomputer.fetch_failed:
+            self._recomputer.fetch_failed.discard(owner_id)
+            on_commit(session, lambda: self._billing.tasks.enqueue("entitlements.refresh", owner_id))
+        return diff
+
+    def refresh(self, owner_id: str) -> list[Grant]:
+        """Re-read the owner's products' features from Stripe and recompute their grants now."""
+        owner_id = validation.owner_id(owner_id)
+        with self._billing.transaction() as session:
+            self.recompute_in(session, owner_id, refetch=True)
+        return self.grants(owner_id)
+
+    def _refresh_job(self, owner_id: str) -> None:
+        with self._billing.transaction() as session:
+            self.recompute_in(session, owner_id, refetch=True)
+
+    def recompute_all(self) -> int:
+        """Recompute every owner that has grants or a live subscription (after a catalog change)."""
+        with self._billing.session_factory() as session:
+            owners = set(session.scalars(select(BillingEntitlement.owner_id).where(
+                BillingEntitlement.source.startswith(SUB_PREFIX)).distinct()))
+            owners |= {o for o in session.scalars(select(BillingSubscription.owner_id).where(
+                BillingSubscription.status.in_(("active", "trialing", "past_due"))).distinct()) if o}
+        for owner in sorted(owners):
+            with self._billing.transaction() as session:
+                self.recompute_in(session, owner)
+        return len(owners)
+
+    def expire(self) -> int:
+        """Periodic: remove grants whose expiry or grace period passed (firing entitlement_revoked) and
+        mark lapsed reservations expired. Returns how many owners changed."""
+        now = self._clock.now()
+        self.quota.expire_reservations(now)
+        with self._billing.session_factory() as session:
+            owners = set(session.scalars(select(BillingEntitlement.owner_id).where(
+                (BillingEntitlement.expires_at <= now) | (BillingEntitlement.grace_until <= now)).distinct()))
+        for owner in sorted(owners):
+            with self._billing.transaction() as session:
+                self.recompute_in(session, owner)
+        return len(owners)
+
+    def _on_catalog_synced(self, sender: Any, **_: Any) -> None:
+        self._index_at = -math.inf
+        self._billing.tasks.enqueue("entitlements.recompute_all")
+
+    def _locked(self, session: Session, owner_id: str) -> None:
+        lock_object(session, f"entitlements:{owner_id}")   # one grant writer per owner at a time
+
+    def _diffing(self, session: Session, owner_id: str, now: datetime) -> Diff:
+        diff = Diff(owner_id)
+        diff.revoked = sweep(session, owner_id, now)
+        diff.granted = live_keys(session, owner_id)   # the "before" set, until _finish
+        return diff
+
+    def _finish(self, session: Session, diff: Diff, now: datetime, *, reason: str = "not_granted") -> None:
+        session.flush()
+        before, expired = diff.granted, diff.revoked
+        after = live_keys(session, diff.owner_id)
+        diff.granted = {k: s for k, s in after.items() if k not in before}
+        diff.revoked = {k: expired.get(k, reason) for k in {*before, *expired} if k not in after}
+        diff.changed = True
+        on_commit(session, lambda: self._announce(diff))
+
+    def _name_reasons(self, session: Session, diff: Diff) -> None:
+        """Say why a subscription grant went: the subscription ended, became unpaid, paused, or changed plan."""
+        for key, why in list(diff.revoked.items()):
+            if why == OVERRIDE:
+                diff.revoked[key] = "override_revoked"
+            elif why.startswith(SUB_PREFIX):
+                status = session.scalar(select(BillingSubscription.status).where(
+                    BillingSubscription.stripe_id == why[len(SUB_PREFIX):]))
+                diff.revoked[key] = {"canceled": "subscription_ended", "incomplete_expired": "subscription_ended",
+                                     "incomplete": "subscription_ended", "unpaid": "unpaid",
+                                     "paused": "paused"}.get(status or "", "plan_changed")
+
+    def _announce(self, diff: Diff) -> None:
+        if diff:
+            self.cache.bump([diff.owner_id])
+        billing = self._billing
+        for key, source in sorted(diff.granted.items()):
+            signals.entitlement_granted.send(billing, owner_id=diff.owner_id, feature=key, source=source)
+        for key, why in sorted(diff.revoked.items()):
+            signals.entitlement_revoked.send(billing, owner_id=diff.owner_id, feature=key, reason=why)
+
+
+def _valid_owner(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 255 and value == value.strip() and bool(value)
+
+
+def _end(row: BillingEntitlement) -> float | None:
+    ends = [d for d in (row.expires_at, row.grace_until) if d is not None]
+    return min(ends).timestamp() if ends else None
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _spec(info: list[Any]) -> Spec:
+    from ..clock import utc
+    return Spec(limit=info[2], reset=info[3] or "billing_period", rollover=bool(info[4]),
+                period_start=utc(info[5]), period_end=utc(info[6]), grace=bool(info[7]))
+

@@ -62,6 +62,9 @@ def run_retry(em: Emulator, inv: dict[str, Any], at: int) -> None:
     if not should_skip(em, inv, pm_id):
         attempt(em, inv, pm_id, at, None, auto=True)
         return
+    before = inv["next_payment_attempt"]
     final = schedule_after_failure(em, inv, at, st.get("last_decline"), pm_id, auto=True)
+    if inv["next_payment_attempt"] != before:
+        em.emit("invoice.updated", inv, {"next_payment_attempt": before})
     if final:
         on_invoice_failed(em, inv, at, None, final=True)

@@ -467,17 +467,19 @@ def finalize(em: Emulator, inv: dict[str, Any], at: int, req: Request | None) ->
     if balance != min(0, combined):
         prev = em.update(cust, {"balance": min(0, combined)})
         em.emit("customer.updated", cust, prev, request=req)
-    _use_once_discounts(em, inv)
-    em.emit("invoice.finalized", inv, request=req)
-    if inv["amount_due"] == 0:
-        mark_paid(em, inv, at, req)
-        return
     from .resources.payment_intents import create_for_invoice
 
-    create_for_invoice(em, inv, at, req)
+    pi = create_for_invoice(em, inv, at, req, emit=False) if inv["amount_due"] > 0 else None
+    em.emit("invoice.finalized", inv, request=req)       # carries the payment intent made at finalization
+    if pi is not None:
+        em.emit("payment_intent.created", pi, request=req)
+    _use_once_discounts(em, inv, req)
+    if pi is None:
+        mark_paid(em, inv, at, req)
 
 
-def _use_once_discounts(em: Emulator, inv: dict[str, Any]) -> None:
+def _use_once_discounts(em: Emulator, inv: dict[str, Any], req: Request | None) -> None:
+    """A ``once`` coupon is used up by the first invoice it discounts, and leaves the subscription."""
     for did in inv["discounts"]:
         disc = em.store.objects.get(did)
         if disc is None or disc.get("subscription") is None:
@@ -487,7 +489,8 @@ def _use_once_discounts(em: Emulator, inv: dict[str, Any]) -> None:
             state(em, "discount", did)["used_up"] = True
             sub = em.store.objects.get(disc["subscription"])
             if sub is not None and did in sub["discounts"]:
-                sub["discounts"] = [d for d in sub["discounts"] if d != did]
+                prev = em.update(sub, {"discounts": [d for d in sub["discounts"] if d != did]})
+                em.emit("customer.subscription.updated", sub, prev, request=req)
 
 
 def mark_paid(

@@ -259,11 +259,12 @@ def collect(
         ii_id = _line_invoice_item(line)
         if ii_id is not None and ii_id in em.store.objects:
             em.store.objects[ii_id]["invoice"] = inv["id"]
+    pause = (sub.get("pause_collection") or {}).get("behavior")
+    if pause == "keep_as_draft" or sub["status"] == "unpaid":
+        inv["auto_advance"] = False         # kept as a draft / closed without collection attempts
     insert(em, inv)
     em.emit("invoice.created", inv, request=req)
-    pause = (sub.get("pause_collection") or {}).get("behavior")
     if pause == "keep_as_draft":
-        inv["auto_advance"] = False
         return
     finalize(em, inv, at, req)
     if pause in ("mark_uncollectible", "void") and inv["status"] == "open":
@@ -276,7 +277,6 @@ def collect(
             _set_status(em, sub, "past_due", req)
         return
     if sub["status"] == "unpaid":
-        inv["auto_advance"] = False
         return
     attempt(em, inv, payment_method_for(em, sub), at, req, auto=True)
 
@@ -394,8 +394,9 @@ def _stop_collection(em: Emulator, sub: dict[str, Any], at: int, req: Request | 
         if sub["status"] == "incomplete" and inv["status"] == "open":
             void(em, inv, at, req)
             continue
-        inv["auto_advance"] = False
-        inv["next_payment_attempt"] = None
+        prev = em.update(inv, {"auto_advance": False, "next_payment_attempt": None})
+        if prev:
+            em.emit("invoice.updated", inv, prev, request=req)
 
 
 # --- time-driven transitions ---------------------------------------------------------------------

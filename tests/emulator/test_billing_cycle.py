@@ -256,3 +256,29 @@ def test_send_invoice_past_due_after_due_date(client, emulator: Emulator, clock)
     client.v1.invoices.pay(client.v1.subscriptions.retrieve(sub.id).latest_invoice,
                            params={"paid_out_of_band": True})
     assert client.v1.subscriptions.retrieve(sub.id).status == "active"
+
+
+def test_the_last_event_of_every_invoice_and_subscription_shows_its_final_state(client, emulator: Emulator,
+                                                                                clock) -> None:
+    """Webhook consumers converge: nothing about an invoice or subscription changes without an event."""
+    cust, failing, _ = _failing_sub(client, emulator)
+    other = customer(client, card=None)
+    client.v1.subscriptions.create(params={"customer": other.id, "items": [{"price": price(client).id}],
+                                           "trial_period_days": 5})
+    paused = client.v1.subscriptions.create(params={"customer": customer(client).id,
+                                                    "items": [{"price": price(client).id}]})
+    client.v1.subscriptions.update(paused.id, params={"pause_collection": {"behavior": "keep_as_draft"}})
+    once = client.v1.coupons.create(params={"percent_off": 10, "duration": "once"})
+    client.v1.subscriptions.create(params={"customer": customer(client).id, "items": [{"price": price(client).id}],
+                                           "discounts": [{"coupon": once.id}]})
+    advance_to(emulator, _ts(2026, 2, 20))
+    client.v1.subscriptions.cancel(failing.id)
+    advance_to(emulator, _ts(2026, 3, 20))
+    last: dict[str, dict] = {}
+    for event in emulator.store.all("event"):
+        obj = event["data"]["object"]
+        if obj.get("object") in ("invoice", "subscription"):
+            last[obj["id"]] = obj
+    for kind in ("invoice", "subscription"):
+        for obj in emulator.store.all(kind):
+            assert last[obj["id"]] == obj, f"{obj['id']} changed without an event"

@@ -186,7 +186,8 @@ def _charge(
 
 
 # --- engine --------------------------------------------------------------------------------------
-def create_for_invoice(em: Emulator, inv: dict[str, Any], at: int, req: Request | None) -> dict[str, Any]:
+def create_for_invoice(em: Emulator, inv: dict[str, Any], at: int, req: Request | None, *,
+                       emit: bool = True) -> dict[str, Any]:
     pi = _intent(inv, at, None)
     em.store.insert(pi)
     state(em, "payment_intent", pi["id"])["invoice"] = inv["id"]
@@ -209,7 +210,8 @@ def create_for_invoice(em: Emulator, inv: dict[str, Any], at: int, req: Request 
             "status_transitions": {"canceled_at": None, "paid_at": None},
         },
     )
-    em.emit("payment_intent.created", pi, request=req)
+    if emit:
+        em.emit("payment_intent.created", pi, request=req)
     return pi
 
 

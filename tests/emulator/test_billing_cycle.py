@@ -261,7 +261,7 @@ def test_send_invoice_past_due_after_due_date(client, emulator: Emulator, clock)
 def test_the_last_event_of_every_invoice_and_subscription_shows_its_final_state(client, emulator: Emulator,
                                                                                 clock) -> None:
     """Webhook consumers converge: nothing about an invoice or subscription changes without an event."""
-    cust, failing, _ = _failing_sub(client, emulator)
+    _, failing, _ = _failing_sub(client, emulator)
     other = customer(client, card=None)
     client.v1.subscriptions.create(params={"customer": other.id, "items": [{"price": price(client).id}],
                                            "trial_period_days": 5})

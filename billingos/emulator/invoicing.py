@@ -1,15 +1,16 @@
 """The invoice engine: building invoices and lines, totals (discounts, taxes, balance), and the lifecycle
 draft → open → paid | uncollectible | void. Routes live in ``resources/invoices.py``; payment attempts in
 ``resources/payment_intents.py``; what a subscription does when its invoice is paid or fails in
-``subscription_engine.py``. Every function takes ``at``, the unix time the change happens.
+``subscription_engine.py``; totals in ``invoice_totals.py``. Every function takes ``at``, the unix time
+the change happens.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from .billing_common import DAY, fmt_date, peek_state, round_half_up, state
+from .billing_common import DAY, fmt_date, state
+from .invoice_totals import compute
 from .store import new_id
 
 if TYPE_CHECKING:
@@ -89,9 +90,7 @@ def blank_invoice(
         "description": description,
         "discounts": list(discounts or []),
         "due_date": (
-            at + DAY * days_until_due
-            if collection_method == "send_invoice" and days_until_due is not None
-            else None
+            at + DAY * days_until_due if collection_method == "send_invoice" and days_until_due is not None else None
         ),
         "effective_at": None,
         "ending_balance": None,
@@ -314,127 +313,6 @@ def attach_items(em: Emulator, inv: dict[str, Any], items: list[dict[str, Any]],
             ii["invoice"] = inv["id"]
 
 
-# --- totals --------------------------------------------------------------------------------------
-def discount_applies(em: Emulator, disc: dict[str, Any], inv: dict[str, Any]) -> bool:
-    if disc.get("end") is not None and inv["created"] >= disc["end"]:
-        return False
-    return not peek_state(em, "discount", disc["id"]).get("used_up")
-
-
-def compute(
-    em: Emulator,
-    inv: dict[str, Any],
-    *,
-    apply_balance: bool = False,
-    extra: dict[str, dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Recompute line discounts and taxes and every invoice total. Integers throughout.
-    ``extra`` holds discount objects not stored yet (dry runs)."""
-    lines = inv["lines"]["data"]
-    for line in lines:
-        line["discount_amounts"] = []
-    for did in inv["discounts"]:
-        disc = (extra or {}).get(did) or em.store.objects.get(did)
-        if disc is None or not discount_applies(em, disc, inv):
-            continue
-        coupon = em.store.objects[disc["source"]["coupon"]]
-        _apply_coupon(coupon, did, [ln for ln in lines if ln["discountable"]], inv["currency"])
-    for line in lines:
-        _line_taxes(em, line)
-    _totals(inv, lines)
-    if inv["status"] == "draft":
-        inv["amount_due"] = max(0, inv["total"] + (_balance(em, inv) if apply_balance else 0))
-        inv["starting_balance"] = _balance(em, inv) if apply_balance else 0
-        inv["amount_remaining"] = inv["amount_due"] - inv["amount_paid"]
-    inv["lines"]["total_count"] = len(lines)
-    return inv
-
-
-def _balance(em: Emulator, inv: dict[str, Any]) -> int:
-    return int(em.store.objects[inv["customer"]].get("balance") or 0)
-
-
-def _net(line: dict[str, Any]) -> int:
-    return line["amount"] - sum(d["amount"] for d in line["discount_amounts"])
-
-
-def _apply_coupon(coupon: dict[str, Any], did: str, lines: list[dict[str, Any]], currency: str) -> None:
-    if coupon.get("percent_off") is not None:
-        pct = Fraction(str(coupon["percent_off"]))
-        for line in lines:
-            amt = round_half_up(Fraction(_net(line)) * pct / 100)
-            line["discount_amounts"].append({"amount": amt, "discount": did})
-        return
-    if (coupon.get("currency") or currency) != currency:
-        return
-    bases = [max(0, _net(line)) for line in lines]
-    cap = min(int(coupon["amount_off"]), sum(bases))
-    shares = _allocate(cap, bases)
-    for line, share in zip(lines, shares, strict=True):
-        line["discount_amounts"].append({"amount": share, "discount": did})
-
-
-def _allocate(total: int, weights: list[int]) -> list[int]:
-    """Split ``total`` in proportion to ``weights`` (largest remainder), summing exactly to ``total``."""
-    whole = sum(weights)
-    if whole <= 0 or total <= 0:
-        return [0] * len(weights)
-    raw = [Fraction(total * w, whole) for w in weights]
-    out = [int(r) for r in raw]
-    order = sorted(range(len(raw)), key=lambda i: raw[i] - out[i], reverse=True)
-    for i in order[: total - sum(out)]:
-        out[i] += 1
-    return out
-
-
-def _line_taxes(em: Emulator, line: dict[str, Any]) -> None:
-    taxable = _net(line)
-    rates = [em.store.objects[t["tax_rate_details"]["tax_rate"]] for t in line["taxes"]]
-    inclusive_pct = sum((Fraction(str(r["percentage"])) for r in rates if r["inclusive"]), Fraction(0))
-    base_incl = Fraction(taxable) * 100 / (100 + inclusive_pct)
-    out = []
-    for r in rates:
-        pct = Fraction(str(r["percentage"]))
-        if r["inclusive"]:
-            amount, basis = round_half_up(base_incl * pct / 100), round_half_up(base_incl)
-        else:
-            amount, basis = round_half_up(Fraction(taxable) * pct / 100), taxable
-        out.append(
-            {
-                "amount": amount,
-                "tax_behavior": "inclusive" if r["inclusive"] else "exclusive",
-                "tax_rate_details": {"tax_rate": r["id"]},
-                "taxability_reason": "standard_rated",
-                "taxable_amount": basis,
-                "type": "tax_rate_details",
-            }
-        )
-    line["taxes"] = out
-
-
-def _totals(inv: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-    subtotal = sum(ln["amount"] for ln in lines)
-    by_disc: dict[str, int] = {}
-    by_tax: dict[tuple[str, str], dict[str, Any]] = {}
-    for ln in lines:
-        for d in ln["discount_amounts"]:
-            by_disc[d["discount"]] = by_disc.get(d["discount"], 0) + d["amount"]
-        for t in ln["taxes"]:
-            key = (t["tax_rate_details"]["tax_rate"], t["tax_behavior"])
-            agg = by_tax.setdefault(key, {**t, "amount": 0, "taxable_amount": 0})
-            agg["amount"] += t["amount"]
-            agg["taxable_amount"] += t["taxable_amount"]
-    discount = sum(by_disc.values())
-    exclusive = sum(t["amount"] for t in by_tax.values() if t["tax_behavior"] == "exclusive")
-    inclusive = sum(t["amount"] for t in by_tax.values() if t["tax_behavior"] == "inclusive")
-    inv["subtotal"] = subtotal
-    inv["subtotal_excluding_tax"] = subtotal - inclusive
-    inv["total_discount_amounts"] = [{"amount": a, "discount": d} for d, a in by_disc.items()]
-    inv["total_taxes"] = list(by_tax.values())
-    inv["total"] = subtotal - discount + exclusive
-    inv["total_excluding_tax"] = inv["total"] - exclusive - inclusive
-
-
 # --- lifecycle -----------------------------------------------------------------------------------
 def insert(em: Emulator, inv: dict[str, Any]) -> dict[str, Any]:
     compute(em, inv)
@@ -470,7 +348,7 @@ def finalize(em: Emulator, inv: dict[str, Any], at: int, req: Request | None) ->
     from .resources.payment_intents import create_for_invoice
 
     pi = create_for_invoice(em, inv, at, req, emit=False) if inv["amount_due"] > 0 else None
-    em.emit("invoice.finalized", inv, request=req)       # carries the payment intent made at finalization
+    em.emit("invoice.finalized", inv, request=req)  # carries the payment intent made at finalization
     if pi is not None:
         em.emit("payment_intent.created", pi, request=req)
     _use_once_discounts(em, inv, req)
@@ -493,9 +371,7 @@ def _use_once_discounts(em: Emulator, inv: dict[str, Any], req: Request | None) 
                 em.emit("customer.subscription.updated", sub, prev, request=req)
 
 
-def mark_paid(
-    em: Emulator, inv: dict[str, Any], at: int, req: Request | None, *, out_of_band: bool = False
-) -> None:
+def mark_paid(em: Emulator, inv: dict[str, Any], at: int, req: Request | None, *, out_of_band: bool = False) -> None:
     prev = em.update(
         inv,
         {
@@ -561,9 +437,7 @@ def _close_payment_intent(em: Emulator, inv: dict[str, Any], at: int, req: Reque
             pay["status_transitions"]["canceled_at"] = at
 
 
-def proration_description(
-    em: Emulator, price: dict[str, Any], qty: int | None, at: int, *, credit: bool
-) -> str:
+def proration_description(em: Emulator, price: dict[str, Any], qty: int | None, at: int, *, credit: bool) -> str:
     name = product_name(em, price)
     what = f"{qty} × {name}" if qty and qty != 1 else name
     return f"{'Unused' if credit else 'Remaining'} time on {what} after {fmt_date(at)}"

@@ -282,3 +282,21 @@ def test_the_last_event_of_every_invoice_and_subscription_shows_its_final_state(
     for kind in ("invoice", "subscription"):
         for obj in emulator.store.all(kind):
             assert last[obj["id"]] == obj, f"{obj['id']} changed without an event"
+
+
+def test_meter_events_are_billed_in_arrears_at_renewal(client, emulator: Emulator, clock) -> None:
+    """End to end with the meters module's ``metered_quantity`` hook: usage of the last period."""
+    from datetime import timedelta
+    base, calls = price(client, 5000, name="Base"), metered_price(client, unit_amount=3)
+    cust = customer(client)
+    sub = client.v1.subscriptions.create(params={"customer": cust.id,
+                                                 "items": [{"price": base.id}, {"price": calls.id}]})
+    clock.advance(timedelta(days=3))
+    for value in ("100", "250"):
+        client.v1.billing.meter_events.create(params={"event_name": "API_calls", "payload": {
+            "stripe_customer_id": cust.id, "value": value}})
+    advance_to(emulator, _ts(2026, 2, 15))
+    inv = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
+    metered = [ln for ln in inv.lines.data if ln.pricing.price_details.price == calls.id]
+    assert [(ln.quantity, ln.amount) for ln in metered] == [(350, 1050)]
+    assert inv.total == 6050 and inv.status == "paid"

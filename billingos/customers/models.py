@@ -32,3 +32,4 @@ class BillingCustomer(Base):
     stripe_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)   # +1 whenever the synced object changes

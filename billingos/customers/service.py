@@ -46,6 +46,8 @@ def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str,
         "test_clock": _id(obj.get("test_clock")), "livemode": bool(obj.get("livemode")), "stripe_metadata": meta,
         "data": obj, "stripe_created": utc(obj.get("created")), "synced_at": now,
     }
+    before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
+    values["version"] = 1 if before is None else before.version + (before.data != obj)
     update = [c for c in values if c != "stripe_id" and not (c == "owner_id" and owner is None)]
     return upsert(session, BillingCustomer, values, key=["stripe_id"], update=update)
 
@@ -107,7 +109,7 @@ class CustomerService:
                                     "default_payment_method.")
         obj = call_stripe(self._billing.stripe.v1.customers.update, row.stripe_id, params=params,
                           options={"idempotency_key": intent_key("customer.update", row.stripe_id, params,
-                                                                 row.synced_at.isoformat())})
+                                                                 row.version)})
         return self._commit(obj, created=False)
 
     def delete(self, owner_id: str) -> Customer:

@@ -39,6 +39,7 @@ class BillingSubscription(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
     stripe_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)   # +1 whenever the synced object changes
 
     items: Mapped[list[BillingSubscriptionItem]] = relationship(
         back_populates="subscription", cascade="all, delete-orphan", order_by="BillingSubscriptionItem.id",

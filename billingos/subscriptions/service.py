@@ -196,7 +196,13 @@ class SubscriptionService:
             self._billing.invoices.apply(session, invoice)
 
     def _update(self, sub: Subscription, params: dict[str, Any], action: str) -> Subscription:
-        state = [sub.status, [(i.price, i.quantity) for i in sub.items], sub.cancel_at_period_end, sub.paused]
+        # The key follows the row's version: a double click replays, the same action after another
+        # change (cancel, resume, cancel again) is a new request.
+        with self._billing.session_factory() as session:
+            version = session.scalar(select(BillingSubscription.version).where(
+                BillingSubscription.stripe_id == sub.id))
+        state = [sub.status, [(i.price, i.quantity) for i in sub.items], sub.cancel_at_period_end, sub.paused,
+                 version]
         obj = call_stripe(self._billing.stripe.v1.subscriptions.update, sub.id, params=params,
                           options={"idempotency_key": intent_key(f"subscription.{action}", sub.id, params, state)})
         return self._commit(obj)

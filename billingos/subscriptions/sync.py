@@ -40,6 +40,7 @@ def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -
     }
     before = session.scalars(select(BillingSubscription).where(BillingSubscription.stripe_id == obj["id"])).first()
     before_state = _ledger_state(before) if before is not None else None
+    values["version"] = 1 if before is None else before.version + (before.data != obj)
     row = upsert(session, BillingSubscription, values, key=["stripe_id"])
     _sync_items(session, row, items)
     session.flush()

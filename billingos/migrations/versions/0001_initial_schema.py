@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 0002
-Create Date: 2026-11-21 05:19:02.971854
+Create Date: 2026-11-21 05:23:33.408918
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column('stripe_created', billingos.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('deleted_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_customers')),
     sa.UniqueConstraint('owner_id', name=op.f('uq_billing_customers_owner_id')),
     sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_customers_stripe_id'))
@@ -271,6 +272,7 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('stripe_created', billingos.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_subscriptions')),
     sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_subscriptions_stripe_id'))
     )

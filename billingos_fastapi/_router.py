@@ -36,10 +36,13 @@ class ProblemRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
+            from ._guards import FeatureDenied
             try:
                 return await handler(request)
             except BillingError as err:
                 return problem_response(err)
+            except FeatureDenied as denied:
+                return denied.response()
 
         return handle
 
@@ -69,6 +72,9 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
         if owner_id is None:
             return JSONResponse(UNAUTHENTICATED, status_code=401, media_type=PROBLEM_TYPE)
         return billing.customers.get(owner_id=owner_id).model_dump(mode="json")
+
+    from ._guards import ROUTER_TAG
+    setattr(current_customer, ROUTER_TAG, (billing, customer_loader))   # found by requires_feature()
 
     @router.post("/webhooks", name="billingos.webhooks")
     @router.post("/webhooks/", include_in_schema=False)  # answer here too: the app's slash redirect would fail Stripe

@@ -6,9 +6,15 @@
     @ext.customer_loader
     def owner_id() -> str | None:
         return session.get("owner_id")
+
+    @app.get("/export")
+    @requires_feature("export")          # 403 problem document unless the owner's plan includes it
+    def export(): ...
 """
 
 from ._extension import CONFIG_DEFAULTS, BillingOS, current_billing, current_owner_id
+from ._guards import requires_feature
 from ._problem import problem_response
 
-__all__ = ["CONFIG_DEFAULTS", "BillingOS", "current_billing", "current_owner_id", "problem_response"]
+__all__ = ["CONFIG_DEFAULTS", "BillingOS", "current_billing", "current_owner_id", "problem_response",
+           "requires_feature"]

@@ -13,7 +13,7 @@ from billingos import Billing, BillingError
 from billingos.webhooks import WebhookPayloadError
 from billingos.webhooks.service import MAX_BODY as MAX_WEBHOOK_BODY
 
-from ._problem import problem_response, unauthenticated
+from ._problem import feature_not_available, problem_response, unauthenticated
 
 __all__ = ["CONFIG_DEFAULTS", "BillingOS", "current_billing", "current_owner_id"]
 
@@ -47,6 +47,7 @@ class BillingOS:
         self._billing = billing
         self._built: weakref.WeakKeyDictionary[Flask, Billing] = weakref.WeakKeyDictionary()
         self._customer_loader: OwnerLoader | None = None
+        self._feature_denied_handler: Callable[[str, str | None], Any] | None = None
         if app is not None:
             self.init_app(app)
 
@@ -75,6 +76,22 @@ class BillingOS:
             raise RuntimeError("No customer loader: decorate a function with @ext.customer_loader that "
                                "returns the logged-in owner id (or None).")
         return cast("str | None", current_app.ensure_sync(self._customer_loader)())
+
+    def feature_denied_handler(self, fn: Callable[[str, str | None], Any]) -> Callable[[str, str | None], Any]:
+        """Register what a ``@requires_feature`` view answers when access is denied, like flask-login's
+        ``unauthorized_handler``: ``fn(feature, owner_id)`` (owner_id None when nobody is logged in)
+        returns a response, e.g. a redirect to your pricing page."""
+        self._feature_denied_handler = fn
+        return fn
+
+    def feature_denied(self, feature: str, owner_id: str | None) -> Any:
+        """The response for a denied ``@requires_feature`` view: the registered handler's, or a 401
+        problem document (nobody logged in) / 403 problem document (the plan lacks the feature)."""
+        if self._feature_denied_handler is not None:
+            return current_app.ensure_sync(self._feature_denied_handler)(feature, owner_id)
+        if owner_id is None:
+            return unauthenticated()
+        return feature_not_available(feature)
 
     @property
     def billing(self) -> Billing:

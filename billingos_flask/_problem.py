@@ -21,6 +21,13 @@ def unauthenticated() -> Response:
                      "status": 401, "detail": "Log in first: the customer_loader returned no owner id."}, 401)
 
 
+def feature_not_available(feature: str) -> Response:
+    """403: the owner is logged in but their plan does not include the feature."""
+    return _problem({"type": "https://billingos.dev/errors/feature_not_available", "title": "FeatureNotAvailable",
+                     "status": 403, "detail": f"Your plan does not include {feature!r}. Upgrade to use it.",
+                     "feature": feature}, 403)
+
+
 def _problem(doc: dict[str, Any], status: int) -> Response:
     response = jsonify(doc)
     response.status_code = status

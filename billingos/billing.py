@@ -22,6 +22,7 @@ from .reconcile import ReconcileService
 from .stripe_api import build_client
 from .subscriptions.service import SubscriptionService
 from .tasks import TaskRunner
+from .usage.service import UsageService
 from .webhooks.service import WebhookService
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class Billing:
         self.entitlements = EntitlementService(self)
         self.subscriptions = SubscriptionService(self)
         self.reconcile = ReconcileService(self)
+        self.usage = UsageService(self)
         from .catalog.service import CatalogService
         self.catalog = CatalogService(self)
         _register_builtin_handlers(self)
@@ -101,6 +103,7 @@ class Billing:
 
 def _register_builtin_handlers(billing: Billing) -> None:
     """Built-in handlers use the same public subscribe() that hosts use."""
+    from .catalog import webhooks as catalog_hooks
     from .customers import webhooks as customer_hooks
     from .customers.reconcile import customers_reconciler
     from .entitlements import webhooks as entitlement_hooks
@@ -108,6 +111,7 @@ def _register_builtin_handlers(billing: Billing) -> None:
     from .subscriptions import webhooks as subscription_hooks
     from .subscriptions.reconcile import invoices_reconciler, subscriptions_reconciler
     customer_hooks.register(billing)
+    catalog_hooks.register(billing)
     subscription_hooks.register(billing)
     invoice_hooks.register(billing)
     entitlement_hooks.register(billing)

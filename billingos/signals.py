@@ -26,6 +26,7 @@ __all__ = [
     "subscription_resumed",
     "subscription_updated",
     "trial_will_end",
+    "usage_threshold_reached",
     "webhook_dead_lettered",
 ]
 
@@ -114,3 +115,11 @@ entitlement_granted = namespace.signal("entitlement-granted")
 #: kwargs: ``owner_id`` (str), ``feature`` (str), ``reason`` (``subscription_ended``, ``unpaid``, ``paused``,
 #: ``plan_changed``, ``grace_expired``, ``override_expired`` or ``override_revoked``).
 entitlement_revoked = namespace.signal("entitlement-revoked")
+
+# --- usage: sender Billing ----------------------------------------------------------------------------
+
+#: An owner's usage of a meter reached a threshold (default 80, 90 and 100 percent) of their plan's limit.
+#: Fires once per owner, meter, billing period and threshold, after the commit that recorded the usage.
+#: kwargs: ``owner_id`` (str), ``meter`` (str, the meter's event_name), ``threshold`` (int percent),
+#: ``limit`` (int), ``used`` (int, the period's total then), ``period_start``, ``period_end`` (datetimes).
+usage_threshold_reached = namespace.signal("usage-threshold-reached")

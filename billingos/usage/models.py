@@ -16,8 +16,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, JSONType, UTCDateTime
 
-__all__ = ["BillingUsageEvent", "BillingUsageKey", "BillingUsageSummary", "BillingUsagePush",
-           "BillingUsageThreshold", "HAND_WRITTEN"]
+__all__ = [
+    "HAND_WRITTEN",
+    "BillingUsageEvent",
+    "BillingUsageKey",
+    "BillingUsagePush",
+    "BillingUsageSummary",
+    "BillingUsageThreshold",
+]
 
 ID = BigInteger().with_variant(Integer(), "sqlite")
 #: ``Table.info`` flag for the tables that migration 0002 creates by hand.

@@ -1,0 +1,517 @@
+"""``billing.usage``: track usage events in the host's transaction, read per-period totals, project the
+invoice, push deltas to Stripe and announce thresholds."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import signals, validation
+from ..catalog.models import BillingFeature, BillingMeter, BillingPlanFeature
+from ..db import on_commit
+from ..errors import InvalidInputError, NotFoundError
+from ..subscriptions.models import BillingSubscription, BillingSubscriptionItem
+from . import repository as repo
+from .models import BillingUsageEvent, BillingUsageKey, BillingUsageSummary, BillingUsageThreshold
+from .schemas import AGGREGATIONS, BulkResult, MeterDef, TrackResult, UsageEvent, UsageSummary
+
+if TYPE_CHECKING:
+    from ..billing import Billing
+    from .reporting import UsageReporter
+    from .schemas import ProjectedInvoice, PushReport, UsageDrift
+
+__all__ = ["MAX_VALUE", "UsageService"]
+
+#: The largest value one event may carry.
+MAX_VALUE = 10**12
+FUTURE_SKEW = timedelta(minutes=5)          # as Stripe: events at most 5 minutes ahead of the clock
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")   # visible ASCII, no spaces
+_EVENT_NAME = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
+_CACHE_TTL = 30.0
+T = TypeVar("T")
+
+
+class UsageService:
+    """Metered usage. Events are rows in the host's database, written in the host's transaction when a
+    ``session`` is passed; their idempotency key is unique forever.
+
+    ``grace``: how long after a period ends its late events are still accepted (default 1 hour, Stripe's
+    window before a usage invoice is finalised). ``thresholds``: percentages of the plan's limit at
+    which ``usage_threshold_reached`` fires, once per period each."""
+
+    def __init__(self, billing: Billing, *, grace: timedelta = timedelta(hours=1),
+                 thresholds: Iterable[int] = (80, 90, 100)) -> None:
+        self._billing = billing
+        self.grace = grace
+        self.thresholds = tuple(sorted(thresholds))
+        self._defs: dict[str, MeterDef] = {}
+        self._meters: dict[str, tuple[float, MeterDef]] = {}
+        self._limits: dict[tuple[str, str], tuple[float, int | None]] = {}
+        self._fired: set[tuple[str, str, datetime, int]] = set()
+        self._lock = threading.Lock()
+        self._reporter: UsageReporter | None = None
+        for sig in (signals.subscription_created, signals.subscription_updated, signals.subscription_canceled,
+                    signals.subscription_renewed, signals.catalog_synced):
+            sig.connect(self._forget, sender=billing, weak=False)
+        billing.tasks.every("usage.push", timedelta(minutes=1), lambda: self.push())
+        billing.tasks.every("usage.partitions", timedelta(hours=24), lambda: self.create_partitions())
+
+    # --- configuration ------------------------------------------------------------------------------
+    def configure(self, *, grace: timedelta | None = None, thresholds: Iterable[int] | None = None) -> None:
+        if grace is not None:
+            if not isinstance(grace, timedelta) or not timedelta(0) <= grace <= timedelta(days=30):
+                raise InvalidInputError("grace must be a timedelta from 0 to 30 days (Stripe takes meter events "
+                                        "up to 35 days old).", param="grace")
+            self.grace = grace
+        if thresholds is not None:
+            values = tuple(sorted(set(thresholds)))
+            if not values or any(isinstance(t, bool) or not isinstance(t, int) or not 0 < t <= 1000
+                                 for t in values):
+                raise InvalidInputError("thresholds must be integer percentages from 1 to 1000, e.g. (80, 90, "
+                                        "100).", param="thresholds")
+            self.thresholds = values
+
+    def define_meter(self, event_name: str, *, aggregation: str, unique_by: str | None = None) -> MeterDef:
+        """Aggregate ``event_name`` locally with ``aggregation`` (sum, count, max, unique_count, last).
+
+        A catalog meter aggregates as its Stripe meter does (sum, count or last); define it here to count
+        ``max`` or ``unique_count`` locally (push those to a Stripe ``sum`` or ``last`` meter). A meter defined
+        only here is tracked and totalled but never pushed to Stripe. ``unique_count`` counts distinct
+        values of ``properties[unique_by]``."""
+        name = _event_name(event_name)
+        if aggregation not in AGGREGATIONS:
+            raise InvalidInputError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}.",
+                                    param="aggregation")
+        if (aggregation == "unique_count") != (unique_by is not None):
+            raise InvalidInputError("unique_by (the property whose distinct values are counted) is required "
+                                    "for unique_count meters and only for them.", param="unique_by")
+        if unique_by is not None:
+            validation.text(unique_by, "unique_by", max_length=100, required=True)
+        d = MeterDef(name, aggregation, unique_by)
+        self._defs[name] = d
+        self._meters.pop(name, None)
+        return d
+
+    def meter(self, event_name: str) -> MeterDef:
+        """The meter ``event_name`` (catalog or local). Unknown meters raise InvalidInputError."""
+        name = _event_name(event_name)
+        hit = self._meters.get(name)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        with self._billing.session_factory() as session:
+            rows = list(session.scalars(select(BillingMeter).where(BillingMeter.event_name == name)
+                                        .order_by(BillingMeter.id.desc())))
+        row = next((r for r in rows if r.status == "active"), rows[0] if rows else None)
+        local = self._defs.get(name)
+        if row is None and local is None:
+            raise InvalidInputError(f"Unknown meter {name!r}: declare it in the catalog's meters and run "
+                                    "billing.catalog.sync(), or define it with billing.usage.define_meter().",
+                                    param="meter")
+        d = MeterDef(name, local.aggregation if local else row.aggregation,  # type: ignore[union-attr]
+                     local.unique_by if local else None, row.stripe_id if row else None,
+                     row.aggregation if row else None)
+        self._meters[name] = (time.monotonic() + _CACHE_TTL, d)
+        return d
+
+    # --- writes -------------------------------------------------------------------------------------
+    def track(self, owner_id: str, meter: str, value: int, idempotency_key: str, timestamp: datetime | None = None,
+              properties: Mapping[str, Any] | None = None, session: Session | None = None) -> TrackResult:
+        """Record ``value`` units of ``meter`` for ``owner_id``, once per ``idempotency_key``, forever.
+
+        With ``session`` (the host's SQLAlchemy session) the event commits or rolls back with the host's
+        own writes; without it billingos commits it at once. A repeated key writes nothing and returns
+        ``duplicate=True``. Bad input raises InvalidInputError and writes nothing."""
+        ev, m = self._event(owner_id, meter, value, idempotency_key, timestamp, properties)
+        now = self._billing.now()
+        limit = self.limit_for(ev.owner_id, m.event_name)     # read before the write transaction
+
+        def run(s: Session) -> TrackResult:
+            period = repo.period_for(s, ev.owner_id, m.event_name, ev.timestamp)
+            self._check_grace(ev.timestamp, period, now)
+            if not repo.insert_key(s, ev.idempotency_key, ev.timestamp):
+                return TrackResult(ev.idempotency_key, True, ev.owner_id, m.event_name, period[0], period[1],
+                                   repo.summary_value(s, ev.owner_id, m.event_name, period))
+            if m.aggregation == "unique_count":
+                repo.lock_summary(s, owner_id=ev.owner_id, meter=m, period=period, now=now)
+                add = 0 if repo.unique_seen(s, ev, period) else 1
+            else:
+                add = 1 if m.aggregation == "count" else ev.value
+            repo.insert_event(s, ev, now=now)
+            _, total, _ = repo.bump_summary(s, owner_id=ev.owner_id, meter=m, period=period, value=add, events=1,
+                                            last_at=ev.timestamp, now=now)
+            self._check_thresholds(s, ev.owner_id, m.event_name, period, total, now, limit)
+            return TrackResult(ev.idempotency_key, False, ev.owner_id, m.event_name, period[0], period[1], total)
+
+        return self._in(session, run)
+
+    def track_many(self, events: Iterable[Mapping[str, Any] | UsageEvent], *,
+                   session: Session | None = None) -> BulkResult:
+        """Bulk-load events (COPY on PostgreSQL, batched executemany on SQLite). Duplicate keys, within the
+        batch or seen before, are dropped. Each event is a mapping with the arguments of ``track``. Any bad
+        event raises InvalidInputError (naming its index) and nothing is written."""
+        checked: list[tuple[UsageEvent, MeterDef]] = []
+        seen: set[str] = set()
+        dupes = 0
+        for i, raw in enumerate(events):
+            try:
+                if isinstance(raw, UsageEvent):
+                    raw = {"owner_id": raw.owner_id, "meter": raw.meter, "value": raw.value,
+                           "idempotency_key": raw.idempotency_key, "timestamp": raw.timestamp,
+                           "properties": raw.properties}
+                if not isinstance(raw, Mapping):
+                    raise InvalidInputError("each event must be a mapping of track() arguments.")
+                extra = set(raw) - {"owner_id", "meter", "value", "idempotency_key", "timestamp", "properties"}
+                if extra:
+                    raise InvalidInputError(f"unknown fields {sorted(extra)}.")
+                ev, m = self._event(raw.get("owner_id"), raw.get("meter"), raw.get("value"),
+                                    raw.get("idempotency_key"), raw.get("timestamp"), raw.get("properties"))
+            except InvalidInputError as e:
+                raise InvalidInputError(f"events[{i}]: {e.message}", param=f"events[{i}]") from None
+            if ev.idempotency_key in seen:
+                dupes += 1
+                continue
+            seen.add(ev.idempotency_key)
+            checked.append((ev, m))
+        if not checked:
+            return BulkResult(0, dupes)
+        now = self._billing.now()
+        limits = {(ev.owner_id, m.event_name): self.limit_for(ev.owner_id, m.event_name) for ev, m in checked}
+
+        def run(s: Session) -> BulkResult:
+            subs = repo.subscription_periods(s, {ev.owner_id for ev, _ in checked})
+            oldest = min(ev.timestamp for ev, _ in checked)
+            known = repo.summary_periods(s, {(ev.owner_id, ev.meter) for ev, _ in checked}, oldest)
+            periods = []
+            for i, (ev, _) in enumerate(checked):
+                period = repo.pick_period(ev.timestamp, subs.get(ev.owner_id, []), known.get((ev.owner_id, ev.meter),
+                                                                                              []))
+                try:
+                    self._check_grace(ev.timestamp, period, now)
+                except InvalidInputError as e:
+                    raise InvalidInputError(f"events[{i}]: {e.message}", param=f"events[{i}]") from None
+                periods.append(period)
+            inserted = repo.bulk_insert(s, [ev for ev, _ in checked], periods, now)
+            self._fold(s, checked, periods, inserted, now, limits)
+            count = sum(1 for ev in inserted if ev is not None)
+            return BulkResult(count, dupes + len(checked) - count)
+
+        return self._in(session, run)
+
+    def adjust(self, owner_id: str, meter: str, original_key: str, idempotency_key: str, value: int | None = None,
+               session: Session | None = None) -> TrackResult:
+        """Correct an event with a negative adjustment that references it (``original_key``).
+
+        On ``sum`` meters ``value`` is the (negative) correction, by default all that is left of the event;
+        on other meters the adjustment cancels the event. The adjustment has the original's timestamp, so it
+        lands in the same period, and the period must still be open (or within ``grace``)."""
+        owner_id = validation.owner_id(owner_id)
+        m = self.meter(meter)
+        key = _idem(idempotency_key)
+        original = _idem(original_key, "original_key")
+        if value is not None:
+            value = -_value(-value if isinstance(value, int) and not isinstance(value, bool) else value)
+            if value == 0:
+                raise InvalidInputError("an adjustment value must be negative.", param="value")
+            if m.aggregation != "sum":
+                raise InvalidInputError(f"meter {m.event_name!r} aggregates by {m.aggregation}: an adjustment "
+                                        "cancels the whole event; leave value out.", param="value")
+        now = self._billing.now()
+
+        def run(s: Session) -> TrackResult:
+            ts = s.execute(select(BillingUsageKey.timestamp).where(BillingUsageKey.idempotency_key == original)
+                           ).scalar()
+            e = BillingUsageEvent
+            rows = [] if ts is None else s.execute(select(e.idempotency_key, e.adjusts, e.value).where(
+                e.owner_id == owner_id, e.meter == m.event_name, e.timestamp == ts)).all()
+            orig = next((r for r in rows if r[0] == original), None)
+            if orig is None or orig[1] is not None:
+                raise NotFoundError(f"No usage event {original!r} of meter {m.event_name!r} for owner "
+                                    f"{owner_id!r} to adjust.", param="original_key")
+            left = int(orig[2]) + sum(int(r[2]) for r in rows if r[1] == original)
+            if m.aggregation != "sum" and any(r[1] == original for r in rows):
+                left = 0
+            change = value if value is not None else -left
+            if left <= 0 or -change > left:
+                raise InvalidInputError(f"event {original!r} has {max(left, 0)} left to correct; the adjustment "
+                                        f"would take {-change}.", param="value")
+            assert ts is not None
+            period = repo.period_for(s, owner_id, m.event_name, ts)
+            self._check_grace(ts, period, now)
+            if not repo.insert_key(s, key, ts):
+                return TrackResult(key, True, owner_id, m.event_name, period[0], period[1],
+                                   repo.summary_value(s, owner_id, m.event_name, period))
+            repo.lock_summary(s, owner_id=owner_id, meter=m, period=period, now=now)
+            repo.insert_event(s, UsageEvent(owner_id, m.event_name, change, key, ts), now=now, adjusts=original)
+            agg, events, last_at = repo.recompute(s, owner_id=owner_id, meter=m, period=period)
+            _, total, _ = repo.set_summary(s, owner_id=owner_id, meter=m, period=period, value=agg, events=events,
+                                           last_at=last_at, now=now)
+            return TrackResult(key, False, owner_id, m.event_name, period[0], period[1], total)
+
+        return self._in(session, run)
+
+    # --- reads --------------------------------------------------------------------------------------
+    def total(self, owner_id: str, meter: str, *, at: datetime | None = None) -> int:
+        """The aggregate of ``meter`` for ``owner_id`` over the billing period containing ``at`` (now)."""
+        owner_id = validation.owner_id(owner_id)
+        m = self.meter(meter)
+        when = _timestamp(at, self._billing.now(), future=None) if at is not None else self._billing.now()
+        with self._billing.session_factory() as s:
+            period = repo.period_for(s, owner_id, m.event_name, when)
+            return repo.summary_value(s, owner_id, m.event_name, period)
+
+    def period(self, owner_id: str, meter: str, *, at: datetime | None = None) -> tuple[datetime, datetime]:
+        """The billing period (start, end) that an event of ``meter`` at ``at`` (now) counts in."""
+        owner_id = validation.owner_id(owner_id)
+        m = self.meter(meter)
+        when = _timestamp(at, self._billing.now(), future=None) if at is not None else self._billing.now()
+        with self._billing.session_factory() as s:
+            return repo.period_for(s, owner_id, m.event_name, when)
+
+    def summaries(self, owner_id: str, meter: str | None = None, *, limit: int = 12) -> list[UsageSummary]:
+        """Per-period summaries for ``owner_id`` (all meters, or one), newest period first."""
+        owner_id = validation.owner_id(owner_id)
+        validation.limit(limit, maximum=1000)
+        t = BillingUsageSummary
+        stmt = select(t).where(t.owner_id == owner_id).order_by(t.period_start.desc(), t.meter).limit(limit)
+        if meter is not None:
+            stmt = stmt.where(t.meter == self.meter(meter).event_name)
+        with self._billing.session_factory() as s:
+            return [UsageSummary.from_row(r) for r in s.scalars(stmt)]
+
+    def projected_invoice(self, owner_id: str) -> ProjectedInvoice:
+        """The cost so far this period, and a linear projection to its end (see ``ProjectedInvoice``)."""
+        from .projection import project_invoice
+        return project_invoice(self, self._billing, validation.owner_id(owner_id))
+
+    # --- Stripe -------------------------------------------------------------------------------------
+    @property
+    def reporter(self) -> UsageReporter:
+        if self._reporter is None:
+            from .reporting import UsageReporter
+            self._reporter = UsageReporter(self._billing, self)
+        return self._reporter
+
+    def push(self, *, limit: int = 500) -> PushReport:
+        """Stage changed summaries into the outbox and send due rows to Stripe (the periodic task)."""
+        return self.reporter.run(limit=limit)
+
+    def reconcile(self, *, owner_id: str | None = None, meter: str | None = None) -> list[UsageDrift]:
+        """Compare local totals with Stripe's meter event summaries for the periods still in Stripe's window."""
+        return self.reporter.reconcile(owner_id=owner_id, meter=meter)
+
+    def create_partitions(self, months_ahead: int = 2) -> int:
+        """PostgreSQL: create the monthly event partitions up to ``months_ahead`` months ahead (daily task)."""
+        if isinstance(months_ahead, bool) or not isinstance(months_ahead, int) or not 0 <= months_ahead <= 36:
+            raise InvalidInputError("months_ahead must be an integer from 0 to 36.", param="months_ahead")
+        if self._billing.engine.dialect.name != "postgresql":
+            return 0
+        from sqlalchemy import text
+        with self._billing.transaction() as s:
+            return int(s.execute(text("SELECT billingos_usage_create_partitions(:n)"), {"n": months_ahead}).scalar()
+                       or 0)
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _in(self, session: Session | None, run: Callable[[Session], T]) -> T:
+        if session is None:
+            with self._billing.transaction() as s:
+                return run(s)
+        if not isinstance(session, Session):
+            raise InvalidInputError("session must be a SQLAlchemy Session (the host's own).", param="session")
+        return run(session)
+
+    def _event(self, owner_id: Any, meter: Any, value: Any, key: Any, timestamp: Any,
+               properties: Any) -> tuple[UsageEvent, MeterDef]:
+        owner = validation.owner_id(owner_id)
+        m = self.meter(meter)
+        v = _value(value)
+        k = _idem(key)
+        ts = _timestamp(timestamp, self._billing.now())
+        props = _properties(properties)
+        unique = None
+        if m.aggregation == "unique_count":
+            raw = (props or {}).get(m.unique_by or "")
+            if raw is None or isinstance(raw, (dict, list)):
+                raise InvalidInputError(f"meter {m.event_name!r} counts distinct properties[{m.unique_by!r}]: "
+                                        "pass it as a string or number.", param="properties")
+            unique = str(raw)[:255]
+        return UsageEvent(owner, m.event_name, v, k, ts, props, unique), m
+
+    def _check_grace(self, ts: datetime, period: tuple[datetime, datetime], now: datetime) -> None:
+        if now >= period[1] + self.grace:
+            raise InvalidInputError(
+                f"timestamp {ts.isoformat()} is in the billing period that ended {period[1].isoformat()}; late "
+                f"events are accepted for {self.grace} after a period ends. Correct past periods with a credit.",
+                param="timestamp")
+
+    def _fold(self, s: Session, checked: list[tuple[UsageEvent, MeterDef]], periods: list[tuple[datetime, datetime]],
+              inserted: list[UsageEvent | None], now: datetime, limits: dict[tuple[str, str], int | None]) -> None:
+        """Fold a bulk load into the summaries: one upsert per (owner, meter, period)."""
+        groups: dict[tuple[str, str, datetime], dict[str, Any]] = {}
+        for (ev, m), period, done in zip(checked, periods, inserted, strict=True):
+            if done is None:
+                continue
+            g = groups.setdefault((ev.owner_id, m.event_name, period[0]), {
+                "meter": m, "period": period, "sum": 0, "n": 0, "max": None, "last": None, "uniques": set()})
+            g["n"] += 1
+            g["sum"] += ev.value
+            g["max"] = ev.value if g["max"] is None else max(g["max"], ev.value)
+            if g["last"] is None or ev.timestamp >= g["last"][0]:
+                g["last"] = (ev.timestamp, ev.value)
+            if ev.unique_key is not None:
+                g["uniques"].add(ev.unique_key)
+        for (owner, _, _), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+            m, period = g["meter"], g["period"]
+            if m.aggregation == "unique_count":
+                repo.lock_summary(s, owner_id=owner, meter=m, period=period, now=now)
+                agg, events, last_at = repo.recompute(s, owner_id=owner, meter=m, period=period)
+                _, total, _ = repo.set_summary(s, owner_id=owner, meter=m, period=period, value=agg, events=events,
+                                               last_at=last_at, now=now)
+            else:
+                add = {"sum": g["sum"], "count": g["n"], "max": g["max"], "last": g["last"][1]}[m.aggregation]
+                _, total, _ = repo.bump_summary(s, owner_id=owner, meter=m, period=period, value=add, events=g["n"],
+                                                last_at=g["last"][0], now=now)
+            limit = limits.get((owner, m.event_name))
+            self._check_thresholds(s, owner, m.event_name, period, total, now, limit)
+
+    # --- thresholds ---------------------------------------------------------------------------------
+    def limit_for(self, owner_id: str, meter: str) -> int | None:
+        """The owner's limit for ``meter``: ``billing.entitlements.limit_for`` when it exists, else the
+        per-plan limit of a metered catalog feature counted by this meter, for the owner's live
+        subscriptions (the largest, if several). None: no limit (or unlimited)."""
+        key = (owner_id, meter)
+        hit = self._limits.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        ent = getattr(self._billing, "entitlements", None)
+        fn = getattr(ent, "limit_for", None)
+        limit = fn(owner_id, meter) if callable(fn) else self._catalog_limit(owner_id, meter)
+        self._limits[key] = (time.monotonic() + _CACHE_TTL, limit)
+        return limit
+
+    def _catalog_limit(self, owner_id: str, meter: str) -> int | None:
+        f, pf, s, i = BillingFeature, BillingPlanFeature, BillingSubscription, BillingSubscriptionItem
+        with self._billing.session_factory() as session:
+            keys = set(session.scalars(select(f.lookup_key).where(f.meter_event_name == meter, f.active.is_(True))))
+            keys |= set(session.scalars(select(f.lookup_key).where(f.lookup_key == meter, f.type == "metered")))
+            if not keys:
+                return None
+            products = set(session.scalars(select(i.product_stripe_id).join(s, s.id == i.subscription_id).where(
+                s.owner_id == owner_id, s.status.in_(repo.LIVE))))
+            if not products:
+                return None
+            rows = session.execute(select(pf.limit_value, pf.unlimited).where(
+                pf.product.in_(products), pf.feature_key.in_(keys))).all()
+        if not rows or any(unlimited for _, unlimited in rows):
+            return None
+        limits = [int(v) for v, _ in rows if v is not None]
+        return max(limits) if limits else None
+
+    def _forget(self, sender: Any, **kw: Any) -> None:
+        self._limits.clear()
+        self._meters.clear()
+
+    def _check_thresholds(self, s: Session, owner_id: str, meter: str, period: tuple[datetime, datetime],
+                          used: int, now: datetime, limit: int | None) -> None:
+        if not self.thresholds:
+            return
+        if limit is None or limit <= 0:
+            return
+        billing = self._billing
+        for pct in self.thresholds:
+            if used * 100 < pct * limit:
+                break
+            memo = (owner_id, meter, period[0], pct)
+            if memo in self._fired:
+                continue
+            stmt = repo._insert(s)(BillingUsageThreshold.__table__).values(
+                owner_id=owner_id, meter=meter, period_start=period[0], threshold=pct, limit_value=limit, used=used,
+                reached_at=now).on_conflict_do_nothing(
+                index_elements=["owner_id", "meter", "period_start", "threshold"]).returning(
+                BillingUsageThreshold.__table__.c.id)
+            if s.execute(stmt).first() is None:
+                with self._lock:
+                    self._fired.add(memo)
+                continue
+
+            def fire(pct: int = pct, memo: tuple[str, str, datetime, int] = memo) -> None:
+                with self._lock:
+                    self._fired.add(memo)
+                signals.usage_threshold_reached.send(billing, owner_id=owner_id, meter=meter, threshold=pct,
+                                                     limit=limit, used=used, period_start=period[0],
+                                                     period_end=period[1])
+            on_commit(s, fire)
+
+
+# --- validation ------------------------------------------------------------------------------------------
+def _event_name(value: Any) -> str:
+    if not isinstance(value, str) or not _EVENT_NAME.match(value):
+        raise InvalidInputError(f"meter must be a meter event_name (1-100 letters, digits, '_', '-', '.' or ':'), "
+                                f"got {value!r}.", param="meter")
+    return value
+
+
+def _idem(value: Any, param: str = "idempotency_key") -> str:
+    if not isinstance(value, str) or not _KEY.match(value):
+        raise InvalidInputError(f"{param} must be 1-255 visible ASCII characters without spaces (e.g. your "
+                                f"request id), got {value!r}.", param=param)
+    return value
+
+
+def _value(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise InvalidInputError(f"value must be a whole number of units, got {value!r}.", param="value")
+    finite = math.isfinite(value) if isinstance(value, float) else not isinstance(value, Decimal) or value.is_finite()
+    if not finite:
+        raise InvalidInputError(f"value must be finite, got {value!r}.", param="value")
+    if value != int(value):
+        raise InvalidInputError(f"value must be a whole number of units (scale the unit, e.g. milliseconds), "
+                                f"got {value!r}.", param="value")
+    v = int(value)
+    if v < 0:
+        raise InvalidInputError(f"value must be >= 0, got {v}; correct an event with billing.usage.adjust().",
+                                param="value")
+    if v > MAX_VALUE:
+        raise InvalidInputError(f"value {v} is larger than the maximum of {MAX_VALUE} per event.", param="value")
+    return v
+
+
+def _timestamp(value: Any, now: datetime, future: timedelta | None = FUTURE_SKEW) -> datetime:
+    if value is None:
+        return now
+    if not isinstance(value, datetime):
+        raise InvalidInputError(f"timestamp must be a timezone-aware datetime, got {value!r}.", param="timestamp")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInputError("timestamp must be timezone-aware (e.g. datetime.now(UTC)); naive datetimes are "
+                                "ambiguous.", param="timestamp")
+    ts = value.astimezone(UTC)
+    if future is not None and ts > now + future:
+        raise InvalidInputError(f"timestamp {ts.isoformat()} is more than {future} in the future.", param="timestamp")
+    if ts.year < 2000:
+        raise InvalidInputError(f"timestamp {ts.isoformat()} is not plausible.", param="timestamp")
+    return ts
+
+
+def _properties(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInputError("properties must be a dict.", param="properties")
+    try:
+        encoded = json.dumps(dict(value), allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise InvalidInputError(f"properties must be JSON (strings, numbers, lists, dicts): {e}.",
+                                param="properties") from None
+    if len(encoded) > 4096:
+        raise InvalidInputError("properties must be at most 4 KB of JSON.", param="properties")
+    decoded: dict[str, Any] = json.loads(encoded)
+    return decoded

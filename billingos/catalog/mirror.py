@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utc
 from ..db import upsert
+from ..stripe_api import plain
 from .models import (
     BillingFeature,
     BillingMeter,
@@ -41,25 +42,6 @@ __all__ = [
 KEY_META = "billingos_key"  # product metadata: the catalog key
 MANAGED_META = "billingos_managed"  # feature metadata: "true" when billingos owns the feature
 PRICE_PRODUCT_META = "billingos_product"  # price metadata: the catalog key of its product (billingos owns it)
-
-
-def plain(obj: Any) -> dict[str, Any]:
-    """A StripeObject (or a dict) as a plain, JSON-ready dict (the SDK's Decimals become strings, as on
-    the wire)."""
-    data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
-    return _jsonable(data)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "to_dict"):
-        return _jsonable(value.to_dict())
-    return value
 
 
 def _now(now: datetime | None) -> datetime:

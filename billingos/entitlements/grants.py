@@ -21,7 +21,7 @@ from ..catalog.mirror import plain, sync_feature, sync_plan_features, sync_produ
 from ..catalog.models import BillingFeature, BillingPlanFeature, BillingProduct
 from ..catalog.schemas import PlanFeature
 from ..db import upsert
-from ..subscriptions.models import BillingSubscription
+from ..subscriptions.models import BillingSubscription, BillingSubscriptionChange
 from .models import BillingEntitlement
 
 if TYPE_CHECKING:
@@ -63,13 +63,16 @@ def _expired(now: datetime) -> Any:
 
 
 def sweep(session: Session, owner_id: str, now: datetime) -> dict[str, str]:
-    """Delete the owner's grants that ran out; returns key -> "expired" for each removed row's key."""
-    gone = session.execute(select(BillingEntitlement.feature_key, BillingEntitlement.source).where(
+    """Delete the owner's grants that ran out; returns key -> why, for each removed row's key."""
+    gone = session.execute(select(BillingEntitlement.feature_key, BillingEntitlement.source,
+                                  BillingEntitlement.grace_until).where(
         BillingEntitlement.owner_id == owner_id, _expired(now))).all()
     if gone:
         session.execute(delete(BillingEntitlement).where(BillingEntitlement.owner_id == owner_id, _expired(now))
                         .execution_options(synchronize_session=False))
-    return {k: ("grace_expired" if s.startswith(SUB_PREFIX) else "override_expired") for k, s in gone}
+    return {k: ("override_expired" if not s.startswith(SUB_PREFIX) else
+                "grace_expired" if grace is not None and grace <= now else "subscription_ended")
+            for k, s, grace in gone}
 
 
 def feature_limit(feature: BillingFeature | None, pf: BillingPlanFeature | None) -> tuple[str, int | None, str, bool]:
@@ -107,6 +110,7 @@ class Recomputer:
         self._billing = billing
         self.grace_period = grace_period
         self.fetch_failed: set[str] = set()      # owners whose product features could not be fetched
+        self.features_changed = False            # a fetch mirrored features: the feature index is stale
 
     def recompute(self, session: Session, owner_id: str, now: datetime, *, refetch: bool = False) -> Diff:
         diff = Diff(owner_id)
@@ -119,7 +123,7 @@ class Recomputer:
         self.ensure_products(session, products, now, refetch=refetch, owner_id=owner_id)
         existing = {(r.feature_key, r.source): r for r in session.scalars(select(BillingEntitlement).where(
             BillingEntitlement.owner_id == owner_id, BillingEntitlement.source.startswith(SUB_PREFIX)))}
-        desired = self._desired(session, owner_id, subs, existing, now)
+        desired = self._desired(session, owner_id, subs, now)
         for (key, source), row in existing.items():
             if (key, source) not in desired:
                 session.delete(row)
@@ -140,8 +144,7 @@ class Recomputer:
         return diff
 
     def _desired(self, session: Session, owner_id: str, subs: list[BillingSubscription],
-                 existing: dict[tuple[str, str], BillingEntitlement], now: datetime) -> dict[tuple[str, str],
-                                                                                              dict[str, Any]]:
+                 now: datetime) -> dict[tuple[str, str], dict[str, Any]]:
         pids = {i.product_stripe_id for s in subs for i in s.items if i.product_stripe_id}
         pfs: dict[str, list[BillingPlanFeature]] = {}
         for pf in session.scalars(select(BillingPlanFeature).where(BillingPlanFeature.product.in_(pids))
@@ -163,9 +166,7 @@ class Recomputer:
                         continue
                     grace = None
                     if sub.status in GRACE:
-                        old = existing.get((pf.feature_key, source))
-                        grace = old.grace_until if old is not None and old.grace_until is not None \
-                            else now + self.grace_period
+                        grace = self._past_due_since(session, sub, now) + self.grace_period
                         if grace <= now:
                             continue
                     ftype, limit, reset, rollover = feature_limit(feature, pf)
@@ -178,6 +179,18 @@ class Recomputer:
                     prev = desired.get((pf.feature_key, source))
                     desired[(pf.feature_key, source)] = values if prev is None else _merge(prev, values)
         return desired
+
+    @staticmethod
+    def _past_due_since(session: Session, sub: BillingSubscription, now: datetime) -> datetime:
+        """When the subscription entered past_due, from the subscription change ledger."""
+        since = now
+        for status, at in session.execute(select(BillingSubscriptionChange.status_to, BillingSubscriptionChange.at)
+                                          .where(BillingSubscriptionChange.subscription_stripe_id == sub.stripe_id)
+                                          .order_by(BillingSubscriptionChange.id.desc())):
+            if status not in GRACE:
+                break
+            since = at
+        return since
 
     # --- product features, fetched from Stripe when the catalog mirror does not know the product ---------
     def ensure_products(self, session: Session, products: Iterable[str], now: datetime, *, refetch: bool,
@@ -199,6 +212,7 @@ class Recomputer:
                 if have is None:
                     sync_feature(session, feature, now=now)
             sync_plan_features(session, product, attached, now=now)
+            self.features_changed = True
 
     def fetch_product(self, product_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         """The product and its attached features, from Stripe; None when Stripe cannot answer now."""

@@ -328,6 +328,7 @@ class EntitlementService:
         """Remove the owner's override for ``key``; plan grants stay. True when one was removed."""
         owner_id = validation.owner_id(owner_id)
         key = feature_key(key)
+        self._known_type(key)
         now = self._clock.now()
         with self._billing.transaction() as session:
             self._locked(session, owner_id)
@@ -357,10 +358,28 @@ class EntitlementService:
             index = self._feature_index()
         if index is None:
             raise BackendDown("database")
+        if key not in index and self._fetch_feature(key):
+            self._index_at = -math.inf
+            index = self._feature_index() or {}
         if key not in index:
             raise InvalidInputError(f"Unknown feature {key!r}: no entitlement feature has that lookup_key. "
                                     "Declare it in the catalog and run billing.catalog.sync().", param="key")
         return index[key][0]
+
+    def _fetch_feature(self, key: str) -> bool:
+        """A feature made in Stripe (or the emulator) but not yet mirrored: look it up by lookup_key."""
+        from ..catalog.mirror import sync_feature
+        from ..errors import BillingError
+        from ..stripe_api import call_stripe
+        try:
+            found = call_stripe(self._billing.stripe.v1.entitlements.features.list, params={"lookup_key": key})
+        except BillingError:
+            return False
+        if not found.data:
+            return False
+        with self._billing.transaction() as session:
+            sync_feature(session, found.data[0], now=self._clock.now())
+        return True
 
     # --- recomputing grants ------------------------------------------------------------------------------
     def subscription_synced(self, session: Session, owner_id: str | None) -> None:
@@ -373,6 +392,9 @@ class EntitlementService:
         now = self._clock.now()
         self._locked(session, owner_id)
         diff = self._recomputer.recompute(session, owner_id, now, refetch=refetch)
+        if self._recomputer.features_changed:
+            self._recomputer.features_changed = False
+            on_commit(session, self._forget_index)
         self._name_reasons(session, diff)
         on_commit(session, lambda: self._announce(diff))
         if owner_id in self._recomputer.fetch_failed:
@@ -415,6 +437,9 @@ class EntitlementService:
             with self._billing.transaction() as session:
                 self.recompute_in(session, owner)
         return len(owners)
+
+    def _forget_index(self) -> None:
+        self._index_at = -math.inf
 
     def _on_catalog_synced(self, sender: Any, **_: Any) -> None:
         self._index_at = -math.inf

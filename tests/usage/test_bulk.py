@@ -1,0 +1,131 @@
+"""billing.usage.track_many: COPY on PostgreSQL, batched executemany on SQLite; duplicates dropped; all or
+nothing on bad input; summaries and thresholds as if tracked one by one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from billingos import Billing
+from billingos.errors import InvalidInputError
+from billingos.usage.models import BillingUsageEvent, BillingUsageKey
+
+
+def _ev(i: int, owner: str = "org_1", meter: str = "api_calls", value: int = 1, **kw) -> dict:
+    return {"owner_id": owner, "meter": meter, "value": value, "idempotency_key": f"k{i}", **kw}
+
+
+def _count(billing: Billing) -> tuple[int, int]:
+    with billing.session_factory() as s:
+        return (s.scalar(select(func.count()).select_from(BillingUsageEvent)) or 0,
+                s.scalar(select(func.count()).select_from(BillingUsageKey)) or 0)
+
+
+def test_bulk_load_and_duplicates(catalog: Billing) -> None:
+    usage = catalog.usage
+    events = [_ev(i, owner=f"org_{i % 3}", value=i) for i in range(3000)]
+    r = usage.track_many(events + events[:10])                       # duplicates within the batch
+    assert (r.inserted, r.duplicates) == (3000, 10)
+    r2 = usage.track_many([*events[:100], _ev(5000, value=7)])       # duplicates of earlier batches
+    assert (r2.inserted, r2.duplicates) == (1, 100)
+    assert usage.track("org_1", "api_calls", 1, "k5").duplicate      # track sees bulk keys too
+    for o in range(3):
+        expected = sum(i for i in range(3000) if i % 3 == o) + (7 if o == 1 else 0)
+        assert usage.total(f"org_{o}", "api_calls") == expected
+    assert _count(catalog) == (3001, 3001)
+    (s,) = usage.summaries("org_0")
+    assert s.events == 1000
+
+
+def test_bulk_aggregations_match_single_tracking(catalog: Billing) -> None:
+    usage = catalog.usage
+    usage.define_meter("peak", aggregation="max")
+    usage.define_meter("users", aggregation="unique_count", unique_by="u")
+    t0 = catalog.now() - timedelta(hours=1)
+    rows = []
+    for i, v in enumerate([5, 2, 8, 3]):
+        ts = t0 + timedelta(minutes=i)
+        rows += [_ev(100 + i, meter="peak", value=v, timestamp=ts),
+                 _ev(200 + i, meter="seats_peak", value=v, timestamp=ts),
+                 _ev(300 + i, meter="logins", value=v, timestamp=ts),
+                 _ev(400 + i, meter="users", properties={"u": "ab"[i % 2]})]
+    usage.track("org_1", "users", 1, "u_first", properties={"u": "z"})
+    usage.track_many(rows)
+    assert usage.total("org_1", "peak") == 8
+    assert usage.total("org_1", "seats_peak") == 3
+    assert usage.total("org_1", "logins") == 4
+    assert usage.total("org_1", "users") == 3
+
+
+@pytest.mark.parametrize("bad,param", [
+    ({"value": -1}, "events[1]"),
+    ({"timestamp": datetime(2026, 1, 1)}, "events[1]"),                      # naive
+    ({"timestamp": datetime(2025, 6, 1, tzinfo=UTC)}, "events[1]"),          # outside the grace window
+    ({"meter": "nope"}, "events[1]"),
+    ({"idempotency_key": ""}, "events[1]"),
+    ({"colour": "red"}, "events[1]"),
+])
+def test_one_bad_event_writes_nothing(catalog: Billing, bad: dict, param: str) -> None:
+    with pytest.raises(InvalidInputError) as exc:
+        catalog.usage.track_many([_ev(0), {**_ev(1), **bad}, _ev(2)])
+    assert exc.value.param == param
+    assert _count(catalog) == (0, 0)
+    assert catalog.usage.summaries("org_1") == []
+
+
+def test_empty_and_non_mapping_input(catalog: Billing) -> None:
+    assert catalog.usage.track_many([]).inserted == 0
+    with pytest.raises(InvalidInputError):
+        catalog.usage.track_many(["nope"])  # type: ignore[list-item]
+
+
+def test_bulk_spans_periods(catalog: Billing) -> None:
+    catalog.clock.set(datetime(2026, 2, 1, 0, 30, tzinfo=UTC))
+    catalog.usage.track_many([_ev(1, value=3, timestamp=datetime(2026, 1, 31, 23, 59, tzinfo=UTC)),
+                              _ev(2, value=4)])
+    got = [(s.period_start.month, s.value) for s in catalog.usage.summaries("org_1")]
+    assert got == [(2, 4), (1, 3)]
+
+
+@pytest.mark.postgres
+def test_postgres_partitions(catalog: Billing) -> None:
+    if catalog.engine.dialect.name != "postgresql":
+        pytest.skip("declarative partitioning is PostgreSQL's")
+    catalog.usage.track("org_1", "api_calls", 1, "jan")
+    catalog.clock.set(datetime(2026, 2, 1, 0, 10, tzinfo=UTC))
+    catalog.usage.track_many([_ev(1, timestamp=datetime(2026, 1, 31, 23, 59, tzinfo=UTC)), _ev(2)])
+    with catalog.engine.connect() as c:
+        where = dict(c.execute(text("SELECT idempotency_key, tableoid::regclass::text FROM billing_usage_events"))
+                     .all())
+        parts = {r[0] for r in c.execute(text(
+            "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'billing_usage_events'::regclass"))}
+    # created by the migration for the real current month; these test months sit in the default partition
+    assert "billingos_usage_events_default" in parts
+    assert set(where) == {"jan", "k1", "k2"}
+    assert catalog.usage.create_partitions(months_ahead=1) >= 0
+    with catalog.engine.connect() as c:
+        parts = {r[0] for r in c.execute(text(
+            "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'billing_usage_events'::regclass"))}
+        now_month = c.execute(text("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMM')")).scalar()
+    assert f"billingos_usage_events_p{now_month}" in parts
+
+
+@pytest.mark.postgres
+def test_partition_function_moves_rows_out_of_the_default(catalog: Billing) -> None:
+    if catalog.engine.dialect.name != "postgresql":
+        pytest.skip("declarative partitioning is PostgreSQL's")
+    with catalog.engine.begin() as c:
+        future = c.execute(text("SELECT date_trunc('month', now() AT TIME ZONE 'UTC') + interval '5 months'")).scalar()
+        c.execute(text("INSERT INTO billing_usage_events VALUES ('o', 'm', :ts, 'fut', 1, NULL, NULL, NULL, now())"),
+                  {"ts": future.replace(tzinfo=UTC) + timedelta(days=2)})
+        assert c.execute(text("SELECT tableoid::regclass::text FROM billing_usage_events WHERE idempotency_key = 'fut'")
+                         ).scalar() == "billingos_usage_events_default"
+    assert catalog.usage.create_partitions(months_ahead=6) >= 1
+    with catalog.engine.connect() as c:
+        home = c.execute(text("SELECT tableoid::regclass::text FROM billing_usage_events WHERE idempotency_key = 'fut'")
+                         ).scalar()
+    assert home == f"billingos_usage_events_p{future:%Y%m}"
+    with pytest.raises(InvalidInputError):
+        catalog.usage.create_partitions(months_ahead=-1)

@@ -129,8 +129,9 @@ class EntitlementService:
 
     def policy(self, key: str) -> str:
         chosen = self._policies.get(key)
-        if chosen is None and self._index is not None:
-            chosen = (self._index.get(key) or ("", None))[1]
+        if chosen is None:
+            index = self._feature_index()
+            chosen = (index.get(key) or ("", None))[1] if index is not None else None
         return chosen if chosen in POLICIES else self.default_policy
 
     @staticmethod

@@ -160,6 +160,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")   # durable in WAL mode; FULL only adds an fsync per commit
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select, update
 
 from .. import signals
 from ..clock import utc
-from ..db import insert_ignore, on_commit, upsert
+from ..db import insert_ignore, on_commit
 from ..errors import InvalidInputError, NotFoundError
 from .models import BillingLock, BillingWebhookEvent
 from .schemas import Receipt, WebhookContext, WebhookEventInfo
@@ -122,17 +122,14 @@ class WebhookService:
         billing = self._billing
         if not self._claim(event_id):
             return self._status(event_id)
-        with billing.transaction() as session:
-            row = session.scalars(select(BillingWebhookEvent).where(
-                BillingWebhookEvent.stripe_event_id == event_id)).one()
-            handlers = self.handlers_for(row.type)
-            if not handlers:
-                row.status, row.processed_at, row.next_attempt_at = "ignored", billing.now(), None
-                return "ignored"
         try:
             with billing.transaction() as session:
                 row = session.scalars(select(BillingWebhookEvent).where(
                     BillingWebhookEvent.stripe_event_id == event_id)).one()
+                handlers = self.handlers_for(row.type)
+                if not handlers:
+                    row.status, row.processed_at, row.next_attempt_at = "ignored", billing.now(), None
+                    return "ignored"
                 if row.object_id:
                     lock_object(session, row.object_id)
                 ctx = WebhookContext(billing=billing, event=row.payload, session=session)
@@ -142,7 +139,7 @@ class WebhookService:
                 row.next_attempt_at, row.last_error = None, None
                 for fn in ctx.after_commit:
                     on_commit(session, fn)
-            return "processed"
+                return "processed"
         except Exception as exc:  # any handler failure: record it, retry later, never lose the event
             return self._fail(event_id, exc)
 
@@ -226,7 +223,7 @@ class WebhookService:
 
 def lock_object(session: Any, name: str) -> None:
     """Serialise work on one Stripe object across workers: a row lock on PostgreSQL; SQLite has one writer."""
-    upsert(session, BillingLock, {"name": name}, key=["name"], update=[])
+    insert_ignore(session, BillingLock, {"name": name}, key=["name"])
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(BillingLock.name).where(BillingLock.name == name).with_for_update())
 

@@ -1,0 +1,112 @@
+"""Webhook throughput: events received and processed end to end, against a raw HMAC + INSERT baseline.
+
+    .venv/bin/python bench/webhooks.py [--events 2000]
+
+The baseline does the least any correct receiver must: verify the Stripe signature (HMAC-SHA256)
+and INSERT the raw event, one transaction per event, on the same database. billingos does that
+plus dedup on the event id, the outbox claim, a row lock, fetching the current object from the
+(in-process) Stripe emulator, the sync upsert and the after-commit signal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import Column, MetaData, String, Table, Text, create_engine  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from bench._common import per_second, postgres_schema, row, timed  # noqa: E402
+from billingos import Billing, FrozenClock  # noqa: E402
+from billingos.emulator import Emulator, signature_header  # noqa: E402
+from billingos.stripe_api import plain  # noqa: E402
+
+SECRET = "whsec_bench_0123456789"
+
+
+def make_events(em: Emulator, n: int) -> list[tuple[bytes, dict[str, str]]]:
+    """n customer.updated events for n/2 customers, signed as Stripe signs them."""
+    sc = em.client()
+    ids = [sc.v1.customers.create(params={"email": f"c{i}@b.co", "metadata": {"billingos_owner_id": f"org_{i}"}}).id
+           for i in range(max(1, n // 2))]
+    captured: list[dict[str, Any]] = []
+    em.event_hooks.append(captured.append)
+    for i in range(n):
+        sc.v1.customers.update(ids[i % len(ids)], params={"name": f"name {i}"})
+    ts = int(em.clock.now().timestamp())
+    out = []
+    for event in captured:
+        body = json.dumps(plain(event)).encode()
+        out.append((body, {"Stripe-Signature": signature_header(body, [SECRET], ts),
+                           "Content-Type": "application/json"}))
+    return out
+
+
+def baseline(engine: Engine, deliveries: list[tuple[bytes, dict[str, str]]]) -> float:
+    table = Table("bench_raw_events", MetaData(), Column("id", String(255), primary_key=True),
+                  Column("payload", Text))
+    table.create(engine)
+
+    def run() -> None:
+        for body, headers in deliveries:
+            t, v1 = headers["Stripe-Signature"].split(",")
+            ts = t[2:]
+            expected = hmac.new(SECRET.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(expected, v1[3:])
+            with engine.begin() as conn:
+                conn.execute(table.insert().values(id=json.loads(body)["id"], payload=body.decode()))
+
+    return per_second(len(deliveries), timed(run))
+
+
+def billingos_rate(engine: Engine, em: Emulator, clock: FrozenClock,
+                   deliveries: list[tuple[bytes, dict[str, str]]]) -> tuple[float, float, float]:
+    billing = Billing(engine=engine, emulator=em, clock=clock, webhook_secrets=[SECRET])
+    billing.migrate()
+    half = len(deliveries) // 2
+    end_to_end = per_second(half, timed(lambda: [billing.webhooks.receive(b, h) for b, h in deliveries[:half]]))
+    billing.tasks.deferred = True          # receive only (what the web request pays), then the worker's share
+    rest = deliveries[half:]
+    receive_only = per_second(len(rest), timed(lambda: [billing.webhooks.receive(b, h) for b, h in rest]))
+    process_only = per_second(len(rest), timed(billing.tasks.run_queued))
+    return end_to_end, receive_only, process_only
+
+
+def measure(name: str, engine: Engine, n: int) -> None:
+    clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
+    em = Emulator(clock=clock)
+    deliveries = make_events(em, n)
+    base = baseline(engine, deliveries)
+    e2e, recv, proc = billingos_rate(engine, em, clock, deliveries)
+    print(row(f"{name}: raw HMAC + INSERT", f"{base:,.0f}/s", "1.00x"))
+    print(row(f"{name}: receive + process", f"{e2e:,.0f}/s", f"{e2e / base:.2f}x"))
+    print(row(f"{name}: receive only (2xx)", f"{recv:,.0f}/s", f"{recv / base:.2f}x"))
+    print(row(f"{name}: process only (task)", f"{proc:,.0f}/s", f"{proc / base:.2f}x"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000)
+    args = parser.parse_args()
+    print(row("path", "events/s", "vs baseline"))
+    with tempfile.TemporaryDirectory() as tmp:
+        from billingos.billing import _make_engine
+        measure("SQLite", _make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}"), args.events)
+    with postgres_schema() as pg:
+        if pg is None:
+            print("PostgreSQL not reachable: skipped")
+        else:
+            measure("PostgreSQL", pg, args.events)
+
+
+if __name__ == "__main__":
+    main()

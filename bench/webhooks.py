@@ -22,13 +22,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Column, MetaData, String, Table, Text, create_engine  # noqa: E402
-from sqlalchemy.engine import Engine  # noqa: E402
+from sqlalchemy import Column, MetaData, String, Table, Text
+from sqlalchemy.engine import Engine
 
-from bench._common import per_second, postgres_schema, row, timed  # noqa: E402
-from billingos import Billing, FrozenClock  # noqa: E402
-from billingos.emulator import Emulator, signature_header  # noqa: E402
-from billingos.stripe_api import plain  # noqa: E402
+from bench._common import per_second, postgres_schema, row, timed
+from billingos import Billing, FrozenClock
+from billingos.emulator import Emulator, signature_header
+from billingos.stripe_api import plain
 
 SECRET = "whsec_bench_0123456789"
 

@@ -33,11 +33,11 @@ __all__ = [
 namespace = Namespace()
 
 #: A customer was created locally and in Stripe.
-#: sender: Billing; kwargs: ``customer`` (BillingCustomer row, detached), ``owner_id`` (str).
+#: sender: Billing; kwargs: ``customer`` (Customer snapshot), ``owner_id`` (str).
 customer_created = namespace.signal("customer-created")
 
 #: A customer's synced fields changed (from an API call or a webhook).
-#: sender: Billing; kwargs: ``customer`` (BillingCustomer), ``changed`` (set of field names).
+#: sender: Billing; kwargs: ``customer`` (Customer snapshot), ``changed`` (set of field names).
 customer_updated = namespace.signal("customer-updated")
 
 #: ``catalog.sync`` finished and committed.

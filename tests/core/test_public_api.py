@@ -43,3 +43,13 @@ def test_errors_render_problem_documents() -> None:
 def test_py_typed_ships() -> None:
     from pathlib import Path
     assert (Path(billingos.__file__).parent / "py.typed").exists()
+
+
+def test_signals_reference_page_is_current() -> None:
+    """docs/signals.md is rendered from the #: comments; run tools/signals_doc.py after adding a signal."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    tool = Path(__file__).resolve().parents[2] / "tools" / "signals_doc.py"
+    assert subprocess.run([sys.executable, str(tool), "--check"]).returncode == 0, \
+        "docs/signals.md is out of date: run python tools/signals_doc.py"

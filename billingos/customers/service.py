@@ -14,6 +14,7 @@ from ..clock import utc
 from ..db import on_commit, upsert
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
 from ..stripe_api import call_stripe, intent_key, plain
+from ..webhooks.service import lock_object
 from .models import BillingCustomer
 from .schemas import Customer, Page
 
@@ -167,6 +168,7 @@ class CustomerService:
     def _commit(self, obj: Any, *, created: bool | None) -> Customer:
         data = plain(obj)
         with self._billing.transaction() as session:
+            lock_object(session, data["id"])   # webhooks for this customer may be applying it now
             snapshot = self.apply(session, data)
         if snapshot is None:
             raise NotFoundError(f"Customer {data['id']} is deleted in Stripe and was never synced.")

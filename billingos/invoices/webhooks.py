@@ -65,5 +65,8 @@ def _ensure_customer(ctx: WebhookContext, obj: dict[str, Any]) -> None:
     if not cid:
         return
     from sqlalchemy import select
+
+    from ..webhooks.service import lock_object
+    lock_object(ctx.session, cid)   # the customer's own events may be creating it right now
     if ctx.session.scalar(select(BillingCustomer.id).where(BillingCustomer.stripe_id == cid)) is None:
         ctx.billing.customers.apply(ctx.session, fetch_current(ctx.billing, {"id": cid}))

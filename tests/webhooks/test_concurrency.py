@@ -65,3 +65,64 @@ def test_two_workers_same_events(billing: Billing, round_: int) -> None:
     assert rows == {cid: f"Name {i}" for i, cid in enumerate(ids)}
     assert sorted(created) == [f"org_{i}" for i in range(5)]
     assert {e.status for e in billing.webhooks.events()} == {"processed"}
+
+
+def test_two_workers_apply_a_subscription_lifecycle_once(billing: Billing) -> None:
+    """Create, change quantity, schedule a cancel: every event processed by two racing workers."""
+    if billing.engine.dialect.name != "postgresql":
+        pytest.skip("row-lock concurrency is a PostgreSQL property; SQLite has a single writer")
+    sc = billing.stripe.v1
+    emitted: list[dict[str, Any]] = []
+    billing.emulator.event_hooks.append(emitted.append)
+    prod = sc.products.create(params={"name": "P"})
+    price = sc.prices.create(params={"product": prod.id, "currency": "usd", "unit_amount": 1500,
+                                     "recurring": {"interval": "month"}})
+    key = billing.config.owner_metadata_key
+    cust = sc.customers.create(params={"email": "s@b.co", "metadata": {key: "org_sub"}})
+    pm = sc.payment_methods.attach("pm_card_visa", params={"customer": cust.id})
+    sc.customers.update(cust.id, params={"invoice_settings": {"default_payment_method": pm.id}})
+    sub = sc.subscriptions.create(params={"customer": cust.id, "items": [{"price": price.id}]})
+    sc.subscriptions.update(sub.id, params={"items": [{"id": sub["items"]["data"][0].id, "quantity": 4}]})
+    sc.subscriptions.update(sub.id, params={"cancel_at_period_end": True})
+    billing.tasks.deferred = True
+    for e in emitted:
+        body = json.dumps(json.loads(json.dumps(e))).encode()
+        billing.webhooks.receive(body, {"Stripe-Signature": signature_header(body, [WEBHOOK_SECRET],
+                                 int(billing.now().timestamp())), "Content-Type": "application/json"})
+    queued = [args[0] for _, args in billing.tasks.queued]
+    billing.tasks.queued.clear()
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def counter(name: str) -> Any:
+        def receive(sender: Any, **kw: Any) -> None:
+            with lock:
+                counts[name] = counts.get(name, 0) + 1
+        return receive
+
+    receivers = {name: counter(name) for name in ("subscription_created", "invoice_paid", "customer_created")}
+    for name, fn in receivers.items():
+        getattr(signals, name).connect(fn)
+    barrier = threading.Barrier(2)
+
+    def worker(seed: int) -> None:
+        order = list(queued)
+        random.Random(seed).shuffle(order)
+        barrier.wait()
+        for event_id in order:
+            billing.webhooks.process(event_id)
+
+    try:
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for name, fn in receivers.items():
+            getattr(signals, name).disconnect(fn)
+    got = billing.subscriptions.get(sub.id)
+    assert (got.status, got.items[0].quantity, got.cancel_at_period_end) == ("active", 4, True)
+    assert len(billing.subscriptions.list("org_sub")) == 1
+    assert counts == {"subscription_created": 1, "invoice_paid": 1, "customer_created": 1}
+    assert {e.status for e in billing.webhooks.events(limit=500)} <= {"processed", "ignored"}

@@ -79,17 +79,9 @@ def _progress_bar() -> Any:
 
 def _emulator_serve(args: argparse.Namespace) -> int:
     from .emulator import Emulator
-    from .emulator.server import serve
-    em = Emulator(state_path=args.state)
-    server = serve(em, host=args.host, port=args.port)
-    print(f"billingos Stripe emulator on http://{args.host}:{server.server_address[1]} (Ctrl-C stops)",
-          flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    from .emulator.server import serve_forever
+    print(f"billingos Stripe emulator on http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
+    serve_forever(Emulator(state_path=args.state), host=args.host, port=args.port)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
@@ -192,7 +193,14 @@ class Emulator:
         return entry
 
     def _api_key(self, hdrs: dict[str, str]) -> str:
-        return hdrs.get("authorization", "").removeprefix("Bearer ").strip()
+        """Bearer, or HTTP Basic with the key as the user name (``curl -u sk_test_...:``), as Stripe accepts."""
+        auth = hdrs.get("authorization", "").strip()
+        if auth.startswith("Basic "):
+            try:
+                return base64.b64decode(auth[6:]).decode().split(":", 1)[0]
+            except (ValueError, UnicodeDecodeError):
+                return ""
+        return auth.removeprefix("Bearer ").strip()
 
     def _authenticate(self, hdrs: dict[str, str]) -> None:
         key = self._api_key(hdrs)

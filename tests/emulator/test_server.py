@@ -126,3 +126,23 @@ def test_a_receiver_calling_back_over_http_from_another_thread_does_not_deadlock
     emulator.webhooks.connect(we.url, receiver)
     http_client.v1.customers.create(params={"email": "loop@b.co"})
     assert seen == ["loop@b.co"] and emulator.webhooks.log[-1].status == 200
+
+
+def test_basic_auth_with_the_key_as_user_name_is_accepted() -> None:
+    """``curl -u sk_test_...:`` works against Stripe, so it works here."""
+    import base64
+    import json
+    import urllib.request
+
+    from billingos.emulator import Emulator, serve_in_thread
+    server = serve_in_thread(Emulator(), port=0)
+    try:
+        port = server.server_address[1]
+        token = base64.b64encode(b"sk_test_curl:").decode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/customers", data=b"email=curl%40b.co",
+                                     headers={"Authorization": f"Basic {token}"})
+        with urllib.request.urlopen(req) as resp:
+            assert json.loads(resp.read())["email"] == "curl@b.co"
+    finally:
+        server.shutdown()
+        server.server_close()

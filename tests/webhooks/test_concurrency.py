@@ -16,6 +16,18 @@ from billingos.emulator import signature_header
 from tests.conftest import WEBHOOK_SECRET
 
 
+def _store_deferred(billing: Billing, events: list[dict[str, Any]]) -> list[str]:
+    """Receive every event without processing it; return the queued event ids for the workers."""
+    billing.tasks.deferred = True
+    for e in events:
+        body = json.dumps(e, default=str).encode()
+        billing.webhooks.receive(body, {"Stripe-Signature": signature_header(body, [WEBHOOK_SECRET],
+                                 int(billing.now().timestamp())), "Content-Type": "application/json"})
+    queued = [args[0] for _, args in billing.tasks.queued]
+    billing.tasks.queued.clear()
+    return queued
+
+
 @pytest.mark.parametrize("round_", range(3))
 def test_two_workers_same_events(billing: Billing, round_: int) -> None:
     if billing.engine.dialect.name != "postgresql":
@@ -27,13 +39,7 @@ def test_two_workers_same_events(billing: Billing, round_: int) -> None:
         billing.stripe.v1.customers.update(c.id, params={"name": f"Name {i}"})
         ids.append(c.id)
     events = [e.to_dict() for e in billing.stripe.v1.events.list(params={"limit": 100}).data]
-    billing.tasks.deferred = True
-    for e in events:
-        body = json.dumps(e).encode()
-        billing.webhooks.receive(body, {"Stripe-Signature": signature_header(body, [WEBHOOK_SECRET],
-                                 int(billing.now().timestamp())), "Content-Type": "application/json"})
-    queued = [args[0] for _, args in billing.tasks.queued]
-    billing.tasks.queued.clear()
+    queued = _store_deferred(billing, events)
     created: list[str] = []
     lock = threading.Lock()
 
@@ -84,13 +90,7 @@ def test_two_workers_apply_a_subscription_lifecycle_once(billing: Billing) -> No
     sub = sc.subscriptions.create(params={"customer": cust.id, "items": [{"price": price.id}]})
     sc.subscriptions.update(sub.id, params={"items": [{"id": sub["items"]["data"][0].id, "quantity": 4}]})
     sc.subscriptions.update(sub.id, params={"cancel_at_period_end": True})
-    billing.tasks.deferred = True
-    for e in emitted:
-        body = json.dumps(json.loads(json.dumps(e))).encode()
-        billing.webhooks.receive(body, {"Stripe-Signature": signature_header(body, [WEBHOOK_SECRET],
-                                 int(billing.now().timestamp())), "Content-Type": "application/json"})
-    queued = [args[0] for _, args in billing.tasks.queued]
-    billing.tasks.queued.clear()
+    queued = _store_deferred(billing, emitted)
     counts: dict[str, int] = {}
     lock = threading.Lock()
 

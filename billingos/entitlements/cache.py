@@ -129,7 +129,7 @@ class EntitlementCache:
         return self._store(owner, features, version, start)
 
     def _store(self, owner: str, features: Features, version: int | None, start: int) -> Entry:
-        fresh = self._invalidated.get(owner, -1) < start   # no invalidation arrived while we were loading
+        fresh = self._invalidated.get(owner, -1) <= start   # no invalidation arrived while we were loading
         entry = Entry(features, version, time.monotonic() + self.local_ttl if fresh else 0.0)
         if len(self.entries) >= self.max_entries:
             self.entries.clear()

@@ -1,19 +1,25 @@
-"""The app factory: config, the app's own DB, billingos via billingos_flask, the catalog, the views."""
+"""The app factory: config, the app's own DB, billingos via billingos_flask, huey, the catalog, the views."""
 
 from __future__ import annotations
 
 import os
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, session
+from huey import MemoryHuey
 
-from billingos_flask import BillingOS
+from billingos import Billing
+from billingos_flask import CONFIG_DEFAULTS, BillingOS
 
+from .account import bp as account_bp
 from .catalog import CATALOG_PATH, sync_catalog
 from .csrf import init_csrf
+from .demo import demo_billing, init_demo
 from .models import User, make_sessions
+from .plans import money
 from .views import bp
 
 
@@ -36,16 +42,41 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         BILLINGOS_EMULATOR_STATE_PATH=str(Path(app.instance_path) / "stripe_emulator.json"),
     )
     app.config.update(config)
+    for key, default in CONFIG_DEFAULTS.items():
+        app.config.setdefault(key, default)
     app.extensions["example_app.db"] = make_sessions(app.config["DATABASE_URL"])
-    ext = BillingOS(app)
+    # Demo mode (the emulator): a FrozenClock kept in the instance dir, and the emulator's webhooks
+    # delivered to this app's own /billing/webhooks. Against real Stripe: BILLINGOS_* config only.
+    demo = bool(app.config["BILLINGOS_STRIPE_EMULATOR"])
+    ext = BillingOS(app, billing=demo_billing(app)) if demo else BillingOS(app)
     ext.customer_loader(_current_owner_id)
     billing = ext.billing_for(app)
     billing.migrate()
-    sync_catalog(billing, app.config["CATALOG_PATH"])
-    init_csrf(app)
+    app.extensions["example_app.huey"] = _huey(billing)
+    init_csrf(app, exempt={"billingos.webhooks"})   # Stripe signs its webhooks; it cannot send a token
     app.before_request(_load_user)
     app.register_blueprint(bp)
+    app.register_blueprint(account_bp)
+    app.add_template_filter(money, "money")
+    app.add_template_filter(_date, "date")
+    app.jinja_env.globals["demo_mode"] = False
+    if demo:
+        init_demo(app, billing)
+    sync_catalog(billing, app.config["CATALOG_PATH"])   # last: its webhooks reach a fully set-up app
     return app
+
+
+def _huey(billing: Billing) -> MemoryHuey:
+    """The host's task queue. The demo runs huey in immediate mode: each task runs inline when it is
+    enqueued, so no consumer process is needed. In production use RedisHuey and run
+    ``huey_consumer`` workers; the same ``register_tasks`` call adds billingos's jobs to it."""
+    huey = MemoryHuey("example_app", immediate=True)
+    billing.register_tasks(huey)
+    return huey
+
+
+def _date(value: datetime | None) -> str:
+    return "—" if value is None else f"{value:%d %b %Y}"
 
 
 def _secret_key(instance: Path) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import Flask, abort, request, session
+from flask import Flask, abort, current_app, request, session
 
 FIELD = "csrf_token"
+EXEMPT = "example_app.csrf_exempt"   # app.extensions key: endpoints that skip the check
 
 
 def csrf_token() -> str:
@@ -18,13 +19,15 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint in current_app.extensions.get(EXEMPT, ()):
         return
     expected, sent = session.get(FIELD), request.form.get(FIELD)
     if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
         abort(400, "The form's security token is missing or stale. Reload the page and try again.")
 
 
-def init_csrf(app: Flask) -> None:
+def init_csrf(app: Flask, *, exempt: set[str] | None = None) -> None:
+    """``exempt``: endpoints that authenticate their POSTs another way (billingos's webhook route)."""
+    app.extensions[EXEMPT] = frozenset(exempt or ())
     app.before_request(check_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token

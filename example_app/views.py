@@ -1,11 +1,12 @@
-"""Pages. Each view does one thing; signup is the only one that writes to billingos."""
+"""Pages: home, signup (a billing customer and a Pro trial), login, account, pricing. The plan and
+invoice pages are in account.py, the demo tools in demo.py."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
@@ -16,6 +17,7 @@ from billingos_flask import current_billing
 from .catalog import price_list
 from .csrf import csrf_token
 from .models import User
+from .plans import TRIAL_DAYS, TRIAL_PRICE, current_subscription, plan_name
 
 bp = Blueprint("app", __name__)
 
@@ -49,6 +51,7 @@ def signup() -> str | Response | tuple[str, int]:
         user, error = _create_user(form)
         if user is not None:
             _login(user)
+            _start_trial(user.owner_id)
             return redirect(url_for("app.account"))
     return render_template("signup.html", form=form, error=error), 400
 
@@ -84,6 +87,15 @@ def _create_user(form: dict[str, str]) -> tuple[User | None, str | None]:
     return user, None
 
 
+def _start_trial(owner_id: str) -> None:
+    """A 14-day Pro trial, no card needed. If it fails the account stays; the plan page offers it again."""
+    try:
+        current_billing.subscriptions.create(owner_id, price=TRIAL_PRICE, trial_days=TRIAL_DAYS)
+    except BillingError as err:
+        flash(f"Your account is ready, but the trial could not start: {err.message} "
+              "Start it from the plan page.", "error")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
     if request.method == "GET":
@@ -113,7 +125,9 @@ def account() -> str | Response:
         customer = current_billing.customers.get(owner_id=g.user.owner_id)
     except NotFoundError:
         customer = None
-    return render_template("account.html", customer=customer)
+    sub = current_subscription(current_billing, g.user.owner_id)
+    return render_template("account.html", customer=customer, sub=sub,
+                           plan=plan_name(current_billing, sub) if sub else None)
 
 
 @bp.get("/pricing")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "BulkResult",
@@ -36,9 +36,8 @@ class MeterDef:
     stripe_formula: str | None = None
 
 
-@dataclass(frozen=True)
-class UsageEvent:
-    """One validated event, ready to be written (the input of ``track_many``)."""
+class UsageEvent(NamedTuple):
+    """One validated event, ready to be written (``track_many`` also takes these)."""
 
     owner_id: str
     meter: str

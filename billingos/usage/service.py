@@ -38,6 +38,8 @@ FUTURE_SKEW = timedelta(minutes=5)          # as Stripe: events at most 5 minute
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")   # visible ASCII, no spaces
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
 _CACHE_TTL = 30.0
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_FIELDS = frozenset({"owner_id", "meter", "value", "idempotency_key", "timestamp", "properties"})
 T = TypeVar("T")
 
 
@@ -161,20 +163,12 @@ class UsageService:
         event raises InvalidInputError (naming its index) and nothing is written."""
         checked: list[tuple[UsageEvent, MeterDef]] = []
         seen: set[str] = set()
+        meters: dict[Any, MeterDef] = {}
+        now = self._billing.now()
         dupes = 0
         for i, raw in enumerate(events):
             try:
-                if isinstance(raw, UsageEvent):
-                    raw = {"owner_id": raw.owner_id, "meter": raw.meter, "value": raw.value,
-                           "idempotency_key": raw.idempotency_key, "timestamp": raw.timestamp,
-                           "properties": raw.properties}
-                if not isinstance(raw, Mapping):
-                    raise InvalidInputError("each event must be a mapping of track() arguments.")
-                extra = set(raw) - {"owner_id", "meter", "value", "idempotency_key", "timestamp", "properties"}
-                if extra:
-                    raise InvalidInputError(f"unknown fields {sorted(extra)}.")
-                ev, m = self._event(raw.get("owner_id"), raw.get("meter"), raw.get("value"),
-                                    raw.get("idempotency_key"), raw.get("timestamp"), raw.get("properties"))
+                ev, m = self._bulk_event(raw, meters, now)
             except InvalidInputError as e:
                 raise InvalidInputError(f"events[{i}]: {e.message}", param=f"events[{i}]") from None
             if ev.idempotency_key in seen:
@@ -184,28 +178,69 @@ class UsageService:
             checked.append((ev, m))
         if not checked:
             return BulkResult(0, dupes)
-        now = self._billing.now()
-        limits = {(ev.owner_id, m.event_name): self.limit_for(ev.owner_id, m.event_name) for ev, m in checked}
+        limits = self.limits_for({(ev.owner_id, m.event_name) for ev, m in checked})
 
         def run(s: Session) -> BulkResult:
             subs = repo.subscription_periods(s, {ev.owner_id for ev, _ in checked})
             oldest = min(ev.timestamp for ev, _ in checked)
             known = repo.summary_periods(s, {(ev.owner_id, ev.meter) for ev, _ in checked}, oldest)
-            periods = []
-            for i, (ev, _) in enumerate(checked):
-                period = repo.pick_period(ev.timestamp, subs.get(ev.owner_id, []), known.get((ev.owner_id, ev.meter),
-                                                                                              []))
-                try:
-                    self._check_grace(ev.timestamp, period, now)
-                except InvalidInputError as e:
-                    raise InvalidInputError(f"events[{i}]: {e.message}", param=f"events[{i}]") from None
-                periods.append(period)
-            inserted = repo.bulk_insert(s, [ev for ev, _ in checked], periods, now)
-            self._fold(s, checked, periods, inserted, now, limits)
-            count = sum(1 for ev in inserted if ev is not None)
-            return BulkResult(count, dupes + len(checked) - count)
+            memo: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+            rows = []
+            for i, (ev, m) in enumerate(checked):
+                period = memo.get((ev.owner_id, ev.meter))
+                if period is None or not period[0] <= ev.timestamp < period[1]:
+                    period = repo.pick_period(ev.timestamp, subs.get(ev.owner_id, []),
+                                              known.get((ev.owner_id, ev.meter), []))
+                    try:
+                        self._check_grace(ev.timestamp, period, now)
+                    except InvalidInputError as e:
+                        raise InvalidInputError(f"events[{i}]: {e.message}", param=f"events[{i}]") from None
+                    memo[(ev.owner_id, ev.meter)] = period
+                rows.append((ev, m, period))
+            inserted, groups, uniques = repo.bulk_load(s, rows, now)
+            for owner, m, period in uniques:
+                repo.lock_summary(s, owner_id=owner, meter=m, period=period, now=now)
+                agg, n, last_at = repo.recompute(s, owner_id=owner, meter=m, period=period)
+                _, total, _ = repo.set_summary(s, owner_id=owner, meter=m, period=period, value=agg, events=n,
+                                               last_at=last_at, now=now)
+                groups.append((owner, m.event_name, period[0], period[1], total))
+            for owner, meter, start, end, total in groups:
+                self._check_thresholds(s, owner, meter, (start, end), total, now, limits.get((owner, meter)))
+            return BulkResult(inserted, dupes + len(checked) - inserted)
 
         return self._in(session, run)
+
+    def _bulk_event(self, raw: Any, meters: dict[Any, MeterDef], now: datetime) -> tuple[UsageEvent, MeterDef]:
+        if isinstance(raw, UsageEvent):
+            raw = {"owner_id": raw.owner_id, "meter": raw.meter, "value": raw.value,
+                   "idempotency_key": raw.idempotency_key, "timestamp": raw.timestamp, "properties": raw.properties}
+        elif type(raw) is not dict and not isinstance(raw, Mapping):
+            raise InvalidInputError("each event must be a mapping of track() arguments.")
+        for field in raw:
+            if field not in _FIELDS:
+                raise InvalidInputError(f"unknown fields {sorted(set(raw) - _FIELDS)}.")
+        name: Any = raw.get("meter")
+        m = meters.get(name)
+        if m is None:
+            m = meters[name] = self.meter(name)
+        owner = raw.get("owner_id")
+        if not (type(owner) is str and 0 < len(owner) <= 255 and owner == owner.strip()):
+            owner = validation.owner_id(owner)
+        value = raw.get("value")
+        if not (type(value) is int and 0 <= value <= MAX_VALUE):
+            value = _value(value)
+        key = raw.get("idempotency_key")
+        if not (type(key) is str and _KEY.match(key)):
+            key = _idem(key)
+        ts = raw.get("timestamp")
+        if ts is None:
+            ts = now
+        elif not (type(ts) is datetime and ts.tzinfo is UTC and _EPOCH <= ts <= now + FUTURE_SKEW):
+            ts = _timestamp(ts, now)
+        props = raw.get("properties")
+        props = None if props is None else _properties(props)
+        unique = self._unique(m, props) if m.aggregation == "unique_count" else None
+        return UsageEvent(owner, m.event_name, value, key, ts, props, unique), m
 
     def adjust(self, owner_id: str, meter: str, original_key: str, idempotency_key: str, value: int | None = None,
                session: Session | None = None) -> TrackResult:
@@ -337,14 +372,16 @@ class UsageService:
         k = _idem(key)
         ts = _timestamp(timestamp, self._billing.now())
         props = _properties(properties)
-        unique = None
-        if m.aggregation == "unique_count":
-            raw = (props or {}).get(m.unique_by or "")
-            if raw is None or isinstance(raw, (dict, list)):
-                raise InvalidInputError(f"meter {m.event_name!r} counts distinct properties[{m.unique_by!r}]: "
-                                        "pass it as a string or number.", param="properties")
-            unique = str(raw)[:255]
+        unique = self._unique(m, props) if m.aggregation == "unique_count" else None
         return UsageEvent(owner, m.event_name, v, k, ts, props, unique), m
+
+    @staticmethod
+    def _unique(m: MeterDef, props: dict[str, Any] | None) -> str:
+        raw = (props or {}).get(m.unique_by or "")
+        if raw is None or isinstance(raw, (dict, list)):
+            raise InvalidInputError(f"meter {m.event_name!r} counts distinct properties[{m.unique_by!r}]: "
+                                    "pass it as a string or number.", param="properties")
+        return str(raw)[:255]
 
     def _check_grace(self, ts: datetime, period: tuple[datetime, datetime], now: datetime) -> None:
         if now >= period[1] + self.grace:
@@ -353,68 +390,67 @@ class UsageService:
                 f"events are accepted for {self.grace} after a period ends. Correct past periods with a credit.",
                 param="timestamp")
 
-    def _fold(self, s: Session, checked: list[tuple[UsageEvent, MeterDef]], periods: list[tuple[datetime, datetime]],
-              inserted: list[UsageEvent | None], now: datetime, limits: dict[tuple[str, str], int | None]) -> None:
-        """Fold a bulk load into the summaries: one upsert per (owner, meter, period)."""
-        groups: dict[tuple[str, str, datetime], dict[str, Any]] = {}
-        for (ev, m), period, done in zip(checked, periods, inserted, strict=True):
-            if done is None:
-                continue
-            g = groups.setdefault((ev.owner_id, m.event_name, period[0]), {
-                "meter": m, "period": period, "sum": 0, "n": 0, "max": None, "last": None, "uniques": set()})
-            g["n"] += 1
-            g["sum"] += ev.value
-            g["max"] = ev.value if g["max"] is None else max(g["max"], ev.value)
-            if g["last"] is None or ev.timestamp >= g["last"][0]:
-                g["last"] = (ev.timestamp, ev.value)
-            if ev.unique_key is not None:
-                g["uniques"].add(ev.unique_key)
-        for (owner, _, _), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
-            m, period = g["meter"], g["period"]
-            if m.aggregation == "unique_count":
-                repo.lock_summary(s, owner_id=owner, meter=m, period=period, now=now)
-                agg, events, last_at = repo.recompute(s, owner_id=owner, meter=m, period=period)
-                _, total, _ = repo.set_summary(s, owner_id=owner, meter=m, period=period, value=agg, events=events,
-                                               last_at=last_at, now=now)
-            else:
-                add = {"sum": g["sum"], "count": g["n"], "max": g["max"], "last": g["last"][1]}[m.aggregation]
-                _, total, _ = repo.bump_summary(s, owner_id=owner, meter=m, period=period, value=add, events=g["n"],
-                                                last_at=g["last"][0], now=now)
-            limit = limits.get((owner, m.event_name))
-            self._check_thresholds(s, owner, m.event_name, period, total, now, limit)
-
     # --- thresholds ---------------------------------------------------------------------------------
     def limit_for(self, owner_id: str, meter: str) -> int | None:
         """The owner's limit for ``meter``: ``billing.entitlements.limit_for`` when it exists, else the
         per-plan limit of a metered catalog feature counted by this meter, for the owner's live
         subscriptions (the largest, if several). None: no limit (or unlimited)."""
-        key = (owner_id, meter)
-        hit = self._limits.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        ent = getattr(self._billing, "entitlements", None)
-        fn = getattr(ent, "limit_for", None)
-        limit = fn(owner_id, meter) if callable(fn) else self._catalog_limit(owner_id, meter)
-        self._limits[key] = (time.monotonic() + _CACHE_TTL, limit)
-        return limit
+        return self.limits_for({(owner_id, meter)})[(owner_id, meter)]
 
-    def _catalog_limit(self, owner_id: str, meter: str) -> int | None:
+    def limits_for(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
+        """``limit_for`` for many (owner, meter) pairs at once (cached for 30 s, dropped on plan changes)."""
+        out: dict[tuple[str, str], int | None] = {}
+        missing: set[tuple[str, str]] = set()
+        clock = time.monotonic()
+        for pair in pairs:
+            hit = self._limits.get(pair)
+            if hit is not None and hit[0] > clock:
+                out[pair] = hit[1]
+            else:
+                missing.add(pair)
+        if missing:
+            fn = getattr(getattr(self._billing, "entitlements", None), "limit_for", None)
+            found = {p: fn(*p) for p in missing} if callable(fn) else self._catalog_limits(missing)
+            expires = time.monotonic() + _CACHE_TTL
+            for pair, limit in found.items():
+                self._limits[pair] = (expires, limit)
+            out.update(found)
+        return out
+
+    def _catalog_limits(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
         f, pf, s, i = BillingFeature, BillingPlanFeature, BillingSubscription, BillingSubscriptionItem
+        out: dict[tuple[str, str], int | None] = dict.fromkeys(pairs)
+        meters = {m for _, m in pairs}
         with self._billing.session_factory() as session:
-            keys = set(session.scalars(select(f.lookup_key).where(f.meter_event_name == meter, f.active.is_(True))))
-            keys |= set(session.scalars(select(f.lookup_key).where(f.lookup_key == meter, f.type == "metered")))
-            if not keys:
-                return None
-            products = set(session.scalars(select(i.product_stripe_id).join(s, s.id == i.subscription_id).where(
-                s.owner_id == owner_id, s.status.in_(repo.LIVE))))
-            if not products:
-                return None
-            rows = session.execute(select(pf.limit_value, pf.unlimited).where(
-                pf.product.in_(products), pf.feature_key.in_(keys))).all()
-        if not rows or any(unlimited for _, unlimited in rows):
-            return None
-        limits = [int(v) for v, _ in rows if v is not None]
-        return max(limits) if limits else None
+            by_meter: dict[str, set[str]] = {}
+            for key, meter_name, ftype in session.execute(select(f.lookup_key, f.meter_event_name, f.type).where(
+                    f.active.is_(True), (f.meter_event_name.in_(meters)) | (f.lookup_key.in_(meters)))):
+                if meter_name in meters:
+                    by_meter.setdefault(meter_name, set()).add(key)
+                if key in meters and ftype == "metered":
+                    by_meter.setdefault(key, set()).add(key)
+            if not by_meter:
+                return out
+            owners = {o for o, m in pairs if m in by_meter}
+            products: dict[str, set[str]] = {}
+            for owner, product in session.execute(select(s.owner_id, i.product_stripe_id).join(
+                    i, i.subscription_id == s.id).where(s.owner_id.in_(owners), s.status.in_(repo.LIVE))):
+                if product is not None and owner is not None:
+                    products.setdefault(owner, set()).add(product)
+            all_products = set().union(*products.values()) if products else set()
+            plan: dict[tuple[str, str], tuple[int | None, bool]] = {}
+            if all_products:
+                for product, key, value, unlimited in session.execute(
+                        select(pf.product, pf.feature_key, pf.limit_value, pf.unlimited).where(
+                            pf.product.in_(all_products))):
+                    plan[(product, key)] = (value, bool(unlimited))
+        for owner, meter in pairs:
+            rows = [plan[(p, k)] for p in products.get(owner, ()) for k in by_meter.get(meter, ()) if (p, k) in plan]
+            if not rows or any(unlimited for _, unlimited in rows):
+                continue
+            limits = [int(v) for v, _ in rows if v is not None]
+            out[(owner, meter)] = max(limits) if limits else None
+        return out
 
     def _forget(self, sender: Any, **kw: Any) -> None:
         self._limits.clear()
@@ -496,7 +532,7 @@ def _timestamp(value: Any, now: datetime, future: timedelta | None = FUTURE_SKEW
     ts = value.astimezone(UTC)
     if future is not None and ts > now + future:
         raise InvalidInputError(f"timestamp {ts.isoformat()} is more than {future} in the future.", param="timestamp")
-    if ts.year < 2000:
+    if ts < _EPOCH:
         raise InvalidInputError(f"timestamp {ts.isoformat()} is not plausible.", param="timestamp")
     return ts
 

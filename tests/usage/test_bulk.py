@@ -129,3 +129,16 @@ def test_partition_function_moves_rows_out_of_the_default(catalog: Billing) -> N
     assert home == f"billingos_usage_events_p{future:%Y%m}"
     with pytest.raises(InvalidInputError):
         catalog.usage.create_partitions(months_ahead=-1)
+
+
+def test_bulk_values_with_characters_copy_must_escape(catalog: Billing) -> None:
+    owner = "org\\with\ttab\nand newline"
+    props = {"path": "C:\\temp\\x", "quote": 'say "hi"', "nl": "a\nb", "tab": "a\tb", "uni": "é✓"}
+    r = catalog.usage.track_many([_ev(1, owner=owner, value=5, properties=props),
+                                  {**_ev(2, owner=owner, value=2), "idempotency_key": "k\\2"}])
+    assert r.inserted == 2
+    assert catalog.usage.total(owner, "api_calls") == 7
+    with catalog.session_factory() as s:
+        got = s.scalars(select(BillingUsageEvent).where(BillingUsageEvent.idempotency_key == "k1")).one()
+        assert (got.owner_id, got.properties) == (owner, props)
+        assert s.scalar(select(BillingUsageKey.idempotency_key).where(BillingUsageKey.idempotency_key == "k\\2"))

@@ -1,0 +1,167 @@
+"""Usage tracking: ``track`` latency and ``track_many`` throughput, each against a raw baseline.
+
+    .venv/bin/python bench/usage.py [--track 2000] [--bulk 200000] [--batch 50000] [--rounds 3]
+
+- ``track`` (one event, its own transaction: key insert-ignore, event insert, summary upsert) against a
+  bare ``INSERT`` of the same row into ``billing_usage_events``, one transaction each.
+- ``track_many`` (validation, periods, COPY into a stage, keys insert-ignored, events inserted, summaries
+  folded) against a raw ``COPY`` of the same rows into ``billing_usage_events``, on PostgreSQL; against a
+  raw ``executemany`` INSERT on SQLite. Also a run where every event is a duplicate (all dropped).
+
+All in one process, on the same database and tables, in the same run. Stripe is the in-process emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert, text
+from sqlalchemy.engine import Engine
+
+from bench._common import per_second, percentiles, postgres_schema, row, timed
+from billingos import Billing, FrozenClock
+from billingos.emulator import Emulator
+from billingos.usage.models import BillingUsageEvent
+
+COLUMNS = ("owner_id", "meter", "timestamp", "idempotency_key", "value", "adjusts", "unique_key", "properties",
+           "received_at")
+
+
+def make_billing(engine: Engine) -> Billing:
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    billing = Billing(engine=engine, emulator=Emulator(clock=clock), clock=clock)
+    billing.migrate()
+    billing.usage.define_meter("api_calls", aggregation="sum")
+    return billing
+
+
+def reset(engine: Engine) -> None:
+    with engine.begin() as c:
+        for t in ("billing_usage_events", "billing_usage_keys", "billing_usage_summaries"):
+            c.execute(text(f"DELETE FROM {t}"))
+
+
+def events(n: int, prefix: str, now: datetime, owners: int = 1000) -> list[dict[str, Any]]:
+    return [{"owner_id": f"org_{i % owners}", "meter": "api_calls", "value": 1 + i % 7,
+             "idempotency_key": f"{prefix}_{i}", "timestamp": now} for i in range(n)]
+
+
+def raw_rows(evs: list[dict[str, Any]], now: datetime) -> list[tuple[Any, ...]]:
+    return [(e["owner_id"], e["meter"], e["timestamp"], e["idempotency_key"], e["value"], None, None, None, now)
+            for e in evs]
+
+
+# --- track latency -----------------------------------------------------------------------------------
+def bench_track(billing: Billing, n: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    engine, now = billing.engine, billing.now()
+    table = BillingUsageEvent.__table__
+    warm = 200
+
+    def raw(i: int) -> int:
+        t = time.perf_counter_ns()
+        with engine.begin() as c:
+            c.execute(insert(table).values(owner_id=f"org_{i % 1000}", meter="api_calls", timestamp=now,
+                                           idempotency_key=f"raw_{i}", value=1, received_at=now))
+        return time.perf_counter_ns() - t
+
+    def ours(i: int) -> int:
+        t = time.perf_counter_ns()
+        billing.usage.track(f"org_{i % 1000}", "api_calls", 1, f"trk_{i}")
+        return time.perf_counter_ns() - t
+
+    base, meas = [], []
+    for i in range(warm):
+        raw(-i - 1)
+        ours(-i - 1)
+    for i in range(n):                 # interleaved, so both see the same machine state
+        base.append(raw(i))
+        meas.append(ours(i))
+    reset(engine)
+    return percentiles(base), percentiles(meas)
+
+
+# --- track_many throughput -----------------------------------------------------------------------------
+def raw_copy(engine: Engine, rows: list[tuple[Any, ...]]) -> None:
+    with engine.begin() as c:
+        raw = c.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY billing_usage_events ({', '.join(COLUMNS)}) FROM STDIN") as cp:
+            for r in rows:
+                cp.write_row(r)
+
+
+def raw_executemany(engine: Engine, rows: list[tuple[Any, ...]]) -> None:
+    table = BillingUsageEvent.__table__
+    with engine.begin() as c:
+        c.execute(insert(table), [dict(zip(COLUMNS, r, strict=True)) for r in rows])
+
+
+def bench_bulk(billing: Billing, n: int, batch: int, rounds: int) -> dict[str, float]:
+    engine, now = billing.engine, billing.now()
+    pg = engine.dialect.name == "postgresql"
+    base_t, ours_t, dup_t = [], [], []
+    for r in range(rounds):
+        evs = events(n, f"b{r}", now)
+        rows = raw_rows(evs, now)
+        reset(engine)
+        base_t.append(timed(lambda rows=rows: [
+            (raw_copy if pg else raw_executemany)(engine, rows[i:i + batch]) for i in range(0, n, batch)]))
+        reset(engine)
+        results = []
+        ours_t.append(timed(lambda evs=evs, results=results: [
+            results.append(billing.usage.track_many(evs[i:i + batch])) for i in range(0, n, batch)]))
+        assert sum(x.inserted for x in results) == n, results
+        again = []
+        dup_t.append(timed(lambda evs=evs, again=again: [
+            again.append(billing.usage.track_many(evs[i:i + batch])) for i in range(0, n, batch)]))
+        assert sum(x.duplicates for x in again) == n
+    reset(engine)
+    base, ours, dup = (statistics.median(x) for x in (base_t, ours_t, dup_t))
+    return {"baseline_eps": per_second(n, base), "ours_eps": per_second(n, ours), "dup_eps": per_second(n, dup)}
+
+
+def report(name: str, billing: Billing, args: argparse.Namespace) -> None:
+    (b50, b99), (o50, o99) = bench_track(billing, args.track)
+    print(f"\n== {name} ==")
+    print(row("", "baseline", "billingos", "ratio"))
+    print(row("track p50 (µs)", f"{b50:.0f}", f"{o50:.0f}", f"{o50 / b50:.2f}x"))
+    print(row("track p99 (µs)", f"{b99:.0f}", f"{o99:.0f}", f"{o99 / b99:.2f}x"))
+    n = args.bulk if billing.engine.dialect.name == "postgresql" else min(args.bulk, 50000)
+    bulk = bench_bulk(billing, n, args.batch, args.rounds)
+    label = "raw COPY" if billing.engine.dialect.name == "postgresql" else "raw executemany"
+    print(row(f"track_many events/s ({n} events)", f"{bulk['baseline_eps']:.0f}", f"{bulk['ours_eps']:.0f}",
+              f"{bulk['ours_eps'] / bulk['baseline_eps']:.2f}"))
+    print(row("track_many, all duplicates, events/s", f"{bulk['baseline_eps']:.0f}", f"{bulk['dup_eps']:.0f}",
+              f"{bulk['dup_eps'] / bulk['baseline_eps']:.2f}"))
+    print(f"(baseline = {label} into billing_usage_events; median of {args.rounds} rounds, batches of {args.batch})")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--track", type=int, default=2000)
+    p.add_argument("--bulk", type=int, default=200000)
+    p.add_argument("--batch", type=int, default=50000)
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        from billingos.billing import _make_engine
+        engine = _make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        report("SQLite (file, WAL)", make_billing(engine), args)
+        engine.dispose()
+    with postgres_schema() as pg:
+        if pg is None:
+            print("\nPostgreSQL not reachable: skipped")
+            return
+        report("PostgreSQL", make_billing(pg), args)
+
+
+if __name__ == "__main__":
+    main()

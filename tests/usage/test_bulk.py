@@ -142,3 +142,33 @@ def test_bulk_values_with_characters_copy_must_escape(catalog: Billing) -> None:
         got = s.scalars(select(BillingUsageEvent).where(BillingUsageEvent.idempotency_key == "k1")).one()
         assert (got.owner_id, got.properties) == (owner, props)
         assert s.scalar(select(BillingUsageKey.idempotency_key).where(BillingUsageKey.idempotency_key == "k\\2"))
+
+
+@pytest.mark.postgres
+def test_concurrent_overlapping_loads_count_each_key_once(catalog: Billing) -> None:
+    """Two writers load overlapping batches at once: one COPY wins, the other hits the keys' primary key,
+    rolls back to its savepoint and goes through the insert-ignore stage."""
+    if catalog.engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers are a PostgreSQL path")
+    import threading
+    batches = [[_ev(i, value=1) for i in range(0, 3000)], [_ev(i, value=1) for i in range(1500, 4500)]]
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def load(evs: list) -> None:
+        try:
+            barrier.wait()
+            results.append(catalog.usage.track_many(evs))
+        except BaseException as e:  # pragma: no cover - asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=load, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(r.inserted for r in results) == 4500
+    assert sum(r.duplicates for r in results) == 1500
+    assert catalog.usage.total("org_1", "api_calls") == 4500
+    assert _count(catalog) == (4500, 4500)

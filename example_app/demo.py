@@ -124,7 +124,7 @@ def tools() -> str:
 @login_required
 def advance() -> Response | tuple[str, int]:
     days = request.form.get("days", "")
-    if not days.isdigit() or int(days) not in ADVANCE_DAYS:
+    if not (days.isascii() and days.isdigit()) or int(days) not in ADVANCE_DAYS:
         error = f"Pick one of the buttons: advance by {', '.join(ADVANCE_DAYS.values())}."
         return render_template("demo.html", now=current_billing.now(), days=ADVANCE_DAYS, error=error), 400
     now = current_billing.testing.advance(days=int(days))

@@ -115,12 +115,12 @@ def chosen_option(billing: Billing, sub: Subscription, form_value: str | None) -
 
 def proration_date(value: str | None, now: datetime) -> datetime:
     """The preview's proration date echoed by the confirm form, so the change bills what was shown."""
-    if not value or not value.isdigit():
+    if not value or not (value.isascii() and value.isdigit()):
         raise InvalidInputError("This confirmation is incomplete. Review the change again.", param="proration_date")
-    when = datetime.fromtimestamp(int(value), tz=now.tzinfo)
-    if not now - PREVIEW_MAX_AGE <= when <= now + timedelta(minutes=1):
+    stamp, current = int(value), int(now.timestamp())
+    if not current - PREVIEW_MAX_AGE.total_seconds() <= stamp <= current + 60:
         raise InvalidInputError("This preview is out of date. Review the change again.", param="proration_date")
-    return when
+    return datetime.fromtimestamp(stamp, tz=now.tzinfo)
 
 
 def attach_card(billing: Billing, owner_id: str, token: str) -> str:

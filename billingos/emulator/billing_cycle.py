@@ -13,6 +13,10 @@ Transitions: incomplete expiry (23 h), ``customer.subscription.trial_will_end`` 
 trial end, ``invoice.upcoming`` (``upcoming_days`` before a renewal), ``pause_collection.resumes_at``,
 renewals (and ``cancel_at`` / ``cancel_at_period_end``), automatic payment retries, and ``send_invoice``
 invoices passing their due date (subscription → past_due).
+
+Extension point: each callable in ``em.extensions["billing_cycle_extensions"]`` takes ``(em, clock_id)`` and
+returns ``[(t, order, obj, run)]``; ``run(em, obj, t)`` is called when ``t`` falls due, interleaved with the
+engine's own transitions by (time, ``_ORDER``). Subscription schedules use it for phase changes.
 """
 
 from __future__ import annotations
@@ -79,7 +83,10 @@ def _run(em: Emulator, clock_id: str | None, until: int, step: Any) -> int:
             return done
         t, kind, obj = due
         step(t)
-        _process(em, kind, obj, t)
+        if callable(kind):              # an extension's transition (see the module docstring)
+            kind(em, obj, t)
+        else:
+            _process(em, kind, obj, t)
     raise RuntimeError("billing cycle did not settle: too many transitions")
 
 
@@ -88,8 +95,8 @@ def _in_scope(em: Emulator, obj: dict[str, Any], clock_id: str | None) -> bool:
     return (cust or {}).get("test_clock") == clock_id
 
 
-def _next_due(em: Emulator, clock_id: str | None, until: int) -> tuple[int, str, dict[str, Any]] | None:
-    best: tuple[int, int, int, str, dict[str, Any]] | None = None
+def _next_due(em: Emulator, clock_id: str | None, until: int) -> tuple[int, Any, dict[str, Any]] | None:
+    best: tuple[int, float, int, Any, dict[str, Any]] | None = None
     for n, obj in enumerate(em.store.all("subscription") + em.store.all("invoice")):
         if not _in_scope(em, obj, clock_id):
             continue
@@ -99,6 +106,13 @@ def _next_due(em: Emulator, clock_id: str | None, until: int) -> tuple[int, str,
                 cand = (t, _ORDER[kind], n, kind, obj)
                 if best is None or cand[:3] < best[:3]:
                     best = cand
+    # Extensions (subscription schedules): same ordering; ties after the engine's objects.
+    base = len(em.store.objects)
+    for finder in em.extensions.get("billing_cycle_extensions", []):
+        for k, (t, order, obj, run) in enumerate(finder(em, clock_id)):
+            ext = (t, order, base + k, run, obj)
+            if t <= until and (best is None or ext[:3] < best[:3]):
+                best = ext
     return None if best is None else (best[0], best[3], best[4])
 
 

@@ -18,6 +18,7 @@ from . import (
     prices,
     products,
     subscription_items,
+    subscription_schedules,
     subscriptions,
     tax_rates,
     test_clocks,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 MODULES = [customers, events, meters, meter_events, payment_methods, products, prices, features,
            test_clocks, webhook_endpoints, coupons, tax_rates, payment_intents, invoices, invoice_items,
-           subscriptions, subscription_items]
+           subscriptions, subscription_items, subscription_schedules]
 
 
 def register_all(em: Emulator) -> None:

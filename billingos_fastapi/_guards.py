@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from billingos import Billing, BillingError, ConfigurationError
 from billingos.entitlements.service import feature_key
 
-__all__ = ["FeatureDenied", "requires_feature", "add_problem_handlers", "ROUTER_TAG"]
+__all__ = ["ROUTER_TAG", "FeatureDenied", "add_problem_handlers", "requires_feature"]
 
 PROBLEM_TYPE = "application/problem+json"
 ROUTER_TAG = "_billingos"      # create_router's endpoints carry (billing, customer_loader) under this name
@@ -50,7 +50,7 @@ def add_problem_handlers(app: FastAPI) -> None:
         return problem_response(exc)  # type: ignore[arg-type]
 
     async def feature_denied(request: Request, exc: Exception) -> JSONResponse:
-        return exc.response()  # type: ignore[attr-defined,no-any-return]
+        return exc.response()  # type: ignore[attr-defined]
 
     app.add_exception_handler(BillingError, billing_error)
     app.add_exception_handler(FeatureDenied, feature_denied)
@@ -67,7 +67,7 @@ def _router_context(request: Request) -> tuple[Billing, Callable[..., Any] | Non
                                      "create_router(billing, customer_loader=...) in the app, or pass billing= "
                                      "and customer_loader= to requires_feature().")
         state.billingos_context = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _find_tag(routes: Any, *, depth: int) -> Any:
@@ -99,7 +99,7 @@ async def _owner_from_router(request: Request) -> str | None:
     result = loader(request) if params else loader()
     if inspect.isawaitable(result):
         result = await result
-    return result  # type: ignore[no-any-return]
+    return result
 
 
 def requires_feature(feature: str, *, customer_loader: Callable[..., Any] | None = None,

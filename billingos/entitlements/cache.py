@@ -16,6 +16,7 @@ pub/sub usually invalidates it within milliseconds. See docs/entitlements.md for
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["Entry", "EntitlementCache", "BackendDown", "Features"]
+__all__ = ["BackendDown", "EntitlementCache", "Entry", "Features"]
 
 log = logging.getLogger("billingos.entitlements")
 
@@ -44,7 +45,7 @@ class BackendDown(Exception):
 class Entry:
     """One owner's features as this process knows them."""
 
-    __slots__ = ("deadline", "flags", "features", "version")
+    __slots__ = ("deadline", "features", "flags", "version")
 
     def __init__(self, features: Features, version: int | None, deadline: float) -> None:
         self.features = features
@@ -77,7 +78,7 @@ class EntitlementCache:
         self.listening = False
         self.invalidations_heard = 0
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: (c := ref()) is not None and c._after_fork())
+        os.register_at_fork(after_in_child=lambda: _reset_after_fork(ref))
 
     # --- keys ----------------------------------------------------------------------------------------
     def _vkey(self, owner: str) -> str:
@@ -237,6 +238,12 @@ class EntitlementCache:
         self._lock = threading.Lock()
 
 
+def _reset_after_fork(ref: weakref.ref[EntitlementCache]) -> None:
+    cache = ref()
+    if cache is not None:
+        cache._after_fork()
+
+
 def _listen(ref: weakref.ref[EntitlementCache], stop: threading.Event, client: Any, channel: str) -> None:
     """Subscribe, drop local entries named on the channel; on any error expire everything and retry."""
     while not stop.is_set():
@@ -271,7 +278,5 @@ def _listen(ref: weakref.ref[EntitlementCache], stop: threading.Event, client: A
             stop.wait(wait)
         finally:
             if pubsub is not None:
-                try:
+                with contextlib.suppress(Exception):
                     pubsub.close()
-                except Exception:
-                    pass

@@ -27,7 +27,7 @@ from .models import BillingEntitlement
 if TYPE_CHECKING:
     from ..billing import Billing
 
-__all__ = ["Diff", "recompute", "sweep", "live_keys", "feature_limit", "SUB_PREFIX", "OVERRIDE"]
+__all__ = ["OVERRIDE", "SUB_PREFIX", "Diff", "Recomputer", "feature_limit", "live_keys", "sweep"]
 
 GRANTING = ("active", "trialing")
 GRACE = ("past_due",)
@@ -86,7 +86,7 @@ def feature_limit(feature: BillingFeature | None, pf: BillingPlanFeature | None)
         ftype = "metered"
         return ftype, None if pf.unlimited else pf.limit_value, pf.reset or "billing_period", bool(pf.rollover)
     if default is not None:
-        limit = None if default.limit in (None, "unlimited") else int(default.limit)  # type: ignore[arg-type]
+        limit = None if default.limit in (None, "unlimited") else int(default.limit)
         return ftype, limit, default.reset, default.rollover
     return ftype, None, "billing_period", False
 
@@ -129,11 +129,11 @@ class Recomputer:
                 session.delete(row)
                 diff.changed = True
         for (key, source), values in desired.items():
-            row = existing.get((key, source))
-            if row is None or any(getattr(row, k) != v for k, v in values.items() if k not in ("created_at",
+            kept = existing.get((key, source))
+            if kept is None or any(getattr(kept, k) != v for k, v in values.items() if k not in ("created_at",
                                                                                                 "updated_at")):
                 upsert(session, BillingEntitlement, {**values, "updated_at": now,
-                                                     "created_at": row.created_at if row is not None else now},
+                                                     "created_at": kept.created_at if kept is not None else now},
                        key=["owner_id", "feature_key", "source"])
                 diff.changed = True
         session.flush()

@@ -21,8 +21,18 @@ from sqlalchemy.orm import Session
 from ..db import insert_ignore
 from .models import BillingEntitlement, BillingEntitlementCounter, BillingEntitlementUsage
 
-__all__ = ["Spec", "spec_for", "window", "counter_for", "carried_for", "peek_counter", "held", "add_used",
-           "live_grants", "retrying"]
+__all__ = [
+    "Spec",
+    "add_used",
+    "carried_for",
+    "counter_for",
+    "held",
+    "live_grants",
+    "peek_counter",
+    "retrying",
+    "spec_for",
+    "window",
+]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -14,8 +14,7 @@ from ..db import insert_ignore
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from .cache import BackendDown
 from .models import BillingEntitlementCounter, BillingEntitlementUsage
-from .quota import (Spec, add_used, carried_for, counter_for, held, live_grants, peek_counter, retrying, spec_for,
-                    window)
+from .quota import Spec, add_used, carried_for, counter_for, held, live_grants, peek_counter, retrying, spec_for, window
 from .schemas import Check, Reservation
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ class QuotaOps:
         except BackendDown:
             return self._down(key)
         try:
-            return retrying(lambda: self._consume(owner_id, key, amount, idempotency_key))  # type: ignore[no-any-return]
+            return retrying(lambda: self._consume(owner_id, key, amount, idempotency_key))
         except SQLAlchemyError:
             return self._down(key)
 
@@ -121,7 +120,7 @@ class QuotaOps:
         except BackendDown:
             return self._refused(owner_id, key, amount, self._down(key))
         try:
-            return retrying(lambda: self._reserve(owner_id, key, amount, idempotency_key, timeout))  # type: ignore[no-any-return]
+            return retrying(lambda: self._reserve(owner_id, key, amount, idempotency_key, timeout))
         except SQLAlchemyError:
             return self._refused(owner_id, key, amount, self._down(key))
 
@@ -163,7 +162,7 @@ class QuotaOps:
         if amount is not None:
             from .service import amount_of
             amount_of(amount, minimum=0)
-        return retrying(lambda: self._settle(rid, amount, commit=True))  # type: ignore[no-any-return]
+        return retrying(lambda: self._settle(rid, amount, commit=True))
 
     def release(self, reservation: Reservation | str) -> bool:
         rid = _reservation_id(reservation)

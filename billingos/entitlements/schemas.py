@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-__all__ = ["Check", "Grant", "Reservation", "Policy", "POLICIES", "REASONS"]
+__all__ = ["POLICIES", "REASONS", "Check", "Grant", "Policy", "Reservation"]
 
 Policy = Literal["open", "closed", "last_known"]
 POLICIES: tuple[str, ...] = ("open", "closed", "last_known")

@@ -224,7 +224,7 @@ class EntitlementService:
             if entry is not None:
                 info = entry.features.get(key)
                 live = info is not None and (info[0] is None or info[0] > self._clock.now().timestamp())
-                limit = info[2] if live and info[1] == "metered" else None
+                limit = info[2] if info is not None and live and info[1] == "metered" else None
                 return Check(live, limit, None, None, None, "last_known")
         return Check(False, None, None, None, None, "fail_closed")
 
@@ -336,7 +336,8 @@ class EntitlementService:
             diff = self._diffing(session, owner_id, now)
             gone = session.execute(delete(BillingEntitlement).where(
                 BillingEntitlement.owner_id == owner_id, BillingEntitlement.feature_key == key,
-                BillingEntitlement.source == OVERRIDE).execution_options(synchronize_session=False)).rowcount
+                BillingEntitlement.source == OVERRIDE).execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
             self._finish(session, diff, now, reason="override_revoked")
         return bool(gone)
 

@@ -51,7 +51,8 @@ def test_active_subscription_grants_its_plans_stripe_features(plans: Plans, even
     plans.sync(sub)                  # a duplicate sync (a replayed webhook) changes nothing and fires nothing
     assert len(events) == 2
     grants = b.entitlements.grants("org_a")
-    assert [(g.feature, g.type, g.limit) for g in grants] == [("api_calls", "metered", 1000), ("export", "boolean", None)]
+    assert [(g.feature, g.type, g.limit) for g in grants] == [("api_calls", "metered", 1000),
+                                                              ("export", "boolean", None)]
 
 
 def test_upgrade_grants_at_once_and_downgrade_revokes(plans: Plans, events: list[Any]) -> None:

@@ -66,8 +66,8 @@ def test_not_granted_and_unlimited(pro: Plans) -> None:
 
 def test_the_window_resets_on_renewal_with_rollover(plans: Plans) -> None:
     b = plans.billing
-    plans.billing.stripe.v1.products.update(plans.products["pro"],
-                                            params={"metadata": {"billingos_limit.api_calls": "100/billing_period/rollover"}})
+    rollover = {"billingos_limit.api_calls": "100/billing_period/rollover"}
+    plans.billing.stripe.v1.products.update(plans.products["pro"], params={"metadata": rollover})
     sub = plans.subscription(plans.customer("org_a"), "pro")
     plans.sync(sub)
     b.entitlements.refresh("org_a")                     # re-read the product's limits from Stripe

@@ -1,0 +1,180 @@
+"""The example app in a real browser: a real HTTP server (werkzeug, in a thread) and Debian's Chromium
+driven by Playwright. No browser is ever downloaded: ``playwright install`` is never run.
+
+Skipped when /usr/bin/chromium or the playwright package is missing, unless BILLINGOS_REQUIRE_SERVICES=1
+(CI sets it), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from .conftest import make_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+REQUIRE = os.environ.get("BILLINGOS_REQUIRE_SERVICES") == "1"
+MONEY = re.compile(r"^\$\d[\d,]*\.\d\d$")
+
+
+def _need_browser() -> None:
+    missing = []
+    if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
+        missing.append(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package is missing (pip install -e '.[dev]')")
+    if missing:
+        reason = "browser tests need Debian's Chromium and Playwright: " + "; ".join(missing)
+        if REQUIRE:
+            pytest.fail(f"{reason} (BILLINGOS_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def browser_available() -> None:
+    _need_browser()
+
+
+@pytest.fixture
+def base_url(tmp_path: Path) -> Iterator[str]:
+    """The example app on 127.0.0.1, a free port, a temp instance dir; stopped after the test."""
+    app = make_app(tmp_path / "instance")
+    server = make_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, name="example-app", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture
+def page(browser_available: None, base_url: str) -> Iterator[Any]:
+    """A Chromium tab on the app (checked first, so a missing browser skips before the app starts)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(base_url=base_url, viewport={"width": 1000, "height": 900})
+            tab = context.new_page()
+            tab.set_default_timeout(20_000)
+            tab.outside = []   # every request must stay on the app: no CDN, no third party
+            tab.on("request", lambda r: None if r.url.startswith(base_url) else tab.outside.append(r.url))
+            yield tab
+        finally:
+            browser.close()
+
+
+def _flash(page: Any) -> str:
+    return str(page.locator("p.flash").inner_text())
+
+
+def test_signup_trial_upgrade_card_cancel_resume_invoices(page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    # Sign up: a customer and a 14-day Pro trial.
+    page.goto("/signup")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
+    expect(page.get_by_test_id("plan-summary")).to_contain_text("Pro · trialing, trial ends")
+
+    # The plan page.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Plan").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your plan")
+    expect(page.get_by_test_id("plan-name")).to_have_text("Pro")
+    expect(page.get_by_test_id("plan-status")).to_have_text("Trial")
+    expect(page.get_by_text("No card on file.")).to_be_visible()
+
+    # Upgrade: the preview first, with an amount, then confirm.
+    page.get_by_role("button", name="Upgrade to Team monthly (per seat)").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Upgrade to Team monthly (per seat)?")
+    amount = page.get_by_test_id("amount-due").locator("strong").inner_text()
+    assert MONEY.match(amount), amount
+    expect(page.get_by_role("table")).to_contain_text("1 × Team")
+    page.screenshot(path=str(tmp_path / "confirm_change.png"), full_page=True)
+    page.get_by_role("button", name="Confirm: upgrade to Team monthly (per seat)").click()
+    assert _flash(page) == "Done: you are now on Team monthly (per seat)."
+    expect(page.get_by_test_id("plan-name")).to_have_text("Team")
+
+    # A test card (a real app would use Stripe Elements; the page says so).
+    expect(page.get_by_text("Stripe Elements")).to_be_visible()
+    page.get_by_role("button", name="Add a test card (Visa •••• 4242)").click()
+    assert _flash(page) == "Visa •••• 4242 is now your default card."
+    expect(page.get_by_test_id("default-card")).to_have_text(re.compile(r"^pm_\w+$"))
+
+    # Cancel at period end: the notice; then resume: the notice is gone.
+    page.get_by_role("button", name="Cancel at period end").click()
+    expect(page.get_by_test_id("cancel-notice")).to_contain_text("Your plan is set to cancel on")
+    page.screenshot(path=str(tmp_path / "plan_canceling.png"), full_page=True)
+    page.get_by_role("button", name="Resume my plan").click()
+    assert _flash(page) == "Your plan is back on: it renews as usual."
+    expect(page.get_by_test_id("cancel-notice")).to_have_count(0)
+    expect(page.get_by_role("button", name="Cancel at period end")).to_be_visible()
+
+    # Demo tools: a month passes, the trial ends and the card pays the first Team invoice.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Demo tools").click()
+    page.get_by_role("button", name="Advance time 1 month").click()
+    assert _flash(page).startswith("Time moved 1 month forward")
+    expect(page.get_by_test_id("plan-status")).to_have_text("Active")
+
+    # Invoices.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Invoices").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Invoices")
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("paid")
+    expect(rows.first).to_contain_text("$99.00")
+    expect(rows.nth(1)).to_contain_text("$0.00")
+    page.screenshot(path=str(tmp_path / "invoices.png"), full_page=True)
+    rows.first.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Invoice ")
+    expect(page.locator("dl")).to_contain_text("$99.00")
+
+    assert page.outside == [], f"requests left the app: {page.outside}"
+    assert all((tmp_path / name).stat().st_size > 10_000
+               for name in ("confirm_change.png", "plan_canceling.png", "invoices.png"))
+
+
+def test_failing_card_shows_past_due_and_another_users_invoice_is_404(page: Any, base_url: str) -> None:
+    from playwright.sync_api import expect
+
+    def signup(name: str) -> None:
+        page.goto("/signup")
+        page.get_by_label("Username").fill(name)
+        page.get_by_label("Email").fill(f"{name}@example.com")
+        page.get_by_role("button", name="Create account").click()
+        expect(page.get_by_test_id("plan-summary")).to_contain_text("trialing")
+
+    signup("grace")
+    page.goto("/account/invoices")
+    grace_invoice = page.locator("tbody tr a").first.get_attribute("href")
+    assert grace_invoice and grace_invoice.startswith("/account/invoices/in_")
+    page.get_by_role("button", name="Log out").click()
+
+    signup("ada")
+    page.goto("/demo/")
+    page.get_by_role("button", name="Use a failing card").click()
+    assert "Stripe declines" in _flash(page)
+    for _ in range(2):   # the trial ends after 14 days and its first invoice is declined
+        page.goto("/demo/")
+        page.get_by_role("button", name="Advance time 1 week").click()
+    expect(page.get_by_test_id("plan-status")).to_have_text("Past due: the last payment failed")
+    expect(page.get_by_text("Your last payment failed.")).to_be_visible()
+
+    response = page.goto(grace_invoice)
+    assert response is not None and response.status == 404

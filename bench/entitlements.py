@@ -28,11 +28,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, text
 
-from billingos import Billing  # noqa: E402
-from billingos.clock import FrozenClock  # noqa: E402
-from billingos.emulator import Emulator  # noqa: E402
+from billingos import Billing
+from billingos.clock import FrozenClock
+from billingos.emulator import Emulator
 
 PG_URL = os.environ.get("BILLINGOS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BILLINGOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

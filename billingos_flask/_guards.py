@@ -12,7 +12,7 @@ from billingos.entitlements.service import feature_key
 
 from ._extension import _current_ext
 
-__all__ = ["requires_feature", "EXEMPT_METHODS"]
+__all__ = ["EXEMPT_METHODS", "requires_feature"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -64,7 +64,7 @@ def current_subscription(billing: Billing, owner_id: str) -> Subscription | None
     """The owner's live subscription, or else the most recent ended one (to reactivate), or None."""
     subs = billing.subscriptions.list(owner_id)
     live = [s for s in subs if s.status not in ENDED]
-    return (live or subs or [None])[-1]
+    return (live or subs)[-1] if subs else None
 
 
 def live_subscription(billing: Billing, owner_id: str) -> Subscription:

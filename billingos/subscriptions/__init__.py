@@ -1,7 +1,13 @@
-from .models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
-from .schemas import InvoicePreview, PreviewLine, Subscription, SubscriptionItem
+from .models import (
+    BillingSubscription,
+    BillingSubscriptionChange,
+    BillingSubscriptionItem,
+    BillingSubscriptionSchedule,
+)
+from .schemas import InvoicePreview, PreviewLine, ScheduledChange, Subscription, SubscriptionItem
 from .service import SubscriptionService
-from .sync import sync_subscription
+from .sync import sync_subscription, sync_subscription_schedule
 
-__all__ = ["BillingSubscription", "BillingSubscriptionChange", "BillingSubscriptionItem", "InvoicePreview",
-           "PreviewLine", "Subscription", "SubscriptionItem", "SubscriptionService", "sync_subscription"]
+__all__ = ["BillingSubscription", "BillingSubscriptionChange", "BillingSubscriptionItem",
+           "BillingSubscriptionSchedule", "InvoicePreview", "PreviewLine", "ScheduledChange", "Subscription",
+           "SubscriptionItem", "SubscriptionService", "sync_subscription", "sync_subscription_schedule"]

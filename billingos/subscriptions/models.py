@@ -40,10 +40,14 @@ class BillingSubscription(Base):
     stripe_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)   # +1 whenever the synced object changes
+    schedule: Mapped[str | None] = mapped_column(String(255))  # the attached Stripe subscription schedule
 
     items: Mapped[list[BillingSubscriptionItem]] = relationship(
         back_populates="subscription", cascade="all, delete-orphan", order_by="BillingSubscriptionItem.id",
         lazy="selectin")
+    schedule_row: Mapped[BillingSubscriptionSchedule | None] = relationship(
+        primaryjoin="foreign(BillingSubscription.schedule) == BillingSubscriptionSchedule.stripe_id",
+        viewonly=True, uselist=False, lazy="selectin")
 
 
 class BillingSubscriptionItem(Base):
@@ -63,6 +67,22 @@ class BillingSubscriptionItem(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
     subscription: Mapped[BillingSubscription] = relationship(back_populates="items")
+
+
+class BillingSubscriptionSchedule(Base):
+    """The local copy of a Stripe subscription schedule: its phases (prices expanded) in ``data``.
+
+    Synced by ``subscription_schedule.*`` webhooks and by ``change(..., proration="at_period_end")``."""
+
+    __tablename__ = "billing_subscription_schedules"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    stripe_id: Mapped[str] = mapped_column(String(255), unique=True)
+    subscription_stripe_id: Mapped[str | None] = mapped_column(String(255), index=True)  # attached or released
+    customer_stripe_id: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class BillingSubscriptionChange(Base):

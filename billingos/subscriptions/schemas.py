@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-Proration = Literal["prorate", "none", "always_invoice"]
+Proration = Literal["prorate", "none", "always_invoice", "at_period_end"]
 ACTIVE_STATUSES = ("active", "trialing")
 
 
@@ -20,6 +20,52 @@ class SubscriptionItem(BaseModel):
     usage_type: str | None
     current_period_start: datetime | None
     current_period_end: datetime | None
+
+
+class ScheduledChange(BaseModel):
+    """A change that takes effect later (``change(..., proration="at_period_end")``): the next phase of the
+    subscription's Stripe subscription schedule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schedule: str
+    price: str
+    lookup_key: str | None
+    quantity: int | None
+    effective_at: datetime
+
+    @classmethod
+    def from_schedule(cls, data: dict[str, Any]) -> ScheduledChange | None:
+        """The phase that starts when the current one ends, if it changes the items."""
+        current = data.get("current_phase")
+        if data.get("status") not in ("active", "not_started") or not current:
+            return None
+        phases = data.get("phases") or []
+        now = next((p for p in phases if p.get("start_date") == current["start_date"]), None)
+        nxt = next((p for p in phases if p.get("start_date") == current["end_date"]), None)
+        if nxt is None or now is None or _phase_items(nxt) == _phase_items(now):
+            return None
+        item = next((i for i in nxt.get("items") or [] if _usage(i) != "metered"), None)
+        if item is None:
+            return None
+        price = item.get("price")
+        return cls(schedule=data["id"], price=price["id"] if isinstance(price, dict) else price,
+                   lookup_key=price.get("lookup_key") if isinstance(price, dict) else None,
+                   quantity=item.get("quantity"), effective_at=datetime.fromtimestamp(nxt["start_date"], UTC))
+
+
+def _price_id(item: dict[str, Any]) -> str:
+    price = item.get("price")
+    return str(price["id"] if isinstance(price, dict) else price)
+
+
+def _phase_items(phase: dict[str, Any]) -> list[tuple[str, int | None]]:
+    return sorted(((_price_id(i), i.get("quantity")) for i in phase.get("items") or []), key=str)
+
+
+def _usage(item: dict[str, Any]) -> str | None:
+    price = item.get("price")
+    return ((price.get("recurring") or {}).get("usage_type")) if isinstance(price, dict) else None
 
 
 class Subscription(BaseModel):
@@ -45,6 +91,8 @@ class Subscription(BaseModel):
     latest_invoice: str | None
     metadata: dict[str, str]
     created: datetime | None
+    schedule: str | None = None                     # the attached Stripe subscription schedule
+    scheduled_change: ScheduledChange | None = None  # a change waiting for the period end
 
     @property
     def is_active(self) -> bool:
@@ -67,7 +115,9 @@ class Subscription(BaseModel):
             canceled_at=row.canceled_at, ended_at=row.ended_at, trial_start=row.trial_start,
             trial_end=row.trial_end, current_period_start=row.current_period_start,
             current_period_end=row.current_period_end, paused=row.paused, latest_invoice=row.latest_invoice,
-            metadata=dict(row.stripe_metadata or {}), created=row.stripe_created,
+            metadata=dict(row.stripe_metadata or {}), created=row.stripe_created, schedule=row.schedule,
+            scheduled_change=(ScheduledChange.from_schedule(row.schedule_row.data)
+                              if row.schedule is not None and row.schedule_row is not None else None),
             items=[SubscriptionItem(id=i.stripe_id, price=i.price_stripe_id, lookup_key=i.price_lookup_key,
                                     product=i.product_stripe_id, quantity=i.quantity, usage_type=i.usage_type,
                                     current_period_start=i.current_period_start,
@@ -97,3 +147,5 @@ class InvoicePreview(BaseModel):
     amount_due: int
     lines: list[PreviewLine]
     proration_date: int | None
+    amount_due_now: int = 0               # charged when the change is made (an invoice issued now), else 0
+    effective_at: datetime | None = None  # an at_period_end change: when it applies (the previewed renewal)

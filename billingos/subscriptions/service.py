@@ -12,20 +12,22 @@ from sqlalchemy.orm import Session
 from .. import signals, validation
 from ..customers.schemas import Customer
 from ..db import on_commit
-from ..errors import ConflictError, InvalidInputError, NotFoundError
+from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
 from ..stripe_api import call_stripe, intent_key, plain
 from ..webhooks.service import lock_object
 from .models import BillingSubscription
 from .schemas import InvoicePreview, PreviewLine, Proration, Subscription
-from .sync import sync_subscription
+from .sync import sync_subscription, sync_subscription_schedule
 
 if TYPE_CHECKING:
     from ..billing import Billing
 
-PRORATION = {"prorate": "create_prorations", "none": "none", "always_invoice": "always_invoice"}
+PRORATION = {"prorate": "create_prorations", "none": "none", "always_invoice": "always_invoice",
+             "at_period_end": "none"}   # at_period_end: a subscription schedule phase at the period end
 BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incomplete")
 _TRACKED = ("status", "items", "cancel_at_period_end", "cancel_at", "current_period_start", "current_period_end",
-            "trial_end", "paused", "canceled_at", "ended_at", "metadata", "latest_invoice")
+            "trial_end", "paused", "canceled_at", "ended_at", "metadata", "latest_invoice", "scheduled_change")
+_SCHEDULE_EXPAND = ["phases.items.price"]
 
 
 class SubscriptionService:
@@ -77,20 +79,38 @@ class SubscriptionService:
     def preview_change(self, subscription: Subscription | str, *, price: str | None = None,
                        quantity: int | None = None, proration: Proration | None = None,
                        proration_date: datetime | None = None) -> InvoicePreview:
-        """Stripe's own preview of the invoice that ``change()`` with the same arguments produces."""
+        """Stripe's own preview of the invoice that ``change()`` with the same arguments produces.
+
+        ``at_period_end``: the renewal invoice with the new items (nothing is due now), previewed as the
+        subscription's upcoming invoice with the items changed and no prorations."""
         sub = self._require(subscription)
         items, behavior = self._change_items(sub, price, quantity, proration)
         date = int((proration_date or self._billing.now()).timestamp())
         details: dict[str, Any] = {"items": items, "proration_behavior": behavior, "proration_date": date}
         inv = call_stripe(self._billing.stripe.v1.invoices.create_preview,
                           params={"customer": sub.customer, "subscription": sub.id, "subscription_details": details})
-        return _preview(plain(inv), date)
+        preview = _preview(plain(inv), date)
+        if (proration or self.default_proration) == "at_period_end":
+            return preview.model_copy(update={"amount_due_now": 0, "effective_at": sub.current_period_end})
+        return preview
 
     def change(self, subscription: Subscription | str, *, price: str | None = None, quantity: int | None = None,
                proration: Proration | None = None, proration_date: datetime | None = None) -> Subscription:
-        """Upgrade, downgrade or change the quantity of the subscription's plan item."""
+        """Upgrade, downgrade or change the quantity of the subscription's plan item.
+
+        ``proration="at_period_end"`` schedules the change for the end of the current period (a Stripe
+        subscription schedule: nothing is charged now, the renewal bills the new items); see
+        ``Subscription.scheduled_change`` and ``cancel_scheduled_change()``. Any other change applies now and
+        replaces a pending scheduled one (the schedule is released first, else it would undo this change)."""
         sub = self._require(subscription)
         items, behavior = self._change_items(sub, price, quantity, proration)
+        if (proration or self.default_proration) == "at_period_end":
+            if proration_date is not None:
+                raise InvalidInputError("proration_date does not apply to an at_period_end change.",
+                                        param="proration_date")
+            return self._schedule_change(sub, items[0])
+        if sub.schedule is not None:
+            sub = self._release_schedule(sub)
         params: dict[str, Any] = {"items": items, "proration_behavior": behavior,
                                   "expand": ["latest_invoice.payment_intent"]}
         if proration_date is not None:
@@ -104,11 +124,20 @@ class SubscriptionService:
         if sub.status in ("canceled", "incomplete_expired"):
             raise ConflictError(f"Subscription {sub.id} has already ended ({sub.status}); use reactivate().")
         if at_period_end:
+            if sub.schedule is not None:     # Stripe refuses to cancel a scheduled subscription directly
+                sub = self._release_schedule(sub)
             return self._update(sub, {"cancel_at_period_end": True}, "cancel")
         obj = call_stripe(self._billing.stripe.v1.subscriptions.cancel, sub.id,
                           params={"prorate": prorate, "invoice_now": invoice_now},
                           options={"idempotency_key": intent_key("subscription.cancel", sub.id)})
         return self._commit(obj)
+
+    def cancel_scheduled_change(self, subscription: Subscription | str) -> Subscription:
+        """Drop a pending ``at_period_end`` change: the subscription's schedule is released, its items stay."""
+        sub = self._require(subscription)
+        if sub.scheduled_change is None:
+            raise ConflictError(f"Subscription {sub.id} has no scheduled change to cancel.")
+        return self._release_schedule(sub)
 
     def resume(self, subscription: Subscription | str) -> Subscription:
         """Undo a scheduled cancellation, lift a collection pause, or resume a ``paused`` subscription."""
@@ -183,13 +212,83 @@ class SubscriptionService:
             on_commit(session, _sender(signal, billing, after, kwargs))
         return after
 
+    def apply_schedule(self, session: Session, obj: dict[str, Any]) -> None:
+        """sync_subscription_schedule in the caller's transaction; ``subscription_updated`` (changed
+        ``{"scheduled_change"}``) is queued for its commit when the subscription's pending change moved."""
+        sub = obj.get("subscription")
+        sub_id = (sub.get("id") if isinstance(sub, dict) else sub) or obj.get("released_subscription")
+        row = session.scalars(select(BillingSubscription).where(BillingSubscription.stripe_id == sub_id)).first()
+        before = Subscription.from_row(row) if row is not None else None
+        sync_subscription_schedule(session, obj, now=self._billing.now())
+        if row is None or before is None:
+            return
+        session.expire(row, ["schedule_row"])
+        after = Subscription.from_row(row)
+        if after.scheduled_change != before.scheduled_change:
+            on_commit(session, _sender(signals.subscription_updated, self._billing, after,
+                                       {"changed": {"scheduled_change"}}))
+
     # --- internals ---------------------------------------------------------------------------------
-    def _commit(self, obj: Any) -> Subscription:
+    def _commit(self, obj: Any, schedule: dict[str, Any] | None = None) -> Subscription:
         data = plain(obj)
         with self._billing.transaction() as session:
             lock_object(session, data["id"])
             self._sync_invoice(session, data.get("latest_invoice"))
+            if schedule is not None:
+                self.apply_schedule(session, schedule)
             return self.apply(session, data)
+
+    def _schedule_change(self, sub: Subscription, item: dict[str, Any]) -> Subscription:
+        """Two phases on the subscription's schedule (made from it if it has none): the current items until
+        the period end, then the changed items; released after that. Idempotent like the other writes."""
+        if sub.cancel_at_period_end or sub.cancel_at is not None:
+            raise ConflictError(f"Subscription {sub.id} is scheduled to cancel; resume() it before scheduling "
+                                "a change.")
+        stripe_v1 = self._billing.stripe.v1
+        current = plain(call_stripe(stripe_v1.subscriptions.retrieve, sub.id))
+        now_items = [{"price": i["price"]["id"], **({} if i.get("quantity") is None else {"quantity": i["quantity"]})}
+                     for i in current["items"]["data"]]
+        new_items = [dict(i) for i in now_items]
+        plan = next((n for n, i in enumerate(current["items"]["data"]) if i["id"] == item["id"]), None)
+        if plan is None or current["status"] in ("canceled", "incomplete_expired"):
+            raise ConflictError(f"Subscription {sub.id} changed in Stripe meanwhile; reconcile and try again.")
+        new_items[plan].update({k: v for k, v in item.items() if k in ("price", "quantity")})
+        start, end = (current["items"]["data"][plan][k] for k in ("current_period_start", "current_period_end"))
+        recurring = plain(call_stripe(stripe_v1.prices.retrieve, new_items[plan]["price"]))["recurring"]
+        if current.get("schedule"):
+            schedule = plain(call_stripe(stripe_v1.subscription_schedules.retrieve, current["schedule"]))
+        else:
+            schedule = plain(call_stripe(
+                stripe_v1.subscription_schedules.create, params={"from_subscription": sub.id},
+                options={"idempotency_key": intent_key("subscription.schedule", sub.id, start, self._version(sub))}))
+        phase_start = (schedule.get("current_phase") or {}).get("start_date") or start
+        phases = [{"items": now_items, "start_date": phase_start, "end_date": end, "proration_behavior": "none"},
+                  {"items": new_items, "proration_behavior": "none",
+                   "duration": {"interval": recurring["interval"],
+                                "interval_count": recurring.get("interval_count") or 1}}]
+        params = {"end_behavior": "release", "proration_behavior": "none", "phases": phases,
+                  "expand": _SCHEDULE_EXPAND}
+        updated = call_stripe(stripe_v1.subscription_schedules.update, schedule["id"], params=params,
+                              options={"idempotency_key": intent_key("subscription.schedule_change", schedule["id"],
+                                                                     schedule.get("phases"), params)})
+        return self._commit(call_stripe(stripe_v1.subscriptions.retrieve, sub.id), plain(updated))
+
+    def _release_schedule(self, sub: Subscription) -> Subscription:
+        assert sub.schedule is not None
+        stripe_v1 = self._billing.stripe.v1
+        try:
+            released = call_stripe(stripe_v1.subscription_schedules.release, sub.schedule,
+                                   params={"expand": _SCHEDULE_EXPAND},
+                                   options={"idempotency_key": intent_key("subscription.schedule_release",
+                                                                          sub.schedule)})
+        except StripeRequestError:      # already released, completed or canceled: sync what Stripe has
+            released = call_stripe(stripe_v1.subscription_schedules.retrieve, sub.schedule,
+                                   params={"expand": _SCHEDULE_EXPAND})
+        return self._commit(call_stripe(stripe_v1.subscriptions.retrieve, sub.id), plain(released))
+
+    def _version(self, sub: Subscription) -> int | None:
+        with self._billing.session_factory() as session:
+            return session.scalar(select(BillingSubscription.version).where(BillingSubscription.stripe_id == sub.id))
 
     def _sync_invoice(self, session: Session, invoice: Any) -> None:
         if isinstance(invoice, dict) and invoice.get("id"):
@@ -198,9 +297,7 @@ class SubscriptionService:
     def _update(self, sub: Subscription, params: dict[str, Any], action: str) -> Subscription:
         # The key follows the row's version: a double click replays, the same action after another
         # change (cancel, resume, cancel again) is a new request.
-        with self._billing.session_factory() as session:
-            version = session.scalar(select(BillingSubscription.version).where(
-                BillingSubscription.stripe_id == sub.id))
+        version = self._version(sub)
         state = [sub.status, [(i.price, i.quantity) for i in sub.items], sub.cancel_at_period_end, sub.paused,
                  version]
         obj = call_stripe(self._billing.stripe.v1.subscriptions.update, sub.id, params=params,

@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 from ..clock import utc
 from ..customers.models import BillingCustomer
 from ..db import upsert
-from .models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
+from .models import (
+    BillingSubscription,
+    BillingSubscriptionChange,
+    BillingSubscriptionItem,
+    BillingSubscriptionSchedule,
+)
 
 
 def _id(value: Any) -> str | None:
@@ -36,7 +41,7 @@ def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -
         "latest_invoice": _id(obj.get("latest_invoice")),
         "default_payment_method": _id(obj.get("default_payment_method")),
         "stripe_metadata": dict(obj.get("metadata") or {}), "data": obj,
-        "stripe_created": utc(obj.get("created")), "synced_at": now,
+        "stripe_created": utc(obj.get("created")), "synced_at": now, "schedule": _id(obj.get("schedule")),
     }
     before = session.scalars(select(BillingSubscription).where(BillingSubscription.stripe_id == obj["id"])).first()
     before_state = _ledger_state(before) if before is not None else None
@@ -51,6 +56,16 @@ def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -
             subscription_stripe_id=row.stripe_id, customer_stripe_id=customer, owner_id=owner, at=now,
             status_from=before_state[0] if before_state else None, status_to=row.status,
             items=after_state[1], cancel_at_period_end=row.cancel_at_period_end))
+    return row
+
+
+def sync_subscription_schedule(session: Session, obj: dict[str, Any], *, now: datetime) -> BillingSubscriptionSchedule:
+    """The one way a Stripe subscription schedule reaches the DB (phases' prices expanded when fetched so)."""
+    row: BillingSubscriptionSchedule = upsert(session, BillingSubscriptionSchedule, {
+        "stripe_id": obj["id"], "customer_stripe_id": _id(obj["customer"]),
+        "subscription_stripe_id": _id(obj.get("subscription")) or obj.get("released_subscription"),
+        "status": obj["status"], "data": obj, "synced_at": now,
+    }, key=["stripe_id"])
     return row
 
 

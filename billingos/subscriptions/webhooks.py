@@ -1,4 +1,5 @@
-"""Built-in handlers for ``customer.subscription.*`` and ``checkout.session.completed``."""
+"""Built-in handlers for ``customer.subscription.*``, ``subscription_schedule.*`` and
+``checkout.session.completed``."""
 
 from __future__ import annotations
 
@@ -17,10 +18,15 @@ SUBSCRIPTION_EVENTS = ("created", "updated", "deleted", "paused", "resumed", "tr
                        "pending_update_applied", "pending_update_expired")
 
 
+SCHEDULE_EVENTS = ("created", "updated", "released", "canceled", "completed", "aborted", "expiring")
+
+
 def register(billing: Billing) -> None:
     for name in SUBSCRIPTION_EVENTS:
         billing.webhooks.subscribe(f"customer.subscription.{name}", on_subscription_event)
     billing.webhooks.subscribe("checkout.session.completed", on_checkout_completed)
+    for name in SCHEDULE_EVENTS:
+        billing.webhooks.subscribe(f"subscription_schedule.{name}", on_schedule_event)
 
 
 def fetch_subscription(billing: Billing, sub_id: str) -> dict[str, Any] | None:
@@ -45,6 +51,16 @@ def on_subscription_event(ctx: WebhookContext) -> None:
     if sub is not None and ctx.type == "customer.subscription.trial_will_end":
         trial_end = utc(ctx.object.get("trial_end"))
         ctx.on_commit(lambda: signals.trial_will_end.send(ctx.billing, subscription=sub, trial_end=trial_end))
+
+
+def on_schedule_event(ctx: WebhookContext) -> None:
+    """A subscription schedule changed: mirror it as Stripe has it now (its phases' prices expanded)."""
+    try:
+        current = plain(call_stripe(ctx.billing.stripe.v1.subscription_schedules.retrieve, ctx.object["id"],
+                                    params={"expand": ["phases.items.price"]}))
+    except NotFoundError:
+        return
+    ctx.billing.subscriptions.apply_schedule(ctx.session, current)
 
 
 def on_checkout_completed(ctx: WebhookContext) -> None:

@@ -18,10 +18,12 @@ from billingos.emulator import Emulator, signature_header
 from billingos.invoices import BillingInvoice
 from billingos.stripe_api import plain
 from billingos.subscriptions import BillingSubscription
+from billingos.subscriptions.models import BillingSubscriptionSchedule
 
 SECRET = "whsec_any_order_secret_123"
 OPS = ["upgrade", "downgrade", "fail_card", "good_card", "cancel_at_end", "resume", "advance_week",
-       "advance_month", "quantity"]
+       "advance_month", "quantity", "downgrade_at_period_end"]
+EXPAND = ["phases.items.price"]          # how billingos mirrors schedules
 
 
 def _advance(em: Emulator, clock: FrozenClock, days: int) -> None:
@@ -58,6 +60,8 @@ def _lifecycle(em: Emulator, clock: FrozenClock, trial: bool, ops: list[str]) ->
             level -= 1
             sc.v1.subscriptions.update(sub.id, params={"items": [{"id": item.id, "price": prices[level]}],
                                                         "proration_behavior": "none"})
+        elif op == "downgrade_at_period_end" and level > 0:
+            _schedule_downgrade(sc, current, prices[level - 1])
         elif op == "quantity":
             sc.v1.subscriptions.update(sub.id, params={"items": [{"id": item.id, "quantity": 3}]})
         elif op in ("fail_card", "good_card"):
@@ -74,12 +78,26 @@ def _lifecycle(em: Emulator, clock: FrozenClock, trial: bool, ops: list[str]) ->
             _advance(em, clock, 31)
 
 
+def _schedule_downgrade(sc: Any, current: Any, price: str) -> None:
+    """As billingos does it: the subscription's schedule (made from it if needed) gets two phases, the current
+    items until the period end, then the new price; released after that."""
+    sched = (sc.v1.subscription_schedules.retrieve(current.schedule) if current.schedule
+             else sc.v1.subscription_schedules.create(params={"from_subscription": current.id}))
+    item = current["items"]["data"][0]
+    sc.v1.subscription_schedules.update(sched.id, params={"end_behavior": "release", "phases": [
+        {"items": [{"price": item.price.id, "quantity": item.quantity}], "proration_behavior": "none",
+         "start_date": sched.current_phase.start_date, "end_date": item.current_period_end},
+        {"items": [{"price": price, "quantity": item.quantity}], "proration_behavior": "none",
+         "duration": {"interval": "month"}}]})
+
+
 def _state(billing: Billing) -> dict[str, Any]:
     with billing.session_factory() as s:
         return {
             "customers": {r.stripe_id: r.data for r in s.scalars(select(BillingCustomer))},
             "subscriptions": {r.stripe_id: r.data for r in s.scalars(select(BillingSubscription))},
             "invoices": {r.stripe_id: r.data for r in s.scalars(select(BillingInvoice))},
+            "schedules": {r.stripe_id: r.data for r in s.scalars(select(BillingSubscriptionSchedule))},
         }
 
 
@@ -90,6 +108,8 @@ def _stripe_state(em: Emulator) -> dict[str, Any]:
         "subscriptions": {s.id: plain(s) for s in
                           sc.v1.subscriptions.list(params={"status": "all", "limit": 100}).auto_paging_iter()},
         "invoices": {i.id: plain(i) for i in sc.v1.invoices.list(params={"limit": 100}).auto_paging_iter()},
+        "schedules": {s.id: plain(sc.v1.subscription_schedules.retrieve(s.id, params={"expand": EXPAND}))
+                      for s in sc.v1.subscription_schedules.list(params={"limit": 100}).auto_paging_iter()},
     }
 
 

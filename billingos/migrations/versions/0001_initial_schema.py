@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 0002
-Create Date: 2026-11-21 05:23:33.408918
+Create Date: 2026-11-21 05:44:57.639805
 """
 from __future__ import annotations
 
@@ -249,6 +249,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_billing_subscription_changes_owner_id'), ['owner_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_billing_subscription_changes_subscription_stripe_id'), ['subscription_stripe_id'], unique=False)
 
+    op.create_table('billing_subscription_schedules',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('subscription_stripe_id', sa.String(length=255), nullable=True),
+    sa.Column('customer_stripe_id', sa.String(length=255), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_subscription_schedules')),
+    sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_subscription_schedules_stripe_id'))
+    )
+    with op.batch_alter_table('billing_subscription_schedules', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_billing_subscription_schedules_customer_stripe_id'), ['customer_stripe_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_billing_subscription_schedules_subscription_stripe_id'), ['subscription_stripe_id'], unique=False)
+
     op.create_table('billing_subscriptions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('stripe_id', sa.String(length=255), nullable=False),
@@ -273,6 +288,7 @@ def upgrade() -> None:
     sa.Column('stripe_created', billingos.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('synced_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('schedule', sa.String(length=255), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_subscriptions')),
     sa.UniqueConstraint('stripe_id', name=op.f('uq_billing_subscriptions_stripe_id'))
     )
@@ -436,6 +452,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_billing_subscriptions_customer_stripe_id'))
 
     op.drop_table('billing_subscriptions')
+    with op.batch_alter_table('billing_subscription_schedules', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_billing_subscription_schedules_subscription_stripe_id'))
+        batch_op.drop_index(batch_op.f('ix_billing_subscription_schedules_customer_stripe_id'))
+
+    op.drop_table('billing_subscription_schedules')
     with op.batch_alter_table('billing_subscription_changes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_billing_subscription_changes_subscription_stripe_id'))
         batch_op.drop_index(batch_op.f('ix_billing_subscription_changes_owner_id'))

@@ -17,6 +17,22 @@ from .usage.models import (
 )
 from .webhooks.models import BillingLock, BillingWebhookEvent
 
-__all__ = ["Base", "BillingCustomer", "BillingEntitlement", "BillingEntitlementCounter", "BillingEntitlementUsage",
-           "BillingInvoice", "BillingLock", "BillingSubscription", "BillingSubscriptionChange", "BillingSubscriptionItem", "BillingUsageEvent", "BillingUsageKey",
-           "BillingUsagePush", "BillingUsageSummary", "BillingUsageThreshold", "BillingWebhookEvent", "metadata"]
+__all__ = [
+    "Base",
+    "BillingCustomer",
+    "BillingEntitlement",
+    "BillingEntitlementCounter",
+    "BillingEntitlementUsage",
+    "BillingInvoice",
+    "BillingLock",
+    "BillingSubscription",
+    "BillingSubscriptionChange",
+    "BillingSubscriptionItem",
+    "BillingUsageEvent",
+    "BillingUsageKey",
+    "BillingUsagePush",
+    "BillingUsageSummary",
+    "BillingUsageThreshold",
+    "BillingWebhookEvent",
+    "metadata",
+]

@@ -18,6 +18,7 @@ from .account import bp as account_bp
 from .catalog import CATALOG_PATH, sync_catalog
 from .csrf import init_csrf
 from .demo import demo_billing, init_demo
+from .gated import bp as gated_bp
 from .models import User, make_sessions
 from .plans import money
 from .views import bp
@@ -57,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_load_user)
     app.register_blueprint(bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(gated_bp)
     app.add_template_filter(money, "money")
     app.add_template_filter(_date, "date")
     app.jinja_env.globals["demo_mode"] = False

@@ -16,6 +16,7 @@ from billingos_flask import current_billing
 
 from .catalog import price_list
 from .csrf import csrf_token
+from .gated import features_for
 from .models import User
 from .plans import TRIAL_DAYS, TRIAL_PRICE, current_subscription, plan_name
 
@@ -127,7 +128,8 @@ def account() -> str | Response:
         customer = None
     sub = current_subscription(current_billing, g.user.owner_id)
     return render_template("account.html", customer=customer, sub=sub,
-                           plan=plan_name(current_billing, sub) if sub else None)
+                           plan=plan_name(current_billing, sub) if sub else None,
+                           features=features_for(g.user.owner_id))
 
 
 @bp.get("/pricing")

@@ -2,6 +2,7 @@
 
 from . import signals
 from .billing import Billing
+from .catalog import Catalog, load_catalog
 from .clock import Clock, FrozenClock, SystemClock
 from .config import BillingConfig
 from .customers import Customer, Page
@@ -16,7 +17,11 @@ from .errors import (
     StripeRequestError,
     StripeUnavailableError,
 )
+from .invoices import Invoice, InvoiceLine
 from .money import Money
+from .reconcile import ReconcileReport
+from .subscriptions import InvoicePreview, Subscription, SubscriptionItem
+from .webhooks import Receipt, WebhookPayloadError, WebhookSignatureError
 
 __version__ = "0.1.0"
 
@@ -25,6 +30,7 @@ __all__ = [
     "BillingConfig",
     "BillingError",
     "CardDeclinedError",
+    "Catalog",
     "Check",
     "Clock",
     "ConfigurationError",
@@ -33,13 +39,23 @@ __all__ = [
     "FrozenClock",
     "Grant",
     "InvalidInputError",
+    "Invoice",
+    "InvoiceLine",
+    "InvoicePreview",
     "Money",
     "NotFoundError",
     "Page",
+    "Receipt",
+    "ReconcileReport",
     "Reservation",
     "StripeRequestError",
     "StripeUnavailableError",
+    "Subscription",
+    "SubscriptionItem",
     "SystemClock",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
     "__version__",
+    "load_catalog",
     "signals",
 ]

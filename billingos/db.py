@@ -7,12 +7,22 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, event, insert, select
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Base", "JSONType", "UTCDateTime", "insert_ignore", "metadata", "on_commit", "transaction", "upsert"]
+__all__ = [
+    "Base",
+    "BigID",
+    "JSONType",
+    "UTCDateTime",
+    "insert_ignore",
+    "metadata",
+    "on_commit",
+    "transaction",
+    "upsert",
+]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -49,6 +59,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+#: Surrogate primary keys: BIGINT, except SQLite, where only INTEGER PRIMARY KEY autoincrements.
+BigID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def upsert(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str],

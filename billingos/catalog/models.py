@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Boolean, Integer, Numeric, String, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, JSONType, UTCDateTime
+from ..db import BigID as ID
 
 __all__ = [
     "BillingFeature",
@@ -23,7 +24,6 @@ __all__ = [
     "as_decimal",
 ]
 
-ID = BigInteger().with_variant(Integer(), "sqlite")
 # Exact sub-cent amounts: NUMERIC(19, 12) where the database has it; SQLite has no exact decimal type
 # (its NUMERIC goes through a float), so there the value is kept as text. Read it with ``as_decimal``.
 EXACT_DECIMAL = Numeric(19, 12).with_variant(String(40), "sqlite")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
+from ..db import BigID as ID
 
 __all__ = ["BillingEntitlement", "BillingEntitlementCounter", "BillingEntitlementUsage"]
 
-ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class BillingEntitlement(Base):

@@ -7,8 +7,7 @@ from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, JSONType, UTCDateTime
-
-ID = BigInteger().with_variant(Integer(), "sqlite")
+from ..db import BigID as ID
 
 
 class BillingInvoice(Base):

@@ -7,8 +7,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, JSONType, UTCDateTime
-
-ID = BigInteger().with_variant(Integer(), "sqlite")
+from ..db import BigID as ID
 
 
 class BillingSubscription(Base):

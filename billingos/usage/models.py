@@ -15,6 +15,7 @@ from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, JSONType, UTCDateTime
+from ..db import BigID as ID
 
 __all__ = [
     "HAND_WRITTEN",
@@ -25,7 +26,6 @@ __all__ = [
     "BillingUsageThreshold",
 ]
 
-ID = BigInteger().with_variant(Integer(), "sqlite")
 #: ``Table.info`` flag for the tables that migration 0002 creates by hand.
 HAND_WRITTEN = "billingos_hand_written_migration"
 

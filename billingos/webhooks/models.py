@@ -3,12 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, JSONType, UTCDateTime
-
-ID = BigInteger().with_variant(Integer(), "sqlite")
+from ..db import BigID as ID
 
 # pending -> processing -> processed | ignored | failed (retried) -> dead (replayable)
 STATUSES = ("pending", "processing", "processed", "ignored", "failed", "dead")

@@ -7,8 +7,9 @@ import billingos
 EXPECTED = {
     "Billing", "BillingConfig", "BillingError", "CardDeclinedError", "Check", "Clock", "ConfigurationError",
     "ConflictError", "Customer", "FrozenClock", "Grant", "InvalidInputError", "Money", "NotFoundError", "Page",
-    "Reservation",
-    "StripeRequestError", "StripeUnavailableError", "SystemClock", "__version__", "signals",
+    "Reservation", "StripeRequestError", "StripeUnavailableError", "SystemClock", "__version__", "signals",
+    "Catalog", "load_catalog", "Invoice", "InvoiceLine", "ReconcileReport", "InvoicePreview", "Subscription",
+    "SubscriptionItem", "Receipt", "WebhookPayloadError", "WebhookSignatureError",
 }
 
 

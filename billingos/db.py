@@ -66,23 +66,23 @@ BigID = BigInteger().with_variant(Integer(), "sqlite")
 
 def upsert(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str],
            update: list[str] | None = None) -> Any:
-    """INSERT .. ON CONFLICT (key) DO UPDATE, returning the row. Never check-then-insert."""
-    table = model.__table__
+    """INSERT .. ON CONFLICT (key) DO UPDATE .. RETURNING the ORM row. Never check-then-insert."""
     cols = update if update is not None else [c for c in values if c not in key]
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - other backends take the portable path
         return _portable_upsert(session, model, values, key, cols)
     name = {a.key: a.columns[0].name for a in model.__mapper__.column_attrs}  # attribute -> column
-    row = {name[k]: v for k, v in values.items()}
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(**row)
+    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values)
     if cols:
         stmt = stmt.on_conflict_do_update(index_elements=[name[k] for k in key],
                                           set_={name[c]: stmt.excluded[name[c]] for c in cols})
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key])
-    session.execute(stmt)
-    where = [getattr(model, k) == values[k] for k in key]
-    return session.scalars(select(model).where(*where).execution_options(populate_existing=True)).one()
+    row = session.scalars(stmt.returning(model), execution_options={"populate_existing": True}).first()
+    if row is None:  # DO NOTHING on a conflict returns no row: read the existing one
+        where = [getattr(model, k) == values[k] for k in key]
+        row = session.scalars(select(model).where(*where).execution_options(populate_existing=True)).one()
+    return row
 
 
 def insert_ignore(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str]) -> bool:

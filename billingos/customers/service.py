@@ -27,14 +27,14 @@ _UNSET: Any = object()
 def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str,
                   now: datetime) -> BillingCustomer | None:
     """The one way a Stripe customer reaches the DB (write path and webhooks alike)."""
+    before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
     if obj.get("deleted"):
-        row = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
-        if row is not None and row.deleted_at is None:
-            row.deleted_at = now
-        return row
+        if before is not None and before.deleted_at is None:
+            before.deleted_at = now
+        return before
     meta = dict(obj.get("metadata") or {})
     owner = meta.get(owner_key)
-    if owner is not None:
+    if owner is not None and (before is None or before.owner_id != owner):
         holder = session.scalars(select(BillingCustomer.stripe_id).where(BillingCustomer.owner_id == owner)).first()
         if holder is not None and holder != obj["id"]:
             owner = None  # a second Stripe customer claims the owner: keep the first mapping
@@ -46,10 +46,11 @@ def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str,
         "default_payment_method": _id(settings.get("default_payment_method")),
         "test_clock": _id(obj.get("test_clock")), "livemode": bool(obj.get("livemode")), "stripe_metadata": meta,
         "data": obj, "stripe_created": utc(obj.get("created")), "synced_at": now,
+        "version": 1 if before is None else before.version + (before.data != obj),
     }
-    before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
-    values["version"] = 1 if before is None else before.version + (before.data != obj)
     update = [c for c in values if c != "stripe_id" and not (c == "owner_id" and owner is None)]
+    if before is not None and all(getattr(before, c) == values[c] for c in update if c != "synced_at"):
+        return before  # every column already holds this (a duplicate or replayed event): no write
     return upsert(session, BillingCustomer, values, key=["stripe_id"], update=update)
 
 

@@ -341,6 +341,24 @@ class EntitlementService:
             self._finish(session, diff, now, reason="override_revoked")
         return bool(gone)
 
+    def limit_for(self, owner_id: str, meter: str) -> int | None:
+        """The owner's effective limit for the metered feature(s) counted by ``meter`` (a meter event name
+        or a feature key): plan or override, plus rollover, as ``check`` sees it. None when no such
+        feature is granted or when it is unlimited. Usage thresholds read their limits here."""
+        from ..catalog.models import BillingFeature
+        with self._billing.session_factory() as session:
+            keys = set(session.scalars(select(BillingFeature.lookup_key).where(
+                BillingFeature.type == "metered",
+                (BillingFeature.meter_event_name == meter) | (BillingFeature.lookup_key == meter))))
+        limits = []
+        for key in sorted(keys):
+            answer = self.check(owner_id, key, 0)
+            if answer.reason in ("granted", "grace_period", "limit_reached"):
+                if answer.limit is None:
+                    return None          # an unlimited grant: no threshold applies
+                limits.append(answer.limit)
+        return max(limits) if limits else None
+
     def grants(self, owner_id: str) -> list[Grant]:
         """The owner's live grants, straight from the database (plan grants and overrides)."""
         owner_id = validation.owner_id(owner_id)

@@ -63,7 +63,8 @@ class UsageService:
         self._lock = threading.Lock()
         self._reporter: UsageReporter | None = None
         for sig in (signals.subscription_created, signals.subscription_updated, signals.subscription_canceled,
-                    signals.subscription_renewed, signals.catalog_synced):
+                    signals.subscription_renewed, signals.catalog_synced, signals.entitlement_granted,
+                    signals.entitlement_revoked):
             sig.connect(self._forget, sender=billing, weak=False)
         billing.tasks.every("usage.push", timedelta(minutes=1), lambda: self.push())
         billing.tasks.every("usage.partitions", timedelta(hours=24), lambda: self.create_partitions())

@@ -1,5 +1,5 @@
 """usage_threshold_reached: once per period per threshold (80, 90, 100 % by default), after the commit, with
-the limit from the plan (catalog plan features, or billing.entitlements.limit_for when it exists)."""
+the limit the owner really has (billing.entitlements.limit_for: the plan's, plus any override)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ def test_limit_comes_from_the_plan(subscribed: Billing) -> None:
     assert subscribed.usage.limit_for("org_1", "api_calls") == 1000
     assert subscribed.usage.limit_for("org_2", "api_calls") is None
     assert subscribed.usage.limit_for("org_1", "logins") is None
+
+
+def test_an_override_raises_the_threshold_limit(subscribed: Billing, fired: list) -> None:
+    """A sales-granted override adds to the plan's limit; thresholds follow the limit the owner has."""
+    subscribed.entitlements.grant("org_1", "api_calls", limit=9000)
+    assert subscribed.usage.limit_for("org_1", "api_calls") == 10_000
+    subscribed.usage.track("org_1", "api_calls", 850, "a")      # 85 % of the plan alone, 8.5 % in truth
+    assert fired == []
+    subscribed.usage.track("org_1", "api_calls", 7200, "b")     # 80.5 %
+    assert [(f["threshold"], f["limit"]) for f in fired] == [(80, 10_000)]
 
 
 def test_each_threshold_fires_once_per_period(subscribed: Billing, fired: list) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, insert, select
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, any_, bindparam, event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -17,6 +17,7 @@ __all__ = [
     "BigID",
     "JSONType",
     "UTCDateTime",
+    "in_many",
     "insert_ignore",
     "metadata",
     "on_commit",
@@ -101,6 +102,18 @@ def insert_ignore(session: Session, model: type[Any], values: dict[str, Any], *,
     pk = next(iter(model.__table__.primary_key.columns))
     stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key]).returning(pk)
     return session.execute(stmt).first() is not None
+
+
+def in_many(session: Session, column: Any, values: Iterable[str]) -> Iterator[Any]:
+    """``column IN values`` as few clauses as the backend allows: one ``= ANY(array)`` on PostgreSQL (one
+    parameter, however many values), IN lists of 1,000 on SQLite (at most 32,766 parameters a statement).
+    Run the query once per clause and merge the rows."""
+    items = sorted(set(values))
+    if session.get_bind().dialect.name == "postgresql":
+        yield column == any_(bindparam(None, items, type_=postgresql.ARRAY(String)))
+        return
+    for lo in range(0, len(items), 1000):
+        yield column.in_(items[lo:lo + 1000])
 
 
 def _portable_upsert(session: Session, model: type[Any], values: dict[str, Any], key: list[str],

@@ -1,18 +1,19 @@
-"""SQL for usage: billing periods, the summary upsert, recomputation, and the bulk load paths."""
+"""SQL for usage: billing periods, keys and events one at a time, the summary upsert and recomputation.
+Bulk loads are in ``bulk``."""
 
 from __future__ import annotations
 
 import calendar
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, case, select, text
+from sqlalchemy import Table, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..catalog.models import BillingPrice
+from ..db import in_many
 from ..subscriptions.models import BillingSubscription, BillingSubscriptionItem
 from .models import BillingUsageEvent, BillingUsageKey, BillingUsageSummary
 from .schemas import MeterDef, UsageEvent
@@ -53,20 +54,19 @@ def add_interval(dt: datetime, interval: str | None, count: int, anchor_day: int
 
 def subscription_periods(session: Session, owner_ids: Iterable[str]) -> dict[str, list[tuple[Period, str, int]]]:
     """The live subscriptions' current periods per owner, with their price interval (to roll forward)."""
-    owners = list(set(owner_ids))
     out: dict[str, list[tuple[Period, str, int]]] = {}
-    if not owners:
-        return out
     s, i, p = BillingSubscription, BillingSubscriptionItem, BillingPrice
-    stmt = (select(s.owner_id, s.current_period_start, s.current_period_end, p.interval, p.interval_count)
-            .select_from(s).outerjoin(i, i.subscription_id == s.id).outerjoin(p, p.stripe_id == i.price_stripe_id)
-            .where(s.owner_id.in_(owners), s.status.in_(LIVE), s.current_period_start.is_not(None)))
-    for owner, start, end, interval, count in session.execute(stmt):
-        if owner is None or start is None or end is None:
-            continue
-        entry = ((start, end), interval or "month", count or 1)
-        if entry not in out.setdefault(owner, []):
-            out[owner].append(entry)
+    for owned in in_many(session, s.owner_id, owner_ids):
+        stmt = (select(s.owner_id, s.current_period_start, s.current_period_end, p.interval, p.interval_count)
+                .select_from(s).outerjoin(i, i.subscription_id == s.id)
+                .outerjoin(p, p.stripe_id == i.price_stripe_id)
+                .where(owned, s.status.in_(LIVE), s.current_period_start.is_not(None)))
+        for owner, start, end, interval, count in session.execute(stmt):
+            if owner is None or start is None or end is None:
+                continue
+            entry = ((start, end), interval or "month", count or 1)
+            if entry not in out.setdefault(owner, []):
+                out[owner].append(entry)
     return out
 
 
@@ -75,15 +75,12 @@ def summary_periods(session: Session, pairs: Iterable[tuple[str, str]],
     """Existing summary periods per (owner, meter) that end after ``since`` (late events land there)."""
     out: dict[tuple[str, str], list[Period]] = {}
     wanted = set(pairs)
-    owners = {o for o, _ in wanted}
-    if not owners:
-        return out
     t = BillingUsageSummary
-    stmt = select(t.owner_id, t.meter, t.period_start, t.period_end).where(t.owner_id.in_(owners),
-                                                                            t.period_end > since)
-    for owner, meter, start, end in session.execute(stmt):
-        if (owner, meter) in wanted:
-            out.setdefault((owner, meter), []).append((start, end))
+    for owned in in_many(session, t.owner_id, {o for o, _ in wanted}):
+        stmt = select(t.owner_id, t.meter, t.period_start, t.period_end).where(owned, t.period_end > since)
+        for owner, meter, start, end in session.execute(stmt):
+            if (owner, meter) in wanted:
+                out.setdefault((owner, meter), []).append((start, end))
     return out
 
 
@@ -221,226 +218,3 @@ def summary_value(session: Session, owner_id: str, meter: str, period: Period) -
     found = session.execute(select(t.value).where(t.owner_id == owner_id, t.meter == meter,
                                                   t.period_start == period[0])).scalar()
     return int(found or 0)
-
-
-# --- bulk --------------------------------------------------------------------------------------------
-Group = tuple[str, str, datetime, datetime, int]       # owner, meter, period start, end, the period's total
-
-_STAGE = """CREATE TEMP TABLE IF NOT EXISTS billingos_usage_stage (
-    owner_id text NOT NULL, meter text NOT NULL, timestamp timestamptz NOT NULL, idempotency_key text NOT NULL,
-    value bigint NOT NULL, unique_key text, properties jsonb, period_start timestamptz NOT NULL,
-    period_end timestamptz NOT NULL, aggregation text NOT NULL) ON COMMIT DELETE ROWS"""
-_STAGE_COLUMNS = ("owner_id", "meter", "timestamp", "idempotency_key", "value", "unique_key", "properties",
-                  "period_start", "period_end", "aggregation")
-
-# One statement: keys insert-ignored (the forever-unique guard), the new keys' events inserted, and the
-# per-(owner, meter, period) aggregates folded into the summaries, returning each period's new total.
-_LOAD = """
-WITH new AS (
-    INSERT INTO billing_usage_keys (idempotency_key, timestamp)
-    SELECT idempotency_key, timestamp FROM billingos_usage_stage
-    ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key),
-ins AS (
-    INSERT INTO billing_usage_events (owner_id, meter, timestamp, idempotency_key, value, unique_key, properties,
-                                      received_at)
-    SELECT s.owner_id, s.meter, s.timestamp, s.idempotency_key, s.value, s.unique_key, s.properties, :now
-    FROM billingos_usage_stage s JOIN new USING (idempotency_key)
-    RETURNING 1),
-agg AS (
-    SELECT s.owner_id, s.meter, s.period_start, s.period_end, s.aggregation, count(*) AS n,
-           CASE s.aggregation WHEN 'sum' THEN sum(s.value) WHEN 'count' THEN count(*) WHEN 'max' THEN max(s.value)
-                ELSE (array_agg(s.value ORDER BY s.timestamp DESC))[1] END AS value,
-           max(s.timestamp) AS last_at
-    FROM billingos_usage_stage s JOIN new USING (idempotency_key)
-    WHERE s.aggregation <> 'unique_count'
-    GROUP BY s.owner_id, s.meter, s.period_start, s.period_end, s.aggregation),
-up AS (
-    INSERT INTO billing_usage_summaries AS t (owner_id, meter, period_start, period_end, aggregation, value, events,
-                                              last_at, version, staged_version, staged_value, updated_at)
-    SELECT owner_id, meter, period_start, period_end, aggregation, value, n, last_at, 1, 0, 0, :now FROM agg
-    ON CONFLICT (owner_id, meter, period_start) DO UPDATE SET
-        value = CASE t.aggregation
-            WHEN 'max' THEN greatest(t.value, excluded.value)
-            WHEN 'last' THEN CASE WHEN t.last_at IS NULL OR excluded.last_at >= t.last_at
-                                  THEN excluded.value ELSE t.value END
-            ELSE t.value + excluded.value END,
-        events = t.events + excluded.events, version = t.version + 1,
-        last_at = greatest(t.last_at, excluded.last_at), updated_at = excluded.updated_at
-    RETURNING t.owner_id, t.meter, t.period_start, t.period_end, t.value)
-SELECT 'g' AS kind, owner_id, meter, period_start, period_end, value FROM up
-UNION ALL SELECT 'n', NULL, NULL, NULL, NULL, (SELECT count(*) FROM ins)
-UNION ALL SELECT DISTINCT 'u', s.owner_id, s.meter, s.period_start, s.period_end, 0
-    FROM billingos_usage_stage s JOIN new USING (idempotency_key) WHERE s.aggregation = 'unique_count'
-"""
-
-
-def bulk_load(session: Session, rows: Sequence[tuple[UsageEvent, MeterDef, Period]],
-              now: datetime) -> tuple[int, list[Group], list[tuple[str, MeterDef, Period]]]:
-    """Insert the events whose keys are new and fold them into the summaries.
-
-    Returns (events inserted, per-period totals, unique_count periods to recompute)."""
-    if dialect(session) == "postgresql":
-        return _copy_postgres(session, rows, now)
-    return _batched_sqlite(session, rows, now)
-
-
-def _esc(value: str | None) -> str:
-    """A value in COPY's text format: \\N for NULL, and backslash, tab, newline and CR escaped."""
-    if value is None:
-        return "\\N"
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
-
-
-def _props(p: dict[str, Any] | None) -> str | None:
-    return None if p is None else json.dumps(p, separators=(",", ":"))
-
-
-def _copy_postgres(session: Session, rows: Sequence[tuple[UsageEvent, MeterDef, Period]],
-                   now: datetime) -> tuple[int, list[Group], list[tuple[str, MeterDef, Period]]]:
-    """Optimistic: the keys and the events are COPYed straight into their tables, in a savepoint. The keys
-    table's primary key is the guard: if any key was seen before (a retried batch) or is being inserted by
-    another writer, the COPY fails, the savepoint rolls back, and the load goes through the stage
-    (``_LOAD``: insert-ignore, slower but exact). Either way each key is counted once."""
-    import psycopg
-
-    fresh = rows
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
-        cur.execute("SAVEPOINT billingos_usage_copy")
-        try:
-            received = now.isoformat()
-            stamps: dict[datetime, str] = {}
-            keys = [(_esc(ev.idempotency_key), stamps.get(ev.timestamp) or stamps.setdefault(
-                ev.timestamp, ev.timestamp.isoformat())) for ev, _, _ in fresh]
-            with cur.copy("COPY billing_usage_keys (idempotency_key, timestamp) FROM STDIN") as cp:
-                cp.write("".join([f"{k}\t{ts}\n" for k, ts in keys]))
-            with cur.copy("COPY billing_usage_events (owner_id, meter, timestamp, idempotency_key, value, unique_key, "
-                          "properties, received_at) FROM STDIN") as cp:
-                cp.write("".join([
-                    f"{_esc(ev.owner_id)}\t{ev.meter}\t{ts}\t{k}\t{ev.value}\t{_esc(ev.unique_key)}\t"
-                    f"{_esc(_props(ev.properties))}\t{received}\n"
-                    for (ev, _, _), (k, ts) in zip(fresh, keys, strict=True)]))
-        except psycopg.errors.UniqueViolation:
-            cur.execute("ROLLBACK TO SAVEPOINT billingos_usage_copy")
-            return _stage_postgres(session, fresh, now)
-        cur.execute("RELEASE SAVEPOINT billingos_usage_copy")
-    groups, uniques = _fold_postgres(session, fresh, now)
-    return len(fresh), groups, uniques
-
-
-_FOLD = """
-INSERT INTO billing_usage_summaries AS t (owner_id, meter, period_start, period_end, aggregation, value, events,
-                                          last_at, version, staged_version, staged_value, updated_at)
-SELECT u.owner_id, u.meter, u.period_start, u.period_end, u.aggregation, u.value, u.n, u.last_at, 1, 0, 0, :now
-FROM unnest(CAST(:owners AS text[]), CAST(:meters AS text[]), CAST(:starts AS timestamptz[]),
-            CAST(:ends AS timestamptz[]), CAST(:aggs AS text[]), CAST(:values AS bigint[]), CAST(:ns AS bigint[]),
-            CAST(:lasts AS timestamptz[]))
-     AS u(owner_id, meter, period_start, period_end, aggregation, value, n, last_at)
-ON CONFLICT (owner_id, meter, period_start) DO UPDATE SET
-    value = CASE t.aggregation
-        WHEN 'max' THEN greatest(t.value, excluded.value)
-        WHEN 'last' THEN CASE WHEN t.last_at IS NULL OR excluded.last_at >= t.last_at
-                              THEN excluded.value ELSE t.value END
-        ELSE t.value + excluded.value END,
-    events = t.events + excluded.events, version = t.version + 1,
-    last_at = greatest(t.last_at, excluded.last_at), updated_at = excluded.updated_at
-RETURNING t.owner_id, t.meter, t.period_start, t.period_end, t.value
-"""
-
-
-def _fold_postgres(session: Session, rows: Sequence[tuple[UsageEvent, MeterDef, Period]],
-                   now: datetime) -> tuple[list[Group], list[tuple[str, MeterDef, Period]]]:
-    """One upsert for every (owner, meter, period) of the load, from aggregates computed here."""
-    folds = fold(rows)
-    uniques = [(owner, g["m"], g["period"]) for (owner, _, _), g in folds.items()
-               if g["m"].aggregation == "unique_count"]
-    items = [((owner, meter, start), g) for (owner, meter, start), g in sorted(folds.items(), key=lambda kv: kv[0])
-             if g["m"].aggregation != "unique_count"]
-    if not items:
-        return [], uniques
-    params = {"now": now, "owners": [k[0] for k, _ in items], "meters": [k[1] for k, _ in items],
-              "starts": [g["period"][0] for _, g in items], "ends": [g["period"][1] for _, g in items],
-              "aggs": [g["m"].aggregation for _, g in items], "values": [g["add"] for _, g in items],
-              "ns": [g["n"] for _, g in items], "lasts": [g["last"][0] for _, g in items]}
-    groups = [(o, m, a, b, int(v)) for o, m, a, b, v in session.execute(text(_FOLD), params)]
-    return groups, uniques
-
-
-def fold(rows: Sequence[tuple[UsageEvent, MeterDef, Period]]) -> dict[tuple[str, str, datetime], dict[str, Any]]:
-    """Per (owner, meter, period): count, sum, max, the newest value; ``add`` is what the aggregation adds."""
-    folds: dict[tuple[str, str, datetime], dict[str, Any]] = {}
-    for ev, m, period in rows:
-        g = folds.get((ev.owner_id, m.event_name, period[0]))
-        if g is None:
-            folds[(ev.owner_id, m.event_name, period[0])] = {
-                "m": m, "period": period, "sum": ev.value, "n": 1, "max": ev.value, "last": (ev.timestamp, ev.value)}
-            continue
-        g["n"] += 1
-        g["sum"] += ev.value
-        if ev.value > g["max"]:
-            g["max"] = ev.value
-        if ev.timestamp >= g["last"][0]:
-            g["last"] = (ev.timestamp, ev.value)
-    for g in folds.values():
-        g["add"] = {"sum": g["sum"], "count": g["n"], "max": g["max"], "last": g["last"][1],
-                    "unique_count": 0}[g["m"].aggregation]
-    return folds
-
-
-def _stage_postgres(session: Session, rows: Sequence[tuple[UsageEvent, MeterDef, Period]],
-                    now: datetime) -> tuple[int, list[Group], list[tuple[str, MeterDef, Period]]]:
-    """The always-correct path under concurrent writers: COPY into a stage, then ``_LOAD`` (insert-ignore)."""
-    session.execute(text(_STAGE))
-    session.execute(text("TRUNCATE billingos_usage_stage"))
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur, cur.copy(f"COPY billingos_usage_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as cp:
-        write = cp.write_row
-        for ev, m, (start, end) in rows:
-            write((ev.owner_id, ev.meter, ev.timestamp, ev.idempotency_key, ev.value, ev.unique_key,
-                   _props(ev.properties), start, end, m.aggregation))
-    meters = {m.event_name: m for _, m, _ in rows}
-    inserted, groups, uniques = 0, [], []
-    for kind, owner, meter, start, end, value in session.execute(text(_LOAD), {"now": now}):
-        if kind == "n":
-            inserted = int(value)
-        elif kind == "g":
-            groups.append((owner, meter, start, end, int(value)))
-        else:
-            uniques.append((owner, meters[meter], (start, end)))
-    return inserted, groups, uniques
-
-
-def _batched_sqlite(session: Session, rows: Sequence[tuple[UsageEvent, MeterDef, Period]], now: datetime,
-                    batch: int = 5000) -> tuple[int, list[Group], list[tuple[str, MeterDef, Period]]]:
-    """Keys insert-ignored in multi-row batches (RETURNING tells which are new), events by executemany,
-    then one summary upsert per (owner, meter, period)."""
-    done: list[tuple[UsageEvent, MeterDef, Period]] = []
-    for i in range(0, len(rows), batch):
-        chunk = rows[i:i + batch]
-        stmt = sqlite.insert(_KEYS).values([{"idempotency_key": ev.idempotency_key, "timestamp": ev.timestamp}
-                                            for ev, _, _ in chunk])
-        new = set(session.execute(stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
-                                  .returning(_KEYS.c.idempotency_key)).scalars())
-        fresh = [r for r in chunk if r[0].idempotency_key in new]
-        if fresh:
-            session.execute(_EVENTS.insert(), [    # executemany
-                {"owner_id": ev.owner_id, "meter": ev.meter, "timestamp": ev.timestamp,
-                 "idempotency_key": ev.idempotency_key, "value": ev.value, "adjusts": None,
-                 "unique_key": ev.unique_key, "properties": ev.properties, "received_at": now}
-                for ev, _, _ in fresh])
-        done += fresh
-    groups: list[Group] = []
-    uniques: list[tuple[str, MeterDef, Period]] = []
-    for (owner, _, _), g in sorted(fold(done).items(), key=lambda kv: kv[0]):
-        m, period = g["m"], g["period"]
-        if m.aggregation == "unique_count":
-            uniques.append((owner, m, period))
-            continue
-        _, total, _ = bump_summary(session, owner_id=owner, meter=m, period=period, value=g["add"], events=g["n"],
-                                   last_at=g["last"][0], now=now)
-        groups.append((owner, m.event_name, period[0], period[1], total))
-    return len(done), groups, uniques

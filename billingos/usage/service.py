@@ -3,25 +3,23 @@ invoice, push deltas to Stripe and announce thresholds."""
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import signals, validation
-from ..catalog.models import BillingFeature, BillingMeter, BillingPlanFeature
+from ..catalog.models import BillingMeter
 from ..db import on_commit
 from ..errors import InvalidInputError, NotFoundError
-from ..subscriptions.models import BillingSubscription, BillingSubscriptionItem
+from . import bulk
+from . import events as valid
 from . import repository as repo
+from .events import MAX_VALUE
 from .models import BillingUsageEvent, BillingUsageKey, BillingUsageSummary, BillingUsageThreshold
 from .schemas import AGGREGATIONS, BulkResult, MeterDef, TrackResult, UsageEvent, UsageSummary
 
@@ -32,14 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_VALUE", "UsageService"]
 
-#: The largest value one event may carry.
-MAX_VALUE = 10**12
-FUTURE_SKEW = timedelta(minutes=5)          # as Stripe: events at most 5 minutes ahead of the clock
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")   # visible ASCII, no spaces
-_EVENT_NAME = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
 _CACHE_TTL = 30.0
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_FIELDS = frozenset({"owner_id", "meter", "value", "idempotency_key", "timestamp", "properties"})
 T = TypeVar("T")
 
 
@@ -91,7 +82,7 @@ class UsageService:
         ``max`` or ``unique_count`` locally (push those to a Stripe ``sum`` or ``last`` meter). A meter defined
         only here is tracked and totalled but never pushed to Stripe. ``unique_count`` counts distinct
         values of ``properties[unique_by]``."""
-        name = _event_name(event_name)
+        name = valid.event_name(event_name)
         if aggregation not in AGGREGATIONS:
             raise InvalidInputError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}.",
                                     param="aggregation")
@@ -107,7 +98,7 @@ class UsageService:
 
     def meter(self, event_name: str) -> MeterDef:
         """The meter ``event_name`` (catalog or local). Unknown meters raise InvalidInputError."""
-        name = _event_name(event_name)
+        name = valid.event_name(event_name)
         hit = self._meters.get(name)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
@@ -159,47 +150,26 @@ class UsageService:
 
     def track_many(self, events: Iterable[Mapping[str, Any] | UsageEvent], *,
                    session: Session | None = None) -> BulkResult:
-        """Bulk-load events (COPY on PostgreSQL, batched executemany on SQLite). Duplicate keys, within the
+        """Bulk-load events (COPY on PostgreSQL, batched inserts on SQLite). Duplicate keys, within the
         batch or seen before, are dropped. Each event is a mapping with the arguments of ``track``. Any bad
         event raises InvalidInputError (naming its index) and nothing is written."""
-        checked: list[tuple[UsageEvent, MeterDef]] = []
-        seen: set[str] = set()
-        meters: dict[Any, MeterDef] = {}
         now = self._billing.now()
-        dupes = 0
-        for i, raw in enumerate(events):
+        if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
+            raise InvalidInputError("events must be a list (or iterable) of mappings of track() arguments.",
+                                    param="events")
+        events = events if isinstance(events, (list, tuple)) else list(events)    # read twice
+        limits = self.limits_for(bulk.named_pairs(events))     # read before the write transaction
+
+        def late(i: int, ts: datetime, period: tuple[datetime, datetime]) -> None:
             try:
-                ev, m = self._bulk_event(raw, meters, now)
+                self._check_grace(ts, period, now)
             except InvalidInputError as e:
                 raise InvalidInputError(f"events[{i}]: {e.message}", param=f"events[{i}]") from None
-            if ev.idempotency_key in seen:
-                dupes += 1
-                continue
-            seen.add(ev.idempotency_key)
-            checked.append((ev, m))
-        if not checked:
-            return BulkResult(0, dupes)
-        limits = self.limits_for({(ev.owner_id, m.event_name) for ev, m in checked})
 
         def run(s: Session) -> BulkResult:
-            subs = repo.subscription_periods(s, {ev.owner_id for ev, _ in checked})
-            oldest = min(ev.timestamp for ev, _ in checked)
-            known = repo.summary_periods(s, {(ev.owner_id, ev.meter) for ev, _ in checked}, oldest)
-            memo: dict[tuple[str, str], tuple[datetime, datetime]] = {}
-            rows = []
-            for i, (ev, m) in enumerate(checked):
-                period = memo.get((ev.owner_id, ev.meter))
-                if period is None or not period[0] <= ev.timestamp < period[1]:
-                    period = repo.pick_period(ev.timestamp, subs.get(ev.owner_id, []),
-                                              known.get((ev.owner_id, ev.meter), []))
-                    try:
-                        self._check_grace(ev.timestamp, period, now)
-                    except InvalidInputError as e:
-                        raise InvalidInputError(f"events[{i}]: {e.message}", param=f"events[{i}]") from None
-                    memo[(ev.owner_id, ev.meter)] = period
-                rows.append((ev, m, period))
-            inserted, groups, uniques = repo.bulk_load(s, rows, now)
-            for owner, m, period in uniques:
+            loaded = bulk.load(s, events, self.meter, now, late)
+            groups = list(loaded.groups)
+            for owner, m, period in loaded.uniques:
                 repo.lock_summary(s, owner_id=owner, meter=m, period=period, now=now)
                 agg, n, last_at = repo.recompute(s, owner_id=owner, meter=m, period=period)
                 _, total, _ = repo.set_summary(s, owner_id=owner, meter=m, period=period, value=agg, events=n,
@@ -207,41 +177,9 @@ class UsageService:
                 groups.append((owner, m.event_name, period[0], period[1], total))
             for owner, meter, start, end, total in groups:
                 self._check_thresholds(s, owner, meter, (start, end), total, now, limits.get((owner, meter)))
-            return BulkResult(inserted, dupes + len(checked) - inserted)
+            return BulkResult(loaded.inserted, loaded.duplicates)
 
         return self._in(session, run)
-
-    def _bulk_event(self, raw: Any, meters: dict[Any, MeterDef], now: datetime) -> tuple[UsageEvent, MeterDef]:
-        if isinstance(raw, UsageEvent):
-            raw = {"owner_id": raw.owner_id, "meter": raw.meter, "value": raw.value,
-                   "idempotency_key": raw.idempotency_key, "timestamp": raw.timestamp, "properties": raw.properties}
-        elif type(raw) is not dict and not isinstance(raw, Mapping):
-            raise InvalidInputError("each event must be a mapping of track() arguments.")
-        for field in raw:
-            if field not in _FIELDS:
-                raise InvalidInputError(f"unknown fields {sorted(set(raw) - _FIELDS)}.")
-        name: Any = raw.get("meter")
-        m = meters.get(name)
-        if m is None:
-            m = meters[name] = self.meter(name)
-        owner = raw.get("owner_id")
-        if not (type(owner) is str and 0 < len(owner) <= 255 and owner == owner.strip()):
-            owner = validation.owner_id(owner)
-        value = raw.get("value")
-        if not (type(value) is int and 0 <= value <= MAX_VALUE):
-            value = _value(value)
-        key = raw.get("idempotency_key")
-        if not (type(key) is str and _KEY.match(key)):
-            key = _idem(key)
-        ts = raw.get("timestamp")
-        if ts is None:
-            ts = now
-        elif not (type(ts) is datetime and ts.tzinfo is UTC and _EPOCH <= ts <= now + FUTURE_SKEW):
-            ts = _timestamp(ts, now)
-        props = raw.get("properties")
-        props = None if props is None else _properties(props)
-        unique = self._unique(m, props) if m.aggregation == "unique_count" else None
-        return UsageEvent(owner, m.event_name, value, key, ts, props, unique), m
 
     def adjust(self, owner_id: str, meter: str, original_key: str, idempotency_key: str, value: int | None = None,
                session: Session | None = None) -> TrackResult:
@@ -252,10 +190,10 @@ class UsageService:
         lands in the same period, and the period must still be open (or within ``grace``)."""
         owner_id = validation.owner_id(owner_id)
         m = self.meter(meter)
-        key = _idem(idempotency_key)
-        original = _idem(original_key, "original_key")
+        key = valid.idempotency_key(idempotency_key)
+        original = valid.idempotency_key(original_key, "original_key")
         if value is not None:
-            value = -_value(-value if isinstance(value, int) and not isinstance(value, bool) else value)
+            value = -valid.value(-value if isinstance(value, int) and not isinstance(value, bool) else value)
             if value == 0:
                 raise InvalidInputError("an adjustment value must be negative.", param="value")
             if m.aggregation != "sum":
@@ -300,7 +238,7 @@ class UsageService:
         """The aggregate of ``meter`` for ``owner_id`` over the billing period containing ``at`` (now)."""
         owner_id = validation.owner_id(owner_id)
         m = self.meter(meter)
-        when = _timestamp(at, self._billing.now(), future=None) if at is not None else self._billing.now()
+        when = valid.timestamp(at, self._billing.now(), future=None) if at is not None else self._billing.now()
         with self._billing.session_factory() as s:
             period = repo.period_for(s, owner_id, m.event_name, when)
             return repo.summary_value(s, owner_id, m.event_name, period)
@@ -309,7 +247,7 @@ class UsageService:
         """The billing period (start, end) that an event of ``meter`` at ``at`` (now) counts in."""
         owner_id = validation.owner_id(owner_id)
         m = self.meter(meter)
-        when = _timestamp(at, self._billing.now(), future=None) if at is not None else self._billing.now()
+        when = valid.timestamp(at, self._billing.now(), future=None) if at is not None else self._billing.now()
         with self._billing.session_factory() as s:
             return repo.period_for(s, owner_id, m.event_name, when)
 
@@ -369,20 +307,12 @@ class UsageService:
                properties: Any) -> tuple[UsageEvent, MeterDef]:
         owner = validation.owner_id(owner_id)
         m = self.meter(meter)
-        v = _value(value)
-        k = _idem(key)
-        ts = _timestamp(timestamp, self._billing.now())
-        props = _properties(properties)
-        unique = self._unique(m, props) if m.aggregation == "unique_count" else None
+        v = valid.value(value)
+        k = valid.idempotency_key(key)
+        ts = valid.timestamp(timestamp, self._billing.now())
+        props = valid.properties(properties)
+        unique = valid.unique_value(m, props) if m.aggregation == "unique_count" else None
         return UsageEvent(owner, m.event_name, v, k, ts, props, unique), m
-
-    @staticmethod
-    def _unique(m: MeterDef, props: dict[str, Any] | None) -> str:
-        raw = (props or {}).get(m.unique_by or "")
-        if raw is None or isinstance(raw, (dict, list)):
-            raise InvalidInputError(f"meter {m.event_name!r} counts distinct properties[{m.unique_by!r}]: "
-                                    "pass it as a string or number.", param="properties")
-        return str(raw)[:255]
 
     def _check_grace(self, ts: datetime, period: tuple[datetime, datetime], now: datetime) -> None:
         if now >= period[1] + self.grace:
@@ -393,9 +323,8 @@ class UsageService:
 
     # --- thresholds ---------------------------------------------------------------------------------
     def limit_for(self, owner_id: str, meter: str) -> int | None:
-        """The owner's limit for ``meter``: ``billing.entitlements.limit_for`` when it exists, else the
-        per-plan limit of a metered catalog feature counted by this meter, for the owner's live
-        subscriptions (the largest, if several). None: no limit (or unlimited)."""
+        """The owner's limit for ``meter`` (``billing.entitlements.limit_for``: plan or override, plus
+        rollover; the largest if several features count this meter). None: no limit (or unlimited)."""
         return self.limits_for({(owner_id, meter)})[(owner_id, meter)]
 
     def limits_for(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
@@ -410,47 +339,11 @@ class UsageService:
             else:
                 missing.add(pair)
         if missing:
-            fn = getattr(getattr(self._billing, "entitlements", None), "limit_for", None)
-            found = {p: fn(*p) for p in missing} if callable(fn) else self._catalog_limits(missing)
+            found = self._billing.entitlements.limits_for(missing)
             expires = time.monotonic() + _CACHE_TTL
             for pair, limit in found.items():
                 self._limits[pair] = (expires, limit)
             out.update(found)
-        return out
-
-    def _catalog_limits(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
-        f, pf, s, i = BillingFeature, BillingPlanFeature, BillingSubscription, BillingSubscriptionItem
-        out: dict[tuple[str, str], int | None] = dict.fromkeys(pairs)
-        meters = {m for _, m in pairs}
-        with self._billing.session_factory() as session:
-            by_meter: dict[str, set[str]] = {}
-            for key, meter_name, ftype in session.execute(select(f.lookup_key, f.meter_event_name, f.type).where(
-                    f.active.is_(True), (f.meter_event_name.in_(meters)) | (f.lookup_key.in_(meters)))):
-                if meter_name in meters:
-                    by_meter.setdefault(meter_name, set()).add(key)
-                if key in meters and ftype == "metered":
-                    by_meter.setdefault(key, set()).add(key)
-            if not by_meter:
-                return out
-            owners = {o for o, m in pairs if m in by_meter}
-            products: dict[str, set[str]] = {}
-            for owner, product in session.execute(select(s.owner_id, i.product_stripe_id).join(
-                    i, i.subscription_id == s.id).where(s.owner_id.in_(owners), s.status.in_(repo.LIVE))):
-                if product is not None and owner is not None:
-                    products.setdefault(owner, set()).add(product)
-            all_products = set().union(*products.values()) if products else set()
-            plan: dict[tuple[str, str], tuple[int | None, bool]] = {}
-            if all_products:
-                for product, key, value, unlimited in session.execute(
-                        select(pf.product, pf.feature_key, pf.limit_value, pf.unlimited).where(
-                            pf.product.in_(all_products))):
-                    plan[(product, key)] = (value, bool(unlimited))
-        for owner, meter in pairs:
-            rows = [plan[(p, k)] for p in products.get(owner, ()) for k in by_meter.get(meter, ()) if (p, k) in plan]
-            if not rows or any(unlimited for _, unlimited in rows):
-                continue
-            limits = [int(v) for v, _ in rows if v is not None]
-            out[(owner, meter)] = max(limits) if limits else None
         return out
 
     def _forget(self, sender: Any, **kw: Any) -> None:
@@ -487,68 +380,3 @@ class UsageService:
                                                      limit=limit, used=used, period_start=period[0],
                                                      period_end=period[1])
             on_commit(s, fire)
-
-
-# --- validation ------------------------------------------------------------------------------------------
-def _event_name(value: Any) -> str:
-    if not isinstance(value, str) or not _EVENT_NAME.match(value):
-        raise InvalidInputError(f"meter must be a meter event_name (1-100 letters, digits, '_', '-', '.' or ':'), "
-                                f"got {value!r}.", param="meter")
-    return value
-
-
-def _idem(value: Any, param: str = "idempotency_key") -> str:
-    if not isinstance(value, str) or not _KEY.match(value):
-        raise InvalidInputError(f"{param} must be 1-255 visible ASCII characters without spaces (e.g. your "
-                                f"request id), got {value!r}.", param=param)
-    return value
-
-
-def _value(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        raise InvalidInputError(f"value must be a whole number of units, got {value!r}.", param="value")
-    finite = math.isfinite(value) if isinstance(value, float) else not isinstance(value, Decimal) or value.is_finite()
-    if not finite:
-        raise InvalidInputError(f"value must be finite, got {value!r}.", param="value")
-    if value != int(value):
-        raise InvalidInputError(f"value must be a whole number of units (scale the unit, e.g. milliseconds), "
-                                f"got {value!r}.", param="value")
-    v = int(value)
-    if v < 0:
-        raise InvalidInputError(f"value must be >= 0, got {v}; correct an event with billing.usage.adjust().",
-                                param="value")
-    if v > MAX_VALUE:
-        raise InvalidInputError(f"value {v} is larger than the maximum of {MAX_VALUE} per event.", param="value")
-    return v
-
-
-def _timestamp(value: Any, now: datetime, future: timedelta | None = FUTURE_SKEW) -> datetime:
-    if value is None:
-        return now
-    if not isinstance(value, datetime):
-        raise InvalidInputError(f"timestamp must be a timezone-aware datetime, got {value!r}.", param="timestamp")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInputError("timestamp must be timezone-aware (e.g. datetime.now(UTC)); naive datetimes are "
-                                "ambiguous.", param="timestamp")
-    ts = value.astimezone(UTC)
-    if future is not None and ts > now + future:
-        raise InvalidInputError(f"timestamp {ts.isoformat()} is more than {future} in the future.", param="timestamp")
-    if ts < _EPOCH:
-        raise InvalidInputError(f"timestamp {ts.isoformat()} is not plausible.", param="timestamp")
-    return ts
-
-
-def _properties(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise InvalidInputError("properties must be a dict.", param="properties")
-    try:
-        encoded = json.dumps(dict(value), allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as e:
-        raise InvalidInputError(f"properties must be JSON (strings, numbers, lists, dicts): {e}.",
-                                param="properties") from None
-    if len(encoded) > 4096:
-        raise InvalidInputError("properties must be at most 4 KB of JSON.", param="properties")
-    decoded: dict[str, Any] = json.loads(encoded)
-    return decoded

@@ -77,8 +77,66 @@ def test_one_bad_event_writes_nothing(catalog: Billing, bad: dict, param: str) -
 
 def test_empty_and_non_mapping_input(catalog: Billing) -> None:
     assert catalog.usage.track_many([]).inserted == 0
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(InvalidInputError) as exc:
         catalog.usage.track_many(["nope"])  # type: ignore[list-item]
+    assert exc.value.param == "events[0]"
+    for not_a_list in (5, "abc", {"owner_id": "org_1"}, None):
+        with pytest.raises(InvalidInputError) as exc:
+            catalog.usage.track_many(not_a_list)  # type: ignore[arg-type]
+        assert exc.value.param == "events"
+    assert _count(catalog) == (0, 0)
+
+
+def test_events_may_be_any_iterable(catalog: Billing) -> None:
+    r = catalog.usage.track_many(_ev(i, value=2) for i in range(5))
+    assert (r.inserted, r.duplicates) == (5, 0)
+    assert catalog.usage.total("org_1", "api_calls") == 10
+
+
+def test_error_names_the_callers_index_after_dropped_repeats(catalog: Billing) -> None:
+    """Repeats are dropped before periods are picked; a late event is still named by its own position."""
+    late = datetime(2025, 6, 1, tzinfo=UTC)
+    with pytest.raises(InvalidInputError) as exc:
+        catalog.usage.track_many([_ev(0), _ev(0), _ev(0), _ev(1, timestamp=late)])
+    assert exc.value.param == "events[3]"
+    assert _count(catalog) == (0, 0)
+
+
+def test_bad_event_deep_in_a_streamed_load_leaves_the_host_transaction_usable(catalog: Billing) -> None:
+    """On PostgreSQL the keys stream to the server while they are validated: an error after several COPY
+    blocks cancels the COPY and rolls back to the load's savepoint. The host's own writes in the same
+    transaction survive and commit."""
+    events = [_ev(i) for i in range(5000)]
+    events[4500] = {**events[4500], "value": "lots"}
+    with catalog.transaction() as s:
+        catalog.usage.track("org_1", "api_calls", 3, "host_write", session=s)
+        with pytest.raises(InvalidInputError) as exc:
+            catalog.usage.track_many(events, session=s)
+        assert exc.value.param == "events[4500]"
+    assert _count(catalog) == (1, 1)
+    assert catalog.usage.total("org_1", "api_calls") == 3
+
+
+def test_late_event_after_the_copies_rolls_everything_back(catalog: Billing) -> None:
+    """The grace window is checked while the server inserts the events: refusing one then still leaves
+    no key, no event and no summary behind."""
+    events = [_ev(i) for i in range(4999)] + [_ev(9999, timestamp=datetime(2025, 6, 1, tzinfo=UTC))]
+    with pytest.raises(InvalidInputError) as exc:
+        catalog.usage.track_many(events)
+    assert exc.value.param == "events[4999]"
+    assert _count(catalog) == (0, 0)
+    assert catalog.usage.summaries("org_1") == []
+
+
+def test_more_owners_than_one_statement_takes(catalog: Billing) -> None:
+    """33,000 owners in one load: more than SQLite's 32,766 parameters per statement."""
+    n = 33_000
+    r = catalog.usage.track_many([_ev(i, owner=f"o{i}", value=1 + i % 3) for i in range(n)])
+    assert r.inserted == n
+    assert catalog.usage.total("o32999", "api_calls") == 1 + 32999 % 3
+    with catalog.session_factory() as s:
+        from billingos.usage.models import BillingUsageSummary
+        assert s.scalar(select(func.count()).select_from(BillingUsageSummary)) == n
 
 
 def test_bulk_spans_periods(catalog: Billing) -> None:
@@ -132,7 +190,7 @@ def test_partition_function_moves_rows_out_of_the_default(catalog: Billing) -> N
 
 
 def test_bulk_values_with_characters_copy_must_escape(catalog: Billing) -> None:
-    owner = "org\\with\ttab\nand newline"
+    owner = 'org\\with\ttab\nand newline, "quotes" and {braces}'
     props = {"path": "C:\\temp\\x", "quote": 'say "hi"', "nl": "a\nb", "tab": "a\tb", "uni": "é✓"}
     r = catalog.usage.track_many([_ev(1, owner=owner, value=5, properties=props),
                                   {**_ev(2, owner=owner, value=2), "idempotency_key": "k\\2"}])

@@ -18,7 +18,7 @@ from datetime import datetime
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Table, case, text
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -383,30 +383,11 @@ def _batched_sqlite(session: Session, batch: EventBatch, periods: Sequence[Perio
             for i in fresh])
     folds = fold(batch, periods, fresh)
     uniques = [(owner, g[0], g[1]) for (owner, _, _), g in folds.items() if g[0].aggregation == "unique_count"]
-    rows = [{"owner_id": owner, "meter": meter, "period_start": g[1][0], "period_end": g[1][1],
-             "aggregation": g[0].aggregation, "value": g[7], "events": g[2], "last_at": g[5], "version": 1,
-             "staged_version": 0, "staged_value": 0, "updated_at": now}
-            for (owner, meter, _), g in sorted(folds.items(), key=lambda kv: kv[0])
-            if g[0].aggregation != "unique_count"]
+    rows = [repo.summary_row(owner_id=owner, meter=g[0], period=g[1], value=g[7], events=g[2], last_at=g[5], now=now)
+            for (owner, _, _), g in sorted(folds.items(), key=lambda kv: kv[0]) if g[0].aggregation != "unique_count"]
     groups: list[Group] = []
     if rows:
         t = _SUMMARIES.c
-        groups = [(o, m, a, b, int(v)) for o, m, a, b, v in session.execute(_SQLITE_FOLD.returning(
-            t.owner_id, t.meter, t.period_start, t.period_end, t.value), rows)]
+        upsert = repo.statements(session).fold.returning(t.owner_id, t.meter, t.period_start, t.period_end, t.value)
+        groups = [(o, m, a, b, int(v)) for o, m, a, b, v in session.execute(upsert, rows)]
     return Loaded(len(fresh), batch.dropped + len(batch) - len(fresh), groups, uniques)
-
-
-def _sqlite_fold() -> Any:
-    """The summary upsert of ``_FOLD``, for SQLite: the aggregation decides how a period's value grows."""
-    ins = sqlite.insert(_SUMMARIES)
-    t, x = _SUMMARIES.c, ins.excluded
-    newer = t.last_at.is_(None) | (x.last_at >= t.last_at)
-    value = case((t.aggregation == "max", case((x.value > t.value, x.value), else_=t.value)),
-                 (t.aggregation == "last", case((newer, x.value), else_=t.value)), else_=t.value + x.value)
-    return ins.on_conflict_do_update(
-        index_elements=["owner_id", "meter", "period_start"],
-        set_={"value": value, "events": t.events + x.events, "version": t.version + 1,
-              "last_at": case((newer, x.last_at), else_=t.last_at), "updated_at": x.updated_at})
-
-
-_SQLITE_FOLD = _sqlite_fold()

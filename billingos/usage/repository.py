@@ -8,14 +8,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, case, select
+from sqlalchemy import Table, bindparam, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..catalog.models import BillingPrice
 from ..db import in_many
 from ..subscriptions.models import BillingSubscription, BillingSubscriptionItem
-from .models import BillingUsageEvent, BillingUsageKey, BillingUsageSummary
+from .models import BillingUsageEvent, BillingUsageKey, BillingUsageSummary, BillingUsageThreshold
 from .schemas import MeterDef, UsageEvent
 
 LIVE = ("active", "trialing", "past_due")
@@ -23,14 +23,52 @@ Period = tuple[datetime, datetime]
 _EVENTS: Table = BillingUsageEvent.__table__  # type: ignore[assignment]
 _KEYS: Table = BillingUsageKey.__table__  # type: ignore[assignment]
 _SUMMARIES: Table = BillingUsageSummary.__table__  # type: ignore[assignment]
+_THRESHOLDS: Table = BillingUsageThreshold.__table__  # type: ignore[assignment]
 
 
 def dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _insert(session: Session) -> Any:
-    return postgresql.insert if dialect(session) == "postgresql" else sqlite.insert
+class _Statements:
+    """The per-event statements, built once per dialect with bind parameters: building a SQLAlchemy
+    statement and its cache key costs more Python than the database spends running it."""
+
+    def __init__(self, insert: Any) -> None:
+        t, s, i, p = _SUMMARIES.c, BillingSubscription, BillingSubscriptionItem, BillingPrice
+        self.key = (insert(_KEYS).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                    .returning(_KEYS.c.idempotency_key))
+        self.event = _EVENTS.insert()
+        up = insert(_SUMMARIES)
+        x = up.excluded
+        newer = t.last_at.is_(None) | (x.last_at >= t.last_at)
+        value = case((t.aggregation == "max", case((x.value > t.value, x.value), else_=t.value)),
+                     (t.aggregation == "last", case((newer, x.value), else_=t.value)), else_=t.value + x.value)
+        #: What one write adds to its period: the aggregation decides how ``value`` grows.
+        self.fold = up.on_conflict_do_update(
+            index_elements=["owner_id", "meter", "period_start"],
+            set_={"value": value, "events": t.events + x.events, "version": t.version + 1,
+                  "last_at": case((newer, x.last_at), else_=t.last_at), "updated_at": x.updated_at})
+        self.fold_returning = self.fold.returning(t.id, t.value, t.version)
+        lock = insert(_SUMMARIES)
+        self.lock = lock.on_conflict_do_update(index_elements=["owner_id", "meter", "period_start"],
+                                               set_={"updated_at": lock.excluded.updated_at})
+        self.subscriptions = (
+            select(s.current_period_start, s.current_period_end, p.interval, p.interval_count)
+            .select_from(s).outerjoin(i, i.subscription_id == s.id).outerjoin(p, p.stripe_id == i.price_stripe_id)
+            .where(s.owner_id == bindparam("owner"), s.status.in_(LIVE), s.current_period_start.is_not(None)))
+        self.threshold = (insert(_THRESHOLDS).on_conflict_do_nothing(
+            index_elements=["owner_id", "meter", "period_start", "threshold"]).returning(_THRESHOLDS.c.id))
+        self.known = (select(t.period_start, t.period_end)
+                      .where(t.owner_id == bindparam("owner"), t.meter == bindparam("meter"),
+                             t.period_start <= bindparam("ts"), t.period_end > bindparam("ts")).limit(1))
+
+
+_SQL = {"postgresql": _Statements(postgresql.insert), "sqlite": _Statements(sqlite.insert)}
+
+
+def statements(session: Session) -> _Statements:
+    return _SQL["postgresql" if dialect(session) == "postgresql" else "sqlite"]
 
 
 # --- periods ----------------------------------------------------------------------------------------
@@ -103,25 +141,23 @@ def pick_period(ts: datetime, subs: list[tuple[Period, str, int]], known: list[P
 
 
 def period_for(session: Session, owner_id: str, meter: str, ts: datetime) -> Period:
-    subs = subscription_periods(session, [owner_id]).get(owner_id, [])
-    t = BillingUsageSummary
-    known = [(a, b) for a, b in session.execute(
-        select(t.period_start, t.period_end).where(t.owner_id == owner_id, t.meter == meter,
-                                                   t.period_start <= ts, t.period_end > ts).limit(1))]
+    q = statements(session)
+    subs = [((a, b), interval or "month", count or 1) for a, b, interval, count in
+            session.execute(q.subscriptions, {"owner": owner_id}) if a is not None and b is not None]
+    known = [(a, b) for a, b in session.execute(q.known, {"owner": owner_id, "meter": meter, "ts": ts})]
     return pick_period(ts, subs, known)
 
 
 # --- keys and events ----------------------------------------------------------------------------------
 def insert_key(session: Session, key: str, ts: datetime) -> bool:
-    stmt = _insert(session)(_KEYS).values(idempotency_key=key, timestamp=ts)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_KEYS.c.idempotency_key)
-    return session.execute(stmt).first() is not None
+    return session.execute(statements(session).key, {"idempotency_key": key, "timestamp": ts}).first() is not None
 
 
 def insert_event(session: Session, ev: UsageEvent, *, now: datetime, adjusts: str | None = None) -> None:
-    session.execute(_EVENTS.insert().values(
-        owner_id=ev.owner_id, meter=ev.meter, timestamp=ev.timestamp, idempotency_key=ev.idempotency_key,
-        value=ev.value, adjusts=adjusts, unique_key=ev.unique_key, properties=ev.properties, received_at=now))
+    session.execute(statements(session).event, {
+        "owner_id": ev.owner_id, "meter": ev.meter, "timestamp": ev.timestamp, "idempotency_key": ev.idempotency_key,
+        "value": ev.value, "adjusts": adjusts, "unique_key": ev.unique_key, "properties": ev.properties,
+        "received_at": now})
 
 
 def unique_seen(session: Session, ev: UsageEvent, period: Period) -> bool:
@@ -135,41 +171,37 @@ def unique_seen(session: Session, ev: UsageEvent, period: Period) -> bool:
 
 
 # --- summaries ----------------------------------------------------------------------------------------
+def summary_row(*, owner_id: str, meter: MeterDef, period: Period, value: int, events: int,
+                last_at: datetime | None, now: datetime, version: int = 1) -> dict[str, Any]:
+    return {"owner_id": owner_id, "meter": meter.event_name, "period_start": period[0], "period_end": period[1],
+            "aggregation": meter.aggregation, "value": value, "events": events, "last_at": last_at,
+            "version": version, "staged_version": 0, "staged_value": 0, "updated_at": now}
+
+
 def bump_summary(session: Session, *, owner_id: str, meter: MeterDef, period: Period, value: int, events: int,
                  last_at: datetime, now: datetime) -> tuple[int, int, int]:
     """Fold ``value`` into the period's summary in one upsert. Returns (id, value, version).
 
     ``value`` is what the aggregation adds: the sum (sum), the count (count), a maximum (max), the newest
     value (last, newest by ``last_at``) or new unique keys (unique_count)."""
-    ins = _insert(session)(_SUMMARIES).values(
-        owner_id=owner_id, meter=meter.event_name, period_start=period[0], period_end=period[1],
-        aggregation=meter.aggregation, value=value, events=events, last_at=last_at, version=1, staged_version=0,
-        staged_value=0, updated_at=now)
-    t, x = _SUMMARIES.c, ins.excluded
-    newer = (t.last_at.is_(None)) | (x.last_at >= t.last_at)
-    if meter.aggregation == "max":
-        new_value: Any = case((x.value > t.value, x.value), else_=t.value)
-    elif meter.aggregation == "last":
-        new_value = case((newer, x.value), else_=t.value)
-    else:
-        new_value = t.value + x.value
-    stmt = ins.on_conflict_do_update(
-        index_elements=["owner_id", "meter", "period_start"],
-        set_={"value": new_value, "events": t.events + x.events, "version": t.version + 1,
-              "last_at": case((newer, x.last_at), else_=t.last_at), "updated_at": x.updated_at},
-    ).returning(t.id, t.value, t.version)
-    row = session.execute(stmt).one()
+    row = session.execute(statements(session).fold_returning, summary_row(
+        owner_id=owner_id, meter=meter, period=period, value=value, events=events, last_at=last_at, now=now)).one()
     return int(row[0]), int(row[1]), int(row[2])
 
 
 def lock_summary(session: Session, *, owner_id: str, meter: MeterDef, period: Period, now: datetime) -> None:
     """Make sure the period's summary exists and hold its row lock (unique_count and corrections)."""
-    ins = _insert(session)(_SUMMARIES).values(
-        owner_id=owner_id, meter=meter.event_name, period_start=period[0], period_end=period[1],
-        aggregation=meter.aggregation, value=0, events=0, last_at=None, version=0, staged_version=0,
-        staged_value=0, updated_at=now)
-    session.execute(ins.on_conflict_do_update(index_elements=["owner_id", "meter", "period_start"],
-                                              set_={"updated_at": ins.excluded.updated_at}))
+    row = summary_row(owner_id=owner_id, meter=meter, period=period, value=0, events=0, last_at=None, now=now,
+                      version=0)
+    session.execute(statements(session).lock, row)
+
+
+def announce_threshold(session: Session, *, owner_id: str, meter: str, period: Period, threshold: int, limit: int,
+                       used: int, now: datetime) -> bool:
+    """Record that ``threshold`` % was reached in the period; False when it already was (announce once)."""
+    return session.execute(statements(session).threshold, {
+        "owner_id": owner_id, "meter": meter, "period_start": period[0], "threshold": threshold,
+        "limit_value": limit, "used": used, "reached_at": now}).first() is not None
 
 
 def recompute(session: Session, *, owner_id: str, meter: MeterDef, period: Period) -> tuple[int, int, datetime | None]:

@@ -20,7 +20,7 @@ from . import bulk
 from . import events as valid
 from . import repository as repo
 from .events import MAX_VALUE
-from .models import BillingUsageEvent, BillingUsageKey, BillingUsageSummary, BillingUsageThreshold
+from .models import BillingUsageEvent, BillingUsageKey, BillingUsageSummary
 from .schemas import AGGREGATIONS, BulkResult, MeterDef, TrackResult, UsageEvent, UsageSummary
 
 if TYPE_CHECKING:
@@ -363,12 +363,8 @@ class UsageService:
             memo = (owner_id, meter, period[0], pct)
             if memo in self._fired:
                 continue
-            stmt = repo._insert(s)(BillingUsageThreshold.__table__).values(
-                owner_id=owner_id, meter=meter, period_start=period[0], threshold=pct, limit_value=limit, used=used,
-                reached_at=now).on_conflict_do_nothing(
-                index_elements=["owner_id", "meter", "period_start", "threshold"]).returning(
-                BillingUsageThreshold.__table__.c.id)
-            if s.execute(stmt).first() is None:
+            if not repo.announce_threshold(s, owner_id=owner_id, meter=meter, period=period, threshold=pct,
+                                           limit=limit, used=used, now=now):
                 with self._lock:
                     self._fired.add(memo)
                 continue

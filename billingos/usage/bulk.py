@@ -239,14 +239,8 @@ def _copy_postgres(session: Session, events: Iterable[Any], meter_of: Callable[[
     return Loaded(len(batch), batch.dropped, groups, uniques)
 
 
-_FOLD = """
-INSERT INTO billing_usage_summaries AS t (owner_id, meter, period_start, period_end, aggregation, value, events,
-                                          last_at, version, staged_version, staged_value, updated_at)
-SELECT u.owner_id, u.meter, u.period_start, u.period_end, u.aggregation, u.value, u.n, u.last_at, 1, 0, 0, :now
-FROM unnest(CAST(:owners AS text[]), CAST(:meters AS text[]), CAST(:starts AS timestamptz[]),
-            CAST(:ends AS timestamptz[]), CAST(:aggs AS text[]), CAST(:values AS bigint[]), CAST(:ns AS bigint[]),
-            CAST(:lasts AS timestamptz[]))
-     AS u(owner_id, meter, period_start, period_end, aggregation, value, n, last_at)
+# How a summary grows when a load adds to it; shared by the COPY path and the stage path.
+_GROW = """
 ON CONFLICT (owner_id, meter, period_start) DO UPDATE SET
     value = CASE t.aggregation
         WHEN 'max' THEN greatest(t.value, excluded.value)
@@ -255,8 +249,16 @@ ON CONFLICT (owner_id, meter, period_start) DO UPDATE SET
         ELSE t.value + excluded.value END,
     events = t.events + excluded.events, version = t.version + 1,
     last_at = greatest(t.last_at, excluded.last_at), updated_at = excluded.updated_at
-RETURNING t.owner_id, t.meter, t.period_start, t.period_end, t.value
-"""
+RETURNING t.owner_id, t.meter, t.period_start, t.period_end, t.value"""
+
+_FOLD = """
+INSERT INTO billing_usage_summaries AS t (owner_id, meter, period_start, period_end, aggregation, value, events,
+                                          last_at, version, staged_version, staged_value, updated_at)
+SELECT u.owner_id, u.meter, u.period_start, u.period_end, u.aggregation, u.value, u.n, u.last_at, 1, 0, 0, :now
+FROM unnest(CAST(:owners AS text[]), CAST(:meters AS text[]), CAST(:starts AS timestamptz[]),
+            CAST(:ends AS timestamptz[]), CAST(:aggs AS text[]), CAST(:values AS bigint[]), CAST(:ns AS bigint[]),
+            CAST(:lasts AS timestamptz[]))
+     AS u(owner_id, meter, period_start, period_end, aggregation, value, n, last_at)""" + _GROW
 
 
 def _fold_postgres(session: Session, folds: dict[tuple[str, str, datetime], list[Any]],
@@ -320,16 +322,7 @@ up AS (
     INSERT INTO billing_usage_summaries AS t (owner_id, meter, period_start, period_end, aggregation, value, events,
                                               last_at, version, staged_version, staged_value, updated_at)
     SELECT owner_id, meter, period_start, period_end, aggregation, value, n, last_at, 1, 0, 0, :now FROM agg
-    ORDER BY owner_id, meter, period_start
-    ON CONFLICT (owner_id, meter, period_start) DO UPDATE SET
-        value = CASE t.aggregation
-            WHEN 'max' THEN greatest(t.value, excluded.value)
-            WHEN 'last' THEN CASE WHEN t.last_at IS NULL OR excluded.last_at >= t.last_at
-                                  THEN excluded.value ELSE t.value END
-            ELSE t.value + excluded.value END,
-        events = t.events + excluded.events, version = t.version + 1,
-        last_at = greatest(t.last_at, excluded.last_at), updated_at = excluded.updated_at
-    RETURNING t.owner_id, t.meter, t.period_start, t.period_end, t.value)
+    ORDER BY owner_id, meter, period_start""" + _GROW + """)
 SELECT 'g' AS kind, owner_id, meter, period_start, period_end, value FROM up
 UNION ALL SELECT 'n', NULL, NULL, NULL, NULL, (SELECT count(*) FROM ins)
 UNION ALL SELECT DISTINCT 'u', s.owner_id, s.meter, s.period_start, s.period_end, 0

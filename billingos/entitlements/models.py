@@ -66,7 +66,10 @@ class BillingEntitlementUsage(Base):
     """The consumption ledger: one row per consume() or reserve(), keyed by the caller's idempotency key.
 
     ``status``: ``committed`` (counted in the counter's ``used``), ``held`` (a reservation, counted
-    while ``expires_at`` is ahead), ``released`` or ``expired`` (not counted)."""
+    while ``expires_at`` is ahead), ``released`` or ``expired`` (not counted).
+
+    ``token`` is the secret half of a reservation's id (``rsv_<id>_<token>``): 32 random hex characters.
+    It is empty for consume() rows and for reservations made before revision 0003, which no id can name."""
 
     __tablename__ = "billing_entitlement_usage"
     __table_args__ = (UniqueConstraint("owner_id", "idempotency_key"),
@@ -83,3 +86,5 @@ class BillingEntitlementUsage(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # consume() rows leave it to the server default: the hot path spends no randomness on them
+    token: Mapped[str] = mapped_column(String(32), server_default="")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["QuotaOps"]
 
 MAX_TIMEOUT = timedelta(days=7)
+TOKEN_BYTES = 16            # 128 random bits, as 32 hex characters (hex: no "_" to confuse the id's separator)
 
 
 class QuotaOps:
@@ -101,11 +104,14 @@ class QuotaOps:
             .execution_options(populate_existing=True)).first()
 
     def _record(self, session: Session, owner_id: str, key: str, counter_id: int, idem: str, kind: str, amount: int,
-                status: str, expires_at: datetime | None, now: datetime) -> None:
-        inserted = insert_ignore(session, BillingEntitlementUsage, {
+                status: str, expires_at: datetime | None, now: datetime, token: str | None = None) -> None:
+        values: dict[str, Any] = {
             "owner_id": owner_id, "feature_key": key, "counter_id": counter_id, "idempotency_key": idem,
             "kind": kind, "amount": amount, "status": status, "expires_at": expires_at, "created_at": now,
-            "settled_at": now if status == "committed" else None}, key=["owner_id", "idempotency_key"])
+            "settled_at": now if status == "committed" else None}
+        if token is not None:
+            values["token"] = token
+        inserted = insert_ignore(session, BillingEntitlementUsage, values, key=["owner_id", "idempotency_key"])
         if not inserted:   # the same key, concurrently, for another feature of this owner
             raise ConflictError(f"idempotency_key {idem!r} is being used by another call right now.",
                                 param="idempotency_key")
@@ -141,8 +147,10 @@ class QuotaOps:
                 if (dup.feature_key, dup.amount, dup.kind) != (key, amount, "reservation"):
                     raise ConflictError(f"idempotency_key {idem!r} was already used for a different call.",
                                         param="idempotency_key")
+                if not dup.token:   # reserved before revision 0003: its old id is refused, so mint one that works
+                    dup.token = secrets.token_hex(TOKEN_BYTES)
                 check = self._state(session, counter, spec, now, 0, "duplicate")
-                return Reservation(id=f"rsv_{dup.id}", owner_id=owner_id, feature=key, amount=amount,
+                return Reservation(id=_public_id(dup), owner_id=owner_id, feature=key, amount=amount,
                                    expires_at=dup.expires_at, check=check)
             used = counter.used + held(session, counter.id, now)
             limit = None if spec.limit is None else spec.limit + counter.carried
@@ -150,30 +158,35 @@ class QuotaOps:
                 return self._refused(owner_id, key, amount, Check(False, limit, used, max(0, limit - used),
                                                                   window(spec, now)[1], "limit_reached"))
             expires = now + timeout
-            self._record(session, owner_id, key, counter.id, idem, "reservation", amount, "held", expires, now)
+            self._record(session, owner_id, key, counter.id, idem, "reservation", amount, "held", expires, now,
+                         token=secrets.token_hex(TOKEN_BYTES))
             row = self._by_key(session, owner_id, idem)
             assert row is not None
             check = self._state(session, counter, spec, now, 0, "grace_period" if spec.grace else "granted")
-            return Reservation(id=f"rsv_{row.id}", owner_id=owner_id, feature=key, amount=amount, expires_at=expires,
+            return Reservation(id=_public_id(row), owner_id=owner_id, feature=key, amount=amount, expires_at=expires,
                                check=check)
 
-    def commit(self, reservation: Reservation | str, amount: int | None) -> Check:
-        rid = _reservation_id(reservation)
+    def commit(self, reservation: Reservation | str, amount: int | None, *, owner_id: str | None = None) -> Check:
+        rid, token = _reservation_ref(reservation)
+        owner = None if owner_id is None else validation.owner_id(owner_id)
         if amount is not None:
             from .service import amount_of
             amount_of(amount, minimum=0)
-        return retrying(lambda: self._settle(rid, amount, commit=True))
+        return retrying(lambda: self._settle(rid, token, owner, amount, commit=True))
 
-    def release(self, reservation: Reservation | str) -> bool:
-        rid = _reservation_id(reservation)
-        return bool(retrying(lambda: self._settle(rid, None, commit=False)).allowed)
+    def release(self, reservation: Reservation | str, *, owner_id: str | None = None) -> bool:
+        rid, token = _reservation_ref(reservation)
+        owner = None if owner_id is None else validation.owner_id(owner_id)
+        return bool(retrying(lambda: self._settle(rid, token, owner, None, commit=False)).allowed)
 
-    def _settle(self, rid: int, amount: int | None, *, commit: bool) -> Check:
+    def _settle(self, rid: int, token: str, owner_id: str | None, amount: int | None, *, commit: bool) -> Check:
         now = self._svc._clock.now()
         with self._billing.transaction() as session:
             first = session.get(BillingEntitlementUsage, rid)
-            if first is None or first.kind != "reservation":
-                raise NotFoundError(f"No reservation rsv_{rid}.", param="reservation")
+            if first is None or not _names(first, token, owner_id):
+                # one answer for unknown, wrong token and wrong owner, so ids cannot be probed
+                raise NotFoundError(f"No reservation rsv_{rid}_...: pass the id reserve() returned (and, with "
+                                    "owner_id, the owner it was made for).", param="reservation")
             # lock the counter first (a write: SQLite's writer lock; a row lock on PostgreSQL), then re-read
             session.execute(update(BillingEntitlementCounter).where(BillingEntitlementCounter.id == first.counter_id)
                             .values(used=BillingEntitlementCounter.used).execution_options(synchronize_session=False))
@@ -208,9 +221,36 @@ class QuotaOps:
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _reservation_id(value: Any) -> int:
+def _public_id(row: BillingEntitlementUsage) -> str:
+    return f"rsv_{row.id}_{row.token}"
+
+
+def _names(row: BillingEntitlementUsage, token: str, owner_id: str | None) -> bool:
+    """Whether ``rsv_<row.id>_<token>`` (for ``owner_id``, when given) is this reservation's id."""
+    # compared first and in constant time, so timing says nothing about the stored token
+    same = hmac.compare_digest(row.token, token)
+    return same and row.kind == "reservation" and (owner_id is None or row.owner_id == owner_id)
+
+
+def _reservation_ref(value: Any) -> tuple[int, str]:
+    """(row id, token) of a Reservation or its id ``rsv_<n>_<token>``; raises InvalidInputError when malformed.
+
+    The id is never echoed in a message: it is a secret, and messages end up in logs."""
+    if isinstance(value, Reservation) and value.id is None:
+        raise InvalidInputError(f"This reservation was refused (reason {value.check.reason!r}): there is nothing "
+                                "to commit or release.", param="reservation")
     raw = value.id if isinstance(value, Reservation) else value
-    if not isinstance(raw, str) or not raw.startswith("rsv_") or not raw[4:].isdigit() or len(raw) > 24:
-        raise InvalidInputError(f"reservation must be a Reservation from reserve() or its id 'rsv_...', got {raw!r}.",
+    if not isinstance(raw, str):
+        raise InvalidInputError("reservation must be a Reservation from reserve() or its id 'rsv_<n>_<token>', "
+                                f"got {type(raw).__name__}.", param="reservation")
+    number, _, token = raw[4:].partition("_") if raw.startswith("rsv_") else ("", "", "")
+    if not token and number.isascii() and number.isdigit():
+        raise InvalidInputError("Reservation ids of the form 'rsv_<n>' are no longer accepted (they could be "
+                                "guessed): pass the Reservation from reserve() or its full id 'rsv_<n>_<token>'.",
                                 param="reservation")
-    return int(raw[4:])
+    hex_token = len(token) == 2 * TOKEN_BYTES and all(c in "0123456789abcdef" for c in token)
+    if not (number.isascii() and number.isdigit() and len(number) <= 18 and hex_token):
+        raise InvalidInputError("reservation must be a Reservation from reserve() or its id 'rsv_<n>_<token>' "
+                                f"(a {2 * TOKEN_BYTES}-character hex token); this string is malformed.",
+                                param="reservation")
+    return int(number), token

@@ -70,7 +70,10 @@ class Grant:
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """Capacity held for a long job: ``commit`` it (all or part) or ``release`` it before ``expires_at``."""
+    """Capacity held for a long job: ``commit`` it (all or part) or ``release`` it before ``expires_at``.
+
+    ``id`` (``rsv_<n>_<token>``, the token 128 random bits) is a capability: anyone holding it can commit
+    or release the reservation, so hand it only to whoever may, and pass ``owner_id=`` to bind it."""
 
     id: str | None              # None when the reservation was refused (see ``check.reason``)
     owner_id: str

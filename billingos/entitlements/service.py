@@ -280,13 +280,17 @@ class EntitlementService:
         """Hold ``amount`` for a long job; ``commit`` or ``release`` it. After ``timeout`` it stops counting."""
         return self.quota.reserve(owner_id, key, amount, idempotency_key, timeout=timeout)
 
-    def commit(self, reservation: Reservation | str, amount: int | None = None) -> Check:
-        """Turn a reservation into usage: all of it, or ``amount`` (at most what was reserved)."""
-        return self.quota.commit(reservation, amount)
+    def commit(self, reservation: Reservation | str, amount: int | None = None, *,
+               owner_id: str | None = None) -> Check:
+        """Turn a reservation into usage: all of it, or ``amount`` (at most what was reserved).
 
-    def release(self, reservation: Reservation | str) -> bool:
-        """Give a reservation back. True when it was still held."""
-        return self.quota.release(reservation)
+        The id is a capability: whoever holds it can settle it. With ``owner_id``, a reservation of any
+        other owner is a NotFoundError, exactly like an unknown id."""
+        return self.quota.commit(reservation, amount, owner_id=owner_id)
+
+    def release(self, reservation: Reservation | str, *, owner_id: str | None = None) -> bool:
+        """Give a reservation back. True when it was still held. ``owner_id`` as for ``commit``."""
+        return self.quota.release(reservation, owner_id=owner_id)
 
     # --- overrides ------------------------------------------------------------------------------------
     def grant(self, owner_id: str, key: str, *, limit: int | None = None, reset: str | None = None,

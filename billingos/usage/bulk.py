@@ -51,7 +51,7 @@ class Loaded:
     uniques: list[tuple[str, MeterDef, Period]]
 
 
-def load(session: Session, events: Iterable[Mapping[str, Any] | UsageEvent], meter_of: Callable[[Any], MeterDef],
+def load(session: Session, events: Sequence[Mapping[str, Any] | UsageEvent], meter_of: Callable[[Any], MeterDef],
          now: datetime, late: Late) -> Loaded:
     """Validate ``events``, insert those whose keys are new and fold them into the summaries."""
     if repo.dialect(session) == "postgresql":
@@ -201,7 +201,7 @@ class _Text:
                    f"{null if u is None else _esc(u)}\t{null if p is None else _esc(_props(p))}\t{tail}\n")
 
 
-def _copy_postgres(session: Session, events: Iterable[Any], meter_of: Callable[[Any], MeterDef], now: datetime,
+def _copy_postgres(session: Session, events: Sequence[Any], meter_of: Callable[[Any], MeterDef], now: datetime,
                    late: Late) -> Loaded:
     import psycopg
 
@@ -209,6 +209,12 @@ def _copy_postgres(session: Session, events: Iterable[Any], meter_of: Callable[[
     assert raw is not None
     batch = EventBatch()
     added = batch.add(events, meter_of, now)
+    if _looks_retried(session, events):
+        # Most keys are probably stored already: drop them up front rather than fail a COPY on them.
+        for _ in added:
+            pass
+        batch = batch.without(_stored_keys(session, batch.keys))
+        added = iter(range(len(batch)))
     out = _Text(batch)
     with raw.cursor() as cur:
         cur.execute("SAVEPOINT billingos_usage_copy")
@@ -250,6 +256,23 @@ ON CONFLICT (owner_id, meter, period_start) DO UPDATE SET
     events = t.events + excluded.events, version = t.version + 1,
     last_at = greatest(t.last_at, excluded.last_at), updated_at = excluded.updated_at
 RETURNING t.owner_id, t.meter, t.period_start, t.period_end, t.value"""
+
+def _looks_retried(session: Session, events: Sequence[Any], sample: int = 8) -> bool:
+    """Whether a few of the events' keys (first, last and between) are stored already: a retried batch."""
+    picks = [events[i] for i in sorted({i * (len(events) - 1) // (sample - 1) for i in range(sample)})] \
+        if events else []
+    keys = [k for e in picks if isinstance(k := (e.get("idempotency_key") if isinstance(e, Mapping) else
+                                                 getattr(e, "idempotency_key", None)), str)]
+    return bool(keys) and bool(_stored_keys(session, keys))
+
+
+def _stored_keys(session: Session, keys: list[str]) -> set[str]:
+    """Which of ``keys`` are in the keys table (one query; the array goes as one literal string)."""
+    found = session.execute(text("SELECT idempotency_key FROM billing_usage_keys "
+                                 "WHERE idempotency_key = ANY(CAST(:keys AS text[]))"),
+                            {"keys": "{" + ",".join([_quoted(k) for k in keys]) + "}"})
+    return set(found.scalars())
+
 
 _FOLD = """
 INSERT INTO billing_usage_summaries AS t (owner_id, meter, period_start, period_end, aggregation, value, events,

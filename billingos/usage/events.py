@@ -128,6 +128,18 @@ class EventBatch:
         return UsageEvent(self.owners[i], self.meters[i].event_name, self.values[i], self.keys[i], self.stamps[i],
                           self.props[i], self.uniques[i])
 
+    def without(self, keys: set[str]) -> EventBatch:
+        """The events whose keys are not in ``keys``; the others count as dropped."""
+        keep = [i for i, k in enumerate(self.keys) if k not in keys]
+        out = EventBatch(owners=[self.owners[i] for i in keep], meters=[self.meters[i] for i in keep],
+                         values=[self.values[i] for i in keep], keys=[self.keys[i] for i in keep],
+                         stamps=[self.stamps[i] for i in keep], props=[self.props[i] for i in keep],
+                         uniques=[self.uniques[i] for i in keep], positions=[self.positions[i] for i in keep])
+        out.pairs = {(o, m.event_name) for o, m in zip(out.owners, out.meters, strict=True)}
+        out.oldest = min(out.stamps, default=None)
+        out.dropped = self.dropped + len(self) - len(keep)
+        return out
+
     def add(self, events: Iterable[Mapping[str, Any] | UsageEvent], meter_of: Callable[[Any], MeterDef],
             now: datetime) -> Iterator[int]:
         """Validate ``events`` (mappings of ``track`` arguments, or UsageEvents) into the batch, yielding

@@ -39,6 +39,30 @@ def test_bulk_load_and_duplicates(catalog: Billing) -> None:
     assert s.events == 1000
 
 
+def test_retried_batch_with_new_events_in_the_middle(catalog: Billing) -> None:
+    """A retry whose first and last keys are stored already: the stored keys are dropped up front (one
+    query) and only the new ones are loaded."""
+    usage = catalog.usage
+    first = [_ev(i, value=1) for i in range(3000)]
+    assert usage.track_many(first).inserted == 3000
+    retry = first[:1000] + [_ev(10_000 + i, value=2) for i in range(1000)] + first[2000:]
+    r = usage.track_many(retry)
+    assert (r.inserted, r.duplicates) == (1000, 2000)
+    assert usage.total("org_1", "api_calls") == 3000 + 2000
+    assert _count(catalog) == (4000, 4000)
+
+
+def test_stored_key_the_sample_misses_takes_the_exact_path(catalog: Billing) -> None:
+    """Only a key between the sampled ones is stored: the COPY hits the keys' primary key, rolls back to
+    its savepoint and the batch goes through the insert-ignore stage, still counting each key once."""
+    usage = catalog.usage
+    assert usage.track_many([_ev(50, value=5)]).inserted == 1
+    r = usage.track_many([_ev(i, value=1) for i in range(100)])
+    assert (r.inserted, r.duplicates) == (99, 1)
+    assert usage.total("org_1", "api_calls") == 5 + 99
+    assert _count(catalog) == (100, 100)
+
+
 def test_bulk_aggregations_match_single_tracking(catalog: Billing) -> None:
     usage = catalog.usage
     usage.define_meter("peak", aggregation="max")

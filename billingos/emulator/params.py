@@ -109,6 +109,19 @@ class Params:
             raise invalid(f"Invalid array: {self._name(key)} must be an array.", self._name(key))
         return value
 
+    def hashes(self, key: builtins.str) -> builtins.list[Params] | None:
+        """An array of hashes (``items``, ``phases``), each as a Params named ``key[i]``."""
+        value = self.list(key)
+        if value is None:
+            return None
+        out = []
+        for i, entry in enumerate(value):
+            name = f"{self._name(key)}[{i}]"
+            if not isinstance(entry, dict):
+                raise invalid(f"Invalid object: {name} must be a hash.", name)
+            out.append(Params(entry, name))
+        return out
+
     def metadata(self, existing: builtins.dict[builtins.str, builtins.str] | None = None,
                  key: builtins.str = "metadata") -> builtins.dict[builtins.str, builtins.str] | None:
         """Stripe's merge semantics: keys are merged, an empty string removes a key, '' resets all."""

@@ -82,15 +82,12 @@ def recurring_price(em: Emulator, pid: Any, param: str) -> dict[str, Any]:
 def parse_item_changes(
     em: Emulator, p: Params, key: str = "items", *, create: bool = False
 ) -> list[ItemChange] | None:
-    raw = p.list(key)
-    if raw is None:
+    entries = p.hashes(key)
+    if entries is None:
         return None
     out = []
-    for i, entry in enumerate(raw):
-        name = f"{p._name(key)}[{i}]"
-        if not isinstance(entry, dict):
-            raise invalid(f"Invalid object: {name} must be a hash.", name)
-        sub = Params(entry, name)
+    for sub in entries:
+        name = sub.prefix
         sid = None if create else sub.str("id")
         pid = sub.str("price", required=create or sid is None)
         price = recurring_price(em, pid, f"{name}[price]") if pid is not None else None

@@ -200,7 +200,7 @@ def _pause_collection(p: Params) -> dict[str, Any] | None:
 
 
 def restrict(p: Params, sub: dict[str, Any]) -> None:
-    """Stripe's limits on what an incomplete or ended subscription may change."""
+    """Stripe's limits on what an incomplete, ended or schedule-managed subscription may change."""
     keys = set(p.raw) - {"expand"}
     if sub["status"] in ("canceled", "incomplete_expired") and keys - {"metadata", "cancellation_details"}:
         raise invalid("A canceled subscription can only update its cancellation_details and metadata.")
@@ -213,6 +213,12 @@ def restrict(p: Params, sub: dict[str, Any]) -> None:
         raise invalid(
             "A subscription with status incomplete can only update its metadata and "
             "default_payment_method, until its first invoice is paid."
+        )
+    # The schedule owns the end date (end_behavior, its last phase), so Stripe refuses any direct change.
+    if sub.get("schedule") and keys & {"cancel_at", "cancel_at_period_end"}:
+        raise StripeError(
+            f"The subscription is managed by the subscription schedule `{sub['schedule']}`, and updating any "
+            "cancelation behavior directly is not allowed. Please update the schedule instead."
         )
 
 

@@ -137,6 +137,27 @@ def test_cancel_cancels_the_subscription(client, emulator: Emulator, plans) -> N
         client.v1.subscription_schedules.update(sched.id, params={"metadata": {"a": "b"}})
 
 
+@pytest.mark.parametrize("change", [{"cancel_at_period_end": True}, {"cancel_at_period_end": False},
+                                    {"cancel_at": T0 + 5 * DAY}])
+def test_a_scheduled_subscription_refuses_direct_cancelation_changes(client, emulator: Emulator, plans,
+                                                                     change: dict[str, Any]) -> None:
+    """Stripe's wording (laravel/cashier-stripe#1748, dust-tt/dust#32051): the schedule owns the end date."""
+    sub = _sub(client, plans["team"].id)
+    sched = client.v1.subscription_schedules.create(params={"from_subscription": sub.id})
+    before, start = client.v1.subscriptions.retrieve(sub.id).to_dict(), mark(emulator)
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.subscriptions.update(sub.id, params={"metadata": {"a": "b"}, **change})
+    assert exc.value.http_status == 400 and exc.value.code is None
+    assert exc.value.user_message == (
+        f"The subscription is managed by the subscription schedule `{sched.id}`, and updating any cancelation "
+        "behavior directly is not allowed. Please update the schedule instead.")
+    assert exc.value.error is not None and exc.value.error.type == "invalid_request_error"
+    assert client.v1.subscriptions.retrieve(sub.id).to_dict() == before and event_types(emulator, start) == []
+    assert client.v1.subscriptions.update(sub.id, params={"metadata": {"a": "b"}}).metadata.to_dict() == {"a": "b"}
+    client.v1.subscription_schedules.release(sched.id)      # detached: the subscription's own again
+    assert client.v1.subscriptions.update(sub.id, params=change).schedule is None
+
+
 def test_a_subscription_that_ends_cancels_its_schedule(client, emulator: Emulator, plans) -> None:
     sub = _sub(client, plans["team"].id)
     sched = client.v1.subscription_schedules.create(params={"from_subscription": sub.id})

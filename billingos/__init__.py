@@ -8,6 +8,7 @@ from .config import BillingConfig
 from .customers import Customer, Page
 from .entitlements import Check, Grant, Reservation
 from .errors import (
+    BillingClosedError,
     BillingError,
     CardDeclinedError,
     ConfigurationError,
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Billing",
+    "BillingClosedError",
     "BillingConfig",
     "BillingError",
     "CardDeclinedError",

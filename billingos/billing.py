@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -16,7 +17,7 @@ from .clock import Clock, SystemClock
 from .config import BillingConfig
 from .customers.service import CustomerService
 from .entitlements import Check, EntitlementService
-from .errors import ConfigurationError
+from .errors import BillingClosedError, ConfigurationError
 from .invoices.service import InvoiceService
 from .reconcile import ReconcileService
 from .stripe_api import build_client
@@ -26,6 +27,8 @@ from .usage.service import UsageService
 from .webhooks.service import WebhookService
 
 if TYPE_CHECKING:
+    import stripe
+
     from .testing import TestKit
 
 __all__ = ["Billing"]
@@ -35,16 +38,19 @@ class Billing:
     """Everything billingos does for one host app.
 
     ``Billing(BillingConfig(...))`` or ``Billing(database_url=..., stripe_emulator=True)``.
+    ``close()`` (or ``with Billing(...) as billing:``) releases what it built; see docs/configuration.md.
     """
 
     def __init__(self, config: BillingConfig | None = None, /, **options: Any) -> None:
         if config is not None and options:
             raise ConfigurationError("Pass either a BillingConfig or keyword options, not both.")
+        self._closed = False
         self.config = config if config is not None else BillingConfig.build(**options)
         self.clock: Clock = self.config.clock or _default_clock(self.config)
-        self.engine, self.session_factory = _database(self.config)
+        self.engine, self._session_factory = _database(self.config)
+        self._owns_engine = self.config.engine is None and self.config.session_factory is None
         self.emulator = _emulator(self.config, self.clock)
-        self.stripe = build_client(self.config, self.emulator)
+        self._stripe = build_client(self.config, self.emulator)
         self.tasks = TaskRunner()
         self.webhooks = WebhookService(self)
         self.customers = CustomerService(self)
@@ -57,6 +63,54 @@ class Billing:
         self.catalog = CatalogService(self)
         _register_builtin_handlers(self)
 
+    # Every service reaches the database and Stripe through these two, so guarding them stops all of
+    # billingos after close(), before anything is written anywhere.
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        """The ``sessionmaker`` billingos uses. BillingClosedError after ``close()``."""
+        if self._closed:
+            raise _closed()
+        return self._session_factory
+
+    @property
+    def stripe(self) -> stripe.StripeClient:
+        """The ``stripe.StripeClient`` billingos uses. BillingClosedError after ``close()``."""
+        if self._closed:
+            raise _closed()
+        return self._stripe
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Release what this ``Billing`` built: the Redis connection and the invalidation listener thread,
+        jobs held by the task runner, and the engine it made from ``database_url`` (an engine or
+        sessionmaker the host passed in is left open). A second call does nothing.
+
+        Afterwards calls that need the database or Stripe raise BillingClosedError; ``has_feature`` and
+        ``check`` still never raise: they answer by each feature's failure policy."""
+        if self._closed:
+            return
+        self._closed = True
+        with ExitStack() as steps:   # callbacks run last-in first-out, and all run even if one fails
+            if self._owns_engine:
+                steps.callback(self._close_engine)
+            steps.callback(self.entitlements.close)
+            steps.callback(self.tasks.close)
+
+    def _close_engine(self) -> None:
+        # Refuse new connections first: dispose() alone leaves an engine that silently reconnects.
+        event.listen(self.engine, "do_connect", _refuse_connect)
+        self.engine.dispose()
+
+    def __enter__(self) -> Billing:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
     @property
     def testing(self) -> TestKit:
         """The test kit (emulator only): ``connect()``, ``advance(days=31)``, ``drain()``."""
@@ -67,7 +121,8 @@ class Billing:
         return kit
 
     def has_feature(self, owner_id: str, key: str) -> bool:
-        """``billing.entitlements.has_feature``: may the owner use feature ``key`` now? Never raises."""
+        """``billing.entitlements.has_feature``: may the owner use feature ``key`` now? Never raises, not
+        even after ``close()``: then it answers by the feature's failure policy."""
         return self.entitlements.has_feature(owner_id, key)
 
     def check(self, owner_id: str, key: str, amount: int = 1) -> Check:
@@ -76,10 +131,14 @@ class Billing:
 
     def consume(self, owner_id: str, key: str, amount: int, idempotency_key: str) -> Check:
         """``billing.entitlements.consume``: check and record ``amount`` atomically (never overspends)."""
+        if self._closed:   # a write: refused outright rather than answered like a database outage
+            raise _closed()
         return self.entitlements.consume(owner_id, key, amount, idempotency_key)
 
     def register_tasks(self, huey: Any) -> dict[str, Any]:
         """Run billingos's background jobs and periodic jobs on the host's huey instance."""
+        if self._closed:
+            raise _closed()
         return self.tasks.register(huey)
 
     def now(self) -> datetime:
@@ -93,12 +152,24 @@ class Billing:
 
     def migrate(self, revision: str = "head") -> None:
         """Run billingos's alembic migrations (its own version table) on the configured database."""
+        if self._closed:   # a host engine would still connect
+            raise _closed()
         from .migrations import upgrade
         upgrade(self.engine, revision)
 
     def __repr__(self) -> str:
         stripe = "emulator" if self.emulator is not None else (self.config.stripe_api_base or "stripe")
-        return f"<Billing db={self.engine.url.render_as_string(hide_password=True)} stripe={stripe}>"
+        closed = " closed" if self._closed else ""
+        return f"<Billing db={self.engine.url.render_as_string(hide_password=True)} stripe={stripe}{closed}>"
+
+
+def _closed() -> BillingClosedError:
+    return BillingClosedError("This Billing is closed (billing.close() was called); build a new Billing to "
+                              "use billingos again.")
+
+
+def _refuse_connect(*_: Any) -> None:
+    raise _closed()
 
 
 def _register_builtin_handlers(billing: Billing) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BillingClosedError",
     "BillingError",
     "CardDeclinedError",
     "ConfigurationError",
@@ -46,6 +47,14 @@ class ConfigurationError(BillingError):
 
     code = "configuration_error"
     status = 500
+
+
+class BillingClosedError(ConfigurationError):
+    """This ``Billing`` was closed (``billing.close()``): it no longer reaches the database, Redis or
+    Stripe. A 503 because it happens while a process shuts down; build a new ``Billing`` to go on."""
+
+    code = "billing_closed"
+    status = 503
 
 
 class InvalidInputError(BillingError, ValueError):

@@ -5,6 +5,13 @@
     get_billing = billing_dependency(billing)      # then Depends(get_billing) in your own routes
 
     @app.get("/export", dependencies=[Depends(requires_feature("export"))])   # 403 unless the plan has it
+
+The router never closes ``billing``: you built it, so close it in your own lifespan::
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        billing.close()
 """
 
 from ._guards import FeatureDenied, add_problem_handlers, requires_feature

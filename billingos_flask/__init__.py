@@ -10,6 +10,8 @@
     @app.get("/export")
     @requires_feature("export")          # 403 problem document unless the owner's plan includes it
     def export(): ...
+
+Flask has no app-shutdown hook: when the process stops, call ``ext.billing_for(app).close()``.
 """
 
 from ._extension import CONFIG_DEFAULTS, BillingOS, current_billing, current_owner_id

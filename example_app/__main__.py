@@ -17,7 +17,10 @@ def main() -> int:
     app = create_app()
     print(f"billingos example app: http://127.0.0.1:{port}/", flush=True)
     print(f"  data (SQLite + Stripe emulator state): {app.instance_path}", flush=True)
-    app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
+    try:
+        app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)   # returns on Ctrl+C
+    finally:
+        app.extensions["billingos"].billing_for(app).close()   # Flask has no shutdown hook of its own
     return 0
 
 

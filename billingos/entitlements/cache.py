@@ -76,6 +76,7 @@ class EntitlementCache:
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self.listening = False
+        self.closed = False
         self.invalidations_heard = 0
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _reset_after_fork(ref))
@@ -99,7 +100,10 @@ class EntitlementCache:
         """The owner's entry from Redis (if its snapshot is current) or the database; cached locally.
 
         Raises BackendDown("redis") when Redis is configured but unreachable (the caller applies the
-        feature's policy), BackendDown("database") when the database fails."""
+        feature's policy), BackendDown("database") when the database fails, BackendDown("closed") after
+        close()."""
+        if self.closed:
+            raise BackendDown("closed")   # no reconnect, no new listener: answers come from the policy
         start = self._seq
         version: int | None = None
         if self.redis is not None:
@@ -166,7 +170,7 @@ class EntitlementCache:
         owners = list(owners)
         for owner in owners:
             self.invalidate(owner, forget=True)
-        if self.redis is None:
+        if self.redis is None or self.closed:
             return
         with self._lock:
             self._pending.update(owners)
@@ -203,7 +207,7 @@ class EntitlementCache:
         if self._listener is not None and self._listener.is_alive():
             return
         with self._lock:
-            if self._listener is not None and self._listener.is_alive():
+            if self.closed or (self._listener is not None and self._listener.is_alive()):
                 return
             self._stop.clear()
             ref = weakref.ref(self)
@@ -213,7 +217,7 @@ class EntitlementCache:
 
     def wait_listening(self, timeout: float = 5.0) -> bool:
         """Block until the invalidation listener is subscribed (tests and the benchmark)."""
-        if self.redis is None:
+        if self.redis is None or self.closed:
             return False
         self._start_listener()
         deadline = time.monotonic() + timeout
@@ -222,11 +226,17 @@ class EntitlementCache:
         return self.listening
 
     def close(self) -> None:
-        self._stop.set()
-        if self._listener is not None:
-            self._listener.join(timeout=2)
-        self._listener = None
+        """For good: stop the listener, close the Redis client, and expire every entry so that later
+        checks answer by the failure policy (``last_known`` keeps the values already in process).
+        Idempotent."""
+        with self._lock:    # under the lock so _start_listener cannot start a new thread after this
+            self.closed = True
+            self._stop.set()
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.join(timeout=2)    # it polls every 0.2 s
         self.listening = False
+        self.expire_all()
         if self.redis is not None:
             self.redis.close()
 

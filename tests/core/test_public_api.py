@@ -9,7 +9,7 @@ EXPECTED = {
     "ConflictError", "Customer", "FrozenClock", "Grant", "InvalidInputError", "Money", "NotFoundError", "Page",
     "Reservation", "StripeRequestError", "StripeUnavailableError", "SystemClock", "__version__", "signals",
     "Catalog", "load_catalog", "Invoice", "InvoiceLine", "ReconcileReport", "InvoicePreview", "Subscription",
-    "SubscriptionItem", "Receipt", "WebhookPayloadError", "WebhookSignatureError",
+    "SubscriptionItem", "Receipt", "WebhookPayloadError", "WebhookSignatureError", "BillingClosedError",
 }
 
 

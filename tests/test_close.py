@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from billingos import Billing, BillingClosedError, ConfigurationError
 from billingos.clock import FrozenClock
@@ -133,6 +133,11 @@ def test_calls_after_close_raise_billing_closed_and_write_nothing(billing: Billi
         "customers.create": lambda: billing.customers.create(owner_id="org_2", email="b@example.com"),
         "customers.get": lambda: billing.customers.get(owner_id="org_1"),
         "track": lambda: billing.usage.track("org_1", "api_calls", 1, "k2"),
+        "track with the host's session": lambda: billing.usage.track("org_1", "api_calls", 1, "k3",
+                                                                     session=Session(bind=engine)),
+        "track_many with the host's session": lambda: billing.usage.track_many(
+            [{"owner_id": "org_1", "meter": "api_calls", "value": 1, "idempotency_key": "k4"}],
+            session=Session(bind=engine)),
         "consume": lambda: billing.consume("org_1", "api_calls", 1, "c1"),
         "transaction": lambda: billing.transaction().__enter__(),
         "stripe": lambda: billing.stripe,

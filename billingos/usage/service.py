@@ -301,6 +301,7 @@ class UsageService:
                 return run(s)
         if not isinstance(session, Session):
             raise InvalidInputError("session must be a SQLAlchemy Session (the host's own).", param="session")
+        self._billing.session_factory     # noqa: B018 - raises BillingClosedError after close(), as the above does
         return run(session)
 
     def _event(self, owner_id: Any, meter: Any, value: Any, key: Any, timestamp: Any,

@@ -84,3 +84,8 @@ class Reservation:
 
     def __bool__(self) -> bool:
         return self.check.allowed
+
+    def __repr__(self) -> str:     # logs must not carry the capability: the token is left out
+        shown = self.id and self.id.rsplit("_", 1)[0] + "_…"
+        return (f"Reservation(id={shown!r}, owner_id={self.owner_id!r}, feature={self.feature!r}, "
+                f"amount={self.amount!r}, expires_at={self.expires_at!r}, check={self.check!r})")

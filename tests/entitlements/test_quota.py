@@ -183,6 +183,13 @@ def test_a_reservation_object_and_its_id_both_work(pro: Plans) -> None:
     assert _state(b, "org_a", "job_0")[:2] == (200, 200)
 
 
+def test_a_reservations_repr_leaves_the_token_out(pro: Plans) -> None:
+    r = pro.billing.entitlements.reserve("org_a", "api_calls", 10, "job_repr")
+    assert r.id is not None
+    n, token = r.id[4:].split("_")
+    assert f"id='rsv_{n}_…'" in repr(r) and token not in repr(r) and token not in str(r)
+
+
 def test_old_and_malformed_ids_are_refused_without_echoing_them(pro: Plans) -> None:
     b, ent = pro.billing, pro.billing.entitlements
     r = ent.reserve("org_a", "api_calls", 50, "job_1")

@@ -300,3 +300,23 @@ def test_meter_events_are_billed_in_arrears_at_renewal(client, emulator: Emulato
     metered = [ln for ln in inv.lines.data if ln.pricing.price_details.price == calls.id]
     assert [(ln.quantity, ln.amount) for ln in metered] == [(350, 1050)]
     assert inv.total == 6050 and inv.status == "paid"
+
+
+def test_negative_cycle_usage_bills_a_quantity_of_zero(client, emulator: Emulator, clock) -> None:
+    """Stripe: negative meter events correct usage, and "if the overall cycle usage is negative, Stripe
+    reports the invoice line item usage quantity as 0" (docs.stripe.com, usage-based meters/configure)."""
+    from datetime import timedelta
+    base, calls = price(client, 5000, name="Base"), metered_price(client, unit_amount=3)
+    cust = customer(client)
+    sub = client.v1.subscriptions.create(params={"customer": cust.id,
+                                                 "items": [{"price": base.id}, {"price": calls.id}]})
+    clock.advance(timedelta(days=3))
+    for value in ("100", "-250"):
+        client.v1.billing.meter_events.create(params={"event_name": "API_calls", "payload": {
+            "stripe_customer_id": cust.id, "value": value}})
+    advance_to(emulator, _ts(2026, 2, 15))
+    inv = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
+    metered = [ln for ln in inv.lines.data if ln.pricing.price_details.price == calls.id]
+    assert [(ln.quantity, ln.amount) for ln in metered] == [(0, 0)]
+    assert inv.total == 5000
+

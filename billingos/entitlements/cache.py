@@ -71,6 +71,7 @@ class EntitlementCache:
         self._down_until = 0.0
         self._seq = 0                              # bumped on every invalidation
         self._invalidated: dict[str, int] = {}     # owner -> seq of its last invalidation
+        self._reset = 0                            # seq of the last expire_all (every owner may have changed)
         self._pending: set[str] = set()            # bumps that could not reach Redis yet
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -157,9 +158,15 @@ class EntitlementCache:
             if entry is not None:
                 entry.deadline = 0.0
 
+    def generation(self, owner: str) -> int:
+        """A number that changes whenever the owner's entitlements may have changed, here or (heard through
+        Redis) in another process. Caches derived from entitlements keep it and compare for equality."""
+        return max(self._invalidated.get(owner, -1), self._reset)
+
     def expire_all(self) -> None:
         with self._lock:
             self._seq += 1
+            self._reset = self._seq
             for owner in list(self.entries):
                 self._invalidated[owner] = self._seq
         for entry in list(self.entries.values()):

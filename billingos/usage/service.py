@@ -49,7 +49,7 @@ class UsageService:
         self.thresholds = tuple(sorted(thresholds))
         self._defs: dict[str, MeterDef] = {}
         self._meters: dict[str, tuple[float, MeterDef]] = {}
-        self._limits: dict[tuple[str, str], tuple[float, int | None]] = {}
+        self._limits: dict[tuple[str, str], tuple[float, int | None, int]] = {}   # expiry, limit, generation
         self._fired: set[tuple[str, str, datetime, int]] = set()
         self._lock = threading.Lock()
         self._reporter: UsageReporter | None = None
@@ -329,21 +329,24 @@ class UsageService:
         return self.limits_for({(owner_id, meter)})[(owner_id, meter)]
 
     def limits_for(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
-        """``limit_for`` for many (owner, meter) pairs at once (cached for 30 s, dropped on plan changes)."""
+        """``limit_for`` for many (owner, meter) pairs at once. Cached per process for 30 s at most, and
+        dropped as soon as the owner's entitlements change, in this process or (through Redis) another."""
         out: dict[tuple[str, str], int | None] = {}
         missing: set[tuple[str, str]] = set()
         clock = time.monotonic()
+        generation = self._billing.entitlements.cache.generation
         for pair in pairs:
             hit = self._limits.get(pair)
-            if hit is not None and hit[0] > clock:
+            if hit is not None and hit[0] > clock and hit[2] == generation(pair[0]):
                 out[pair] = hit[1]
             else:
                 missing.add(pair)
         if missing:
-            found = self._billing.entitlements.limits_for(missing)
+            seen = {owner: generation(owner) for owner, _ in missing}     # before the read: a change during it
+            found = self._billing.entitlements.limits_for(missing)      # leaves the entry stale, not trusted
             expires = time.monotonic() + _CACHE_TTL
             for pair, limit in found.items():
-                self._limits[pair] = (expires, limit)
+                self._limits[pair] = (expires, limit, seen[pair[0]])
             out.update(found)
         return out
 

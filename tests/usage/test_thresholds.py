@@ -3,6 +3,8 @@ the limit the owner really has (billing.entitlements.limit_for: the plan's, plus
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -48,6 +50,39 @@ def test_an_override_raises_the_threshold_limit(subscribed: Billing, fired: list
     assert fired == []
     subscribed.usage.track("org_1", "api_calls", 7200, "b")     # 80.5 %
     assert [(f["threshold"], f["limit"]) for f in fired] == [(80, 10_000)]
+
+
+def test_a_changed_limit_applies_at_once_in_this_process(subscribed: Billing) -> None:
+    """The limit cache follows the entitlement cache: changing an override's limit on a feature already
+    granted drops the cached limit at once (it used to stay for up to 30 s)."""
+    usage = subscribed.usage
+    assert usage.limit_for("org_1", "api_calls") == 1000                 # now cached
+    subscribed.entitlements.grant("org_1", "api_calls", limit=500)
+    assert usage.limit_for("org_1", "api_calls") == 1500
+    subscribed.entitlements.grant("org_1", "api_calls", limit=2000)        # same key, new limit: no grant signal
+    assert usage.limit_for("org_1", "api_calls") == 3000
+
+
+def test_another_process_sees_a_changed_limit_through_redis(subscribed: Billing, redis_url: str) -> None:
+    """Two Billings on one database and Redis, as two processes would be: the writer's override reaches
+    the reader's usage limits through the entitlement invalidation channel, not after 30 s."""
+    namespace = f"billingos-test:{uuid.uuid4().hex[:12]}"
+    writer, reader = (Billing(engine=subscribed.engine, emulator=subscribed.emulator, clock=subscribed.clock,
+                              redis_url=redis_url) for _ in range(2))
+    try:
+        for b in (writer, reader):
+            b.entitlements.configure(redis_namespace=namespace)
+        assert reader.entitlements.cache.wait_listening()
+        assert reader.usage.limit_for("org_1", "api_calls") == 1000       # cached in the reader
+        heard = reader.entitlements.cache.invalidations_heard
+        writer.entitlements.grant("org_1", "api_calls", limit=4000)
+        deadline = time.monotonic() + 5
+        while reader.entitlements.cache.invalidations_heard == heard and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert reader.usage.limit_for("org_1", "api_calls") == 5000
+    finally:
+        writer.close()
+        reader.close()
 
 
 def test_each_threshold_fires_once_per_period(subscribed: Billing, fired: list) -> None:

@@ -1,24 +1,26 @@
 """Usage tracking: ``track`` latency and ``track_many`` throughput, each against a raw baseline.
 
-    .venv/bin/python bench/usage.py [--track 2000] [--bulk 200000] [--batch 50000] [--rounds 3]
+    .venv/bin/python bench/usage.py [--track 2000] [--bulk 200000] [--batch 50000] [--rounds 5]
 
-- ``track`` (one event, its own transaction: key insert-ignore, event insert, summary upsert) against a
-  bare ``INSERT`` of the same row into ``billing_usage_events``, one transaction each.
-- ``track_many`` (validation, periods, COPY into a stage, keys insert-ignored, events inserted, summaries
-  folded) against a raw ``COPY`` of the same rows into ``billing_usage_events``, on PostgreSQL; against a
-  raw ``executemany`` INSERT on SQLite. Also a run where every event is a duplicate (all dropped).
+- ``track`` (one event, its own transaction: period lookups, key insert-ignore, event insert, summary
+  upsert) against a bare ``INSERT`` of the same row into ``billing_usage_events``, one transaction each.
+- ``track_many`` (validation, periods, COPY of the keys and of the events, summaries folded) against a raw
+  ``COPY`` of the same rows into ``billing_usage_events`` on PostgreSQL, a raw ``executemany`` INSERT on
+  SQLite. Each also runs with every event a duplicate (all dropped), and again with random UUID keys and
+  timestamps spread over the last 50 minutes (both sides get the same rows).
 
 All in one process, on the same database and tables, in the same run. Stripe is the in-process emulator.
 """
-
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +58,16 @@ def reset(engine: Engine) -> None:
                 c.execute(text(f"DELETE FROM {t}"))
 
 
-def events(n: int, prefix: str, now: datetime, owners: int = 1000) -> list[dict[str, Any]]:
+def events(n: int, prefix: str, now: datetime, owners: int = 1000, *, spread: bool = False) -> list[dict[str, Any]]:
+    """``n`` events over ``owners`` owners. Plain: sequential keys, one timestamp. ``spread``: random UUID
+    keys (every key lands somewhere else in the keys' index) and timestamps over the last 50 minutes."""
+    if not spread:
+        return [{"owner_id": f"org_{i % owners}", "meter": "api_calls", "value": 1 + i % 7,
+                 "idempotency_key": f"{prefix}_{i}", "timestamp": now} for i in range(n)]
+    rnd = random.Random(prefix)
     return [{"owner_id": f"org_{i % owners}", "meter": "api_calls", "value": 1 + i % 7,
-             "idempotency_key": f"{prefix}_{i}", "timestamp": now} for i in range(n)]
+             "idempotency_key": str(uuid.UUID(int=rnd.getrandbits(128), version=4)),
+             "timestamp": now - timedelta(microseconds=rnd.randrange(3_000_000_000))} for i in range(n)]
 
 
 def raw_rows(evs: list[dict[str, Any]], now: datetime) -> list[tuple[Any, ...]]:
@@ -110,12 +119,12 @@ def raw_executemany(engine: Engine, rows: list[tuple[Any, ...]]) -> None:
         c.execute(insert(table), [dict(zip(COLUMNS, r, strict=True)) for r in rows])
 
 
-def bench_bulk(billing: Billing, n: int, batch: int, rounds: int) -> dict[str, float]:
+def bench_bulk(billing: Billing, n: int, batch: int, rounds: int, *, spread: bool = False) -> dict[str, float]:
     engine, now = billing.engine, billing.now()
     pg = engine.dialect.name == "postgresql"
     base_t, ours_t, dup_t = [], [], []
     for r in range(rounds):
-        evs = events(n, f"b{r}", now)
+        evs = events(n, f"b{r}", now, spread=spread)
         rows = raw_rows(evs, now)
         reset(engine)
         base_t.append(timed(lambda rows=rows: [
@@ -147,7 +156,13 @@ def report(name: str, billing: Billing, args: argparse.Namespace) -> None:
               f"{bulk['ours_eps'] / bulk['baseline_eps']:.2f}"))
     print(row("track_many, all duplicates, events/s", f"{bulk['baseline_eps']:.0f}", f"{bulk['dup_eps']:.0f}",
               f"{bulk['dup_eps'] / bulk['baseline_eps']:.2f}"))
-    print(f"(baseline = {label} into billing_usage_events; median of {args.rounds} rounds, batches of {args.batch})")
+    spread = bench_bulk(billing, n, args.batch, args.rounds, spread=True)
+    print(row("  random UUID keys, spread timestamps", f"{spread['baseline_eps']:.0f}", f"{spread['ours_eps']:.0f}",
+              f"{spread['ours_eps'] / spread['baseline_eps']:.2f}"))
+    print(row("  the same, all duplicates", f"{spread['baseline_eps']:.0f}", f"{spread['dup_eps']:.0f}",
+              f"{spread['dup_eps'] / spread['baseline_eps']:.2f}"))
+    print(f"(baseline = {label} into billing_usage_events of the same rows; median of {args.rounds} rounds, "
+          f"batches of {args.batch})")
 
 
 def main() -> None:

@@ -284,20 +284,26 @@ def test_the_last_event_of_every_invoice_and_subscription_shows_its_final_state(
             assert last[obj["id"]] == obj, f"{obj['id']} changed without an event"
 
 
-def test_meter_events_are_billed_in_arrears_at_renewal(client, emulator: Emulator, clock) -> None:
-    """End to end with the meters module's ``metered_quantity`` hook: usage of the last period."""
+def _bill_usage(client, emulator: Emulator, clock, values: tuple[str, ...]) -> tuple[list, object]:
+    """A $50 base plus 3¢ per API call, the meter events ``values`` three days in, then the renewal:
+    the renewal invoice's metered lines, and the invoice."""
     from datetime import timedelta
     base, calls = price(client, 5000, name="Base"), metered_price(client, unit_amount=3)
     cust = customer(client)
     sub = client.v1.subscriptions.create(params={"customer": cust.id,
                                                  "items": [{"price": base.id}, {"price": calls.id}]})
     clock.advance(timedelta(days=3))
-    for value in ("100", "250"):
+    for value in values:
         client.v1.billing.meter_events.create(params={"event_name": "API_calls", "payload": {
             "stripe_customer_id": cust.id, "value": value}})
     advance_to(emulator, _ts(2026, 2, 15))
     inv = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
-    metered = [ln for ln in inv.lines.data if ln.pricing.price_details.price == calls.id]
+    return [ln for ln in inv.lines.data if ln.pricing.price_details.price == calls.id], inv
+
+
+def test_meter_events_are_billed_in_arrears_at_renewal(client, emulator: Emulator, clock) -> None:
+    """End to end with the meters module's ``metered_quantity`` hook: usage of the last period."""
+    metered, inv = _bill_usage(client, emulator, clock, ("100", "250"))
     assert [(ln.quantity, ln.amount) for ln in metered] == [(350, 1050)]
     assert inv.total == 6050 and inv.status == "paid"
 
@@ -305,18 +311,6 @@ def test_meter_events_are_billed_in_arrears_at_renewal(client, emulator: Emulato
 def test_negative_cycle_usage_bills_a_quantity_of_zero(client, emulator: Emulator, clock) -> None:
     """Stripe: negative meter events correct usage, and "if the overall cycle usage is negative, Stripe
     reports the invoice line item usage quantity as 0" (docs.stripe.com, usage-based meters/configure)."""
-    from datetime import timedelta
-    base, calls = price(client, 5000, name="Base"), metered_price(client, unit_amount=3)
-    cust = customer(client)
-    sub = client.v1.subscriptions.create(params={"customer": cust.id,
-                                                 "items": [{"price": base.id}, {"price": calls.id}]})
-    clock.advance(timedelta(days=3))
-    for value in ("100", "-250"):
-        client.v1.billing.meter_events.create(params={"event_name": "API_calls", "payload": {
-            "stripe_customer_id": cust.id, "value": value}})
-    advance_to(emulator, _ts(2026, 2, 15))
-    inv = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
-    metered = [ln for ln in inv.lines.data if ln.pricing.price_details.price == calls.id]
+    metered, inv = _bill_usage(client, emulator, clock, ("100", "-250"))
     assert [(ln.quantity, ln.amount) for ln in metered] == [(0, 0)]
     assert inv.total == 5000
-

@@ -242,4 +242,7 @@ def _emulator(config: BillingConfig, clock: Clock) -> Any:
     if not config.stripe_emulator:
         return None
     from .emulator import Emulator
-    return Emulator(clock=clock, state_path=config.emulator_state_path)
+    try:
+        return Emulator(clock=clock, state_path=config.emulator_state_path)
+    except (OSError, ValueError) as e:     # an unreadable or foreign state file
+        raise ConfigurationError(f"Cannot use emulator_state_path: {e}") from None

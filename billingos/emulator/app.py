@@ -270,13 +270,18 @@ class Emulator:
 
     def _load(self) -> None:
         assert self.state_path is not None
-        state = json.loads(self.state_path.read_text())
-        self.store.objects = state["objects"]
-        self.store.by_kind = state["by_kind"]
-        self.store.deleted = set(state["deleted"])
-        self.idempotency = {(a, b): v for a, b, v in state["idempotency"]}
-        for k, v in state.get("extensions", {}).items():
-            self.extensions[k] = v
+        try:
+            state = json.loads(self.state_path.read_text())
+            objects, by_kind = state["objects"], state["by_kind"]
+            deleted = set(state["deleted"])
+            idempotency = {(a, b): v for a, b, v in state["idempotency"]}
+            extensions = dict(state.get("extensions", {}))
+        except (ValueError, KeyError, TypeError) as e:    # not JSON, or not a state file this emulator wrote
+            raise ValueError(f"{self.state_path} is not an emulator state file ({type(e).__name__}: {e}); "
+                             "move it away to start from an empty emulator.") from None
+        self.store.objects, self.store.by_kind, self.store.deleted = objects, by_kind, deleted
+        self.idempotency = idempotency
+        self.extensions.update(extensions)
 
 
 def _diff_old(old: Any, new: Any) -> Any:

@@ -105,3 +105,20 @@ def test_emulator_state_persists_across_instances(tmp_path: Any) -> None:
     b2 = Billing(database_url=f"sqlite:///{db}", stripe_emulator=True, emulator_state_path=str(state))
     assert b2.stripe.v1.customers.retrieve(c.id).email == "p@b.co"
     assert b2.customers.get(owner_id="org_p").id == c.id
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"objects": {}}', '{"objects": {}, "by_kind": {}, '
+                                     '"deleted": [], "idempotency": [1]}'])
+def test_a_foreign_emulator_state_file_is_a_configuration_error(tmp_path: Any, content: str) -> None:
+    state = tmp_path / "stripe.json"
+    state.write_text(content)
+    with pytest.raises(ConfigurationError, match=r"emulator_state_path: .* is not an emulator state file"):
+        Billing(database_url=f"sqlite:///{tmp_path / 'b.db'}", stripe_emulator=True, emulator_state_path=str(state))
+    assert state.read_text() == content            # left as it was, for the host to look at
+
+
+def test_an_unreadable_emulator_state_path_is_a_configuration_error(tmp_path: Any) -> None:
+    with pytest.raises(ConfigurationError, match="emulator_state_path"):
+        Billing(database_url=f"sqlite:///{tmp_path / 'b.db'}", stripe_emulator=True,
+                emulator_state_path=str(tmp_path))                 # a directory: exists, cannot be read
+

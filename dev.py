@@ -3,7 +3,7 @@
 
     python3 dev.py example        # the example app on SQLite + the built-in Stripe emulator
     python3 dev.py test [ARGS]    # the whole test suite (pytest ARGS)
-    python3 dev.py lint           # ruff + mypy
+    python3 dev.py lint           # ruff + mypy + import-linter (the architecture's boundaries)
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def main(argv: list[str]) -> int:
     if task == "test":
         return run(str(PY), "-m", "pytest", *args)
     status = run(str(BIN / "ruff"), "check", "billingos", "billingos_flask", "billingos_fastapi", "example_app", "tests", "bench")
-    return status or run(str(BIN / "mypy"))
+    status = status or run(str(BIN / "mypy"))
+    return status or run(str(BIN / "lint-imports"), "--no-cache")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from .announce import announce_signals
+from .bus import EventBus
+from .catalog.service import CatalogService
 from .clock import Clock, SystemClock
 from .config import BillingConfig
+from .context import Context, closed_error
 from .customers.service import CustomerService
 from .entitlements import Check, EntitlementService
-from .errors import BillingClosedError, ConfigurationError
+from .errors import ConfigurationError
 from .invoices.service import InvoiceService
+from .jobs import Jobs
 from .reconcile import ReconcileService
 from .stripe_api import build_client
 from .subscriptions.service import SubscriptionService
@@ -44,44 +49,48 @@ class Billing:
     def __init__(self, config: BillingConfig | None = None, /, **options: Any) -> None:
         if config is not None and options:
             raise ConfigurationError("Pass either a BillingConfig or keyword options, not both.")
-        self._closed = False
         self.config = config if config is not None else BillingConfig.build(**options)
         self.clock: Clock = self.config.clock or _default_clock(self.config)
-        self.engine, self._session_factory = _database(self.config)
+        self.engine, session_factory = _database(self.config)
         self._owns_engine = self.config.engine is None and self.config.session_factory is None
         self.emulator = _emulator(self.config, self.clock)
-        self._stripe = build_client(self.config, self.emulator)
+        client = build_client(self.config, self.emulator)
         self.tasks = TaskRunner()
-        self.webhooks = WebhookService(self)
-        self.customers = CustomerService(self)
-        self.invoices = InvoiceService(self)
-        self.entitlements = EntitlementService(self)
-        self.subscriptions = SubscriptionService(self)
-        self.reconcile = ReconcileService(self)
-        self.usage = UsageService(self)
-        from .catalog.service import CatalogService
-        self.catalog = CatalogService(self)
-        _register_builtin_handlers(self)
+        self.events = EventBus()
+        ctx = self._ctx = Context(config=self.config, clock=self.clock, session_factory=session_factory,
+                                  stripe_client=lambda: client, tasks=self.tasks, events=self.events)
+        # The dependency graph, in one place: each service gets the context and the peers it calls.
+        self.jobs = ctx.jobs = Jobs(ctx)
+        self.webhooks = WebhookService(ctx)
+        self.catalog = CatalogService(ctx)
+        self.customers = CustomerService(ctx)
+        self.invoices = InvoiceService(ctx, customers=self.customers)
+        self.entitlements = EntitlementService(ctx, catalog=self.catalog)
+        self.subscriptions = SubscriptionService(ctx, customers=self.customers, invoices=self.invoices,
+                                                 catalog=self.catalog)
+        self.usage = UsageService(ctx, entitlements=self.entitlements)
+        self.reconcile = ReconcileService(ctx, webhooks=self.webhooks)
+        # Built-in syncing goes through the same public registries a host uses.
+        for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements):
+            for mirror in domain.mirrors():
+                self.webhooks.mirror(mirror)
+        for domain in (self.customers, self.subscriptions, self.invoices):
+            self.reconcile.add(domain.reconciler())
+        announce_signals(self.events, self)
 
-    # Every service reaches the database and Stripe through these two, so guarding them stops all of
-    # billingos after close(), before anything is written anywhere.
     @property
     def session_factory(self) -> sessionmaker[Session]:
         """The ``sessionmaker`` billingos uses. BillingClosedError after ``close()``."""
-        if self._closed:
-            raise _closed()
-        return self._session_factory
+        return self._ctx.session_factory
 
     @property
     def stripe(self) -> stripe.StripeClient:
         """The ``stripe.StripeClient`` billingos uses. BillingClosedError after ``close()``."""
-        if self._closed:
-            raise _closed()
-        return self._stripe
+        return self._ctx.stripe
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._ctx.closed
 
     def close(self) -> None:
         """Release what this ``Billing`` built: the Redis connection and the invalidation listener thread,
@@ -90,14 +99,15 @@ class Billing:
 
         Afterwards calls that need the database or Stripe raise BillingClosedError; ``has_feature`` and
         ``check`` still never raise: they answer by each feature's failure policy."""
-        if self._closed:
+        if self._ctx.closed:
             return
-        self._closed = True
+        self._ctx.closed = True
         with ExitStack() as steps:   # callbacks run last-in first-out, and all run even if one fails
             if self._owns_engine:
                 steps.callback(self._close_engine)
             steps.callback(self.entitlements.close)
             steps.callback(self.tasks.close)
+            steps.callback(self.events.clear)
 
     def _close_engine(self) -> None:
         # Refuse new connections first: dispose() alone leaves an engine that silently reconnects.
@@ -131,14 +141,14 @@ class Billing:
 
     def consume(self, owner_id: str, key: str, amount: int, idempotency_key: str) -> Check:
         """``billing.entitlements.consume``: check and record ``amount`` atomically (never overspends)."""
-        if self._closed:   # a write: refused outright rather than answered like a database outage
-            raise _closed()
+        if self._ctx.closed:   # a write: refused outright rather than answered like a database outage
+            raise closed_error()
         return self.entitlements.consume(owner_id, key, amount, idempotency_key)
 
     def register_tasks(self, huey: Any) -> dict[str, Any]:
         """Run billingos's background jobs and periodic jobs on the host's huey instance."""
-        if self._closed:
-            raise _closed()
+        if self._ctx.closed:
+            raise closed_error()
         return self.tasks.register(huey)
 
     def now(self) -> datetime:
@@ -152,43 +162,19 @@ class Billing:
 
     def migrate(self, revision: str = "head") -> None:
         """Run billingos's alembic migrations (its own version table) on the configured database."""
-        if self._closed:   # a host engine would still connect
-            raise _closed()
+        if self._ctx.closed:   # a host engine would still connect
+            raise closed_error()
         from .migrations import upgrade
         upgrade(self.engine, revision)
 
     def __repr__(self) -> str:
         stripe = "emulator" if self.emulator is not None else (self.config.stripe_api_base or "stripe")
-        closed = " closed" if self._closed else ""
+        closed = " closed" if self._ctx.closed else ""
         return f"<Billing db={self.engine.url.render_as_string(hide_password=True)} stripe={stripe}{closed}>"
 
 
-def _closed() -> BillingClosedError:
-    return BillingClosedError("This Billing is closed (billing.close() was called); build a new Billing to "
-                              "use billingos again.")
-
-
 def _refuse_connect(*_: Any) -> None:
-    raise _closed()
-
-
-def _register_builtin_handlers(billing: Billing) -> None:
-    """Built-in handlers use the same public subscribe() that hosts use."""
-    from .catalog import webhooks as catalog_hooks
-    from .customers import webhooks as customer_hooks
-    from .customers.reconcile import customers_reconciler
-    from .entitlements import webhooks as entitlement_hooks
-    from .invoices import webhooks as invoice_hooks
-    from .subscriptions import webhooks as subscription_hooks
-    from .subscriptions.reconcile import invoices_reconciler, subscriptions_reconciler
-    customer_hooks.register(billing)
-    catalog_hooks.register(billing)
-    subscription_hooks.register(billing)
-    invoice_hooks.register(billing)
-    entitlement_hooks.register(billing)
-    billing.reconcile.add(customers_reconciler(billing))
-    billing.reconcile.add(subscriptions_reconciler(billing))
-    billing.reconcile.add(invoices_reconciler(billing))
+    raise closed_error()
 
 
 def _default_clock(config: BillingConfig) -> Clock:

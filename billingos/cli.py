@@ -78,8 +78,7 @@ def _progress_bar() -> Any:
 
 
 def _emulator_serve(args: argparse.Namespace) -> int:
-    from .emulator import Emulator
-    from .emulator.server import serve_forever
+    from .emulator import Emulator, serve_forever
     print(f"billingos Stripe emulator on http://{args.host}:{args.port} (Ctrl-C stops)", flush=True)
     serve_forever(Emulator(state_path=args.state), host=args.host, port=args.port)
     return 0

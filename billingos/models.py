@@ -6,16 +6,17 @@ from .catalog.models import *  # noqa: F403
 from .customers.models import BillingCustomer
 from .db import Base, metadata
 from .entitlements.models import BillingEntitlement, BillingEntitlementCounter, BillingEntitlementUsage
+from .freshness import BillingLock
 from .invoices.models import BillingInvoice
+from .jobs.models import BillingJob
 from .subscriptions.models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
 from .usage.models import (
     BillingUsageEvent,
     BillingUsageKey,
-    BillingUsagePush,
     BillingUsageSummary,
     BillingUsageThreshold,
 )
-from .webhooks.models import BillingLock, BillingWebhookEvent
+from .webhooks.models import BillingWebhookEvent
 
 __all__ = [
     "Base",
@@ -24,13 +25,13 @@ __all__ = [
     "BillingEntitlementCounter",
     "BillingEntitlementUsage",
     "BillingInvoice",
+    "BillingJob",
     "BillingLock",
     "BillingSubscription",
     "BillingSubscriptionChange",
     "BillingSubscriptionItem",
     "BillingUsageEvent",
     "BillingUsageKey",
-    "BillingUsagePush",
     "BillingUsageSummary",
     "BillingUsageThreshold",
     "BillingWebhookEvent",

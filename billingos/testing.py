@@ -79,7 +79,7 @@ class TestKit:
         done = 0
         for _ in range(max_rounds):
             n = len(self.emulator.webhooks.deliver()) + self._billing.tasks.run_queued()
-            n += self._billing.webhooks.retry_due()
+            n += self._billing.jobs.retry_due()
             done += n
             if n == 0:
                 return done

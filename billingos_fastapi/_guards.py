@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from billingos import Billing, BillingError, ConfigurationError
-from billingos.entitlements.service import feature_key
+from billingos.entitlements import feature_key
 
 __all__ = ["ROUTER_TAG", "FeatureDenied", "add_problem_handlers", "requires_feature"]
 

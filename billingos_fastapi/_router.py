@@ -11,8 +11,8 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from billingos import Billing, BillingError, ConfigurationError
+from billingos.webhooks import MAX_BODY as MAX_WEBHOOK_BODY
 from billingos.webhooks import WebhookPayloadError
-from billingos.webhooks.service import MAX_BODY as MAX_WEBHOOK_BODY
 
 __all__ = ["ProblemRoute", "billing_dependency", "create_router", "problem_response"]
 

@@ -10,8 +10,8 @@ from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.local import LocalProxy
 
 from billingos import Billing, BillingError
+from billingos.webhooks import MAX_BODY as MAX_WEBHOOK_BODY
 from billingos.webhooks import WebhookPayloadError
-from billingos.webhooks.service import MAX_BODY as MAX_WEBHOOK_BODY
 
 from ._problem import feature_not_available, problem_response, unauthenticated
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar, cast
 
 from flask import current_app, request
 
-from billingos.entitlements.service import feature_key
+from billingos.entitlements import feature_key
 
 from ._extension import _current_ext
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import signals
-from ..db import on_commit
-from ..errors import InvalidInputError, NotFoundError
+from ..domain_events import CatalogSynced
+from ..errors import BillingError, InvalidInputError, NotFoundError
+from ..stripe_api import call_stripe, plain
+from ..webhooks import Mirror, Sync
 from .executor import Run, phase
 from .loader import load_catalog
 from .mirror import sync_feature, sync_meter, sync_plan_features, sync_price, sync_product
@@ -22,7 +23,7 @@ from .schemas import Catalog
 from .snapshots import FeatureInfo, MeterInfo, PlanFeatureInfo, PriceInfo, ProductInfo
 
 if TYPE_CHECKING:
-    from ..billing import Billing
+    from ..context import Context
 
 __all__ = ["CatalogService"]
 
@@ -30,8 +31,8 @@ __all__ = ["CatalogService"]
 class CatalogService:
     """``billing.catalog``: ``sync(catalog)``, ``plan(catalog)`` and reads of the local mirror."""
 
-    def __init__(self, billing: Billing) -> None:
-        self._billing = billing
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
 
     # --- declaring ----------------------------------------------------------------------------
     @staticmethod
@@ -62,11 +63,11 @@ class CatalogService:
         deactivated: subscribers on archived prices still report usage to them.
         """
         catalog = _coerce(catalog)
-        remote = fetch_remote(self._billing.stripe, catalog)
+        remote = fetch_remote(self._ctx.stripe, catalog)
         plan = make_plan(catalog, remote, archive_removed=archive_removed)
         if dry_run:
             return self._report(plan, dry_run=True, writes=0)
-        run = Run(self._billing.stripe, catalog, remote)
+        run = Run(self._ctx.stripe, catalog, remote)
         try:
             for op in sorted(plan.ops, key=phase):
                 run.apply(op)
@@ -88,9 +89,8 @@ class CatalogService:
         )
 
     def _mirror(self, run: Run, catalog: Catalog, *, report: CatalogSyncReport | None) -> None:
-        billing = self._billing
-        now = billing.now()
-        with billing.transaction() as session:
+        now = self._ctx.now()
+        with self._ctx.transaction() as session:
             for obj in run.objects["meter"].values():
                 sync_meter(session, obj, now=now)
             for obj in run.objects["feature"].values():
@@ -105,25 +105,95 @@ class CatalogService:
                 if pid in run.objects["product"]:
                     sync_plan_features(session, run.objects["product"][pid], attached.values(), now=now)
             if report is not None:
-                on_commit(session, lambda: signals.catalog_synced.send(billing, report=report))
+                self._ctx.events.publish(session, CatalogSynced(report))
+
+    # --- products that subscriptions refer to -------------------------------------------------------
+    def ensure_products(self, product_ids: Iterable[str | None]) -> None:
+        """Mirror products (and their features) that a subscription refers to but the catalog mirror does
+        not know yet, e.g. made in the Dashboard. Fetched before any transaction that needs them."""
+        wanted = {p for p in product_ids if p}
+        if not wanted:
+            return
+        with self._ctx.session_factory() as session:
+            known = set(session.scalars(select(BillingProduct.stripe_id).where(BillingProduct.stripe_id.in_(wanted))))
+        self.refresh_products(wanted - known)
+
+    def refresh_products(self, product_ids: Iterable[str]) -> bool:
+        """Fetch products and their attached features from Stripe and mirror them. False when Stripe could
+        not answer for one of them (its grants then come from the mirror as it is)."""
+        fetched, complete = [], True
+        for pid in sorted(set(product_ids)):
+            try:
+                product = plain(call_stripe(self._ctx.stripe.v1.products.retrieve, pid))
+                page = call_stripe(self._ctx.stripe.v1.products.features.list, pid, params={"limit": 100})
+                fetched.append((product, [plain(a) for a in page.auto_paging_iter()]))
+            except BillingError:
+                complete = False
+        if fetched:
+            now = self._ctx.now()
+            with self._ctx.transaction() as session:
+                for product, attached in fetched:
+                    sync_product(session, product, now=now)
+                    for a in attached:
+                        feature = a["entitlement_feature"]
+                        if session.scalar(select(BillingFeature.id).where(
+                                BillingFeature.stripe_id == feature["id"])) is None:
+                            sync_feature(session, feature, now=now)
+                    sync_plan_features(session, product, attached, now=now)
+                self._ctx.events.publish(session, CatalogSynced(None))
+        return complete
+
+    def mirrors(self) -> list[Mirror]:
+        """Dashboard edits of products, prices and meters reach the mirror."""
+        return [
+            Mirror("product", _events("product", "created", "updated", "deleted"),
+                   fetch=self._fetcher(lambda: self._ctx.stripe.v1.products.retrieve),
+                   apply=self._applier(sync_product, "product"), final=_deleted),
+            Mirror("price", _events("price", "created", "updated", "deleted"),
+                   fetch=self._fetcher(lambda: self._ctx.stripe.v1.prices.retrieve),
+                   apply=self._applier(sync_price, None), final=_deleted),
+            Mirror("billing.meter", _events("billing.meter", "created", "updated", "deactivated", "reactivated"),
+                   fetch=self._fetcher(lambda: self._ctx.stripe.v1.billing.meters.retrieve),
+                   apply=self._applier(sync_meter, None)),
+        ]
+
+    def _fetcher(self, method: Callable[[], Callable[..., Any]]) -> Callable[[str], dict[str, Any] | None]:
+        def fetch(object_id: str) -> dict[str, Any] | None:
+            try:
+                found = plain(call_stripe(method(), object_id))
+            except NotFoundError:
+                return None
+            return None if found.get("deleted") else found
+        return fetch
+
+    def _applier(self, sync: Callable[..., Any], kind: str | None) -> Callable[[Session, Sync], None]:
+        """Apply a fetched object; a product gone from Stripe is applied as Stripe's deleted stub, while a
+        gone price or meter keeps its last row (Stripe archives those, it does not delete them)."""
+        def apply(session: Session, s: Sync) -> None:
+            current = s.current if s.current is not None else (
+                {"id": s.object_id, "object": kind, "deleted": True} if kind else None)
+            if current is not None:
+                sync(session, current, now=self._ctx.now())
+                self._ctx.events.publish(session, CatalogSynced(None))
+        return apply
 
     # --- reads --------------------------------------------------------------------------------
     def product(self, key: str) -> ProductInfo:
         """A product by catalog key or Stripe id."""
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             return ProductInfo.from_row(self._product_row(session, key))
 
     def products(self, *, active: bool | None = True) -> list[ProductInfo]:
         stmt = select(BillingProduct).where(BillingProduct.deleted_at.is_(None)).order_by(BillingProduct.id)
         if active is not None:
             stmt = stmt.where(BillingProduct.active.is_(active))
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             return [ProductInfo.from_row(r) for r in session.scalars(stmt)]
 
     def price(self, lookup_key_or_id: str) -> PriceInfo:
         """A price by lookup key or Stripe price id (active or archived)."""
         ref = _text(lookup_key_or_id, "lookup_key_or_id")
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             row = (
                 session.scalars(select(BillingPrice).where(BillingPrice.stripe_id == ref)).first()
                 or session.scalars(select(BillingPrice).where(BillingPrice.lookup_key == ref)).first()
@@ -141,7 +211,7 @@ class CatalogService:
         stmt = select(BillingPrice).order_by(BillingPrice.id)
         if active is not None:
             stmt = stmt.where(BillingPrice.active.is_(active))
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             if product is not None:
                 stmt = stmt.where(BillingPrice.product == self._product_row(session, product).stripe_id)
             keys = self._product_keys(session)
@@ -149,7 +219,7 @@ class CatalogService:
 
     def feature(self, key: str) -> FeatureInfo:
         ref = _text(key, "key")
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             row = session.scalars(select(BillingFeature).where(BillingFeature.lookup_key == ref)).first()
             if row is None:
                 raise NotFoundError(
@@ -162,12 +232,12 @@ class CatalogService:
         stmt = select(BillingFeature).order_by(BillingFeature.lookup_key)
         if active is not None:
             stmt = stmt.where(BillingFeature.active.is_(active))
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             return [FeatureInfo.from_row(r) for r in session.scalars(stmt)]
 
     def plan_features(self, product_key: str) -> list[PlanFeatureInfo]:
         """The features a plan includes, with limits for metered ones (what entitlements read)."""
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             product = self._product_row(session, product_key)
             types = dict(session.execute(select(BillingFeature.lookup_key, BillingFeature.type)).all())
             rows = session.scalars(
@@ -180,7 +250,7 @@ class CatalogService:
     def meter(self, event_name: str) -> MeterInfo:
         """The active meter for ``event_name`` (or the latest one, if none is active)."""
         ref = _text(event_name, "event_name")
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             rows = list(
                 session.scalars(
                     select(BillingMeter)
@@ -197,7 +267,7 @@ class CatalogService:
         return MeterInfo.from_row(next((r for r in rows if r.status == "active"), rows[0]))
 
     def meters(self) -> list[MeterInfo]:
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             return [
                 MeterInfo.from_row(r) for r in session.scalars(select(BillingMeter).order_by(BillingMeter.id))
             ]
@@ -218,6 +288,14 @@ class CatalogService:
     @staticmethod
     def _product_keys(session: Session) -> dict[str, str | None]:
         return dict(session.execute(select(BillingProduct.stripe_id, BillingProduct.key)).all())
+
+
+def _events(prefix: str, *names: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}.{n}" for n in names)
+
+
+def _deleted(obj: Mapping[str, Any]) -> bool:
+    return bool(obj.get("deleted"))
 
 
 def _text(value: Any, param: str) -> str:

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .. import signals, validation
+from .. import validation
 from ..clock import utc
-from ..db import on_commit, upsert
+from ..db import upsert
+from ..domain_events import CustomerSynced
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
+from ..freshness import apply_fresh
+from ..reconcile import Reconciler
 from ..stripe_api import call_stripe, intent_key, plain
-from ..webhooks.service import lock_object
+from ..webhooks import Mirror, Sync
 from .models import BillingCustomer
 from .schemas import Customer, Page
 
 if TYPE_CHECKING:
-    from ..billing import Billing
+    from ..context import Context
 
 _UNSET: Any = object()
 
@@ -61,8 +65,8 @@ def _id(value: Any) -> str | None:
 class CustomerService:
     """``billing.customers``: create, get, list, update and delete customers by owner id."""
 
-    def __init__(self, billing: Billing) -> None:
-        self._billing = billing
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
 
     # --- writes -----------------------------------------------------------------------------
     def create(self, *, owner_id: str, email: str | None = None, name: str | None = None,
@@ -71,7 +75,7 @@ class CustomerService:
         owner_id = validation.owner_id(owner_id)
         params: dict[str, Any] = {"email": validation.email(email), "name": validation.text(name, "name")}
         meta = validation.metadata(metadata)
-        key = self._billing.config.owner_metadata_key
+        key = self._ctx.config.owner_metadata_key
         if key in meta:
             raise InvalidInputError(f"metadata key {key!r} is reserved for the owner id.", param="metadata")
         params["metadata"] = {**meta, key: owner_id}
@@ -84,10 +88,12 @@ class CustomerService:
         if existing is not None:
             raise ConflictError(f"Owner {owner_id!r} already has customer {existing.stripe_id}; use "
                                 "customers.get() or customers.update().", param="owner_id")
-        obj = self._stripe_existing(owner_id) or call_stripe(
-            self._billing.stripe.v1.customers.create, params={k: v for k, v in params.items() if v is not None},
-            options={"idempotency_key": intent_key("customer.create", owner_id, params)})
-        return self._commit(obj, created=True)
+
+        def create() -> dict[str, Any]:
+            return plain(self._stripe_existing(owner_id) or call_stripe(
+                self._ctx.stripe.v1.customers.create, params={k: v for k, v in params.items() if v is not None},
+                options={"idempotency_key": intent_key("customer.create", owner_id, params)}))
+        return self._commit(create)
 
     def update(self, owner_id: str, *, email: str | None = _UNSET, name: str | None = _UNSET,
                metadata: dict[str, str] | None = None, default_payment_method: str | None = _UNSET) -> Customer:
@@ -99,7 +105,7 @@ class CustomerService:
             params["name"] = validation.text(name, "name") or ""
         if metadata is not None:
             meta = validation.metadata(metadata)
-            if self._billing.config.owner_metadata_key in meta:
+            if self._ctx.config.owner_metadata_key in meta:
                 raise InvalidInputError("the owner id metadata key cannot be changed.", param="metadata")
             params["metadata"] = meta
         if default_payment_method is not _UNSET:
@@ -109,25 +115,63 @@ class CustomerService:
         if not params:
             raise InvalidInputError("update() needs at least one of email, name, metadata, "
                                     "default_payment_method.")
-        obj = call_stripe(self._billing.stripe.v1.customers.update, row.stripe_id, params=params,
-                          options={"idempotency_key": intent_key("customer.update", row.stripe_id, params,
-                                                                 row.version)})
-        return self._commit(obj, created=False)
+        return self._commit(lambda: plain(call_stripe(
+            self._ctx.stripe.v1.customers.update, row.stripe_id, params=params,
+            options={"idempotency_key": intent_key("customer.update", row.stripe_id, params, row.version)})),
+            row.stripe_id)
 
     def delete(self, owner_id: str) -> Customer:
         """Delete the customer in Stripe (which cancels its subscriptions) and mark the row deleted."""
         row = self._require(owner_id)
-        obj = call_stripe(self._billing.stripe.v1.customers.delete, row.stripe_id)
-        with self._billing.transaction() as session:
-            synced = sync_customer(session, plain(obj), owner_key=self._billing.config.owner_metadata_key,
-                                   now=self._billing.now())
-            if synced is None:
-                raise NotFoundError(f"No local customer {row.stripe_id}.")
-            return Customer.from_row(synced)
+        return self._commit(lambda: plain(call_stripe(self._ctx.stripe.v1.customers.delete, row.stripe_id)),
+                            row.stripe_id)
 
     def sync(self, obj: Any) -> Customer:
         """Apply a Stripe customer object (a dict or a StripeObject) to the DB and fire signals."""
-        return self._commit(obj, created=None)
+        data = plain(obj)
+        return self._commit(lambda: data, data["id"])
+
+    def fetch(self, customer_id: str) -> dict[str, Any]:
+        """The customer as Stripe has it now; Stripe's deleted stub when it is gone (a 404 too)."""
+        return self._current(customer_id) or _deleted(customer_id)
+
+    def _current(self, customer_id: str) -> dict[str, Any] | None:
+        try:
+            found = plain(call_stripe(self._ctx.stripe.v1.customers.retrieve, customer_id))
+        except NotFoundError:
+            return None
+        return None if found.get("deleted") else found
+
+    # --- webhooks and reconcile ---------------------------------------------------------------
+    def mirrors(self) -> list[Mirror]:
+        def apply(session: Session, sync: Sync) -> None:
+            self.apply(session, sync.current or _deleted(sync.object_id))
+        return [Mirror("customer", ("customer.created", "customer.updated", "customer.deleted"),
+                       fetch=self._current, apply=apply, final=lambda obj: bool(obj.get("deleted")))]
+
+    def reconciler(self) -> Reconciler:
+        def listing() -> Iterator[dict[str, Any]]:
+            for obj in call_stripe(self._ctx.stripe.v1.customers.list, params={"limit": 100}).auto_paging_iter():
+                yield plain(obj)
+
+        def local_ids() -> set[str]:
+            with self._ctx.session_factory() as s:
+                return set(s.scalars(select(BillingCustomer.stripe_id).where(BillingCustomer.deleted_at.is_(None))))
+
+        def apply(session: Session, obj: dict[str, Any]) -> str | None:
+            row = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
+            before = None if row is None else Customer.from_row(row)
+            after = self.apply(session, obj)
+            return "created" if before is None else ("updated" if before != after else None)
+
+        return Reconciler("customers", listing, local_ids, apply, self.mirrors()[0])
+
+    def ensure(self, customer_id: str | None) -> None:
+        """Make sure a customer that another object refers to is local (an invoice or subscription event
+        may arrive before the customer's own): fetched and applied once, outside the caller's transaction."""
+        if not customer_id or self._find(stripe_id=customer_id) is not None:
+            return
+        self._commit(lambda: self.fetch(customer_id), customer_id, missing_ok=True)
 
     # --- reads ------------------------------------------------------------------------------
     def get(self, *, owner_id: str | None = None, stripe_id: str | None = None) -> Customer:
@@ -158,7 +202,7 @@ class CustomerService:
                                   BillingCustomer.owner_id.ilike(term, escape="\\")))
         if not include_deleted:
             stmt = stmt.where(BillingCustomer.deleted_at.is_(None))
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             rows = list(session.scalars(stmt))
         more = len(rows) > limit
         rows = rows[:limit]
@@ -166,38 +210,30 @@ class CustomerService:
         return Page[Customer](items=[Customer.from_row(r) for r in rows], next_cursor=cursor)
 
     # --- internals --------------------------------------------------------------------------
-    def _commit(self, obj: Any, *, created: bool | None) -> Customer:
-        data = plain(obj)
-        with self._billing.transaction() as session:
-            lock_object(session, data["id"])   # webhooks for this customer may be applying it now
-            snapshot = self.apply(session, data)
-        if snapshot is None:
-            raise NotFoundError(f"Customer {data['id']} is deleted in Stripe and was never synced.")
-        return snapshot
+    def _commit(self, call: Any, name: str | None = None, *, missing_ok: bool = False) -> Customer:
+        """Stripe first, then the local row (``freshness.apply_fresh``: never over a newer state)."""
+        snapshot = apply_fresh(self._ctx, call, self.apply, refetch=self.fetch, name=name)
+        if snapshot is None and not missing_ok:
+            raise NotFoundError(f"Customer {name} is deleted in Stripe and was never synced.")
+        return snapshot  # type: ignore[return-value]
 
     def apply(self, session: Session, data: dict[str, Any]) -> Customer | None:
-        """sync_customer in the caller's transaction, with created/updated signals queued for its commit."""
-        billing = self._billing
+        """sync_customer in the caller's transaction; ``CustomerSynced`` (created/updated signals) after it."""
         before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == data["id"])).first()
         old = None if before is None else Customer.from_row(before)
-        row = sync_customer(session, data, owner_key=billing.config.owner_metadata_key, now=billing.now())
+        row = sync_customer(session, data, owner_key=self._ctx.config.owner_metadata_key, now=self._ctx.now())
         if row is None:  # a deletion of a customer we never had
             return None
         snapshot = Customer.from_row(row)
-        if old is None:
-            on_commit(session, lambda: signals.customer_created.send(
-                billing, customer=snapshot, owner_id=snapshot.owner_id))
-        else:
-            changed = {f for f in Customer.model_fields if getattr(old, f) != getattr(snapshot, f)}
-            if changed:
-                on_commit(session, lambda: signals.customer_updated.send(billing, customer=snapshot, changed=changed))
+        if old != snapshot:
+            self._ctx.events.publish(session, CustomerSynced(old, snapshot))
         return snapshot
 
     def _find(self, *, owner_id: str | None = None, stripe_id: str | None = None) -> BillingCustomer | None:
         stmt = select(BillingCustomer)
         stmt = stmt.where(BillingCustomer.owner_id == owner_id) if owner_id is not None else \
             stmt.where(BillingCustomer.stripe_id == stripe_id)
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             return session.scalars(stmt).first()
 
     def _require(self, owner_id: str) -> BillingCustomer:
@@ -209,13 +245,17 @@ class CustomerService:
 
     def _stripe_existing(self, owner_id: str) -> Any | None:
         """Past the 24 h idempotency window a retry must find the customer by its metadata first."""
-        key = self._billing.config.owner_metadata_key
+        key = self._ctx.config.owner_metadata_key
         try:
-            found = call_stripe(self._billing.stripe.v1.customers.search,
+            found = call_stripe(self._ctx.stripe.v1.customers.search,
                                 params={"query": f"metadata['{key}']:'{_quote(owner_id)}'", "limit": 1})
         except StripeRequestError:
             return None  # servers without search (e.g. stripe-mock) fall back to the idempotency key
         return found.data[0] if found.data else None
+
+
+def _deleted(customer_id: str) -> dict[str, Any]:
+    return {"id": customer_id, "object": "customer", "deleted": True}
 
 
 def _encode_cursor(row_id: int) -> str:

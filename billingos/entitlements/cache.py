@@ -24,14 +24,27 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["BackendDown", "EntitlementCache", "Entry", "Features"]
+__all__ = ["BackendDown", "EntitlementCache", "Entry", "FeatureState", "Features"]
 
 log = logging.getLogger("billingos.entitlements")
 
-#: key -> [until (unix seconds or None), type, limit, reset, rollover, period_start, period_end, grace]
-Features = dict[str, list[Any]]
+
+class FeatureState(NamedTuple):
+    """One granted feature as the cache holds it (a JSON array in Redis)."""
+
+    until: float | None             # unix seconds the grant ends; None: no end
+    type: str                       # boolean | metered
+    limit: int | None
+    reset: str | None
+    rollover: bool
+    period_start: float | None      # unix seconds
+    period_end: float | None
+    grace: bool                     # kept only by the past_due grace period
+
+
+Features = dict[str, FeatureState]
 
 
 class BackendDown(Exception):
@@ -51,7 +64,7 @@ class Entry:
         self.features = features
         self.version = version
         self.deadline = deadline
-        self.flags: dict[str, Any] = {k: (True if v[0] is None else float(v[0])) for k, v in features.items()}
+        self.flags: dict[str, Any] = {k: (True if v.until is None else float(v.until)) for k, v in features.items()}
 
 
 class EntitlementCache:
@@ -121,7 +134,7 @@ class EntitlementCache:
             if raw_snap is not None:
                 snap = json.loads(raw_snap)
                 if snap.get("v") == version:
-                    return self._store(owner, snap["f"], version, start)
+                    return self._store(owner, {k: FeatureState(*v) for k, v in snap["f"].items()}, version, start)
         try:
             features = from_db(owner)
         except Exception as e:
@@ -133,6 +146,10 @@ class EntitlementCache:
             except Exception as e:
                 self._mark_down(e)
         return self._store(owner, features, version, start)
+
+    def remember(self, owner: str, features: Features) -> Entry:
+        """Keep ``features`` as the owner's last known answer (read from the database while Redis is down)."""
+        return self._store(owner, features, None, self._seq)
 
     def _store(self, owner: str, features: Features, version: int | None, start: int) -> Entry:
         fresh = self._invalidated.get(owner, -1) <= start   # no invalidation arrived while we were loading

@@ -9,23 +9,18 @@ signals fire once per actual change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from ..catalog.mirror import plain, sync_feature, sync_plan_features, sync_product
-from ..catalog.models import BillingFeature, BillingPlanFeature, BillingProduct
+from ..catalog.models import BillingFeature, BillingPlanFeature
 from ..catalog.schemas import PlanFeature
 from ..db import upsert
 from ..subscriptions.models import BillingSubscription, BillingSubscriptionChange
 from .models import BillingEntitlement
-
-if TYPE_CHECKING:
-    from ..billing import Billing
 
 __all__ = ["OVERRIDE", "SUB_PREFIX", "Diff", "Recomputer", "feature_limit", "live_keys", "sweep"]
 
@@ -104,23 +99,19 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 class Recomputer:
     """Recompute one owner's subscription grants in the caller's session (``billing.entitlements``
-    wraps it with the diff, signals and cache bump)."""
+    wraps it with the diff, signals and cache bump). It reads the catalog mirror only: products a
+    subscription refers to were mirrored before the transaction (``catalog.ensure_products``)."""
 
-    def __init__(self, billing: Billing, *, grace_period: timedelta) -> None:
-        self._billing = billing
+    def __init__(self, *, grace_period: timedelta) -> None:
         self.grace_period = grace_period
-        self.fetch_failed: set[str] = set()      # owners whose product features could not be fetched
-        self.features_changed = False            # a fetch mirrored features: the feature index is stale
 
-    def recompute(self, session: Session, owner_id: str, now: datetime, *, refetch: bool = False) -> Diff:
+    def recompute(self, session: Session, owner_id: str, now: datetime) -> Diff:
         diff = Diff(owner_id)
         before = live_keys(session, owner_id)
         expired = sweep(session, owner_id, now)
         subs = list(session.scalars(select(BillingSubscription).where(
             BillingSubscription.owner_id == owner_id, BillingSubscription.status.in_(GRANTING + GRACE))
             .order_by(BillingSubscription.id)))
-        products = {i.product_stripe_id for s in subs for i in s.items if i.product_stripe_id}
-        self.ensure_products(session, products, now, refetch=refetch, owner_id=owner_id)
         existing = {(r.feature_key, r.source): r for r in session.scalars(select(BillingEntitlement).where(
             BillingEntitlement.owner_id == owner_id, BillingEntitlement.source.startswith(SUB_PREFIX)))}
         desired = self._desired(session, owner_id, subs, now)
@@ -191,37 +182,3 @@ class Recomputer:
                 break
             since = at
         return since
-
-    # --- product features, fetched from Stripe when the catalog mirror does not know the product ---------
-    def ensure_products(self, session: Session, products: Iterable[str], now: datetime, *, refetch: bool,
-                        owner_id: str) -> None:
-        known = set(session.scalars(select(BillingProduct.stripe_id).where(
-            BillingProduct.stripe_id.in_(list(products)))))
-        for pid in sorted(products):
-            if pid in known and not refetch:
-                continue
-            fetched = self.fetch_product(pid)
-            if fetched is None:  # Stripe unreachable: grant from the mirror now, refresh after the commit
-                self.fetch_failed.add(owner_id)
-                continue
-            product, attached = fetched
-            sync_product(session, product, now=now)
-            for a in attached:
-                feature = a["entitlement_feature"]
-                have = session.scalar(select(BillingFeature.id).where(BillingFeature.stripe_id == feature["id"]))
-                if have is None:
-                    sync_feature(session, feature, now=now)
-            sync_plan_features(session, product, attached, now=now)
-            self.features_changed = True
-
-    def fetch_product(self, product_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-        """The product and its attached features, from Stripe; None when Stripe cannot answer now."""
-        from ..errors import BillingError
-        from ..stripe_api import call_stripe
-        v1 = self._billing.stripe.v1
-        try:
-            product = plain(call_stripe(v1.products.retrieve, product_id))
-            page = call_stripe(v1.products.features.list, product_id, params={"limit": 100})
-            return product, [plain(a) for a in page.auto_paging_iter()]
-        except BillingError:
-            return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,12 +16,13 @@ from .. import validation
 from ..db import insert_ignore
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from .cache import BackendDown
+from .inputs import amount_of, feature_key, idempotency_key_of
 from .models import BillingEntitlementCounter, BillingEntitlementUsage
 from .quota import Spec, add_used, carried_for, counter_for, held, live_grants, peek_counter, retrying, spec_for, window
 from .schemas import Check, Reservation
 
 if TYPE_CHECKING:
-    from .service import EntitlementService
+    from ..context import Context
 
 __all__ = ["QuotaOps"]
 
@@ -29,14 +31,15 @@ TOKEN_BYTES = 16            # 128 random bits, as 32 hex characters (hex: no "_"
 
 
 class QuotaOps:
-    def __init__(self, service: EntitlementService) -> None:
-        self._svc = service
-        self._billing = service._billing
+    def __init__(self, ctx: Context, *, known_type: Callable[[str], str], policy: Callable[[str], str]) -> None:
+        self._ctx = ctx
+        self._known_type = known_type
+        self._policy = policy
 
     # --- reads ---------------------------------------------------------------------------------------
     def usage(self, owner_id: str, key: str, spec: Spec, now: datetime) -> tuple[int, int]:
         """(used including live reservations, carried in) for the current window."""
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             counter = peek_counter(session, owner_id, key, spec, now)
             if counter is None:
                 return 0, carried_for(session, owner_id, key, spec, window(spec, now)[0])
@@ -44,18 +47,17 @@ class QuotaOps:
 
     # --- validation ------------------------------------------------------------------------------------
     def _inputs(self, owner_id: Any, key: Any, amount: Any, idempotency_key: Any) -> tuple[str, str, int, str]:
-        from .service import amount_of, feature_key, idempotency_key_of
         owner_id = validation.owner_id(owner_id)
         key = feature_key(key)
         amount = amount_of(amount)
         idempotency_key = idempotency_key_of(idempotency_key)
-        if self._svc._known_type(key) != "metered":
+        if self._known_type(key) != "metered":
             raise InvalidInputError(f"{key!r} is a boolean feature: use has_feature()/check(); consume() and "
                                     "reserve() are for metered features.", param="key")
         return owner_id, key, amount, idempotency_key
 
     def _down(self, key: str) -> Check:
-        if self._svc.policy(key) == "open":
+        if self._policy(key) == "open":
             return Check(True, None, None, None, None, "fail_open")
         return Check(False, None, None, None, None, "fail_closed")
 
@@ -71,8 +73,8 @@ class QuotaOps:
             return self._down(key)
 
     def _consume(self, owner_id: str, key: str, amount: int, idem: str) -> Check:
-        now = self._svc._clock.now()
-        with self._billing.transaction() as session:
+        now = self._ctx.now()
+        with self._ctx.transaction() as session:
             rows = live_grants(session, owner_id, key, now)
             if not rows:
                 return Check(False, None, None, None, None, "not_granted")
@@ -135,8 +137,8 @@ class QuotaOps:
         return Reservation(id=None, owner_id=owner_id, feature=key, amount=amount, expires_at=None, check=check)
 
     def _reserve(self, owner_id: str, key: str, amount: int, idem: str, timeout: timedelta) -> Reservation:
-        now = self._svc._clock.now()
-        with self._billing.transaction() as session:
+        now = self._ctx.now()
+        with self._ctx.transaction() as session:
             rows = live_grants(session, owner_id, key, now)
             if not rows:
                 return self._refused(owner_id, key, amount, Check(False, None, None, None, None, "not_granted"))
@@ -170,7 +172,6 @@ class QuotaOps:
         rid, token = _reservation_ref(reservation)
         owner = None if owner_id is None else validation.owner_id(owner_id)
         if amount is not None:
-            from .service import amount_of
             amount_of(amount, minimum=0)
         return retrying(lambda: self._settle(rid, token, owner, amount, commit=True))
 
@@ -180,8 +181,8 @@ class QuotaOps:
         return bool(retrying(lambda: self._settle(rid, token, owner, None, commit=False)).allowed)
 
     def _settle(self, rid: int, token: str, owner_id: str | None, amount: int | None, *, commit: bool) -> Check:
-        now = self._svc._clock.now()
-        with self._billing.transaction() as session:
+        now = self._ctx.now()
+        with self._ctx.transaction() as session:
             first = session.get(BillingEntitlementUsage, rid)
             if first is None or not _names(first, token, owner_id):
                 # one answer for unknown, wrong token and wrong owner, so ids cannot be probed
@@ -214,7 +215,7 @@ class QuotaOps:
             return Check(True, None, counter.used + actual, None, counter.window_end, "granted")
 
     def expire_reservations(self, now: datetime) -> int:
-        with self._billing.transaction() as session:
+        with self._ctx.transaction() as session:
             result = session.execute(update(BillingEntitlementUsage).where(
                 BillingEntitlementUsage.status == "held", BillingEntitlementUsage.expires_at <= now)
                 .values(status="expired", settled_at=now).execution_options(synchronize_session=False))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -19,74 +18,61 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .. import signals, validation
+from .. import validation
+from ..catalog.mirror import sync_feature
+from ..catalog.models import BillingFeature
 from ..db import in_many, on_commit, upsert
-from ..errors import InvalidInputError
+from ..domain_events import CatalogSynced, EntitlementsChanged, SubscriptionSynced
+from ..errors import BillingError, InvalidInputError
+from ..freshness import lock_object
+from ..stripe_api import call_stripe
 from ..subscriptions.models import BillingSubscription
-from ..webhooks.service import lock_object
+from ..webhooks import Mirror
 from .cache import BackendDown, EntitlementCache, Entry, Features
-from .grants import OVERRIDE, SUB_PREFIX, Diff, Recomputer, live_keys, sweep
+from .grants import OVERRIDE, SUB_PREFIX, Diff, Recomputer, feature_limit, live_keys, sweep
+from .inputs import KEY_PATTERN, MAX_AMOUNT, amount_of, feature_key, valid_owner
+from .mirror import summary_mirror
 from .models import BillingEntitlement
-from .quota import Spec, spec_for, window
+from .quota import window
 from .quota_ops import QuotaOps
 from .schemas import POLICIES, Check, Grant, Policy, Reservation
+from .snapshot import features_of, spec_of
 
 if TYPE_CHECKING:
-    from ..billing import Billing
+    from ..catalog.service import CatalogService
+    from ..context import Context
 
 __all__ = ["EntitlementService"]
 
 log = logging.getLogger("billingos.entitlements")
 
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,79}$")
 POLICY_META = "billingos_on_failure"     # feature metadata: open | closed | last_known
 _monotonic = time.monotonic
 _INVALID = Check(False, None, None, None, None, "invalid_input")
 _NONE = Check(False, None, None, None, None, "not_granted")
 _UNKNOWN = Check(False, None, None, None, None, "unknown_feature")
-MAX_AMOUNT = 10**12
-
-
-def feature_key(value: Any, param: str = "key") -> str:
-    if not isinstance(value, str) or not _KEY.match(value):
-        raise InvalidInputError(f"{param} must be a feature lookup_key (1-80 letters, digits, '_', '-', '.', "
-                                f"':'), got {value!r}.", param=param)
-    return value
-
-
-def amount_of(value: Any, param: str = "amount", *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_AMOUNT:
-        raise InvalidInputError(f"{param} must be a whole number from {minimum} to {MAX_AMOUNT:,}, got {value!r}.",
-                                param=param)
-    return value
-
-
-def idempotency_key_of(value: Any) -> str:
-    if not isinstance(value, str) or not value or len(value) > 255 or value != value.strip() \
-            or not value.isprintable():
-        raise InvalidInputError("idempotency_key must be a printable string of 1-255 characters without "
-                                f"surrounding spaces (e.g. the request id), got {value!r}.", param="idempotency_key")
-    return value
 
 
 class EntitlementService:
     """See docs/entitlements.md. Built by ``Billing``; tune it with ``configure(...)``."""
 
-    def __init__(self, billing: Billing) -> None:
-        self._billing = billing
-        self._clock = billing.clock
+    def __init__(self, ctx: Context, *, catalog: CatalogService) -> None:
+        self._ctx = ctx
+        self._catalog = catalog
+        self._clock = ctx.clock
         self.default_policy: Policy = "last_known"
         self._policies: dict[str, str] = {}
         self._index: dict[str, tuple[str, str | None]] | None = None   # key -> (type, metadata policy)
         self._index_at = -math.inf
         self.index_ttl = 30.0
-        self.cache = EntitlementCache(billing.config.redis_url)
-        self._recomputer = Recomputer(billing, grace_period=timedelta(days=10))
-        self.quota = QuotaOps(self)
-        billing.tasks.job("entitlements.refresh", self._refresh_job)
-        billing.tasks.job("entitlements.recompute_all", self.recompute_all)
-        billing.tasks.every("entitlements.expire", timedelta(minutes=1), self.expire)
-        signals.catalog_synced.connect(self._on_catalog_synced, sender=billing)
+        self.cache = EntitlementCache(ctx.config.redis_url)
+        self._recomputer = Recomputer(grace_period=timedelta(days=10))
+        self.quota = QuotaOps(ctx, known_type=self.known_type, policy=self.policy)
+        ctx.tasks.job("entitlements.refresh", self.refresh)
+        ctx.tasks.job("entitlements.recompute_all", self.recompute_all)
+        ctx.tasks.every("entitlements.expire", timedelta(minutes=1), self.expire)
+        ctx.events.subscribe_in_transaction(SubscriptionSynced, self._subscription_synced)
+        ctx.events.subscribe(CatalogSynced, self._catalog_synced)
 
     # --- configuration -----------------------------------------------------------------------------
     @property
@@ -176,7 +162,7 @@ class EntitlementService:
             return self._fallback(owner_id, key, None, "internal")
 
     def _check(self, owner_id: Any, key: Any, amount: Any) -> Check:
-        if not _valid_owner(owner_id) or not isinstance(key, str) or not _KEY.match(key) \
+        if not valid_owner(owner_id) or not isinstance(key, str) or not KEY_PATTERN.fullmatch(key) \
                 or isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_AMOUNT:
             return _INVALID
         entry, down = self._entry(owner_id)
@@ -185,12 +171,12 @@ class EntitlementService:
         assert entry is not None
         info = entry.features.get(key)
         now = self._clock.now()
-        if info is None or (info[0] is not None and info[0] <= now.timestamp()):
+        if info is None or (info.until is not None and info.until <= now.timestamp()):
             return _UNKNOWN if self._unknown(key) else _NONE
-        reason = "grace_period" if info[7] else "granted"
-        if info[1] != "metered":
+        reason = "grace_period" if info.grace else "granted"
+        if info.type != "metered":
             return Check(True, None, None, None, None, reason)
-        spec = _spec(info)
+        spec = spec_of(info)
         try:
             used, carried = self.quota.usage(owner_id, key, spec, now)
         except Exception:
@@ -217,15 +203,15 @@ class EntitlementService:
         if policy == "open":
             return Check(True, None, None, None, None, "fail_open")
         if policy == "last_known":
-            if entry is None and backend == "redis" and _valid_owner(owner_id):
+            if entry is None and backend == "redis" and valid_owner(owner_id):
                 try:   # nothing known yet: the database may still answer (then it is the last known value)
-                    entry = self.cache._store(owner_id, self._features_from_db(owner_id), None, self.cache._seq)
+                    entry = self.cache.remember(owner_id, self._features_from_db(owner_id))
                 except Exception:
                     entry = None
             if entry is not None:
                 info = entry.features.get(key)
-                live = info is not None and (info[0] is None or info[0] > self._clock.now().timestamp())
-                limit = info[2] if info is not None and live and info[1] == "metered" else None
+                live = info is not None and (info.until is None or info.until > self._clock.now().timestamp())
+                limit = info.limit if info is not None and live and info.type == "metered" else None
                 return Check(live, limit, None, None, None, "last_known")
         return Check(False, None, None, None, None, "fail_closed")
 
@@ -237,10 +223,8 @@ class EntitlementService:
         """Every known feature key -> (type, failure policy from its metadata); refreshed every 30 s."""
         if _monotonic() - self._index_at < self.index_ttl:
             return self._index
-        from ..catalog.models import BillingFeature
-        from .grants import feature_limit
         try:
-            with self._billing.session_factory() as session:
+            with self._ctx.session_factory() as session:
                 rows = list(session.scalars(select(BillingFeature)))
                 self._index = {r.lookup_key: (feature_limit(r, None)[0], (r.stripe_metadata or {}).get(POLICY_META))
                                for r in rows}
@@ -250,23 +234,10 @@ class EntitlementService:
         return self._index
 
     def _features_from_db(self, owner_id: str) -> Features:
-        now = self._clock.now()
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             rows = list(session.scalars(select(BillingEntitlement).where(BillingEntitlement.owner_id == owner_id)
                                         .order_by(BillingEntitlement.source)))
-        by_key: dict[str, list[BillingEntitlement]] = {}
-        for r in rows:
-            if (r.expires_at is None or r.expires_at > now) and (r.grace_until is None or r.grace_until > now):
-                by_key.setdefault(r.feature_key, []).append(r)
-        out: Features = {}
-        for key, grants in by_key.items():
-            ends = [_end(r) for r in grants]
-            until = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
-            spec = spec_for(grants)
-            metered = any(r.feature_type == "metered" for r in grants)
-            out[key] = [until, "metered" if metered else "boolean", spec.limit, spec.reset, spec.rollover,
-                        _ts(spec.period_start), _ts(spec.period_end), spec.grace]
-        return out
+        return features_of(rows, self._clock.now())
 
     # --- metered quotas (see quota_ops.py) ------------------------------------------------------------
     def consume(self, owner_id: str, key: str, amount: int, idempotency_key: str) -> Check:
@@ -301,7 +272,7 @@ class EntitlementService:
         same key again replaces the override."""
         owner_id = validation.owner_id(owner_id)
         key = feature_key(key)
-        ftype = self._known_type(key)
+        ftype = self.known_type(key)
         if limit is not None:
             amount_of(limit, "limit", minimum=0)
             if ftype != "metered":
@@ -321,7 +292,7 @@ class EntitlementService:
                   "reset": (reset or "billing_period") if ftype == "metered" else None, "rollover": rollover,
                   "period_start": None, "period_end": None, "expires_at": expires_at, "grace_until": None,
                   "reason": reason, "created_at": now, "updated_at": now}
-        with self._billing.transaction() as session:
+        with self._ctx.transaction() as session:
             self._locked(session, owner_id)
             diff = self._diffing(session, owner_id, now)
             row = upsert(session, BillingEntitlement, values, key=["owner_id", "feature_key", "source"],
@@ -334,9 +305,9 @@ class EntitlementService:
         """Remove the owner's override for ``key``; plan grants stay. True when one was removed."""
         owner_id = validation.owner_id(owner_id)
         key = feature_key(key)
-        self._known_type(key)
+        self.known_type(key)
         now = self._clock.now()
-        with self._billing.transaction() as session:
+        with self._ctx.transaction() as session:
             self._locked(session, owner_id)
             diff = self._diffing(session, owner_id, now)
             gone = session.execute(delete(BillingEntitlement).where(
@@ -356,11 +327,10 @@ class EntitlementService:
         """``limit_for`` for many (owner, meter) pairs: one query finds the features each meter counts, and
         ``check`` runs only for owners holding a grant of such a feature (a bulk load of 30,000 owners
         without one costs two queries, not 30,000 cache loads)."""
-        from ..catalog.models import BillingFeature
         wanted = set(pairs)
         meters = sorted({meter for _, meter in wanted})
         f = BillingFeature
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             rows = session.execute(select(f.lookup_key, f.meter_event_name).where(
                 f.type == "metered", f.meter_event_name.in_(meters) | f.lookup_key.in_(meters))).all()
             counted = {m: sorted({k for k, name in rows if m in (k, name)}) for m in meters}
@@ -386,13 +356,17 @@ class EntitlementService:
         """The owner's live grants, straight from the database (plan grants and overrides)."""
         owner_id = validation.owner_id(owner_id)
         now = self._clock.now()
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             rows = session.scalars(select(BillingEntitlement).where(BillingEntitlement.owner_id == owner_id)
                                    .order_by(BillingEntitlement.feature_key, BillingEntitlement.source))
             return [Grant.from_row(r) for r in rows if (r.expires_at is None or r.expires_at > now)
                     and (r.grace_until is None or r.grace_until > now)]
 
-    def _known_type(self, key: str) -> str:
+    def generation(self, owner_id: str) -> int:
+        """Changes whenever the owner's entitlements may have changed (``EntitlementCache.generation``)."""
+        return self.cache.generation(owner_id)
+
+    def known_type(self, key: str) -> str:
         """The feature's type (boolean or metered); InvalidInputError for an unknown key, BackendDown when
         the database cannot tell."""
         index = self._feature_index()
@@ -411,60 +385,61 @@ class EntitlementService:
 
     def _fetch_feature(self, key: str) -> bool:
         """A feature made in Stripe (or the emulator) but not yet mirrored: look it up by lookup_key."""
-        from ..catalog.mirror import sync_feature
-        from ..errors import BillingError
-        from ..stripe_api import call_stripe
         try:
-            found = call_stripe(self._billing.stripe.v1.entitlements.features.list, params={"lookup_key": key})
+            found = call_stripe(self._ctx.stripe.v1.entitlements.features.list, params={"lookup_key": key})
         except BillingError:
             return False
         if not found.data:
             return False
-        with self._billing.transaction() as session:
+        with self._ctx.transaction() as session:
             sync_feature(session, found.data[0], now=self._clock.now())
         return True
 
     # --- recomputing grants ------------------------------------------------------------------------------
-    def subscription_synced(self, session: Session, owner_id: str | None) -> None:
-        """Called by ``subscriptions.apply()`` in its transaction: recompute the owner's grants there."""
-        if owner_id:
-            self.recompute_in(session, owner_id)
+    def _subscription_synced(self, session: Session, event: SubscriptionSynced) -> None:
+        """A subscription changed: its owner's grants change in the same transaction."""
+        if event.after.owner_id:
+            self.recompute_in(session, event.after.owner_id)
 
-    def recompute_in(self, session: Session, owner_id: str, *, refetch: bool = False) -> Diff:
-        """Recompute in the caller's transaction; the cache bump and signals wait for its commit."""
+    def recompute_in(self, session: Session, owner_id: str) -> Diff:
+        """Recompute in the caller's transaction (no Stripe call); the cache bump and signals wait for its
+        commit."""
         now = self._clock.now()
         self._locked(session, owner_id)
-        diff = self._recomputer.recompute(session, owner_id, now, refetch=refetch)
-        if self._recomputer.features_changed:
-            self._recomputer.features_changed = False
-            on_commit(session, self._forget_index)
+        diff = self._recomputer.recompute(session, owner_id, now)
         self._name_reasons(session, diff)
-        on_commit(session, lambda: self._announce(diff))
-        if owner_id in self._recomputer.fetch_failed:
-            self._recomputer.fetch_failed.discard(owner_id)
-            on_commit(session, lambda: self._billing.tasks.enqueue("entitlements.refresh", owner_id))
+        self._announce(session, diff)
         return diff
 
     def refresh(self, owner_id: str) -> list[Grant]:
         """Re-read the owner's products' features from Stripe and recompute their grants now."""
         owner_id = validation.owner_id(owner_id)
-        with self._billing.transaction() as session:
-            self.recompute_in(session, owner_id, refetch=True)
+        self.refresh_products(owner_id)
+        with self._ctx.transaction() as session:
+            self.recompute_in(session, owner_id)
         return self.grants(owner_id)
 
-    def _refresh_job(self, owner_id: str) -> None:
-        with self._billing.transaction() as session:
-            self.recompute_in(session, owner_id, refetch=True)
+    def refresh_products(self, owner_id: str) -> None:
+        """Re-read from Stripe the products the owner's live subscriptions hold (before a recompute)."""
+        with self._ctx.session_factory() as session:
+            subs = session.scalars(select(BillingSubscription).where(
+                BillingSubscription.owner_id == owner_id,
+                BillingSubscription.status.in_(("active", "trialing", "past_due"))))
+            products = {i.product_stripe_id for sub in subs for i in sub.items if i.product_stripe_id}
+        self._catalog.refresh_products(products)
+
+    def mirrors(self) -> list[Mirror]:
+        return [summary_mirror(self, self._ctx)]
 
     def recompute_all(self) -> int:
         """Recompute every owner that has grants or a live subscription (after a catalog change)."""
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             owners = set(session.scalars(select(BillingEntitlement.owner_id).where(
                 BillingEntitlement.source.startswith(SUB_PREFIX)).distinct()))
             owners |= {o for o in session.scalars(select(BillingSubscription.owner_id).where(
                 BillingSubscription.status.in_(("active", "trialing", "past_due"))).distinct()) if o}
         for owner in sorted(owners):
-            with self._billing.transaction() as session:
+            with self._ctx.transaction() as session:
                 self.recompute_in(session, owner)
         return len(owners)
 
@@ -473,20 +448,18 @@ class EntitlementService:
         mark lapsed reservations expired. Returns how many owners changed."""
         now = self._clock.now()
         self.quota.expire_reservations(now)
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             owners = set(session.scalars(select(BillingEntitlement.owner_id).where(
                 (BillingEntitlement.expires_at <= now) | (BillingEntitlement.grace_until <= now)).distinct()))
         for owner in sorted(owners):
-            with self._billing.transaction() as session:
+            with self._ctx.transaction() as session:
                 self.recompute_in(session, owner)
         return len(owners)
 
-    def _forget_index(self) -> None:
+    def _catalog_synced(self, event: CatalogSynced) -> None:
         self._index_at = -math.inf
-
-    def _on_catalog_synced(self, sender: Any, **_: Any) -> None:
-        self._index_at = -math.inf
-        self._billing.tasks.enqueue("entitlements.recompute_all")
+        if event.report is not None:      # a catalog.sync may change any plan: every owner's grants
+            self._ctx.tasks.enqueue("entitlements.recompute_all")
 
     def _locked(self, session: Session, owner_id: str) -> None:
         lock_object(session, f"entitlements:{owner_id}")   # one grant writer per owner at a time
@@ -504,7 +477,7 @@ class EntitlementService:
         diff.granted = {k: s for k, s in after.items() if k not in before}
         diff.revoked = {k: expired.get(k, reason) for k in {*before, *expired} if k not in after}
         diff.changed = True
-        on_commit(session, lambda: self._announce(diff))
+        self._announce(session, diff)
 
     def _name_reasons(self, session: Session, diff: Diff) -> None:
         """Say why a subscription grant went: the subscription ended, became unpaid, paused, or changed plan."""
@@ -518,31 +491,10 @@ class EntitlementService:
                                      "incomplete": "subscription_ended", "unpaid": "unpaid",
                                      "paused": "paused"}.get(status or "", "plan_changed")
 
-    def _announce(self, diff: Diff) -> None:
+    def _announce(self, session: Session, diff: Diff) -> None:
+        """After the commit: every process's cache forgets the owner, then ``EntitlementsChanged``."""
         if diff:
-            self.cache.bump([diff.owner_id])
-        billing = self._billing
-        for key, source in sorted(diff.granted.items()):
-            signals.entitlement_granted.send(billing, owner_id=diff.owner_id, feature=key, source=source)
-        for key, why in sorted(diff.revoked.items()):
-            signals.entitlement_revoked.send(billing, owner_id=diff.owner_id, feature=key, reason=why)
-
-
-def _valid_owner(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 255 and value == value.strip() and bool(value)
-
-
-def _end(row: BillingEntitlement) -> float | None:
-    ends = [d for d in (row.expires_at, row.grace_until) if d is not None]
-    return min(ends).timestamp() if ends else None
-
-
-def _ts(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
-
-
-def _spec(info: list[Any]) -> Spec:
-    from ..clock import utc
-    return Spec(limit=info[2], reset=info[3] or "billing_period", rollover=bool(info[4]),
-                period_start=utc(info[5]), period_end=utc(info[6]), grace=bool(info[7]))
-
+            on_commit(session, lambda: self.cache.bump([diff.owner_id]))
+        if diff.granted or diff.revoked:
+            self._ctx.events.publish(session, EntitlementsChanged(
+                diff.owner_id, dict(sorted(diff.granted.items())), dict(sorted(diff.revoked.items()))))

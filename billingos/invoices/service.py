@@ -1,39 +1,52 @@
-"""``billing.invoices``: the local copy of each customer's invoices."""
+"""``billing.invoices``: the local copy of each customer's invoices, kept by the ``invoice`` mirror."""
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .. import signals, validation
-from ..db import on_commit
+from .. import validation
+from ..clock import utc
+from ..domain_events import InvoiceSynced, PaymentFailed, PaymentSucceeded
 from ..errors import NotFoundError
+from ..reconcile import Reconciler
+from ..stripe_api import call_stripe, plain
+from ..webhooks import Mirror, Sync
 from .models import BillingInvoice
 from .schemas import Invoice
 from .sync import sync_invoice
 
 if TYPE_CHECKING:
-    from ..billing import Billing
+    from ..context import Context
+    from ..customers import CustomerService
+
+INVOICE_EVENTS = ("created", "finalized", "paid", "payment_failed", "payment_action_required", "voided",
+                  "marked_uncollectible", "updated", "payment_succeeded", "deleted", "sent", "finalization_failed",
+                  "overdue", "will_be_due")
+STATUSES = ("draft", "open", "paid", "uncollectible", "void")
 
 
 class InvoiceService:
-    def __init__(self, billing: Billing) -> None:
-        self._billing = billing
+    def __init__(self, ctx: Context, *, customers: CustomerService) -> None:
+        self._ctx = ctx
+        self._customers = customers
 
     def list(self, owner_id: str, *, status: str | None = None, limit: int = 50) -> list[Invoice]:
         """The owner's invoices, newest first."""
         validation.owner_id(owner_id)
         validation.limit(limit)
-        if status is not None and status not in ("draft", "open", "paid", "uncollectible", "void"):
+        if status is not None and status not in STATUSES:
             raise validation.InvalidInputError(
                 "status must be one of draft, open, paid, uncollectible, void.", param="status")
         stmt = select(BillingInvoice).where(BillingInvoice.owner_id == owner_id)
         if status is not None:
             stmt = stmt.where(BillingInvoice.status == status)
         stmt = stmt.order_by(BillingInvoice.stripe_created.desc(), BillingInvoice.id.desc()).limit(limit)
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             return [Invoice.from_row(r) for r in session.scalars(stmt)]
 
     def get(self, invoice_id: str, *, owner_id: str | None = None) -> Invoice:
@@ -42,18 +55,77 @@ class InvoiceService:
         stmt = select(BillingInvoice).where(BillingInvoice.stripe_id == invoice_id)
         if owner_id is not None:
             stmt = stmt.where(BillingInvoice.owner_id == validation.owner_id(owner_id))
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             row = session.scalars(stmt).first()
             if row is None:
                 raise NotFoundError(f"No invoice {invoice_id!r}.", param="invoice_id")
             return Invoice.from_row(row)
 
     def apply(self, session: Session, obj: dict[str, Any]) -> Invoice:
-        """sync_invoice in the caller's transaction; ``invoice_paid`` queued for its commit on the paid transition."""
-        billing = self._billing
+        """sync_invoice in the caller's transaction; ``InvoiceSynced`` (the ``invoice_paid`` signal) after it."""
         before = session.scalar(select(BillingInvoice.status).where(BillingInvoice.stripe_id == obj["id"]))
-        row = sync_invoice(session, obj, now=billing.now())
-        snapshot = Invoice.from_row(row)
-        if snapshot.status == "paid" and before != "paid":
-            on_commit(session, lambda: signals.invoice_paid.send(billing, invoice=snapshot))
+        snapshot = Invoice.from_row(sync_invoice(session, obj, now=self._ctx.now()))
+        self._ctx.events.publish(session, InvoiceSynced(before, snapshot))
         return snapshot
+
+    def fetch(self, invoice_id: str) -> dict[str, Any] | None:
+        """The invoice as Stripe has it now; None when Stripe has no such invoice (a deleted draft)."""
+        try:
+            return plain(call_stripe(self._ctx.stripe.v1.invoices.retrieve, invoice_id))
+        except NotFoundError:
+            return None
+
+    # --- webhooks and reconcile ---------------------------------------------------------------
+    def mirrors(self) -> builtins.list[Mirror]:
+        """``invoice.*`` and the payment intents that pay invoices: fetch the invoice once, sync it."""
+        events = (*(f"invoice.{n}" for n in INVOICE_EVENTS), "payment_intent.succeeded",
+                  "payment_intent.payment_failed")
+        return [Mirror("invoice", events, fetch=self.fetch, apply=self._apply_sync, target=_invoice_of,
+                       prepare=lambda current: self._customers.ensure(_customer_of(current)))]
+
+    def _apply_sync(self, session: Session, sync: Sync) -> None:
+        if sync.current is None:       # gone in Stripe (a deleted draft): so is the local copy
+            session.execute(delete(BillingInvoice).where(BillingInvoice.stripe_id == sync.object_id))
+            return
+        invoice = self.apply(session, sync.current)
+        for event in sync.events:
+            if event["type"] == "invoice.payment_failed":
+                obj = event["data"]["object"]
+                self._ctx.events.publish(session, PaymentFailed(
+                    invoice, int(obj.get("attempt_count") or invoice.attempt_count),
+                    utc(obj.get("next_payment_attempt")) if obj.get("next_payment_attempt") else None))
+            elif event["type"] == "invoice.payment_succeeded":
+                self._ctx.events.publish(session, PaymentSucceeded(invoice))
+
+    def reconciler(self) -> Reconciler:
+        def listing() -> Iterator[dict[str, Any]]:
+            for obj in call_stripe(self._ctx.stripe.v1.invoices.list, params={"limit": 100}).auto_paging_iter():
+                yield plain(obj)
+
+        def local_ids() -> set[str]:
+            with self._ctx.session_factory() as s:
+                return set(s.scalars(select(BillingInvoice.stripe_id)))
+
+        def apply(session: Session, obj: dict[str, Any]) -> str | None:
+            row = session.scalars(select(BillingInvoice).where(BillingInvoice.stripe_id == obj["id"])).first()
+            before = Invoice.from_row(row) if row is not None else None
+            after = self.apply(session, obj)
+            return "created" if before is None else ("updated" if before != after else None)
+
+        return Reconciler("invoices", listing, local_ids, apply, self.mirrors()[0])
+
+
+def _invoice_of(event: Mapping[str, Any]) -> str | None:
+    """The invoice an event is about: the invoice itself, or the one a payment intent paid."""
+    obj = event["data"]["object"]
+    if event["type"].startswith("invoice."):
+        return obj.get("id") if event["type"] != "invoice.upcoming" else None
+    invoice = obj.get("invoice") or (obj.get("metadata") or {}).get("invoice")
+    return invoice if isinstance(invoice, str) and invoice.startswith("in_") else None
+
+
+def _customer_of(obj: Mapping[str, Any] | None) -> str | None:
+    if obj is None:
+        return None
+    customer = obj.get("customer")
+    return customer.get("id") if isinstance(customer, dict) else customer

@@ -25,7 +25,7 @@ def _subscription_of(obj: dict[str, Any]) -> str | None:
     return _id(details.get("subscription")) or _id(obj.get("subscription"))
 
 
-def _line(line: dict[str, Any]) -> dict[str, Any]:
+def invoice_line(line: dict[str, Any]) -> dict[str, Any]:
     parent = line.get("parent") or {}
     details = parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
     pricing = line.get("pricing") or {}
@@ -42,7 +42,7 @@ def sync_invoice(session: Session, obj: dict[str, Any], *, now: datetime) -> Bil
     owner = session.scalar(select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == customer))
     transitions = obj.get("status_transitions") or {}
     taxes = obj.get("total_taxes") or []
-    lines = [_line(line) for line in (obj.get("lines") or {}).get("data") or []]
+    lines = [invoice_line(line) for line in (obj.get("lines") or {}).get("data") or []]
     values = {
         "stripe_id": obj["id"], "customer_stripe_id": customer, "owner_id": owner,
         "subscription_stripe_id": _subscription_of(obj), "status": obj.get("status"),

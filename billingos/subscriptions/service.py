@@ -3,38 +3,46 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import signals, validation
-from ..customers.schemas import Customer
-from ..db import on_commit
+from .. import validation
+from ..customers import Customer
+from ..domain_events import ScheduledChangeMoved, SubscriptionSynced
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
+from ..freshness import apply_fresh, claim_fresh
+from ..invoices import invoice_line
 from ..stripe_api import call_stripe, intent_key, plain
-from ..webhooks.service import lock_object
+from .mirrors import subscription_mirrors, subscriptions_reconciler
 from .models import BillingSubscription
 from .schemas import InvoicePreview, PreviewLine, Proration, Subscription
-from .sync import sync_subscription, sync_subscription_schedule
+from .sync import mark_gone, sync_subscription, sync_subscription_schedule
 
 if TYPE_CHECKING:
-    from ..billing import Billing
+    from ..catalog.service import CatalogService
+    from ..context import Context
+    from ..customers import CustomerService
+    from ..invoices import InvoiceService
+    from ..reconcile import Reconciler
+    from ..webhooks import Mirror
 
 PRORATION = {"prorate": "create_prorations", "none": "none", "always_invoice": "always_invoice",
              "at_period_end": "none"}   # at_period_end: a subscription schedule phase at the period end
 BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incomplete")
-_TRACKED = ("status", "items", "cancel_at_period_end", "cancel_at", "current_period_start", "current_period_end",
-            "trial_end", "paused", "canceled_at", "ended_at", "metadata", "latest_invoice", "scheduled_change")
 _SCHEDULE_EXPAND = ["phases.items.price"]
 
 
 class SubscriptionService:
-    def __init__(self, billing: Billing, *, default_proration: Proration = "prorate") -> None:
+    def __init__(self, ctx: Context, *, customers: CustomerService, invoices: InvoiceService,
+                 catalog: CatalogService, default_proration: Proration = "prorate") -> None:
         if default_proration not in PRORATION:
             raise InvalidInputError(f"default_proration must be one of {', '.join(PRORATION)}.")
-        self._billing = billing
+        self._ctx = ctx
+        self._customers, self._invoices, self._catalog = customers, invoices, catalog
         self.default_proration: Proration = default_proration
 
     # --- create ------------------------------------------------------------------------------------
@@ -70,10 +78,9 @@ class SubscriptionService:
                                     param="payment_behavior")
         params["payment_behavior"] = payment_behavior
         key = idempotency_key or intent_key("subscription.create", params, self._same_intent_count(cust.id, params))
-        obj = call_stripe(self._billing.stripe.v1.subscriptions.create, params=params,
-                          options={"idempotency_key": validation.text(key, "idempotency_key", max_length=255,
-                                                                      required=True)})
-        return self._commit(obj)
+        options = {"idempotency_key": validation.text(key, "idempotency_key", max_length=255, required=True)}
+        return self._commit(lambda: plain(call_stripe(self._ctx.stripe.v1.subscriptions.create, params=params,
+                                                      options=options)))
 
     # --- changes -----------------------------------------------------------------------------------
     def preview_change(self, subscription: Subscription | str, *, price: str | None = None,
@@ -85,9 +92,9 @@ class SubscriptionService:
         subscription's upcoming invoice with the items changed and no prorations."""
         sub = self._require(subscription)
         items, behavior = self._change_items(sub, price, quantity, proration)
-        date = int((proration_date or self._billing.now()).timestamp())
+        date = int((proration_date or self._ctx.now()).timestamp())
         details: dict[str, Any] = {"items": items, "proration_behavior": behavior, "proration_date": date}
-        inv = call_stripe(self._billing.stripe.v1.invoices.create_preview,
+        inv = call_stripe(self._ctx.stripe.v1.invoices.create_preview,
                           params={"customer": sub.customer, "subscription": sub.id, "subscription_details": details})
         preview = _preview(plain(inv), date)
         if (proration or self.default_proration) == "at_period_end":
@@ -127,10 +134,9 @@ class SubscriptionService:
             if sub.schedule is not None:     # Stripe refuses to cancel a scheduled subscription directly
                 sub = self._release_schedule(sub)
             return self._update(sub, {"cancel_at_period_end": True}, "cancel")
-        obj = call_stripe(self._billing.stripe.v1.subscriptions.cancel, sub.id,
-                          params={"prorate": prorate, "invoice_now": invoice_now},
-                          options={"idempotency_key": intent_key("subscription.cancel", sub.id)})
-        return self._commit(obj)
+        return self._commit(lambda: plain(call_stripe(
+            self._ctx.stripe.v1.subscriptions.cancel, sub.id, params={"prorate": prorate, "invoice_now": invoice_now},
+            options={"idempotency_key": intent_key("subscription.cancel", sub.id)})), sub.id)
 
     def cancel_scheduled_change(self, subscription: Subscription | str) -> Subscription:
         """Drop a pending ``at_period_end`` change: the subscription's schedule is released, its items stay."""
@@ -143,10 +149,9 @@ class SubscriptionService:
         """Undo a scheduled cancellation, lift a collection pause, or resume a ``paused`` subscription."""
         sub = self._require(subscription)
         if sub.status == "paused":
-            obj = call_stripe(self._billing.stripe.v1.subscriptions.resume, sub.id,
-                              params={"billing_cycle_anchor": "now"},
-                              options={"idempotency_key": intent_key("subscription.resume", sub.id, sub.status)})
-            return self._commit(obj)
+            return self._commit(lambda: plain(call_stripe(
+                self._ctx.stripe.v1.subscriptions.resume, sub.id, params={"billing_cycle_anchor": "now"},
+                options={"idempotency_key": intent_key("subscription.resume", sub.id, sub.status)})), sub.id)
         params: dict[str, Any] = {}
         if sub.cancel_at_period_end or sub.cancel_at is not None:
             params.update(cancel_at_period_end=False)
@@ -178,7 +183,7 @@ class SubscriptionService:
     # --- reads -------------------------------------------------------------------------------------
     def get(self, subscription_id: str) -> Subscription:
         validation.stripe_id(subscription_id, "sub", "subscription_id")
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             row = session.scalars(select(BillingSubscription).where(
                 BillingSubscription.stripe_id == subscription_id)).first()
             if row is None:
@@ -193,23 +198,30 @@ class SubscriptionService:
             stmt = stmt.where(BillingSubscription.status == validation.text(status, "status", max_length=32))
         if active_only:
             stmt = stmt.where(BillingSubscription.status.in_(("active", "trialing", "past_due")))
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             return [Subscription.from_row(r) for r in session.scalars(stmt.order_by(BillingSubscription.id))]
 
     def sync(self, obj: Any) -> Subscription:
         """Apply a Stripe subscription (dict or StripeObject) through the one sync path."""
-        return self._commit(obj)
+        data = plain(obj)
+        return self._commit(lambda: data, data["id"])
 
-    def apply(self, session: Session, obj: dict[str, Any]) -> Subscription:
-        """sync_subscription in the caller's transaction; lifecycle signals are queued for its commit."""
-        billing = self._billing
+    def fetch(self, subscription_id: str) -> dict[str, Any] | None:
+        """The subscription as Stripe has it now; None when Stripe has no such subscription."""
+        try:
+            return plain(call_stripe(self._ctx.stripe.v1.subscriptions.retrieve, subscription_id))
+        except NotFoundError:
+            return None
+
+    def apply(self, session: Session, obj: dict[str, Any], *,
+              events: tuple[Mapping[str, Any], ...] = ()) -> Subscription:
+        """sync_subscription in the caller's transaction; ``SubscriptionSynced`` (grants, ledger, lifecycle
+        signals) with it. ``events``: the Stripe events behind this state, when a webhook brought it."""
         before_row = session.scalars(select(BillingSubscription).where(
             BillingSubscription.stripe_id == obj["id"])).first()
         before = Subscription.from_row(before_row) if before_row is not None else None
-        after = Subscription.from_row(sync_subscription(session, obj, now=billing.now()))
-        billing.entitlements.subscription_synced(session, after.owner_id)   # grants change with the row
-        for signal, kwargs in _transitions(before, after):
-            on_commit(session, _sender(signal, billing, after, kwargs))
+        after = Subscription.from_row(sync_subscription(session, obj, now=self._ctx.now()))
+        self._ctx.events.publish(session, SubscriptionSynced(before, after, obj, events))
         return after
 
     def apply_schedule(self, session: Session, obj: dict[str, Any]) -> None:
@@ -219,24 +231,70 @@ class SubscriptionService:
         sub_id = (sub.get("id") if isinstance(sub, dict) else sub) or obj.get("released_subscription")
         row = session.scalars(select(BillingSubscription).where(BillingSubscription.stripe_id == sub_id)).first()
         before = Subscription.from_row(row) if row is not None else None
-        sync_subscription_schedule(session, obj, now=self._billing.now())
+        sync_subscription_schedule(session, obj, now=self._ctx.now())
         if row is None or before is None:
             return
         session.expire(row, ["schedule_row"])
         after = Subscription.from_row(row)
         if after.scheduled_change != before.scheduled_change:
-            on_commit(session, _sender(signals.subscription_updated, self._billing, after,
-                                       {"changed": {"scheduled_change"}}))
+            self._ctx.events.publish(session, ScheduledChangeMoved(after))
+
+    def mirrors(self) -> builtins.list[Mirror]:
+        """Subscriptions, their schedules and Checkout's sign-ups, kept in sync from webhooks."""
+        return subscription_mirrors(self, self._customers, self._ctx)
+
+    def reconciler(self) -> Reconciler:
+        return subscriptions_reconciler(self, self._customers, self._ctx)
+
+    def gone(self, session: Session, subscription_id: str) -> None:
+        """Stripe has no such subscription any more (test data deleted): the local one has ended."""
+        before_row = session.scalars(select(BillingSubscription).where(
+            BillingSubscription.stripe_id == subscription_id)).first()
+        if before_row is None:
+            return
+        before = Subscription.from_row(before_row)
+        row = mark_gone(session, before_row, now=self._ctx.now())
+        after = Subscription.from_row(row)
+        if after != before:
+            self._ctx.events.publish(session, SubscriptionSynced(before, after, row.data))
+
+    def refresh(self, subscription_id: str) -> Subscription | None:
+        """Fetch the subscription from Stripe and apply it now (None: gone in Stripe)."""
+        data = self.fetch(subscription_id)
+        if data is None:
+            return None
+        return self._commit(lambda: self._refetch(subscription_id), subscription_id)
 
     # --- internals ---------------------------------------------------------------------------------
-    def _commit(self, obj: Any, schedule: dict[str, Any] | None = None) -> Subscription:
-        data = plain(obj)
-        with self._billing.transaction() as session:
-            lock_object(session, data["id"])
+    def _commit(self, call: Callable[[], dict[str, Any]], name: str | None = None,
+                schedule: dict[str, Any] | None = None) -> Subscription:
+        """Stripe first (``call``), then the local rows, never over a newer state (``freshness.apply_fresh``)."""
+        def apply(session: Session, data: dict[str, Any]) -> Subscription:
             self._sync_invoice(session, data.get("latest_invoice"))
             if schedule is not None:
                 self.apply_schedule(session, schedule)
             return self.apply(session, data)
+
+        def first() -> dict[str, Any]:
+            data = call()
+            self.prepare(data)
+            return data
+        return apply_fresh(self._ctx, first, apply, refetch=self._refetch, name=name)
+
+    def _refetch(self, subscription_id: str) -> dict[str, Any]:
+        data = self.fetch(subscription_id)
+        if data is None:
+            raise NotFoundError(f"Stripe has no subscription {subscription_id}.", param="subscription")
+        self.prepare(data)
+        return data
+
+    def prepare(self, data: dict[str, Any] | None) -> None:
+        """What applying ``data`` needs from Stripe, before the transaction: its customer, its products."""
+        if data is None:
+            return
+        self._customers.ensure(_id(data.get("customer")))
+        items = (data.get("items") or {}).get("data") or []
+        self._catalog.ensure_products({_id((i.get("price") or {}).get("product")) for i in items} - {None})
 
     def _schedule_change(self, sub: Subscription, item: dict[str, Any]) -> Subscription:
         """Two phases on the subscription's schedule (made from it if it has none): the current items until
@@ -244,7 +302,7 @@ class SubscriptionService:
         if sub.cancel_at_period_end or sub.cancel_at is not None:
             raise ConflictError(f"Subscription {sub.id} is scheduled to cancel; resume() it before scheduling "
                                 "a change.")
-        stripe_v1 = self._billing.stripe.v1
+        stripe_v1 = self._ctx.stripe.v1
         current = plain(call_stripe(stripe_v1.subscriptions.retrieve, sub.id))
         now_items = [{"price": i["price"]["id"], **({} if i.get("quantity") is None else {"quantity": i["quantity"]})}
                      for i in current["items"]["data"]]
@@ -271,11 +329,12 @@ class SubscriptionService:
         updated = call_stripe(stripe_v1.subscription_schedules.update, schedule["id"], params=params,
                               options={"idempotency_key": intent_key("subscription.schedule_change", schedule["id"],
                                                                      schedule.get("phases"), params)})
-        return self._commit(call_stripe(stripe_v1.subscriptions.retrieve, sub.id), plain(updated))
+        return self._commit(lambda: plain(call_stripe(stripe_v1.subscriptions.retrieve, sub.id)), sub.id,
+                            schedule=plain(updated))
 
     def _release_schedule(self, sub: Subscription) -> Subscription:
         assert sub.schedule is not None
-        stripe_v1 = self._billing.stripe.v1
+        stripe_v1 = self._ctx.stripe.v1
         try:
             released = call_stripe(stripe_v1.subscription_schedules.release, sub.schedule,
                                    params={"expand": _SCHEDULE_EXPAND},
@@ -284,15 +343,18 @@ class SubscriptionService:
         except StripeRequestError:      # already released, completed or canceled: sync what Stripe has
             released = call_stripe(stripe_v1.subscription_schedules.retrieve, sub.schedule,
                                    params={"expand": _SCHEDULE_EXPAND})
-        return self._commit(call_stripe(stripe_v1.subscriptions.retrieve, sub.id), plain(released))
+        return self._commit(lambda: plain(call_stripe(stripe_v1.subscriptions.retrieve, sub.id)), sub.id,
+                            schedule=plain(released))
 
     def _version(self, sub: Subscription) -> int | None:
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             return session.scalar(select(BillingSubscription.version).where(BillingSubscription.stripe_id == sub.id))
 
     def _sync_invoice(self, session: Session, invoice: Any) -> None:
-        if isinstance(invoice, dict) and invoice.get("id"):
-            self._billing.invoices.apply(session, invoice)
+        """The invoice a write returned (expanded), applied only if no state of it was applied yet: any
+        state a webhook applied is at least as new as this one."""
+        if isinstance(invoice, dict) and invoice.get("id") and claim_fresh(session, invoice["id"], 0):
+            self._invoices.apply(session, invoice)
 
     def _update(self, sub: Subscription, params: dict[str, Any], action: str) -> Subscription:
         # The key follows the row's version: a double click replays, the same action after another
@@ -300,9 +362,9 @@ class SubscriptionService:
         version = self._version(sub)
         state = [sub.status, [(i.price, i.quantity) for i in sub.items], sub.cancel_at_period_end, sub.paused,
                  version]
-        obj = call_stripe(self._billing.stripe.v1.subscriptions.update, sub.id, params=params,
-                          options={"idempotency_key": intent_key(f"subscription.{action}", sub.id, params, state)})
-        return self._commit(obj)
+        return self._commit(lambda: plain(call_stripe(
+            self._ctx.stripe.v1.subscriptions.update, sub.id, params=params,
+            options={"idempotency_key": intent_key(f"subscription.{action}", sub.id, params, state)})), sub.id)
 
     def _change_items(self, sub: Subscription, price: str | None, quantity: int | None,
                       proration: Proration | None) -> tuple[builtins.list[dict[str, Any]], str]:
@@ -350,11 +412,11 @@ class SubscriptionService:
         """A lookup key or a ``price_`` id, resolved against Stripe (the catalog's source of truth)."""
         if isinstance(ref, str) and ref.startswith("price_"):
             try:
-                return plain(call_stripe(self._billing.stripe.v1.prices.retrieve, ref))
+                return plain(call_stripe(self._ctx.stripe.v1.prices.retrieve, ref))
             except NotFoundError:
                 raise InvalidInputError(f"Unknown price {ref!r}.", param="price") from None
         key = validation.lookup_key(ref, "price")
-        found = call_stripe(self._billing.stripe.v1.prices.list, params={"lookup_keys": [key], "active": True})
+        found = call_stripe(self._ctx.stripe.v1.prices.list, params={"lookup_keys": [key], "active": True})
         if not found.data:
             raise InvalidInputError(f"Unknown price {key!r}: no active Stripe price has that lookup_key. "
                                     "Sync your catalog first.", param="price")
@@ -378,7 +440,7 @@ class SubscriptionService:
     def _future(self, when: datetime, param: str) -> int:
         if not isinstance(when, datetime) or when.tzinfo is None:
             raise InvalidInputError(f"{param} must be a timezone-aware datetime.", param=param)
-        if when <= self._billing.now():
+        if when <= self._ctx.now():
             raise InvalidInputError(f"{param} must be in the future.", param=param)
         return int(when.timestamp())
 
@@ -386,8 +448,8 @@ class SubscriptionService:
         if isinstance(ref, Customer):
             return ref
         if isinstance(ref, str) and ref.startswith("cus_"):
-            return self._billing.customers.get(stripe_id=ref)
-        return self._billing.customers.get(owner_id=ref)
+            return self._customers.get(stripe_id=ref)
+        return self._customers.get(owner_id=ref)
 
     def _require(self, ref: Subscription | str) -> Subscription:
         if isinstance(ref, Subscription):
@@ -398,15 +460,11 @@ class SubscriptionService:
         """How many live subscriptions already match this intent: a deliberate second one gets a new key,
         a double-submitted first one does not."""
         prices = sorted(i["price"] for i in params["items"])
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             rows = session.scalars(select(BillingSubscription).where(
                 BillingSubscription.customer_stripe_id == customer,
                 BillingSubscription.status.not_in(("canceled", "incomplete_expired"))))
             return sum(1 for r in rows if sorted(i.price_stripe_id for i in r.items) == prices)
-
-
-def _sender(signal: Any, billing: Billing, sub: Subscription, kwargs: dict[str, Any]) -> Any:
-    return lambda: signal.send(billing, subscription=sub, **kwargs)
 
 
 def _quantity(value: Any) -> int:
@@ -417,8 +475,7 @@ def _quantity(value: Any) -> int:
 
 
 def _preview(inv: dict[str, Any], date: int) -> InvoicePreview:
-    from ..invoices.sync import _line
-    lines = [_line(ln) for ln in (inv.get("lines") or {}).get("data") or []]
+    lines = [invoice_line(ln) for ln in (inv.get("lines") or {}).get("data") or []]
     return InvoicePreview(
         currency=inv["currency"], subtotal=inv.get("subtotal") or 0, total=inv.get("total") or 0,
         amount_due=inv.get("amount_due") or 0, proration_date=date,
@@ -427,30 +484,5 @@ def _preview(inv: dict[str, Any], date: int) -> InvoicePreview:
                            period_end=ln["period_end"]) for ln in lines])
 
 
-def _transitions(before: Subscription | None, after: Subscription) -> list[tuple[Any, dict[str, Any]]]:
-    """Which lifecycle signals a sync implies. Derived from stored state, so duplicates imply none."""
-    out: list[tuple[Any, dict[str, Any]]] = []
-    if before is None:
-        out.append((signals.subscription_created, {}))
-    prev = before.status if before else None
-    if after.status != prev:
-        if after.status == "active":
-            out.append((signals.subscription_activated, {"previous_status": prev}))
-        elif after.status == "canceled":
-            out.append((signals.subscription_canceled, {}))
-        elif after.status == "past_due":
-            out.append((signals.subscription_past_due, {}))
-    was_paused = bool(before and before.paused)
-    if after.paused and not was_paused:
-        out.append((signals.subscription_paused, {}))
-    elif was_paused and not after.paused and after.status != "canceled":
-        out.append((signals.subscription_resumed, {}))
-    if (before is not None and after.status == "active" and before.current_period_start is not None
-            and after.current_period_start is not None and after.current_period_start > before.current_period_start):
-        out.append((signals.subscription_renewed, {"period_start": after.current_period_start,
-                                                   "period_end": after.current_period_end}))
-    if before is not None:
-        changed = {f for f in _TRACKED if getattr(before, f) != getattr(after, f)}
-        if changed:
-            out.append((signals.subscription_updated, {"changed": changed}))
-    return out
+def _id(value: Any) -> str | None:
+    return value.get("id") if isinstance(value, dict) else value

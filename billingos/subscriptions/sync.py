@@ -93,3 +93,13 @@ def _ledger_state(row: BillingSubscription) -> tuple[str, list[dict[str, Any]], 
     items = sorted(({"price": i.price_stripe_id, "quantity": i.quantity, "product": i.product_stripe_id}
                     for i in row.items), key=lambda d: (d["price"] or "", d["quantity"] or 0))
     return row.status, items, row.cancel_at_period_end
+
+
+def mark_gone(session: Session, row: BillingSubscription, *, now: datetime) -> BillingSubscription:
+    """Stripe answers 404 for the subscription (its test data was deleted): it has ended. Applied through
+    ``sync_subscription`` with the last known object, so every derived row follows."""
+    if row.status in ("canceled", "incomplete_expired"):
+        return row
+    ended = int(now.timestamp())
+    return sync_subscription(session, {**row.data, "status": "canceled", "ended_at": row.data.get("ended_at") or ended,
+                                       "canceled_at": row.data.get("canceled_at") or ended}, now=now)

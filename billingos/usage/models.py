@@ -21,7 +21,6 @@ __all__ = [
     "HAND_WRITTEN",
     "BillingUsageEvent",
     "BillingUsageKey",
-    "BillingUsagePush",
     "BillingUsageSummary",
     "BillingUsageThreshold",
 ]
@@ -84,31 +83,6 @@ class BillingUsageSummary(Base):
     staged_version: Mapped[int] = mapped_column(BigInteger, default=0)
     staged_value: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class BillingUsagePush(Base):
-    """The outbox of meter events for Stripe. ``identifier`` is derived from the summary and its version,
-    so a retry (or a second worker) can never make Stripe count a delta twice."""
-
-    __tablename__ = "billing_usage_pushes"
-    __table_args__ = (Index("ix_billing_usage_pushes_due", "status", "next_attempt_at"),)
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    identifier: Mapped[str] = mapped_column(String(100), unique=True)
-    summary_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    owner_id: Mapped[str] = mapped_column(String(255))
-    meter: Mapped[str] = mapped_column(String(100))
-    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
-    period_end: Mapped[datetime] = mapped_column(UTCDateTime)
-    value: Mapped[int] = mapped_column(BigInteger)
-    event_timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="pending")   # pending|sending|sent|failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(String(1000))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class BillingUsageThreshold(Base):

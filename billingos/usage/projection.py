@@ -19,8 +19,7 @@ from . import repository as repo
 from .schemas import ProjectedInvoice, ProjectedLine
 
 if TYPE_CHECKING:
-    from ..billing import Billing
-    from .service import UsageService
+    from ..context import Context
 
 
 def price_shape(row: BillingPrice | None, fallback: dict[str, Any]) -> dict[str, Any]:
@@ -38,9 +37,9 @@ def _round(x: Fraction) -> int:
     return whole + (1 if (x - whole) * 2 >= 1 else 0)
 
 
-def project_invoice(usage: UsageService, billing: Billing, owner_id: str) -> ProjectedInvoice:
-    now = billing.now()
-    with billing.session_factory() as s:
+def project_invoice(ctx: Context, owner_id: str) -> ProjectedInvoice:
+    now = ctx.now()
+    with ctx.session_factory() as s:
         subs = list(s.scalars(select(BillingSubscription).where(
             BillingSubscription.owner_id == owner_id, BillingSubscription.status.in_(repo.LIVE))
             .order_by(BillingSubscription.id.desc())))

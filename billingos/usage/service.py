@@ -12,20 +12,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import signals, validation
+from .. import validation
 from ..catalog.models import BillingMeter
 from ..db import on_commit
+from ..domain_events import CatalogSynced, EntitlementsChanged, SubscriptionSynced, UsageThresholdReached
 from ..errors import InvalidInputError, NotFoundError
 from . import bulk
 from . import events as valid
 from . import repository as repo
 from .events import MAX_VALUE
 from .models import BillingUsageEvent, BillingUsageKey, BillingUsageSummary
+from .projection import project_invoice
+from .reporting import UsageReporter
 from .schemas import AGGREGATIONS, BulkResult, MeterDef, TrackResult, UsageEvent, UsageSummary
 
 if TYPE_CHECKING:
-    from ..billing import Billing
-    from .reporting import UsageReporter
+    from ..context import Context
+    from ..entitlements import EntitlementService
     from .schemas import ProjectedInvoice, PushReport, UsageDrift
 
 __all__ = ["MAX_VALUE", "UsageService"]
@@ -42,9 +45,10 @@ class UsageService:
     window before a usage invoice is finalised). ``thresholds``: percentages of the plan's limit at
     which ``usage_threshold_reached`` fires, once per period each."""
 
-    def __init__(self, billing: Billing, *, grace: timedelta = timedelta(hours=1),
+    def __init__(self, ctx: Context, *, entitlements: EntitlementService, grace: timedelta = timedelta(hours=1),
                  thresholds: Iterable[int] = (80, 90, 100)) -> None:
-        self._billing = billing
+        self._ctx = ctx
+        self._entitlements = entitlements
         self.grace = grace
         self.thresholds = tuple(sorted(thresholds))
         self._defs: dict[str, MeterDef] = {}
@@ -52,13 +56,11 @@ class UsageService:
         self._limits: dict[tuple[str, str], tuple[float, int | None, int]] = {}   # expiry, limit, generation
         self._fired: set[tuple[str, str, datetime, int]] = set()
         self._lock = threading.Lock()
-        self._reporter: UsageReporter | None = None
-        for sig in (signals.subscription_created, signals.subscription_updated, signals.subscription_canceled,
-                    signals.subscription_renewed, signals.catalog_synced, signals.entitlement_granted,
-                    signals.entitlement_revoked):
-            sig.connect(self._forget, sender=billing, weak=False)
-        billing.tasks.every("usage.push", timedelta(minutes=1), lambda: self.push())
-        billing.tasks.every("usage.partitions", timedelta(hours=24), lambda: self.create_partitions())
+        self.reporter = UsageReporter(ctx)
+        for event_type in (SubscriptionSynced, CatalogSynced, EntitlementsChanged):   # limits may have moved
+            ctx.events.subscribe(event_type, self._forget)
+        ctx.tasks.every("usage.push", timedelta(minutes=1), lambda: self.push())
+        ctx.tasks.every("usage.partitions", timedelta(hours=24), lambda: self.create_partitions())
 
     # --- configuration ------------------------------------------------------------------------------
     def configure(self, *, grace: timedelta | None = None, thresholds: Iterable[int] | None = None) -> None:
@@ -102,7 +104,7 @@ class UsageService:
         hit = self._meters.get(name)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        with self._billing.session_factory() as session:
+        with self._ctx.session_factory() as session:
             rows = list(session.scalars(select(BillingMeter).where(BillingMeter.event_name == name)
                                         .order_by(BillingMeter.id.desc())))
         row = next((r for r in rows if r.status == "active"), rows[0] if rows else None)
@@ -126,7 +128,7 @@ class UsageService:
         own writes; without it billingos commits it at once. A repeated key writes nothing and returns
         ``duplicate=True``. Bad input raises InvalidInputError and writes nothing."""
         ev, m = self._event(owner_id, meter, value, idempotency_key, timestamp, properties)
-        now = self._billing.now()
+        now = self._ctx.now()
         limit = self.limit_for(ev.owner_id, m.event_name)     # read before the write transaction
 
         def run(s: Session) -> TrackResult:
@@ -153,7 +155,7 @@ class UsageService:
         """Bulk-load events (COPY on PostgreSQL, batched inserts on SQLite). Duplicate keys, within the
         batch or seen before, are dropped. Each event is a mapping with the arguments of ``track``. Any bad
         event raises InvalidInputError (naming its index) and nothing is written."""
-        now = self._billing.now()
+        now = self._ctx.now()
         if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
             raise InvalidInputError("events must be a list (or iterable) of mappings of track() arguments.",
                                     param="events")
@@ -199,7 +201,7 @@ class UsageService:
             if m.aggregation != "sum":
                 raise InvalidInputError(f"meter {m.event_name!r} aggregates by {m.aggregation}: an adjustment "
                                         "cancels the whole event; leave value out.", param="value")
-        now = self._billing.now()
+        now = self._ctx.now()
 
         def run(s: Session) -> TrackResult:
             ts = s.execute(select(BillingUsageKey.timestamp).where(BillingUsageKey.idempotency_key == original)
@@ -238,8 +240,8 @@ class UsageService:
         """The aggregate of ``meter`` for ``owner_id`` over the billing period containing ``at`` (now)."""
         owner_id = validation.owner_id(owner_id)
         m = self.meter(meter)
-        when = valid.timestamp(at, self._billing.now(), future=None) if at is not None else self._billing.now()
-        with self._billing.session_factory() as s:
+        when = valid.timestamp(at, self._ctx.now(), future=None) if at is not None else self._ctx.now()
+        with self._ctx.session_factory() as s:
             period = repo.period_for(s, owner_id, m.event_name, when)
             return repo.summary_value(s, owner_id, m.event_name, period)
 
@@ -247,8 +249,8 @@ class UsageService:
         """The billing period (start, end) that an event of ``meter`` at ``at`` (now) counts in."""
         owner_id = validation.owner_id(owner_id)
         m = self.meter(meter)
-        when = valid.timestamp(at, self._billing.now(), future=None) if at is not None else self._billing.now()
-        with self._billing.session_factory() as s:
+        when = valid.timestamp(at, self._ctx.now(), future=None) if at is not None else self._ctx.now()
+        with self._ctx.session_factory() as s:
             return repo.period_for(s, owner_id, m.event_name, when)
 
     def summaries(self, owner_id: str, meter: str | None = None, *, limit: int = 12) -> list[UsageSummary]:
@@ -259,22 +261,14 @@ class UsageService:
         stmt = select(t).where(t.owner_id == owner_id).order_by(t.period_start.desc(), t.meter).limit(limit)
         if meter is not None:
             stmt = stmt.where(t.meter == self.meter(meter).event_name)
-        with self._billing.session_factory() as s:
+        with self._ctx.session_factory() as s:
             return [UsageSummary.from_row(r) for r in s.scalars(stmt)]
 
     def projected_invoice(self, owner_id: str) -> ProjectedInvoice:
         """The cost so far this period, and a linear projection to its end (see ``ProjectedInvoice``)."""
-        from .projection import project_invoice
-        return project_invoice(self, self._billing, validation.owner_id(owner_id))
+        return project_invoice(self._ctx, validation.owner_id(owner_id))
 
     # --- Stripe -------------------------------------------------------------------------------------
-    @property
-    def reporter(self) -> UsageReporter:
-        if self._reporter is None:
-            from .reporting import UsageReporter
-            self._reporter = UsageReporter(self._billing, self)
-        return self._reporter
-
     def push(self, *, limit: int = 500) -> PushReport:
         """Stage changed summaries into the outbox and send due rows to Stripe (the periodic task)."""
         return self.reporter.run(limit=limit)
@@ -287,21 +281,21 @@ class UsageService:
         """PostgreSQL: create the monthly event partitions up to ``months_ahead`` months ahead (daily task)."""
         if isinstance(months_ahead, bool) or not isinstance(months_ahead, int) or not 0 <= months_ahead <= 36:
             raise InvalidInputError("months_ahead must be an integer from 0 to 36.", param="months_ahead")
-        if self._billing.engine.dialect.name != "postgresql":
+        if self._ctx.dialect != "postgresql":
             return 0
         from sqlalchemy import text
-        with self._billing.transaction() as s:
+        with self._ctx.transaction() as s:
             return int(s.execute(text("SELECT billingos_usage_create_partitions(:n)"), {"n": months_ahead}).scalar()
                        or 0)
 
     # --- internals ----------------------------------------------------------------------------------
     def _in(self, session: Session | None, run: Callable[[Session], T]) -> T:
         if session is None:
-            with self._billing.transaction() as s:
+            with self._ctx.transaction() as s:
                 return run(s)
         if not isinstance(session, Session):
             raise InvalidInputError("session must be a SQLAlchemy Session (the host's own).", param="session")
-        self._billing.session_factory     # noqa: B018 - raises BillingClosedError after close(), as the above does
+        self._ctx.session_factory     # noqa: B018 - raises BillingClosedError after close(), as the above does
         return run(session)
 
     def _event(self, owner_id: Any, meter: Any, value: Any, key: Any, timestamp: Any,
@@ -310,7 +304,7 @@ class UsageService:
         m = self.meter(meter)
         v = valid.value(value)
         k = valid.idempotency_key(key)
-        ts = valid.timestamp(timestamp, self._billing.now())
+        ts = valid.timestamp(timestamp, self._ctx.now())
         props = valid.properties(properties)
         unique = valid.unique_value(m, props) if m.aggregation == "unique_count" else None
         return UsageEvent(owner, m.event_name, v, k, ts, props, unique), m
@@ -334,7 +328,7 @@ class UsageService:
         out: dict[tuple[str, str], int | None] = {}
         missing: set[tuple[str, str]] = set()
         clock = time.monotonic()
-        generation = self._billing.entitlements.cache.generation
+        generation = self._entitlements.generation
         for pair in pairs:
             hit = self._limits.get(pair)
             if hit is not None and hit[0] > clock and hit[2] == generation(pair[0]):
@@ -343,14 +337,14 @@ class UsageService:
                 missing.add(pair)
         if missing:
             seen = {owner: generation(owner) for owner, _ in missing}     # before the read: a change during it
-            found = self._billing.entitlements.limits_for(missing)      # leaves the entry stale, not trusted
+            found = self._entitlements.limits_for(missing)      # leaves the entry stale, not trusted
             expires = time.monotonic() + _CACHE_TTL
             for pair, limit in found.items():
                 self._limits[pair] = (expires, limit, seen[pair[0]])
             out.update(found)
         return out
 
-    def _forget(self, sender: Any, **kw: Any) -> None:
+    def _forget(self, _: object) -> None:
         self._limits.clear()
         self._meters.clear()
 
@@ -360,7 +354,6 @@ class UsageService:
             return
         if limit is None or limit <= 0:
             return
-        billing = self._billing
         for pct in self.thresholds:
             if used * 100 < pct * limit:
                 break
@@ -373,10 +366,8 @@ class UsageService:
                     self._fired.add(memo)
                 continue
 
-            def fire(pct: int = pct, memo: tuple[str, str, datetime, int] = memo) -> None:
+            def fired(memo: tuple[str, str, datetime, int] = memo) -> None:
                 with self._lock:
                     self._fired.add(memo)
-                signals.usage_threshold_reached.send(billing, owner_id=owner_id, meter=meter, threshold=pct,
-                                                     limit=limit, used=used, period_start=period[0],
-                                                     period_end=period[1])
-            on_commit(s, fire)
+            on_commit(s, fired)
+            self._ctx.events.publish(s, UsageThresholdReached(owner_id, meter, pct, limit, used, period[0], period[1]))

@@ -1,7 +1,9 @@
-from .models import BillingLock, BillingWebhookEvent
+from .intake import MAX_BODY, WebhookPayloadError
+from .mirrors import Mirror, Sync
+from .models import BillingWebhookEvent
 from .schemas import Receipt, WebhookContext, WebhookEventInfo
-from .service import WebhookPayloadError, WebhookService, lock_object
+from .service import WebhookService
 from .signature import WebhookSignatureError, verify_signature
 
-__all__ = ["BillingLock", "BillingWebhookEvent", "Receipt", "WebhookContext", "WebhookEventInfo",
-           "WebhookPayloadError", "WebhookService", "WebhookSignatureError", "lock_object", "verify_signature"]
+__all__ = ["MAX_BODY", "BillingWebhookEvent", "Mirror", "Receipt", "Sync", "WebhookContext", "WebhookEventInfo",
+           "WebhookPayloadError", "WebhookService", "WebhookSignatureError", "verify_signature"]

@@ -2,13 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
-
-if TYPE_CHECKING:
-    from ..billing import Billing
 
 
 class Receipt(BaseModel):
@@ -23,13 +20,15 @@ class Receipt(BaseModel):
 
 @dataclass
 class WebhookContext:
-    """Handed to every subscriber, inside the processing transaction (row locks held).
+    """Handed to every subscriber, inside the processing transaction, after the event's object was synced.
 
-    Write through ``session``; anything that must wait for the commit goes through ``on_commit``."""
+    Write through ``session``; anything that must wait for the commit goes through ``on_commit``.
+    ``current`` is the object as Stripe had it when it was synced (None: gone, or a type billingos does
+    not mirror); ``object`` is the event's own, possibly older, snapshot."""
 
-    billing: Billing
     event: dict[str, Any]
     session: Session
+    current: dict[str, Any] | None = None
     after_commit: list[Callable[[], Any]] = field(default_factory=list)
 
     @property

@@ -1,57 +1,86 @@
-"""``billing.webhooks``: verify, store once, answer at once; process in a task with retries and a dead letter."""
+"""``billing.webhooks``: verify, store once, answer at once; apply in the background on the jobs queue
+``webhooks``, with retries, a dead letter and replay (see docs/webhooks.md)."""
 
 from __future__ import annotations
 
-import json
-import traceback
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from .. import signals
 from ..clock import utc
-from ..db import insert_ignore, on_commit
+from ..db import in_many, insert_ignore, on_commit
+from ..domain_events import WebhookDeadLettered
 from ..errors import InvalidInputError, NotFoundError
-from .models import BillingLock, BillingWebhookEvent
+from ..freshness import ROUNDS, StaleStateError, claim_fresh, read_versions
+from ..jobs import Job, JobInfo
+from .intake import MAX_BODY, WebhookPayloadError, parse_event
+from .mirrors import Mirror, Sync, matches, payload_is_current
+from .models import BillingWebhookEvent
 from .schemas import Receipt, WebhookContext, WebhookEventInfo
-from .signature import WebhookSignatureError, verify_signature
+from .signature import verify_signature
 
 if TYPE_CHECKING:
-    from ..billing import Billing
+    from ..context import Context
+
+__all__ = ["MAX_BODY", "QUEUE", "WebhookPayloadError", "WebhookService"]
 
 Handler = Callable[[WebhookContext], Any]
-
-MAX_BODY = 512 * 1024            # Stripe events are far smaller; anything bigger is not Stripe
-PROCESSING_LEASE = timedelta(minutes=5)
-OUTBOX_GRACE = timedelta(seconds=30)
-
-
-class WebhookPayloadError(WebhookSignatureError):
-    """The body is not a Stripe event (wrong content type, too large, not JSON, missing fields)."""
-
-    code = "webhook_payload_invalid"
+QUEUE = "webhooks"
+# The webhook-facing names of the job statuses.
+_STATUS = {"pending": "pending", "running": "processing", "failed": "failed", "dead": "dead"}
+_JOB_STATUS = {"pending": "pending", "processing": "running", "failed": "failed", "dead": "dead",
+               "processed": "done", "ignored": "done"}
 
 
 class WebhookService:
-    def __init__(self, billing: Billing, *, max_attempts: int = 8, base_delay: timedelta = timedelta(seconds=30),
+    def __init__(self, ctx: Context, *, max_attempts: int = 8, base_delay: timedelta = timedelta(seconds=30),
                  max_delay: timedelta = timedelta(hours=6)) -> None:
-        self._billing = billing
+        self._ctx = ctx
         self._handlers: dict[str, list[Handler]] = {}
-        self.max_attempts, self.base_delay, self.max_delay = max_attempts, base_delay, max_delay
-        billing.tasks.job("webhooks.process", self.process)
-        billing.tasks.every("webhooks.retry_due", timedelta(minutes=1), self.retry_due)
+        self._mirrors: list[Mirror] = []
+        self._queue = ctx.jobs.define(QUEUE, self._work, grouped=True, max_attempts=max_attempts,
+                                      base_delay=base_delay, max_delay=max_delay,
+                                      trigger=lambda key: ctx.tasks.enqueue("webhooks.process", key),
+                                      on_dead=self._dead)
+        ctx.tasks.job("webhooks.process", self.process)
+
+    # Retry settings live on the jobs queue; these keep the names hosts and tests read.
+    @property
+    def max_attempts(self) -> int:
+        return self._queue.max_attempts or 0
+
+    @max_attempts.setter
+    def max_attempts(self, value: int) -> None:
+        self._queue.max_attempts = value
+
+    @property
+    def base_delay(self) -> timedelta:
+        return self._queue.base_delay
+
+    @base_delay.setter
+    def base_delay(self, value: timedelta) -> None:
+        self._queue.base_delay = value
+
+    @property
+    def max_delay(self) -> timedelta:
+        return self._queue.max_delay
+
+    @max_delay.setter
+    def max_delay(self, value: timedelta) -> None:
+        self._queue.max_delay = value
 
     # --- registry --------------------------------------------------------------------------------
     def subscribe(self, event_type: str, fn: Handler | None = None) -> Any:
         """Call ``fn(ctx)`` for events of ``event_type`` ("invoice.paid", "customer.*" or "*").
 
-        Usable as a decorator. Handlers run inside the processing transaction; an exception rolls it
-        back and the event is retried."""
+        Usable as a decorator. Handlers run inside the processing transaction, after the event's object
+        was synced; an exception rolls back that handler's writes and the event is retried."""
         if not isinstance(event_type, str) or not event_type or " " in event_type:
             raise InvalidInputError(f"event_type must be a Stripe event type such as 'invoice.paid', "
-                                    f"'customer.*' or '*', got {event_type!r}.", param="event_type")
+                                    f"'customer.*' or '*', got {str(event_type)[:40]!r}.", param="event_type")
 
         def register(handler: Handler) -> Handler:
             if not callable(handler):
@@ -61,173 +90,198 @@ class WebhookService:
 
         return register if fn is None else register(fn)
 
+    def mirror(self, mirror: Mirror) -> None:
+        """Keep a kind of Stripe object in sync from its events (see ``webhooks.mirrors``)."""
+        self._mirrors.append(mirror)
+
     def handlers_for(self, event_type: str) -> list[Handler]:
-        out: list[Handler] = []
-        for pattern, fns in self._handlers.items():
-            if pattern == event_type or pattern == "*" or (
-                    pattern.endswith(".*") and event_type.startswith(pattern[:-1])):
-                out.extend(fns)
-        return out
+        return [fn for pattern, fns in self._handlers.items() if matches(pattern, event_type) for fn in fns]
+
+    def _mirror_for(self, event_type: str) -> Mirror | None:
+        return next((m for m in self._mirrors if m.handles(event_type)), None)
 
     # --- receive -----------------------------------------------------------------------------------
     def receive(self, body: bytes, headers: Mapping[str, str]) -> Receipt:
-        """Verify and store one delivery, then enqueue its processing after the commit."""
-        event = self.verify(body, headers)
-        return self.store(event, source="webhook")
+        """Verify and store one delivery; its processing is triggered after the commit."""
+        return self.store(self.verify(body, headers), source="webhook")
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        cfg = self._ctx.config
+        lower = _lower(headers)
         if not isinstance(body, bytes | bytearray):
             raise WebhookPayloadError("receive() needs the raw request body as bytes, before any JSON parsing.")
         if len(body) > MAX_BODY:
             raise WebhookPayloadError(f"The body is {len(body)} bytes, over the {MAX_BODY} byte limit.")
-        lower = {str(k).lower(): str(v) for k, v in headers.items()}
         ctype = lower.get("content-type", "")
-        if not ctype.split(";")[0].strip().lower() == "application/json":
-            raise WebhookPayloadError(f"Content-Type must be application/json, got {ctype or 'none'!r}.")
-        cfg = self._billing.config
+        if ctype.split(";")[0].strip().lower() != "application/json":
+            raise WebhookPayloadError(f"Content-Type must be application/json, got {ctype[:60] or 'none'!r}.")
         verify_signature(bytes(body), lower.get("stripe-signature"), list(cfg.webhook_secrets),
-                         tolerance=cfg.webhook_tolerance, now=int(self._billing.now().timestamp()))
-        try:
-            event = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookPayloadError("The body is not valid JSON.") from None
-        if not (isinstance(event, dict) and isinstance(event.get("id"), str) and event["id"].startswith("evt_")
-                and isinstance(event.get("type"), str) and isinstance(event.get("data"), dict)
-                and isinstance(event["data"].get("object"), dict)):
-            raise WebhookPayloadError("The body is not a Stripe event (needs id evt_..., type and data.object).")
+                         tolerance=cfg.webhook_tolerance, now=int(self._ctx.now().timestamp()))
+        event = parse_event(bytes(body))
         live_key = cfg.stripe_api_key.startswith(("sk_live_", "rk_live_"))
         if bool(event.get("livemode")) != live_key:
             raise WebhookPayloadError("The event's livemode does not match the configured Stripe key's mode.")
         return event
 
     def store(self, event: dict[str, Any], *, source: str, enqueue: bool = True) -> Receipt:
-        """Insert once (the event id is unique); a duplicate is acknowledged and not re-queued."""
-        billing = self._billing
+        """Insert once (the event id is unique) with its job; a duplicate is acknowledged and not re-queued.
+        ``enqueue=False`` stores the job without triggering it (reconcile runs it itself)."""
         obj = event["data"]["object"]
         values = {
             "stripe_event_id": event["id"], "type": event["type"], "object_id": obj.get("id"),
             "livemode": bool(event.get("livemode")), "api_version": event.get("api_version"),
             "stripe_created": utc(event.get("created")), "payload": event, "source": source,
-            "status": "pending", "attempts": 0, "received_at": billing.now(),
+            "received_at": self._ctx.now(),
         }
-        with billing.transaction() as session:
+        with self._ctx.transaction() as session:
             inserted = insert_ignore(session, BillingWebhookEvent, values, key=["stripe_event_id"])
-            if inserted and enqueue:  # the outbox: enqueue only once the row is committed
-                on_commit(session, lambda: billing.tasks.enqueue("webhooks.process", event["id"]))
+            if inserted:
+                self._ctx.jobs.enqueue(session, QUEUE, key=event["id"], group=self._group_of(event), trigger=enqueue,
+                                       payload={"type": event["type"], "object_id": values["object_id"]})
         return Receipt(accepted=True, event_id=event["id"], duplicate=not inserted)
 
     # --- processing --------------------------------------------------------------------------------
     def process(self, event_id: str) -> str:
-        """Apply one stored event exactly once. Returns the event's status afterwards."""
-        billing = self._billing
-        if not self._claim(event_id):
-            return self._status(event_id)
-        try:
-            with billing.transaction() as session:
-                row = session.scalars(select(BillingWebhookEvent).where(
-                    BillingWebhookEvent.stripe_event_id == event_id)).one()
-                handlers = self.handlers_for(row.type)
-                if not handlers:
-                    row.status, row.processed_at, row.next_attempt_at = "ignored", billing.now(), None
-                    return "ignored"
-                if row.object_id:
-                    lock_object(session, row.object_id)
-                ctx = WebhookContext(billing=billing, event=row.payload, session=session)
-                for handler in handlers:
-                    handler(ctx)
-                row.status, row.processed_at = "processed", billing.now()
-                row.next_attempt_at, row.last_error = None, None
-                for fn in ctx.after_commit:
-                    on_commit(session, fn)
-                return "processed"
-        except Exception as exc:  # any handler failure: record it, retry later, never lose the event
-            return self._fail(event_id, exc)
+        """Apply a stored event now (with any pending events about the same object), if it is due.
+        Returns the event's status afterwards."""
+        self._ctx.jobs.run(QUEUE, key=_event_id(event_id))
+        return self._status(event_id)
 
-    def _claim(self, event_id: str) -> bool:
-        """Atomically move a due event to ``processing``; only one worker can win."""
-        now = self._billing.now()
-        with self._billing.transaction() as session:
-            result = session.execute(
-                update(BillingWebhookEvent)
-                .where(BillingWebhookEvent.stripe_event_id == event_id)
-                .where(or_(BillingWebhookEvent.status == "pending",
-                           (BillingWebhookEvent.status.in_(("failed", "processing")))
-                           & (BillingWebhookEvent.next_attempt_at <= now)))
-                .values(status="processing", attempts=BillingWebhookEvent.attempts + 1,
-                        next_attempt_at=now + PROCESSING_LEASE)
-                .execution_options(synchronize_session=False))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+    def _work(self, jobs: list[Job]) -> None:
+        """The jobs handler: every claimed event, an object at a time. Events are grouped by what their
+        mirror says they are about (also those stored before a mirror existed)."""
+        payloads = self._payloads(jobs)
+        groups: dict[str, list[Job]] = {}
+        for job in jobs:
+            groups.setdefault(self._group_of(payloads[job.key]) or f"job:{job.id}", []).append(job)
+        locks = [self._lock_of(payloads[g[0].key]) for g in groups.values()]
+        with self._ctx.session_factory() as s:
+            versions = read_versions(s, [lock for lock in locks if lock])
+        for group, lock in zip(groups.values(), locks, strict=True):
+            try:
+                self._apply(group, [payloads[j.key] for j in group], lock, versions.get(lock or "", 0))
+            except Exception as exc:  # this object's events back off; the rest of the batch goes on
+                self._ctx.jobs.failed(group, exc)
 
-    def _fail(self, event_id: str, exc: BaseException) -> str:
-        billing = self._billing
-        with billing.transaction() as session:
-            row = session.scalars(select(BillingWebhookEvent).where(
-                BillingWebhookEvent.stripe_event_id == event_id)).one()
-            row.last_error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]
-            if row.attempts >= self.max_attempts:
-                row.status, row.next_attempt_at = "dead", None
-                info = _info(row)
-                on_commit(session, lambda: signals.webhook_dead_lettered.send(billing, event=info))
-            else:
-                delay = min(self.base_delay * (2 ** (row.attempts - 1)), self.max_delay)
-                row.status, row.next_attempt_at = "failed", billing.now() + delay
-            return row.status
+    def _apply(self, jobs: list[Job], events: list[dict[str, Any]], lock: str | None, seen: int) -> None:
+        mirror = self._mirror_for(events[0]["type"]) if lock is not None else None
+        if mirror is None or lock is None:
+            with self._ctx.transaction() as session:
+                self._finish(session, jobs, events, current=None, synced=False)
+            return
+        object_id = mirror.target(events[0]) or ""
+        current = payload_is_current(mirror, events)
+        fetch = current is None
+        for _ in range(ROUNDS):
+            if fetch:
+                current = mirror.fetch(object_id)
+            mirror.prepare(current)
+            with self._ctx.transaction() as session:
+                if claim_fresh(session, lock, seen):
+                    mirror.apply(session, Sync(object_id, current, tuple(events)))
+                    self._finish(session, jobs, events, current=current, synced=True)
+                    return
+            with self._ctx.session_factory() as s:
+                seen = read_versions(s, [lock])[lock]
+            fetch = True
+        raise StaleStateError(f"{object_id} changed {ROUNDS} times while its events were applied.")
 
-    def _status(self, event_id: str) -> str:
-        with self._billing.session_factory() as session:
-            status = session.scalar(select(BillingWebhookEvent.status).where(
-                BillingWebhookEvent.stripe_event_id == event_id))
-        if status is None:
-            raise NotFoundError(f"No stored webhook event {event_id!r}.", param="event_id")
-        return status
+    def _finish(self, session: Session, jobs: list[Job], events: list[dict[str, Any]],
+                current: dict[str, Any] | None, *, synced: bool) -> None:
+        """Run each event's subscribers (a savepoint each: one failing event backs off alone), then mark
+        the rest done in this transaction, so their effects and their status commit together."""
+        done: dict[str, list[Job]] = {"processed": [], "ignored": []}
+        for job, event in zip(jobs, events, strict=True):
+            handlers = self.handlers_for(event["type"])
+            if not handlers:
+                done["processed" if synced else "ignored"].append(job)
+                continue
+            ctx = WebhookContext(event=event, session=session, current=current)
+            try:
+                with session.begin_nested():
+                    for handler in handlers:
+                        handler(ctx)
+            except Exception as exc:
+                self._ctx.jobs.fail(session, [job], exc)
+                continue
+            for fn in ctx.after_commit:
+                on_commit(session, fn)
+            done["processed"].append(job)
+        for result, finished in done.items():
+            if finished:
+                self._ctx.jobs.done(session, finished, result=result)
+
+    def _group_of(self, event: Mapping[str, Any]) -> str | None:
+        mirror = self._mirror_for(event["type"])
+        target = mirror.target(event) if mirror is not None else None
+        return f"{mirror.name}:{target}" if mirror is not None and target else None
+
+    def _lock_of(self, event: Mapping[str, Any]) -> str | None:
+        mirror = self._mirror_for(event["type"])
+        target = mirror.target(event) if mirror is not None else None
+        return mirror.lock(target) if mirror is not None and target else None
+
+    def _payloads(self, jobs: list[Job]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        with self._ctx.session_factory() as s:
+            for clause in in_many(s, BillingWebhookEvent.stripe_event_id, [j.key for j in jobs]):
+                out.update(s.execute(select(BillingWebhookEvent.stripe_event_id, BillingWebhookEvent.payload)
+                                     .where(clause)).all())
+        return out
+
+    def _dead(self, job: JobInfo) -> None:
+        self._ctx.events.publish(None, WebhookDeadLettered(_info(job)))
 
     def retry_due(self) -> int:
-        """Periodic: re-run failed events whose backoff has passed, expired leases, and stranded
-        pending events (an enqueue lost after the commit). Returns how many were run."""
-        now = self._billing.now()
-        with self._billing.session_factory() as session:
-            ids = list(session.scalars(select(BillingWebhookEvent.stripe_event_id).where(or_(
-                (BillingWebhookEvent.status == "pending") & (BillingWebhookEvent.received_at <= now - OUTBOX_GRACE),
-                BillingWebhookEvent.status.in_(("failed", "processing"))
-                & (BillingWebhookEvent.next_attempt_at <= now),
-            )).order_by(BillingWebhookEvent.id)))
-        for event_id in ids:
-            self._billing.tasks.enqueue("webhooks.process", event_id)
-        return len(ids)
+        """Periodic (also ``jobs.retry_due``): re-run failed events whose backoff passed, expired leases,
+        and stranded pending events. Returns how many were run."""
+        return self._ctx.jobs.retry_due(QUEUE)
 
     def replay(self, event_id: str | None = None, *, status: str = "dead") -> list[str]:
-        """Reset dead (or failed) events to pending and enqueue them: one by id, or all in ``status``."""
+        """Reset dead (or failed, ignored, processed) events to pending and run them: one by id, or all in
+        ``status``."""
+        if event_id is not None:
+            if self._ctx.jobs.get(QUEUE, _event_id(event_id)) is None:
+                raise NotFoundError(f"No stored webhook event {event_id!r}.", param="event_id")
+            return self._ctx.jobs.replay(QUEUE, keys=[event_id])
         if status not in ("dead", "failed", "ignored", "processed"):
             raise InvalidInputError("status must be one of dead, failed, ignored, processed.", param="status")
-        with self._billing.transaction() as session:
-            stmt = select(BillingWebhookEvent)
-            stmt = stmt.where(BillingWebhookEvent.stripe_event_id == event_id) if event_id else \
-                stmt.where(BillingWebhookEvent.status == status)
-            rows = list(session.scalars(stmt))
-            if event_id and not rows:
-                raise NotFoundError(f"No stored webhook event {event_id!r}.", param="event_id")
-            for row in rows:
-                row.status, row.next_attempt_at, row.attempts = "pending", None, 0
-            ids = [r.stripe_event_id for r in rows]
-        for i in ids:
-            self._billing.tasks.enqueue("webhooks.process", i)
-        return ids
+        return self._ctx.jobs.replay(QUEUE, status=_JOB_STATUS[status],
+                                     result=status if status in ("ignored", "processed") else None)
 
+    # --- reading -----------------------------------------------------------------------------------
     def events(self, *, status: str | None = None, limit: int = 100) -> list[WebhookEventInfo]:
-        stmt = select(BillingWebhookEvent).order_by(BillingWebhookEvent.id.desc()).limit(limit)
-        if status is not None:
-            stmt = stmt.where(BillingWebhookEvent.status == status)
-        with self._billing.session_factory() as session:
-            return [_info(r) for r in session.scalars(stmt)]
+        """Stored events, newest first, with their processing status."""
+        if status is not None and status not in _JOB_STATUS:
+            raise InvalidInputError(f"status must be one of {', '.join(_JOB_STATUS)}, got {str(status)[:40]!r}.",
+                                    param="status")
+        result = status if status in ("processed", "ignored") else None
+        jobs = self._ctx.jobs.list(queue=QUEUE, status=None if status is None else _JOB_STATUS[status],
+                                   result=result, limit=limit)
+        return [_info(job) for job in jobs]
+
+    def _status(self, event_id: str) -> str:
+        job = self._ctx.jobs.get(QUEUE, event_id)
+        if job is None:
+            raise NotFoundError(f"No stored webhook event {event_id[:80]!r}.", param="event_id")
+        return _info(job).status
 
 
-def lock_object(session: Any, name: str) -> None:
-    """Serialise work on one Stripe object across workers: a row lock on PostgreSQL; SQLite has one writer."""
-    insert_ignore(session, BillingLock, {"name": name}, key=["name"])
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(BillingLock.name).where(BillingLock.name == name).with_for_update())
+def _info(job: JobInfo) -> WebhookEventInfo:
+    status = (job.result or "processed") if job.status == "done" else _STATUS[job.status]
+    return WebhookEventInfo(id=job.key, type=str(job.payload.get("type", "")), status=status,
+                            attempts=job.attempts, last_error=job.last_error, object_id=job.payload.get("object_id"))
 
 
-def _info(row: BillingWebhookEvent) -> WebhookEventInfo:
-    return WebhookEventInfo(id=row.stripe_event_id, type=row.type, status=row.status, attempts=row.attempts,
-                            last_error=row.last_error, object_id=row.object_id)
+def _event_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith("evt_") or len(value) > 255:
+        raise InvalidInputError(f"event_id must be a Stripe event id (evt_...), got {str(value)[:40]!r}.",
+                                param="event_id")
+    return value
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    try:
+        return {str(k).lower(): str(v) for k, v in headers.items()}
+    except AttributeError:
+        raise WebhookPayloadError("headers must be a mapping of header names to values.") from None

@@ -29,9 +29,9 @@ def test_register_tasks_on_immediate_huey(billing: Billing) -> None:
     from huey import MemoryHuey
     huey = MemoryHuey(immediate=True)
     tasks = billing.register_tasks(huey)
-    assert {"webhooks.process", "webhooks.retry_due", "reconcile"} <= set(tasks)
+    assert {"webhooks.process", "jobs.retry_due", "reconcile"} <= set(tasks)
     periodic = {t.__name__ for t in huey._registry._periodic_tasks}
-    assert periodic >= {"billingos.webhooks.retry_due", "billingos.reconcile"}
+    assert periodic >= {"billingos.jobs.retry_due", "billingos.reconcile"}
     seen: list[str] = []
     billing.webhooks.subscribe("thing.happened", lambda ctx: seen.append(ctx.event["id"]))
     _deliver(billing, "evt_huey_immediate")

@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from billingos import Billing
 from billingos.emulator.resources.meter_events import EVENTS_KEY
-from billingos.usage.models import BillingUsagePush
-from billingos.usage.reporting import identifier
+from billingos.usage.reporting import QUEUE, identifier
 
 
 def _stripe_total(billing: Billing, owner: str = "org_1", meter: str = "api_calls") -> float:
@@ -70,9 +69,8 @@ def test_stripe_down_then_every_unit_arrives_exactly_once(owner: Billing) -> Non
     assert usage.push().sent == 0
     assert _stripe_total(owner) == 15
     assert sorted(int(e["value"]) for e in _sent_events(owner)) == [5, 10]
-    with owner.session_factory() as s:
-        rows = list(s.scalars(select(BillingUsagePush).order_by(BillingUsagePush.id)))
-    assert [(r.status, r.attempts) for r in rows] == [("sent", 3), ("sent", 3)]
+    jobs = sorted(owner.jobs.list(queue=QUEUE), key=lambda j: j.id)
+    assert [(j.status, j.result, j.attempts) for j in jobs] == [("done", "sent", 3), ("done", "sent", 3)]
 
 
 def test_server_errors_retry_with_backoff(owner: Billing) -> None:
@@ -80,10 +78,9 @@ def test_server_errors_retry_with_backoff(owner: Billing) -> None:
     usage.track("org_1", "api_calls", 3, "a")
     owner.emulator.faults.fail_next = 1
     assert usage.push().retrying == 1
-    with owner.session_factory() as s:
-        row = s.scalars(select(BillingUsagePush)).one()
-    assert row.status == "pending" and row.next_attempt_at == owner.now() + timedelta(seconds=30)
-    assert "500" in (row.last_error or "") or row.last_error
+    (job,) = owner.jobs.list(queue=QUEUE)
+    assert job.status == "failed" and job.run_at == owner.now() + timedelta(seconds=30)
+    assert "500" in (job.last_error or "") or job.last_error
     owner.clock.advance(seconds=30)
     assert usage.push().sent == 1
     assert _stripe_total(owner) == 3
@@ -95,10 +92,10 @@ def test_a_crash_after_sending_is_not_counted_twice(owner: Billing) -> None:
     usage = owner.usage
     usage.track("org_1", "api_calls", 8, "a")
     usage.reporter.stage()
-    claimed = usage.reporter._claim(10)
+    claimed = owner.jobs.claim(QUEUE)
     assert len(claimed) == 1
-    usage.reporter._deliver(claimed[0], owner.customers.get(owner_id="org_1").id,
-                            _meter_row(owner))                                   # ... and the worker dies here
+    usage.reporter.deliver(claimed[0], owner.customers.get(owner_id="org_1").id,
+                           _meter_row(owner))                                    # ... and the worker dies here
     assert usage.push().sent == 0                                                # leased to the dead worker
     owner.clock.advance(minutes=6)
     assert usage.push().sent == 1
@@ -205,5 +202,4 @@ def test_several_workers_push_each_delta_once(owner: Billing) -> None:
         assert _stripe_total(owner, owner=o) == expected[o]
     idents = [e["identifier"] for e in _sent_events(owner)]
     assert len(idents) == len(set(idents)) == 30
-    with owner.session_factory() as s:
-        assert {r.status for r in s.scalars(select(BillingUsagePush))} == {"sent"}
+    assert {(j.status, j.result) for j in owner.jobs.list(queue=QUEUE, limit=1000)} == {("done", "sent")}

@@ -1,0 +1,126 @@
+"""Every domain event, in one place: the facts one billingos domain publishes and others react to.
+
+Published on the ``EventBus`` (``bus.py``) from inside the transaction that made them true. The public
+blinker signals (``signals.py``) are built on them in ``announce.py``; hosts connect to the signals, not
+to these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .catalog.report import CatalogSyncReport
+    from .customers.schemas import Customer
+    from .invoices.schemas import Invoice
+    from .reconcile.schemas import ReconcileReport
+    from .subscriptions.schemas import Subscription
+    from .webhooks.schemas import WebhookEventInfo
+
+__all__ = [
+    "CatalogSynced",
+    "CustomerSynced",
+    "EntitlementsChanged",
+    "InvoiceSynced",
+    "PaymentFailed",
+    "PaymentSucceeded",
+    "ReconciliationFixed",
+    "ScheduledChangeMoved",
+    "SubscriptionSynced",
+    "TrialWillEnd",
+    "UsageThresholdReached",
+    "WebhookDeadLettered",
+]
+
+
+@dataclass(frozen=True)
+class CustomerSynced:
+    """A Stripe customer reached the database and something changed (``before`` None: it is new)."""
+
+    before: Customer | None
+    after: Customer
+
+
+@dataclass(frozen=True)
+class SubscriptionSynced:
+    """A Stripe subscription reached the database. ``data`` is the object applied; ``stripe_events`` the
+    Stripe events behind this sync, oldest first (empty on the write path and in reconcile)."""
+
+    before: Subscription | None
+    after: Subscription
+    data: Mapping[str, Any]
+    stripe_events: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduledChangeMoved:
+    """A subscription schedule changed the subscription's pending ``scheduled_change``."""
+
+    subscription: Subscription
+
+
+@dataclass(frozen=True)
+class TrialWillEnd:
+    subscription: Subscription
+    trial_end: datetime | None
+
+
+@dataclass(frozen=True)
+class InvoiceSynced:
+    """A Stripe invoice reached the database; ``before_status`` None when it is new."""
+
+    before_status: str | None
+    after: Invoice
+
+
+@dataclass(frozen=True)
+class PaymentFailed:
+    invoice: Invoice
+    attempt_count: int
+    next_payment_attempt: datetime | None
+
+
+@dataclass(frozen=True)
+class PaymentSucceeded:
+    invoice: Invoice
+
+
+@dataclass(frozen=True)
+class EntitlementsChanged:
+    """An owner's grants changed: ``granted`` feature -> source, ``revoked`` feature -> reason."""
+
+    owner_id: str
+    granted: Mapping[str, str] = field(default_factory=dict)
+    revoked: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CatalogSynced:
+    """The local catalog mirror changed: by ``catalog.sync`` (with its report), or (``report`` None) by a
+    Dashboard edit's webhook or a product fetched on demand."""
+
+    report: CatalogSyncReport | None
+
+
+@dataclass(frozen=True)
+class UsageThresholdReached:
+    owner_id: str
+    meter: str
+    threshold: int
+    limit: int
+    used: int
+    period_start: datetime
+    period_end: datetime
+
+
+@dataclass(frozen=True)
+class WebhookDeadLettered:
+    event: WebhookEventInfo
+
+
+@dataclass(frozen=True)
+class ReconciliationFixed:
+    report: ReconcileReport

@@ -1,0 +1,7 @@
+"""The durable-work primitive: see ``service.py``."""
+
+from .models import BillingJob
+from .schemas import JobInfo
+from .service import Job, Jobs, LeaseLostError, PermanentJobError, Queue
+
+__all__ = ["BillingJob", "Job", "JobInfo", "Jobs", "LeaseLostError", "PermanentJobError", "Queue"]

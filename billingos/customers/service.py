@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 _UNSET: Any = object()
 
 
-def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str,
-                  now: datetime) -> BillingCustomer | None:
-    """The one way a Stripe customer reaches the DB (write path and webhooks alike)."""
-    before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
+def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now: datetime,
+                  before: BillingCustomer | Any | None = _UNSET) -> BillingCustomer | None:
+    """The one way a Stripe customer reaches the DB (write path and webhooks alike). ``before``: the
+    current row when the caller has read it already (None: there is none)."""
+    if before is _UNSET:
+        before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
     if obj.get("deleted"):
         if before is not None and before.deleted_at is None:
             before.deleted_at = now
@@ -221,7 +223,8 @@ class CustomerService:
         """sync_customer in the caller's transaction; ``CustomerSynced`` (created/updated signals) after it."""
         before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == data["id"])).first()
         old = None if before is None else Customer.from_row(before)
-        row = sync_customer(session, data, owner_key=self._ctx.config.owner_metadata_key, now=self._ctx.now())
+        row = sync_customer(session, data, owner_key=self._ctx.config.owner_metadata_key, now=self._ctx.now(),
+                            before=before)
         if row is None:  # a deletion of a customer we never had
             return None
         snapshot = Customer.from_row(row)

@@ -18,6 +18,7 @@ notifications and scoring are queues on it.
 from __future__ import annotations
 
 import secrets
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -122,7 +123,6 @@ class Jobs:
     def run(self, queue: str, *, key: str | None = None, limit: int | None = None) -> int:
         """Claim and handle due jobs of ``queue`` until none is left (or ``limit`` were handled). With
         ``key``, start with that job (and its group). Returns how many jobs were handled."""
-        import threading
         q = self._queue(queue)
         me = threading.get_ident()
         if me in q.running:       # an inline trigger from inside a handler: the outer loop takes it
@@ -131,12 +131,14 @@ class Jobs:
         try:
             handled = 0
             while limit is None or handled < limit:
-                claimed = self._claim(q, key=key, limit=q.batch if limit is None else min(q.batch, limit - handled))
+                room = q.batch if limit is None else min(q.batch, limit - handled)
+                claimed = self._claim(q, key=key, limit=room)
                 key = None
-                if not claimed:
+                if claimed:
+                    self._handle(q, claimed)
+                    handled += len(claimed)
+                if len(claimed) < room:     # the queue had no more due jobs
                     break
-                self._handle(q, claimed)
-                handled += len(claimed)
             return handled
         finally:
             q.running.discard(me)
@@ -147,27 +149,32 @@ class Jobs:
         return self._claim(q, key=key, limit=limit or q.batch)
 
     def _claim(self, q: Queue, *, key: str | None, limit: int) -> list[Job]:
+        """One transaction: job ``key`` (if it is due), then other due jobs up to ``limit``, then (a grouped
+        queue, when the batch filled up) the due jobs of the claimed groups left behind."""
         now, token = self._ctx.now(), secrets.token_hex(8)
         j = BillingJob
         due = or_(and_(j.status.in_(("pending", "failed")), j.run_at <= now),
                   and_(j.status == "running", j.lease_until < now))
+        postgres = self._ctx.dialect == "postgresql"
+
+        def ids(*where: Any, room: int | None = None) -> Any:
+            stmt = select(j.id).where(j.queue == q.name, due, *where).order_by(j.id)
+            stmt = stmt.limit(room) if room is not None else stmt
+            return stmt.with_for_update(skip_locked=True) if postgres else stmt
+
         with self._ctx.transaction() as s:
-            postgres = s.get_bind().dialect.name == "postgresql"
-            first = select(j.id).where(j.queue == q.name, due)
+            rows: list[Job] = []
             if key is not None:
-                first = first.where(j.key == key)
-            first = first.order_by(j.id).limit(limit)
-            if postgres:
-                first = first.with_for_update(skip_locked=True)
-            rows = self._take(s, q, first, due, now, token)
-            if q.grouped and rows:
-                groups = sorted({r.group_key for r in rows if r.group_key is not None})
-                if groups:
-                    more = select(j.id).where(j.queue == q.name, j.group_key.in_(groups), due,
-                                              j.id.not_in([r.id for r in rows]))
-                    if postgres:
-                        more = more.with_for_update(skip_locked=True)
-                    rows += self._take(s, q, more, due, now, token)
+                rows = self._take(s, q, ids(j.key == key), due, now, token)
+                if not rows:
+                    return []     # not due: done, backing off, or another worker holds it
+            if limit > len(rows):
+                rows += self._take(s, q, ids(j.id.not_in([r.id for r in rows]), room=limit - len(rows)), due,
+                                   now, token)
+            groups = sorted({r.group_key for r in rows if r.group_key is not None})
+            if q.grouped and groups and len(rows) >= limit:
+                rows += self._take(s, q, ids(j.group_key.in_(groups), j.id.not_in([r.id for r in rows])), due,
+                                   now, token)
         return sorted(rows, key=lambda r: r.id)
 
     @staticmethod
@@ -310,6 +317,13 @@ class Jobs:
             stmt = stmt.where(j.key.in_(list(keys)))
         with self._ctx.session_factory() as s:
             return [JobInfo.from_row(r) for r in s.scalars(stmt)]
+
+    def state(self, queue: str, key: str) -> tuple[str, str | None] | None:
+        """(status, result) of one job, or None: one indexed read."""
+        j = BillingJob
+        with self._ctx.session_factory() as s:
+            row = s.execute(select(j.status, j.result).where(j.queue == self._queue(queue).name, j.key == key)).first()
+        return None if row is None else (row[0], row[1])
 
     def get(self, queue: str, key: str) -> JobInfo | None:
         found = self.list(queue=queue, keys=[key], limit=1)

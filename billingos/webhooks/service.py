@@ -7,18 +7,15 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from ..clock import utc
-from ..db import in_many, insert_ignore, on_commit
+from ..db import insert_ignore
 from ..domain_events import WebhookDeadLettered
 from ..errors import InvalidInputError, NotFoundError
-from ..freshness import ROUNDS, StaleStateError, claim_fresh, read_versions
-from ..jobs import Job, JobInfo
+from ..jobs import JobInfo
 from .intake import MAX_BODY, WebhookPayloadError, parse_event
-from .mirrors import Mirror, Sync, matches, payload_is_current
+from .mirrors import Mirror, matches
 from .models import BillingWebhookEvent
+from .processing import Processor, group_key
 from .schemas import Receipt, WebhookContext, WebhookEventInfo
 from .signature import verify_signature
 
@@ -41,7 +38,8 @@ class WebhookService:
         self._ctx = ctx
         self._handlers: dict[str, list[Handler]] = {}
         self._mirrors: list[Mirror] = []
-        self._queue = ctx.jobs.define(QUEUE, self._work, grouped=True, max_attempts=max_attempts,
+        self._processor = Processor(ctx, mirror_for=self._mirror_for, handlers_for=self.handlers_for)
+        self._queue = ctx.jobs.define(QUEUE, self._processor.work, grouped=True, max_attempts=max_attempts,
                                       base_delay=base_delay, max_delay=max_delay,
                                       trigger=lambda key: ctx.tasks.enqueue("webhooks.process", key),
                                       on_dead=self._dead)
@@ -136,7 +134,8 @@ class WebhookService:
         with self._ctx.transaction() as session:
             inserted = insert_ignore(session, BillingWebhookEvent, values, key=["stripe_event_id"])
             if inserted:
-                self._ctx.jobs.enqueue(session, QUEUE, key=event["id"], group=self._group_of(event), trigger=enqueue,
+                group = group_key(self._mirror_for(event["type"]), event)
+                self._ctx.jobs.enqueue(session, QUEUE, key=event["id"], group=group, trigger=enqueue,
                                        payload={"type": event["type"], "object_id": values["object_id"]})
         return Receipt(accepted=True, event_id=event["id"], duplicate=not inserted)
 
@@ -144,90 +143,11 @@ class WebhookService:
     def process(self, event_id: str) -> str:
         """Apply a stored event now (with any pending events about the same object), if it is due.
         Returns the event's status afterwards."""
-        self._ctx.jobs.run(QUEUE, key=_event_id(event_id))
-        return self._status(event_id)
-
-    def _work(self, jobs: list[Job]) -> None:
-        """The jobs handler: every claimed event, an object at a time. Events are grouped by what their
-        mirror says they are about (also those stored before a mirror existed)."""
-        payloads = self._payloads(jobs)
-        groups: dict[str, list[Job]] = {}
-        for job in jobs:
-            groups.setdefault(self._group_of(payloads[job.key]) or f"job:{job.id}", []).append(job)
-        locks = [self._lock_of(payloads[g[0].key]) for g in groups.values()]
-        with self._ctx.session_factory() as s:
-            versions = read_versions(s, [lock for lock in locks if lock])
-        for group, lock in zip(groups.values(), locks, strict=True):
-            try:
-                self._apply(group, [payloads[j.key] for j in group], lock, versions.get(lock or "", 0))
-            except Exception as exc:  # this object's events back off; the rest of the batch goes on
-                self._ctx.jobs.failed(group, exc)
-
-    def _apply(self, jobs: list[Job], events: list[dict[str, Any]], lock: str | None, seen: int) -> None:
-        mirror = self._mirror_for(events[0]["type"]) if lock is not None else None
-        if mirror is None or lock is None:
-            with self._ctx.transaction() as session:
-                self._finish(session, jobs, events, current=None, synced=False)
-            return
-        object_id = mirror.target(events[0]) or ""
-        current = payload_is_current(mirror, events)
-        fetch = current is None
-        for _ in range(ROUNDS):
-            if fetch:
-                current = mirror.fetch(object_id)
-            mirror.prepare(current)
-            with self._ctx.transaction() as session:
-                if claim_fresh(session, lock, seen):
-                    mirror.apply(session, Sync(object_id, current, tuple(events)))
-                    self._finish(session, jobs, events, current=current, synced=True)
-                    return
-            with self._ctx.session_factory() as s:
-                seen = read_versions(s, [lock])[lock]
-            fetch = True
-        raise StaleStateError(f"{object_id} changed {ROUNDS} times while its events were applied.")
-
-    def _finish(self, session: Session, jobs: list[Job], events: list[dict[str, Any]],
-                current: dict[str, Any] | None, *, synced: bool) -> None:
-        """Run each event's subscribers (a savepoint each: one failing event backs off alone), then mark
-        the rest done in this transaction, so their effects and their status commit together."""
-        done: dict[str, list[Job]] = {"processed": [], "ignored": []}
-        for job, event in zip(jobs, events, strict=True):
-            handlers = self.handlers_for(event["type"])
-            if not handlers:
-                done["processed" if synced else "ignored"].append(job)
-                continue
-            ctx = WebhookContext(event=event, session=session, current=current)
-            try:
-                with session.begin_nested():
-                    for handler in handlers:
-                        handler(ctx)
-            except Exception as exc:
-                self._ctx.jobs.fail(session, [job], exc)
-                continue
-            for fn in ctx.after_commit:
-                on_commit(session, fn)
-            done["processed"].append(job)
-        for result, finished in done.items():
-            if finished:
-                self._ctx.jobs.done(session, finished, result=result)
-
-    def _group_of(self, event: Mapping[str, Any]) -> str | None:
-        mirror = self._mirror_for(event["type"])
-        target = mirror.target(event) if mirror is not None else None
-        return f"{mirror.name}:{target}" if mirror is not None and target else None
-
-    def _lock_of(self, event: Mapping[str, Any]) -> str | None:
-        mirror = self._mirror_for(event["type"])
-        target = mirror.target(event) if mirror is not None else None
-        return mirror.lock(target) if mirror is not None and target else None
-
-    def _payloads(self, jobs: list[Job]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        with self._ctx.session_factory() as s:
-            for clause in in_many(s, BillingWebhookEvent.stripe_event_id, [j.key for j in jobs]):
-                out.update(s.execute(select(BillingWebhookEvent.stripe_event_id, BillingWebhookEvent.payload)
-                                     .where(clause)).all())
-        return out
+        status = self._status(_event_id(event_id))
+        if status in ("pending", "failed", "processing"):    # due, backing off, or a lease that may have lapsed
+            self._ctx.jobs.run(QUEUE, key=event_id)
+            status = self._status(event_id)
+        return status
 
     def _dead(self, job: JobInfo) -> None:
         self._ctx.events.publish(None, WebhookDeadLettered(_info(job)))
@@ -261,10 +181,11 @@ class WebhookService:
         return [_info(job) for job in jobs]
 
     def _status(self, event_id: str) -> str:
-        job = self._ctx.jobs.get(QUEUE, event_id)
-        if job is None:
+        state = self._ctx.jobs.state(QUEUE, event_id)
+        if state is None:
             raise NotFoundError(f"No stored webhook event {event_id[:80]!r}.", param="event_id")
-        return _info(job).status
+        status, result = state
+        return (result or "processed") if status == "done" else _STATUS[status]
 
 
 def _info(job: JobInfo) -> WebhookEventInfo:

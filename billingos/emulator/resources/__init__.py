@@ -13,10 +13,13 @@ from . import (
     invoices,
     meter_events,
     meters,
+    payment_intent_api,
     payment_intents,
     payment_methods,
     prices,
     products,
+    refunds,
+    setup_intents,
     subscription_items,
     subscription_schedules,
     subscriptions,
@@ -30,7 +33,9 @@ if TYPE_CHECKING:
 
 MODULES = [customers, events, meters, meter_events, payment_methods, products, prices, features,
            test_clocks, webhook_endpoints, coupons, tax_rates, payment_intents, invoices, invoice_items,
-           subscriptions, subscription_items, subscription_schedules]
+           subscriptions, subscription_items, subscription_schedules,
+           # issue 10: intents, refunds, credit notes, tax ids, Checkout and the billing portal
+           setup_intents, payment_intent_api, refunds]
 
 
 def register_all(em: Emulator) -> None:

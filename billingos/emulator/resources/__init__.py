@@ -6,10 +6,13 @@ from typing import TYPE_CHECKING
 
 from . import (
     coupons,
+    credit_notes,
+    customer_balance,
     customers,
     events,
     features,
     invoice_items,
+    invoice_send,
     invoices,
     meter_events,
     meters,
@@ -23,6 +26,7 @@ from . import (
     subscription_items,
     subscription_schedules,
     subscriptions,
+    tax_ids,
     tax_rates,
     test_clocks,
     webhook_endpoints,
@@ -35,7 +39,7 @@ MODULES = [customers, events, meters, meter_events, payment_methods, products, p
            test_clocks, webhook_endpoints, coupons, tax_rates, payment_intents, invoices, invoice_items,
            subscriptions, subscription_items, subscription_schedules,
            # issue 10: intents, refunds, credit notes, tax ids, Checkout and the billing portal
-           setup_intents, payment_intent_api, refunds]
+           setup_intents, payment_intent_api, refunds, credit_notes, customer_balance, tax_ids, invoice_send]
 
 
 def register_all(em: Emulator) -> None:

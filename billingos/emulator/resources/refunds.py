@@ -162,8 +162,8 @@ def cancel(em: Emulator, req: Request) -> dict[str, Any]:
     refund = em.store.get("refund", req.args["id"])
     req.params.done()
     if refund["status"] != "requires_action":
-        raise invalid(f"Refund {refund['id']} has a status of {refund['status']}; only a refund with a status of "
-                      "requires_action can be canceled.", code="refund_cannot_be_canceled")
+        raise StripeError(f"Refund {refund['id']} has a status of {refund['status']}; only a refund with a status "
+                          "of requires_action can be canceled.")
     return refund
 
 

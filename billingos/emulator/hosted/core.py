@@ -185,6 +185,13 @@ class Hosted:
                               decline_code=err.get("decline_code"))
         return payload
 
+    def find(self, oid: str | None) -> dict[str, Any]:
+        """A copy of a stored object ({} when there is none), read under the lock."""
+        import copy
+
+        with self.em.lock:
+            return copy.deepcopy(self.em.store.find(oid or "") or {})
+
     def read(self, fn: Callable[[], T]) -> T:
         with self.em.lock:
             return fn()

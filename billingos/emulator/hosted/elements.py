@@ -57,7 +57,7 @@ def _summary(obj: dict[str, Any]) -> str:
 
 
 def _form(hosted: Hosted, req: PageRequest, obj: dict[str, Any], return_url: str, error: str | None,
-          selected: str | None) -> PageResponse:
+          selected: str | None, status: int = 200) -> PageResponse:
     title = "Pay" if obj["object"] == "payment_intent" else "Add a card"
     inner = (html.hidden("client_secret", obj["client_secret"]) + html.hidden("return_url", return_url)
              + html.card_picker(selected))
@@ -65,7 +65,7 @@ def _form(hosted: Hosted, req: PageRequest, obj: dict[str, Any], return_url: str
     body = (f"<h1>{e(title)}</h1>{html.alert(error)}<section>{_summary(obj)}"
             f"{html.post_form(action, hosted.token(obj['id']), inner, 'Pay' if title == 'Pay' else 'Save card')}"
             "</section>")
-    return PageResponse(200, html.layout(title, body))
+    return PageResponse(status, html.layout(title, body))
 
 
 def _return_url(hosted: Hosted, req: PageRequest) -> tuple[str | None, PageResponse | None]:
@@ -114,7 +114,7 @@ def submit(hosted: Hosted, req: PageRequest) -> PageResponse:
                                                    "Reload the page and try again."))
     card = req.form.get("card", "")
     if card not in html.CARD_TOKENS:
-        return _form(hosted, req, obj, return_url, "Choose one of the test cards.", None)
+        return _form(hosted, req, obj, return_url, "Choose one of the test cards.", None, 400)
     with hosted.submitting():
         current = hosted.read(lambda: dict(hosted.em.store.objects[obj["id"]]))
         if current["status"] not in _OPEN:
@@ -124,7 +124,7 @@ def submit(hosted: Hosted, req: PageRequest) -> PageResponse:
         except StripeError as err:
             if err.status >= 500:
                 raise
-            return _form(hosted, req, current, return_url, err.message, card)
+            return _form(hosted, req, current, return_url, err.message, card, 402 if err.status == 402 else 400)
     return _done(done, return_url)
 
 

@@ -132,3 +132,8 @@ def post_form(action: str, token: str, inner: str, button: str, *, css: str = ""
     form_cls = f' class="{e(css)}"' if css else ""
     return (f'<form method="post" action="{e(action)}"{form_cls}>{hidden("token", token)}{inner}'
             f"<button type=\"submit\"{cls}>{e(button)}</button></form>")
+
+
+def button_link(href: str, label: str, *, secondary: bool = True) -> str:
+    cls = "button secondary" if secondary else "button"
+    return f'<a class="{cls}" href="{e(href)}">{e(label)}</a>'

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import (
+    billing_portal,
+    checkout_sessions,
     coupons,
     credit_notes,
     customer_balance,
@@ -39,7 +41,8 @@ MODULES = [customers, events, meters, meter_events, payment_methods, products, p
            test_clocks, webhook_endpoints, coupons, tax_rates, payment_intents, invoices, invoice_items,
            subscriptions, subscription_items, subscription_schedules,
            # issue 10: intents, refunds, credit notes, tax ids, Checkout and the billing portal
-           setup_intents, payment_intent_api, refunds, credit_notes, customer_balance, tax_ids, invoice_send]
+           setup_intents, payment_intent_api, refunds, credit_notes, customer_balance, tax_ids, invoice_send,
+           checkout_sessions, billing_portal]
 
 
 def register_all(em: Emulator) -> None:

@@ -56,7 +56,7 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
     cust = _customer(em, req)
     p = req.params
     amount = p.int("amount", required=True, min=-LIMIT, max=LIMIT)
-    currency = currency_param(p, "currency", required=True)
+    currency = str(currency_param(p, "currency", required=True))
     description = p.str("description", max_length=350)
     metadata = p.metadata({})
     p.done()

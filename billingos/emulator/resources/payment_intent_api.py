@@ -117,7 +117,7 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
     from .payment_intents import _intent
 
     p = req.params
-    currency = currency_param(p, "currency", required=True)
+    currency = str(currency_param(p, "currency", required=True))
     amount = _amount(p, currency, required=True)
     cust_id = p.str("customer")
     cust = em.store.get("customer", cust_id, param="customer") if cust_id else None

@@ -82,7 +82,8 @@ def plan(em: Emulator, p: Params, *, preview: bool) -> Plan:
         raise invalid(f"The sum of refund_amount, credit_amount, out_of_band_amount and linked refunds ({covered}) "
                       f"must equal the credit note's post-payment amount ({post}): the part of the credit note "
                       "above what the invoice still owes.",
-                      "refund_amount" if refund else "credit_amount" if credit else "out_of_band_amount")
+                      next((k for k, v in (("refund_amount", refund), ("credit_amount", credit),
+                                           ("out_of_band_amount", oob)) if v), "refund_amount"))
     at = em.now(inv)
     oid = new_id("cn", 24)
     seq = len([c for c in em.store.all("credit_note") if c["invoice"] == inv["id"]]) + 1

@@ -253,7 +253,9 @@ def _fields(raw: str | bytes | Mapping[str, Any] | None) -> dict[str, str]:
         if len(raw) > MAX_BODY:
             raise BadInput("The form is too large.")
         try:
-            items = list(parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_FIELDS))
+            items = list(parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict"))
+        except UnicodeDecodeError:
+            raise BadInput("The form is not valid UTF-8.") from None
         except ValueError:
             raise BadInput("The form has too many fields.") from None
     else:

@@ -171,7 +171,7 @@ def test_cards_add_decline_default_and_remove(client, subscribed, emulator) -> N
     new_default = client.v1.customers.retrieve(cust.id).invoice_settings.default_payment_method
     assert new_default != first and client.v1.payment_methods.retrieve(new_default).card.last4 == "0005"
     refused = post(emulator, f"{url}/payment_methods/{new_default}/remove", {"token": token})
-    assert refused.status == 400 and "default payment method" in refused.alert
+    assert refused.status == 400 and "pays for an active plan" in refused.alert
     assert post(emulator, f"{url}/payment_methods/{first}/remove", {"token": token}).status == 303
     assert [p.id for p in client.v1.payment_methods.list(params={"customer": cust.id}).data] == [new_default]
     other = make_customer(client)

@@ -51,6 +51,8 @@ button:focus-visible,a:focus-visible,input:focus-visible,select:focus-visible{ou
 outline-offset:2px}
 a{color:#1d4ed8}
 .alert{border:2px solid #b91c1c;background:#fef2f2;color:#7f1d1d;border-radius:8px;padding:.75rem 1rem;margin:0 0 1rem}
+.alert p,.card p:first-child,section>:first-child{margin-top:0}
+.choice+button,fieldset+button{margin-top:.5rem}
 .note{color:#4b5563;font-size:.95rem}
 table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:.4rem .25rem;border-bottom:1px solid #e5e7eb}
 td.num,th.num{text-align:right}
@@ -102,6 +104,13 @@ def date(ts: int | None) -> str:
         return ""
     d = datetime.fromtimestamp(ts, UTC)
     return f"{d.day} {d.strftime('%B %Y')}"
+
+
+def short_date(ts: int | None) -> str:
+    if ts is None:
+        return ""
+    d = datetime.fromtimestamp(ts, UTC)
+    return f"{d.day} {d.strftime('%b %Y')}"
 
 
 def interval(price: dict[str, Any]) -> str:

@@ -60,7 +60,15 @@ class Portal:
 
     @property
     def default_card(self) -> str | None:
-        return (self.customer.get("invoice_settings") or {}).get("default_payment_method")
+        """The customer's default card, else the one a plan pays with (Checkout sets it on the subscription)."""
+        own = (self.customer.get("invoice_settings") or {}).get("default_payment_method")
+        return own or next((s["default_payment_method"] for s in self.subscriptions
+                            if s.get("default_payment_method")), None)
+
+    def in_use(self, pm_id: str) -> bool:
+        """Whether a live plan pays with ``pm_id``: it cannot be removed then."""
+        return bool(self.subscriptions) and (pm_id == self.default_card or any(
+            s.get("default_payment_method") == pm_id for s in self.subscriptions))
 
 
 def load(hosted: Hosted, oid: str) -> Portal | PageResponse | None:
@@ -191,6 +199,7 @@ def _cards(hosted: Hosted, portal: Portal) -> str:
         else:
             forms.append(html.post_form(url(hosted, portal, f"/payment_methods/{pm['id']}/default"), token, "",
                                         "Make default", css="inline", button_class="secondary"))
+        if not portal.in_use(pm["id"]):
             forms.append(html.post_form(url(hosted, portal, f"/payment_methods/{pm['id']}/remove"), token, "",
                                         "Remove", css="inline", button_class="secondary"))
         rows.append(f"<li><p>{e(label)}</p><div class=\"actions\">{''.join(forms)}</div></li>")
@@ -218,7 +227,8 @@ def _invoices(portal: Portal) -> str:
         return ""
     if not portal.invoices:
         return "<section><h2>Invoice history</h2><p>No invoices yet.</p></section>"
-    rows = "".join(f"<tr><td>{e(html.date(i.get('effective_at') or i['created']))}</td><td>{e(i.get('number'))}</td>"
+    rows = "".join(f"<tr><td>{e(html.short_date(i.get('effective_at') or i['created']))}</td>"
+                   f"<td>{e(i.get('number'))}</td>"
                    f"<td class=\"num\">{e(html.money(i['total'], i['currency']))}</td><td>{e(i['status'])}</td></tr>"
                    for i in portal.invoices)
     return ('<section><h2>Invoice history</h2><table><thead><tr><th scope="col">Date</th><th scope="col">Number</th>'

@@ -307,10 +307,9 @@ def remove_card(hosted: Hosted, req: PageRequest) -> PageResponse:
         return portal
     if not _cards_allowed(portal) or portal.card(req.args["pm"]) is None:
         return not_found()
-    if req.args["pm"] == portal.default_card and portal.subscriptions:
+    if portal.in_use(req.args["pm"]):
         return page("Payment methods", portal, hosted, "", status=400,
-                    error="Your default payment method pays for an active plan; add another and make it the "
-                          "default first.")
+                    error="This card pays for an active plan; add another and make it the default first.")
     problem = _try(lambda: hosted.api("POST", f"/v1/payment_methods/{req.args['pm']}/detach"))
     if problem:
         return page("Payment methods", portal, hosted, "", error=problem, status=400)

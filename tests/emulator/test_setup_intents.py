@@ -192,6 +192,17 @@ def test_elements_page_refuses_wrong_secret_token_card_and_offsite_return(client
     assert client.v1.setup_intents.retrieve(seti.id).status == "requires_payment_method"
 
 
+def test_elements_url_builds_the_page_address(client, emulator) -> None:
+    seti = client.v1.setup_intents.create(params={})
+    url = emulator.hosted.elements_url(seti, "/billing/card/done")
+    assert url == (f"{BASE}/setup_intents/{seti.id}/confirm?client_secret={seti.client_secret}"
+                   "&return_url=%2Fbilling%2Fcard%2Fdone")
+    assert get(emulator, url).status == 200
+    pi = client.v1.payment_intents.create(params={"amount": 900, "currency": "usd"})
+    expected = f"{BASE}/payment_intents/{pi.id}/confirm?client_secret={pi.client_secret}"
+    assert emulator.hosted.elements_url(pi) == expected
+
+
 def test_elements_page_without_return_url_shows_the_result(client, emulator) -> None:
     seti = client.v1.setup_intents.create(params={})
     url = f"/setup_intents/{seti.id}/confirm"

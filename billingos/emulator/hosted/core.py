@@ -81,6 +81,15 @@ class Hosted:
     def url(self, path: str) -> str:
         return (self.base_url or DEFAULT_BASE_URL).rstrip("/") + path
 
+    def elements_url(self, intent: Mapping[str, Any], return_url: str | None = None) -> str:
+        """Where to send a customer to confirm a SetupIntent or PaymentIntent (what Stripe.js's
+        ``confirmSetup`` / ``confirmPayment`` would do on your page)."""
+        kind = {"setup_intent": "setup_intents", "payment_intent": "payment_intents"}[str(intent["object"])]
+        query = {"client_secret": str(intent["client_secret"])}
+        if return_url:
+            query["return_url"] = return_url
+        return self.url(f"/{kind}/{intent['id']}/confirm?{urlencode(query)}")
+
     def return_url_ok(self, url: str) -> bool:
         """Where the Elements stand-in may send a customer back to: a local path, a loopback origin, the
         pages' own origin, or one of ``allowed_return_origins`` (never an arbitrary site)."""

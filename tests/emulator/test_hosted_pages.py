@@ -16,7 +16,7 @@ from billingos.emulator import Emulator
 from billingos.emulator.server import EmulatorServer, serve_in_thread
 
 from .billing_kit import price as make_price
-from .hosted_kit import BASE, get
+from .hosted_kit import BASE, get, post
 
 
 @pytest.fixture
@@ -144,3 +144,19 @@ def test_the_loopback_server_serves_api_and_pages_on_one_port(server: EmulatorSe
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/billing_portal/bps_nope", timeout=5)
     assert missing.value.code == 404
+
+
+def test_sessions_survive_a_restart_and_old_forms_ask_to_reload(clock, tmp_path) -> None:
+    path = tmp_path / "stripe.json"
+    first = Emulator(clock=clock, state_path=path, hosted_base_url=BASE)
+    cs = _checkout(first.client())
+    stale = get(first, cs.url).token()
+    second = Emulator(clock=clock, state_path=path, hosted_base_url=BASE)
+    page = get(second, cs.url)
+    assert page.status == 200 and "$20.00 per month" in page.text
+    refused = post(second, cs.url, {"token": stale, "email": "r@shop.test", "card": "pm_card_visa"})
+    assert refused.status == 403 and "Reload the page" in refused.text
+    assert post(second, cs.url, {"token": page.token(), "email": "r@shop.test", "card": "pm_card_visa"}).status == 303
+    third = Emulator(clock=clock, state_path=path, hosted_base_url=BASE)
+    done = third.client().v1.checkout.sessions.retrieve(cs.id)
+    assert done.status == "complete" and third.client().v1.subscriptions.retrieve(done.subscription).status == "active"

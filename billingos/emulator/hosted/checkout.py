@@ -37,7 +37,11 @@ def _load(hosted: Hosted, oid: str) -> tuple[dict[str, Any], dict[str, Any]] | N
         sessions.expire_if_due(em, cs)
         return copy.deepcopy(cs), copy.deepcopy(sessions.private(em, oid))
 
-    return hosted.run(load)
+    def due() -> bool:
+        cs = em.store.find(oid) or {}
+        return cs.get("status") == "open" and em.now(cs) >= cs["expires_at"]
+
+    return hosted.run(load) if hosted.read(due) else hosted.read(load)   # a write only when it expires now
 
 
 def _success(cs: dict[str, Any]) -> PageResponse:

@@ -175,6 +175,7 @@ def test_expiry_by_api_by_time_and_the_expired_page(client, pro, emulator, clock
     ({"mode": "setup", "success_url": "javascript:alert(1)"}, "url_invalid", "success_url"),
     ({"mode": "setup", "ui_mode": "embedded_page"}, "parameter_invalid", "ui_mode"),
     ({"mode": "setup", "customer": "cus_nope"}, "resource_missing", "customer"),
+    ({"mode": "setup", "expires_at": "soon"}, "parameter_invalid_integer", "expires_at"),
     ({"mode": "setup", "expires_at": T0 + 60}, "parameter_invalid", "expires_at"),
     ({"mode": "setup", "expires_at": T0 + 2 * DAY}, "parameter_invalid", "expires_at"),
     ({"mode": "setup", "client_reference_id": "x" * 201}, "parameter_invalid", "client_reference_id"),

@@ -160,7 +160,7 @@ def test_limits_and_bad_input(client) -> None:
         ({"invoice": "in_nope", "amount": 100, "credit_amount": 100}, "resource_missing", "invoice"),
         ({"invoice": inv.id}, "parameter_missing", "amount"),
         ({"invoice": inv.id, "amount": 2001, "credit_amount": 2001}, "amount_too_large", "amount"),
-        ({"invoice": inv.id, "amount": "lots", "credit_amount": 5}, "parameter_invalid", "amount"),
+        ({"invoice": inv.id, "amount": "lots", "credit_amount": 5}, "parameter_invalid_integer", "amount"),
         ({"invoice": inv.id, "amount": 500}, "parameter_invalid", "refund_amount"),
         ({"invoice": inv.id, "amount": 500, "refund_amount": 300, "credit_amount": 300}, "parameter_invalid",
          "refund_amount"),

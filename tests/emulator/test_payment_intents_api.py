@@ -116,7 +116,7 @@ def test_bad_amounts_and_params(client) -> None:
     cases = [
         ({"amount": 10, "currency": "usd"}, "amount_too_small", "amount"),
         ({"amount": 100_000_000, "currency": "usd"}, "amount_too_large", "amount"),
-        ({"amount": "12.5", "currency": "usd"}, "parameter_invalid", "amount"),
+        ({"amount": "12.5", "currency": "usd"}, "parameter_invalid_integer", "amount"),
         ({"amount": 500, "currency": "usdx"}, "parameter_invalid", "currency"),
         ({"currency": "usd"}, "parameter_missing", "amount"),
         ({"amount": 500, "currency": "usd", "off_session": True}, "parameter_invalid", "off_session"),

@@ -66,9 +66,9 @@ def test_bad_refund_requests(client) -> None:
         ({}, "parameter_missing", "charge"),
         ({"charge": "ch_nope"}, "resource_missing", "charge"),
         ({"payment_intent": "pi_nope"}, "resource_missing", "payment_intent"),
-        ({"charge": charge.id, "payment_intent": pi.id}, "parameter_invalid", "charge"),
-        ({"charge": charge.id, "amount": 0}, "parameter_invalid", "amount"),
-        ({"charge": charge.id, "amount": "ten"}, "parameter_invalid", "amount"),
+        ({"charge": charge.id, "payment_intent": pi.id}, "parameters_exclusive", "charge"),
+        ({"charge": charge.id, "amount": 0}, "parameter_invalid_integer", "amount"),
+        ({"charge": charge.id, "amount": "ten"}, "parameter_invalid_integer", "amount"),
         ({"charge": charge.id, "reason": "changed_mind"}, "parameter_invalid", "reason"),
         ({"charge": charge.id, "reverse_transfer": True}, "parameter_invalid", "reverse_transfer"),
     ]

@@ -107,7 +107,7 @@ def _sub_data(p: Params, mode: str) -> dict[str, Any]:
             "metadata": sub.metadata({}) or {}, "description": sub.str("description", max_length=500)}
     if data["trial_period_days"] is not None and data["trial_end"] is not None:
         raise invalid("You may only specify one of these parameters: trial_end, trial_period_days.",
-                      "subscription_data[trial_end]")
+                      "subscription_data[trial_end]", code="parameters_exclusive")
     sub.done()
     return data
 
@@ -230,7 +230,8 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
                       "page (ui_mode=hosted_page).", "ui_mode")
     cust_id, email = p.str("customer"), p.str("customer_email", max_length=800)
     if cust_id is not None and email is not None:
-        raise invalid("You may only specify one of these parameters: customer, customer_email.", "customer_email")
+        raise invalid("You may only specify one of these parameters: customer, customer_email.", "customer_email",
+                      code="parameters_exclusive")
     cust = em.store.get("customer", cust_id, param="customer") if cust_id else None
     if email is not None and ("@" not in email or any(c.isspace() for c in email)):
         raise invalid(f"Invalid email address: {email}", "customer_email", code="email_invalid")
@@ -257,7 +258,8 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
     promo = p.bool("allow_promotion_codes")
     discounts = _discounts(em, p)
     if promo and discounts:
-        raise invalid("You may only specify one of these parameters: allow_promotion_codes, discounts.", "discounts")
+        raise invalid("You may only specify one of these parameters: allow_promotion_codes, discounts.", "discounts",
+                      code="parameters_exclusive")
     cs["allow_promotion_codes"] = promo
     cs["discounts"] = [{"coupon": d.get("coupon"), "promotion_code": d.get("promotion_code")}
                        for d in discounts or []]

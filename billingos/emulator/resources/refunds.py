@@ -104,7 +104,8 @@ def refund_charge(em: Emulator, charge: dict[str, Any], amount: int, req: Reques
 
 def _target_charge(em: Emulator, charge_id: str | None, pi_id: str | None) -> dict[str, Any]:
     if charge_id is not None and pi_id is not None:
-        raise invalid("You may only specify one of these parameters: charge, payment_intent.", "charge")
+        raise invalid("You may only specify one of these parameters: charge, payment_intent.", "charge",
+                      code="parameters_exclusive")
     if charge_id is not None:
         return em.store.get("charge", charge_id, param="charge")
     if pi_id is None:

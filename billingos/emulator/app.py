@@ -47,7 +47,8 @@ class Emulator:
     webhooks: Deliveries      # set by resources.webhook_endpoints.register()
 
     def __init__(self, *, clock: Clock | None = None, state_path: str | os.PathLike[str] | None = None,
-                 account_id: str = "acct_billingosemulator") -> None:
+                 account_id: str = "acct_billingosemulator", hosted_base_url: str | None = None) -> None:
+        from .hosted import Hosted
         from .resources import register_all
 
         self.clock = clock or SystemClock()
@@ -62,6 +63,7 @@ class Emulator:
         self.after_request: list[Callable[[], None]] = []   # run once the lock is released (webhook delivery)
         self.request_log: list[tuple[str, str, int]] = []
         self.state_path = Path(state_path) if state_path else None
+        self.hosted = Hosted(self, base_url=hosted_base_url)   # Checkout, portal and Elements stand-in pages
         register_all(self)
         if self.state_path and self.state_path.exists():
             self._load()

@@ -9,6 +9,7 @@ from typing import Any
 from .errors import StripeError, invalid
 
 _MISSING = object()
+_INTEGER = "parameter_invalid_integer"      # Stripe's code for a value that is not an integer in range
 
 
 class Params:
@@ -65,12 +66,13 @@ class Params:
             if str(n) != str(value).strip().lstrip("+"):
                 raise ValueError
         except (TypeError, ValueError):
-            raise invalid(f"Invalid integer: {value}", self._name(key)) from None
+            raise invalid(f"Invalid integer: {value}", self._name(key), code=_INTEGER) from None
         if min is not None and n < min:
             raise invalid(f"Invalid {self._name(key)}: must be greater than or equal to {min}",
-                          self._name(key))
+                          self._name(key), code=_INTEGER)
         if max is not None and n > max:
-            raise invalid(f"Invalid {self._name(key)}: must be less than or equal to {max}", self._name(key))
+            raise invalid(f"Invalid {self._name(key)}: must be less than or equal to {max}", self._name(key),
+                          code=_INTEGER)
         return n
 
     def bool(self, key: builtins.str, *, default: Any = None) -> Any:

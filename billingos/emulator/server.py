@@ -5,6 +5,8 @@
     stripe.StripeClient("sk_test_x", base_addresses={"api": f"http://127.0.0.1:{server.server_address[1]}"})
 
 ``serve_in_thread`` does both steps; ``serve_forever`` blocks (the ``billingos emulator serve`` CLI).
+Paths outside ``/v1/`` and ``/v2/`` are the stand-in hosted pages (``em.hosted``); unless a host app
+mounts them elsewhere, ``serve`` points ``em.hosted.base_url`` at this server.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from .errors import StripeError
 
@@ -52,15 +55,20 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             self.send_error(413, "Request body too large")
             return
-        body = self.rfile.read(length).decode("utf-8") if length else ""
+        raw = self.rfile.read(length) if length else b""
         path, _, query = self.path.partition("?")
         try:
-            status, headers, content = em.handle(self.command, path, query, body, dict(self.headers.items()))
+            if path.startswith(("/v1/", "/v2/")):
+                status, headers, content = em.handle(self.command, path, query, raw.decode("utf-8"),
+                                                     dict(self.headers.items()))
+                data = content.encode("utf-8")
+            else:                   # the stand-in Checkout, portal and Elements pages
+                status, headers, data = em.hosted.handle(self.command, unquote(path), query, raw)
         except Exception as e:      # a bug or a crashing hook: answer like Stripe's 500, not a dropped socket
             err = StripeError(f"An unknown error occurred in the emulator: {type(e).__name__}: {e}",
                               status=500, type="api_error")
-            status, headers, content = 500, {"content-type": "application/json"}, json.dumps(err.body())
-        data = content.encode("utf-8")
+            status, headers = 500, {"content-type": "application/json"}
+            data = json.dumps(err.body()).encode("utf-8")
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -88,7 +96,11 @@ def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = DEFAULT_PORT)
     """A server bound to ``host:port`` (``port=0`` picks a free one); call ``serve_forever()`` on it."""
     _check_loopback(host)
     cls = _EmulatorServer6 if ":" in host else EmulatorServer
-    return cls(emulator, (host, port))
+    server = cls(emulator, (host, port))
+    if emulator.hosted.base_url is None:     # the stand-in pages are served here unless a host mounts them
+        shown = f"[{host}]" if ":" in host else host
+        emulator.hosted.base_url = f"http://{shown}:{server.server_address[1]}"
+    return server
 
 
 def serve_in_thread(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:

@@ -11,7 +11,7 @@ import copy
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from ..billing_common import state
+from ..billing_common import peek_state, state
 from ..errors import invalid
 from ..routing import Request
 from ..store import matches_range, new_id
@@ -333,6 +333,10 @@ def list_intents(em: Emulator, req: Request) -> dict[str, Any]:
 def confirm(em: Emulator, req: Request) -> dict[str, Any]:
     """Confirming an invoice's intent pays the invoice (Stripe's way to pay after a decline)."""
     pi = em.store.get("payment_intent", req.args["id"], label="payment_intent")
+    if not peek_state(em, "payment_intent", pi["id"]).get("invoice"):
+        from .payment_intent_api import confirm_route
+
+        return confirm_route(em, req, pi)        # a PaymentIntent the API created, not an invoice's
     p = req.params
     pm_id = p.str("payment_method")
     p.get("off_session")

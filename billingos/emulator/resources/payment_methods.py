@@ -394,3 +394,32 @@ def retrieve_for_customer(em: Emulator, req: Request) -> dict[str, Any]:
     if pm is None or pm["object"] != "payment_method" or pm["customer"] != cust["id"]:
         raise missing(LABEL, req.args["id"])
     return pm
+
+
+# --- for intents (setup intents, payment intents, Checkout) ------------------------------------
+def setup_decline(pm: dict[str, Any]) -> str | None:
+    """The decline code with which saving ``pm`` fails (Stripe verifies the card), or None."""
+    card = _BY_FINGERPRINT.get(((pm.get("card") or {}).get("fingerprint")) or "")
+    return card.decline if card is not None and card.decline is not None and card.at_attach else None
+
+
+def resolve_for_intent(em: Emulator, pm_id: Any, param: str = "payment_method") -> dict[str, Any]:
+    """The payment method an intent uses: a stored one, or a test token (``pm_card_visa``) made into a new,
+    stored, unattached ``pm_...`` as Stripe does."""
+    pm, is_new = _resolve(em, pm_id, param)
+    if is_new:
+        em.store.insert(pm)
+    return pm
+
+
+def attach_after_intent(em: Emulator, pm: dict[str, Any], cust: dict[str, Any], req: Request | None) -> None:
+    """Attach ``pm`` to ``cust`` once an intent saved it (setup_future_usage, SetupIntent success)."""
+    if pm["customer"] == cust["id"]:
+        return
+    pm["customer"] = cust["id"]
+    em.emit("payment_method.attached", pm, request=req)
+
+
+def reusable(em: Emulator, pm: dict[str, Any]) -> bool:
+    """False for a payment method Stripe refuses to use again (detached, or consumed unattached)."""
+    return pm["id"] not in em.extensions.get(DETACHED_KEY, [])

@@ -39,7 +39,7 @@ def make_events(em: Emulator, n: int) -> list[tuple[bytes, dict[str, str]]]:
     ids = [sc.v1.customers.create(params={"email": f"c{i}@b.co", "metadata": {"billingos_owner_id": f"org_{i}"}}).id
            for i in range(max(1, n // 2))]
     captured: list[dict[str, Any]] = []
-    em.event_hooks.append(captured.append)
+    em.hooks.event.append(captured.append)
     for i in range(n):
         sc.v1.customers.update(ids[i % len(ids)], params={"name": f"name {i}"})
     ts = int(em.clock.now().timestamp())

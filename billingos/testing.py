@@ -37,8 +37,7 @@ class TestKit:
             raise ConfigurationError("billing.testing.connect() signs with BillingConfig.webhook_secrets[0]; "
                                      "configure one (e.g. 'whsec_test_...').")
         endpoint = billing.stripe.v1.webhook_endpoints.create(params={"url": url, "enabled_events": ["*"]})
-        from .emulator.delivery import SECRETS_KEY
-        self.emulator.extensions.setdefault(SECRETS_KEY, {})[endpoint.id] = [billing.config.webhook_secrets[0]]
+        self.emulator.webhooks.set_endpoint_secrets(endpoint.id, [billing.config.webhook_secrets[0]])
         self.emulator.webhooks.connect(url, self._receive)
         self.emulator.webhooks.mode = mode
         self.endpoint_id = str(endpoint.id)
@@ -61,18 +60,9 @@ class TestKit:
         step = timedelta(hours=1)
         while clock.now() < target:  # hour by hour, so retries and renewals land in order
             clock.set(min(clock.now() + step, target))
-            self._run_due()
+            self.emulator.advance_to(clock.now())
         self.drain()
         return clock.now()
-
-    def _run_due(self) -> None:
-        try:
-            from .emulator.billing_cycle import advance_to
-        except ImportError:  # an emulator build without the billing engine
-            return
-        with self.emulator.lock:
-            advance_to(self.emulator, int(self._billing.now().timestamp()))
-        self.emulator.webhooks.flush()
 
     def drain(self, *, max_rounds: int = 100) -> int:
         """Deliver due webhooks, run queued jobs and due retries until nothing is left. Returns the work done."""

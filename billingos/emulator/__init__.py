@@ -6,6 +6,10 @@ The real ``stripe.StripeClient`` talks to it through ``EmulatorHTTPClient``::
     em = Emulator()
     stripe_client = em.client()          # a real stripe.StripeClient
     stripe_client.v1.customers.create(params={"email": "a@b.co"})
+
+The public surface for test kits: ``Emulator(settings=EmulatorSettings(...), latency=...)``,
+``em.advance_to(timestamp)``, ``em.webhooks`` (``connect``, ``deliver``, ``secret``,
+``set_endpoint_secrets``), ``em.meter_events()``, ``em.faults``. Everything else is internal.
 """
 
 from .app import API_VERSION, Emulator, Faults
@@ -13,8 +17,10 @@ from .delivery import Attempt, Deliveries, Delivery, WebhookDeliveryError
 from .errors import StripeError
 from .http_client import EmulatorHTTPClient
 from .server import serve, serve_forever, serve_in_thread
+from .settings import EmulatorSettings, Latency
 from .signing import compute_signature, signature_header
+from .state import MeterEventRecord
 
-__all__ = ["API_VERSION", "Attempt", "Deliveries", "Delivery", "Emulator", "EmulatorHTTPClient", "Faults",
-           "StripeError", "WebhookDeliveryError", "compute_signature", "serve", "serve_forever",
-           "serve_in_thread", "signature_header"]
+__all__ = ["API_VERSION", "Attempt", "Deliveries", "Delivery", "Emulator", "EmulatorHTTPClient", "EmulatorSettings",
+           "Faults", "Latency", "MeterEventRecord", "StripeError", "WebhookDeliveryError", "compute_signature",
+           "serve", "serve_forever", "serve_in_thread", "signature_header"]

@@ -1,4 +1,16 @@
-"""The in-process Stripe API: request handling, idempotency, expansion, events and fault injection."""
+"""The in-process Stripe API: request handling, idempotency, expansion, events, latency and fault injection.
+
+The module graph is layered, each layer importing only those below it:
+
+    errors forms params signing routing store settings state       (foundations)
+    billing_common rating catalog cards metering discounts          (money, calendar, catalog)
+    invoice_build invoice_totals payments dunning → invoicing         (invoices)
+    proration → subscription_engine → subscription_changes → subscription_update → subscription_create
+    invoice_preview  schedule_* → billing_cycle                       (subscriptions over time)
+    delivery  resources/*  app                                        (webhooks, routes, this)
+
+A lower layer calls back up only through ``em.hooks`` (typed lists the Emulator wires here).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +19,32 @@ import copy
 import json
 import os
 import threading
-from collections.abc import Callable
+import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
+import stripe
+
 from ..clock import Clock, SystemClock
+from . import billing_cycle, schedule_engine, subscription_engine
+from .delivery import Deliveries
 from .errors import StripeError, invalid
 from .forms import FormError, decode
+from .hosted import Hosted
+from .http_client import EmulatorHTTPClient
 from .params import Params
+from .resources import features, register_all
 from .routing import Request, Router
+from .settings import EmulatorSettings, Latency, check_latency, latency_for
+from .state import EmulatorState, Hooks, MeterEventRecord
 from .store import Store, new_id
-
-if TYPE_CHECKING:
-    from .delivery import Deliveries
 
 API_VERSION = "2026-10-28.endive"
 IDEMPOTENCY_TTL = timedelta(hours=24)
+STATE_FORMAT = "billingos-emulator-state/2"
 
 
 @dataclass
@@ -42,31 +61,69 @@ class Faults:
 
 
 class Emulator:
-    """A stateful Stripe API in memory. Use ``client()`` for a real ``stripe.StripeClient`` bound to it."""
+    """A stateful Stripe API in memory. Use ``client()`` for a real ``stripe.StripeClient`` bound to it.
 
-    webhooks: Deliveries      # set by resources.webhook_endpoints.register()
+    - ``settings``: the simulated account's billing settings (``EmulatorSettings``; replace it whole).
+    - ``latency``: seconds each call waits, outside the emulator's lock (see ``settings.Latency``).
+    - ``state_path``: persist every change to this JSON file and load it at start.
+    """
 
     def __init__(self, *, clock: Clock | None = None, state_path: str | os.PathLike[str] | None = None,
-                 account_id: str = "acct_billingosemulator", hosted_base_url: str | None = None) -> None:
-        from .hosted import Hosted
-        from .resources import register_all
-
+                 account_id: str = "acct_billingosemulator", hosted_base_url: str | None = None,
+                 settings: EmulatorSettings | None = None, latency: Latency = None) -> None:
+        if settings is not None and not isinstance(settings, EmulatorSettings):
+            raise TypeError(f"settings must be an EmulatorSettings, not {type(settings).__name__}")
         self.clock = clock or SystemClock()
         self.account_id = account_id
+        self.settings = settings or EmulatorSettings()
+        self.latency = latency
         self.store = Store()
+        self.state = EmulatorState()
+        self.hooks = Hooks()
         self.router = Router()
         self.faults = Faults()
         self.lock = threading.RLock()
         self.idempotency: dict[tuple[str, str], dict[str, Any]] = {}
-        self.event_hooks: list[Callable[[dict[str, Any]], None]] = []
-        self.extensions: dict[str, Any] = {}     # resource modules keep their own helpers here
-        self.after_request: list[Callable[[], None]] = []   # run once the lock is released (webhook delivery)
         self.request_log: list[tuple[str, str, int]] = []
         self.state_path = Path(state_path) if state_path else None
         self.hosted = Hosted(self, base_url=hosted_base_url)   # Checkout, portal and Elements stand-in pages
+        self.webhooks = Deliveries(self)
         register_all(self)
+        self.hooks.event += [self.webhooks.on_event, lambda event: features.on_event(self, event),
+                             lambda event: schedule_engine.on_event(self, event)]
+        self.hooks.after_request.append(self.webhooks.flush)
+        self.hooks.clock_advance.append(billing_cycle.clock_hook)
+        self.hooks.invoice_paid.append(subscription_engine.on_invoice_paid)
+        self.hooks.invoice_payment_failed.append(subscription_engine.on_invoice_failed)
         if self.state_path and self.state_path.exists():
             self._load()
+
+    @property
+    def latency(self) -> Latency:
+        return self._latency
+
+    @latency.setter
+    def latency(self, value: Latency) -> None:
+        self._latency = check_latency(value)
+
+    # --- the public API for test kits -----------------------------------------------------------
+    def advance_to(self, timestamp: int | datetime) -> int:
+        """Run everything that fell due up to ``timestamp`` for customers without a test clock
+        (renewals, trial ends, retries, schedule phases), stepping a FrozenClock forward to each, then
+        deliver the webhooks it queued. Returns how many transitions ran."""
+        ts = int(timestamp.timestamp()) if isinstance(timestamp, datetime) else int(timestamp)
+        with self.lock:
+            done = billing_cycle.advance_to(self, ts)
+            if self.state_path and done:
+                self._save()
+        self._after_request()
+        return done
+
+    def meter_events(self, event_name: str | None = None) -> list[MeterEventRecord]:
+        """Every billing meter event received (Stripe has no list endpoint), oldest first (copies)."""
+        with self.lock:
+            return [copy.deepcopy(e) for e in self.state.meter_events
+                    if event_name is None or e.event_name == event_name]
 
     # --- time ---------------------------------------------------------------------------------
     def now(self, obj: dict[str, Any] | None = None) -> int:
@@ -101,7 +158,7 @@ class Emulator:
         if previous is not None:
             event["data"]["previous_attributes"] = copy.deepcopy(previous)
         self.store.insert(event)
-        for hook in list(self.event_hooks):
+        for hook in list(self.hooks.event):
             hook(event)
         return event
 
@@ -120,6 +177,9 @@ class Emulator:
                headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
         """One HTTP exchange. Returns (status, headers, JSON body)."""
         method = method.upper()
+        delay = latency_for(self._latency, method, unquote(path))
+        if delay:
+            time.sleep(delay)           # outside the lock: concurrent callers wait side by side, as on a network
         hdrs = {k.lower(): v for k, v in headers.items()}
         request_id = new_id("req", 14)
         out_headers = {"request-id": request_id, "content-type": "application/json",
@@ -136,9 +196,12 @@ class Emulator:
             self.request_log.append((method, path, status))
             if self.state_path and method != "GET" and status < 500:
                 self._save()
-        for hook in list(self.after_request):
-            hook()
+        self._after_request()
         return status, out_headers, json.dumps(payload)
+
+    def _after_request(self) -> None:
+        for hook in list(self.hooks.after_request):
+            hook()
 
     def _handle(self, method: str, path: str, query: str, body: str, hdrs: dict[str, str],
                 request_id: str) -> tuple[int, dict[str, Any], bool]:
@@ -250,22 +313,20 @@ class Emulator:
             self._expand_one(value, rest, full)
 
     # --- clients --------------------------------------------------------------------------------
-    def http_client(self) -> Any:
-        from .http_client import EmulatorHTTPClient
+    def http_client(self) -> EmulatorHTTPClient:
         return EmulatorHTTPClient(self)
 
-    def client(self, api_key: str = "sk_test_billingos_emulator") -> Any:
+    def client(self, api_key: str = "sk_test_billingos_emulator") -> stripe.StripeClient:
         """A real ``stripe.StripeClient`` whose HTTP goes to this emulator."""
-        import stripe
         return stripe.StripeClient(api_key, http_client=self.http_client(), max_network_retries=0)
 
     # --- persistence ----------------------------------------------------------------------------
     def _save(self) -> None:
         assert self.state_path is not None
-        state = {"objects": self.store.objects, "by_kind": self.store.by_kind,
+        state = {"format": STATE_FORMAT, "objects": self.store.objects, "by_kind": self.store.by_kind,
                  "deleted": sorted(self.store.deleted),
                  "idempotency": [[k[0], k[1], v] for k, v in self.idempotency.items()],
-                 "extensions": {k: v for k, v in self.extensions.items() if _jsonable(v)}}
+                 "state": self.state.to_json()}
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.state_path)
@@ -274,16 +335,22 @@ class Emulator:
         assert self.state_path is not None
         try:
             state = json.loads(self.state_path.read_text())
+            if isinstance(state, dict) and "objects" in state and "format" not in state:
+                raise ValueError(f"{self.state_path} is not an emulator state file this version reads: an older "
+                                 f"billingos emulator wrote it (state format 1; this one reads {STATE_FORMAT}). "
+                                 "Move it away to start from an empty emulator.")
+            if state["format"] != STATE_FORMAT:
+                raise KeyError(f"format {state['format']!r}")
             objects, by_kind = state["objects"], state["by_kind"]
             deleted = set(state["deleted"])
             idempotency = {(a, b): v for a, b, v in state["idempotency"]}
-            extensions = dict(state.get("extensions", {}))
-        except (ValueError, KeyError, TypeError) as e:    # not JSON, or not a state file this emulator wrote
+            server_state = EmulatorState.from_json(state["state"])
+        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as e:   # not a file this emulator wrote
             raise ValueError(f"{self.state_path} is not an emulator state file ({type(e).__name__}: {e}); "
                              "move it away to start from an empty emulator.") from None
         self.store.objects, self.store.by_kind, self.store.deleted = objects, by_kind, deleted
         self.idempotency = idempotency
-        self.extensions.update(extensions)
+        self.state = server_state
 
 
 def _diff_old(old: Any, new: Any) -> Any:
@@ -292,11 +359,3 @@ def _diff_old(old: Any, new: Any) -> Any:
         out = {k: _diff_old(old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
         return out
     return copy.deepcopy(old)
-
-
-def _jsonable(v: Any) -> bool:
-    try:
-        json.dumps(v)
-        return True
-    except TypeError:
-        return False

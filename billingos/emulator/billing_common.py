@@ -1,22 +1,11 @@
-"""Shared helpers of the emulator's billing engine: settings, internal state, money and calendar math.
-
-Settings live in ``em.extensions`` so tests and the billingos test kit can change them:
-
-- ``retry_schedule_days``: automatic payment retries, in days after the first failure (default [3, 5, 10]).
-- ``after_final_failure``: ``"cancel"`` (default), ``"unpaid"`` or ``"past_due"``.
-- ``upcoming_days``: days before a renewal that ``invoice.upcoming`` is sent (default 3).
-- ``hard_decline_codes``: decline codes that are never retried until the payment method changes.
-- ``metered_quantity``: callable ``(em, subscription_item, period_start, period_end) -> int`` that rates
-  metered items at renewal (default: 0 units).
-"""
+"""Shared helpers of the emulator's billing engine: money and calendar math, common parameters, and which
+objects a clock moves. Settings are ``em.settings`` (``settings.py``); server-side state ``em.state``."""
 
 from __future__ import annotations
 
 import calendar
-import math
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from .errors import invalid
@@ -29,18 +18,6 @@ DAY = 86400
 HOUR = 3600
 INCOMPLETE_EXPIRY_SECONDS = 23 * HOUR
 TRIAL_WILL_END_SECONDS = 3 * DAY
-DEFAULT_RETRY_DAYS = [3, 5, 10]
-DEFAULT_HARD_DECLINES = [
-    "lost_card",
-    "stolen_card",
-    "pickup_card",
-    "fraudulent",
-    "incorrect_number",
-    "invalid_account",
-    "restricted_card",
-    "card_not_supported",
-    "expired_card",
-]
 CURRENCIES = {
     "usd",
     "eur",
@@ -77,48 +54,7 @@ CURRENCIES = {
 }
 
 
-# --- settings ------------------------------------------------------------------------------------
-def retry_days(em: Emulator) -> list[int]:
-    return [int(d) for d in em.extensions.get("retry_schedule_days", DEFAULT_RETRY_DAYS)]
-
-
-def after_final_failure(em: Emulator) -> str:
-    return str(em.extensions.get("after_final_failure", "cancel"))
-
-
-def upcoming_days(em: Emulator) -> int:
-    return int(em.extensions.get("upcoming_days", 3))
-
-
-def hard_declines(em: Emulator) -> set[str]:
-    return set(em.extensions.get("hard_decline_codes", DEFAULT_HARD_DECLINES))
-
-
-def metered_quantity(em: Emulator, item: dict[str, Any], start: int, end: int) -> int:
-    hook = em.extensions.get("metered_quantity")
-    return int(hook(em, item, start, end)) if callable(hook) else 0
-
-
-# --- internal state (kept out of the API objects, persisted with the emulator) -------------------
-def state(em: Emulator, kind: str, oid: str) -> dict[str, Any]:
-    """Per-object bookkeeping that Stripe keeps server side (retry counters, events already sent)."""
-    root = em.extensions.setdefault("billing_state", {})
-    return root.setdefault(kind, {}).setdefault(oid, {})
-
-
-def peek_state(em: Emulator, kind: str, oid: str) -> dict[str, Any]:
-    """Read-only view of ``state`` (creates nothing)."""
-    return em.extensions.get("billing_state", {}).get(kind, {}).get(oid, {})
-
-
 # --- money ---------------------------------------------------------------------------------------
-def round_half_up(x: Fraction | int) -> int:
-    """Round half away from zero, so a credit and the matching debit have the same magnitude."""
-    f = Fraction(x)
-    sign = -1 if f < 0 else 1
-    return sign * math.floor(abs(f) + Fraction(1, 2))
-
-
 def decimal_param(
     p: Params,
     key: str,
@@ -203,3 +139,10 @@ def next_boundary(anchor: int, interval: str, count: int, t: int) -> int:
 def fmt_date(ts: int) -> str:
     d = datetime.fromtimestamp(ts, UTC)
     return f"{d.day} {d.strftime('%b %Y')}"
+
+
+def in_clock_scope(em: Emulator, obj: dict[str, Any], clock_id: str | None) -> bool:
+    """Whether ``obj`` (anything with a ``customer``) moves with test clock ``clock_id`` (None: the
+    emulator's own clock)."""
+    cust = em.store.objects.get(obj.get("customer") or "")
+    return (cust or {}).get("test_clock") == clock_id

@@ -2,21 +2,19 @@
 
 Two entry points:
 
-- ``advance_to(em, new_time)`` for objects on the emulator's own clock (customers without a test clock).
-  The billingos test kit calls it after (or instead of) moving the emulator's FrozenClock; while it works
-  it steps a FrozenClock forward to each transition, so events carry the time they happened.
-  Also available as ``em.extensions["advance_to"]``.
-- ``clock_hook`` registered in ``em.extensions["clock_advance_hooks"]``: processes one test clock's
-  customers, stepping the clock's ``frozen_time`` as it goes.
+- ``advance_to(em, new_time)`` for objects on the emulator's own clock (customers without a test clock);
+  public as ``Emulator.advance_to``. While it works it steps a FrozenClock forward to each transition,
+  so events carry the time they happened.
+- ``clock_hook``, in ``em.hooks.clock_advance``: processes one test clock's customers, stepping the
+  clock's ``frozen_time`` as it goes.
 
 Transitions: incomplete expiry (23 h), ``customer.subscription.trial_will_end`` (3 days before, once),
 trial end, ``invoice.upcoming`` (``upcoming_days`` before a renewal), ``pause_collection.resumes_at``,
 renewals (and ``cancel_at`` / ``cancel_at_period_end``), automatic payment retries, and ``send_invoice``
 invoices passing their due date (subscription → past_due).
 
-Extension point: each callable in ``em.extensions["billing_cycle_extensions"]`` takes ``(em, clock_id)`` and
-returns ``[(t, order, obj, run)]``; ``run(em, obj, t)`` is called when ``t`` falls due, interleaved with the
-engine's own transitions by (time, ``_ORDER``). Subscription schedules use it for phase changes.
+Subscription schedules (``schedule_engine.due``) give ``[(t, order, schedule, run)]``; ``run(em, obj, t)``
+is called when ``t`` falls due, interleaved with the engine's own transitions by (time, ``_ORDER``).
 """
 
 from __future__ import annotations
@@ -24,14 +22,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .billing_common import (
-    DAY,
-    INCOMPLETE_EXPIRY_SECONDS,
-    TRIAL_WILL_END_SECONDS,
-    peek_state,
-    state,
-    upcoming_days,
-)
+from . import schedule_engine
+from . import subscription_engine as engine
+from .billing_common import DAY, INCOMPLETE_EXPIRY_SECONDS, TRIAL_WILL_END_SECONDS, in_clock_scope
+from .dunning import schedule_after_failure, should_skip
+from .invoice_totals import compute
+from .invoicing import attempt
+from .payments import default_payment_method
+from .subscription_changes import plan_change, plan_invoice
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -48,13 +46,6 @@ _ORDER = {
     "trial_end": 7,
     "renew": 8,
 }
-
-
-def install(em: Emulator) -> None:
-    hooks = em.extensions.setdefault("clock_advance_hooks", [])
-    if clock_hook not in hooks:
-        hooks.append(clock_hook)
-    em.extensions["advance_to"] = advance_to
 
 
 def advance_to(em: Emulator, new_time: int) -> int:
@@ -90,15 +81,10 @@ def _run(em: Emulator, clock_id: str | None, until: int, step: Any) -> int:
     raise RuntimeError("billing cycle did not settle: too many transitions")
 
 
-def _in_scope(em: Emulator, obj: dict[str, Any], clock_id: str | None) -> bool:
-    cust = em.store.objects.get(obj.get("customer") or "")
-    return (cust or {}).get("test_clock") == clock_id
-
-
 def _next_due(em: Emulator, clock_id: str | None, until: int) -> tuple[int, Any, dict[str, Any]] | None:
     best: tuple[int, float, int, Any, dict[str, Any]] | None = None
     for n, obj in enumerate(em.store.all("subscription") + em.store.all("invoice")):
-        if not _in_scope(em, obj, clock_id):
+        if not in_clock_scope(em, obj, clock_id):
             continue
         finder = _sub_due if obj["object"] == "subscription" else _invoice_due
         for t, kind in finder(em, obj):
@@ -106,44 +92,41 @@ def _next_due(em: Emulator, clock_id: str | None, until: int) -> tuple[int, Any,
                 cand = (t, _ORDER[kind], n, kind, obj)
                 if best is None or cand[:3] < best[:3]:
                     best = cand
-    # Extensions (subscription schedules): same ordering; ties after the engine's objects.
+    # Subscription schedules: same ordering; ties after the engine's objects.
     base = len(em.store.objects)
-    for finder in em.extensions.get("billing_cycle_extensions", []):
-        for k, (t, order, obj, run) in enumerate(finder(em, clock_id)):
-            ext = (t, order, base + k, run, obj)
-            if t <= until and (best is None or ext[:3] < best[:3]):
-                best = ext
+    for k, (t, order, obj, run) in enumerate(schedule_engine.due(em, clock_id)):
+        ext = (t, order, base + k, run, obj)
+        if t <= until and (best is None or ext[:3] < best[:3]):
+            best = ext
     return None if best is None else (best[0], best[3], best[4])
 
 
 def _sub_due(em: Emulator, sub: dict[str, Any]) -> list[tuple[int, str]]:
-    from .subscription_engine import sub_period
-
     if "billing_cycle_anchor" not in sub or not all("current_period_end" in i for i in sub["items"]["data"]):
         return []  # not made by this engine (e.g. a hand-inserted fixture)
-    st, status = peek_state(em, "subscription", sub["id"]), sub["status"]
+    st, status = em.state.peek_subscription(sub["id"]), sub["status"]
     out: list[tuple[int, str]] = []
     if status == "incomplete":
         return [(sub["created"] + INCOMPLETE_EXPIRY_SECONDS, "expire")]
     if status == "trialing":
         te = sub["trial_end"]
-        if st.get("trial_will_end_for") != te and te - TRIAL_WILL_END_SECONDS > sub["created"]:
+        if st.trial_will_end_for != te and te - TRIAL_WILL_END_SECONDS > sub["created"]:
             out.append((te - TRIAL_WILL_END_SECONDS, "trial_will_end"))
         out.append((te, "trial_end"))
     if status not in ("active", "past_due", "unpaid", "trialing"):
         return out
-    start, end = sub_period(sub)
+    start, end = engine.sub_period(sub)
     pause = sub.get("pause_collection") or {}
     if pause.get("resumes_at") is not None:
         out.append((pause["resumes_at"], "resume_collection"))
     if sub.get("cancel_at") is not None and sub["cancel_at"] < end:
         out.append((sub["cancel_at"], "cancel_at"))
-    upcoming = end - upcoming_days(em) * DAY
+    upcoming = end - em.settings.upcoming_days * DAY
     if (
         sub["collection_method"] == "charge_automatically"
         and sub.get("cancel_at") is None
         and upcoming > start
-        and st.get("upcoming_for") != end
+        and st.upcoming_for != end
     ):
         out.append((upcoming, "upcoming"))
     if status == "trialing":
@@ -161,16 +144,13 @@ def _invoice_due(em: Emulator, inv: dict[str, Any]) -> list[tuple[int, str]]:
     if (
         inv["collection_method"] == "send_invoice"
         and inv.get("due_date") is not None
-        and not peek_state(em, "invoice", inv["id"]).get("overdue")
+        and not em.state.peek_invoice(inv["id"]).overdue
     ):
         out.append((inv["due_date"], "overdue"))
     return out
 
 
 def _process(em: Emulator, kind: str, obj: dict[str, Any], t: int) -> None:
-    from . import subscription_engine as engine
-    from .dunning import run_retry
-
     if kind == "expire":
         engine.expire_incomplete(em, obj, t)
     elif kind == "trial_will_end":
@@ -202,20 +182,30 @@ def _process(em: Emulator, kind: str, obj: dict[str, Any], t: int) -> None:
 
 
 def _upcoming(em: Emulator, sub: dict[str, Any], t: int) -> None:
-    from .invoicing import compute
-    from .subscription_changes import plan_change, plan_invoice
-    from .subscription_engine import sub_period
-
-    state(em, "subscription", sub["id"])["upcoming_for"] = sub_period(sub)[1]
+    em.state.subscription(sub["id"]).upcoming_for = engine.sub_period(sub)[1]
     plan = plan_change(em, sub, None, at=t, proration_behavior="none", proration_date=None, anchor_now=False)
     inv = compute(em, plan_invoice(em, sub, plan, t, preview=True, extra=[]), apply_balance=True)
     em.emit("invoice.upcoming", inv)
 
 
 def _overdue(em: Emulator, inv: dict[str, Any], t: int) -> None:
-    from .subscription_engine import _set_status
-
-    state(em, "invoice", inv["id"])["overdue"] = True
+    em.state.invoice(inv["id"]).overdue = True
     sub = em.store.objects.get(inv.get("subscription") or "")
     if sub is not None and sub["status"] == "active":
-        _set_status(em, sub, "past_due", None)
+        engine.set_status(em, sub, "past_due", None)
+
+
+def run_retry(em: Emulator, inv: dict[str, Any], at: int) -> None:
+    """One scheduled automatic retry of ``inv`` at ``at`` (``dunning.py`` has the schedule)."""
+    st = em.state.invoice(inv["id"])
+    st.retries_done += 1
+    pm_id = default_payment_method(em, inv)
+    if not should_skip(em, inv, pm_id):
+        attempt(em, inv, pm_id, at, None, auto=True)
+        return
+    before = inv["next_payment_attempt"]
+    final = schedule_after_failure(em, inv, at, st.last_decline, pm_id, auto=True)
+    if inv["next_payment_attempt"] != before:
+        em.emit("invoice.updated", inv, {"next_payment_attempt": before})
+    if final:
+        engine.on_invoice_failed(em, inv, at, None, True)

@@ -34,8 +34,6 @@ CONTENT_TYPE = "application/json; charset=utf-8"
 USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
 RETRY_WINDOW = 3 * 24 * 3600          # Stripe gives up after 3 days
 RETRY_DELAYS = (60, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 12 * 3600)   # then every 12 h
-SECRETS_KEY = "webhook_secrets"        # em.extensions: endpoint id -> [whsec_...]
-FAILED_KEY = "failed_event_ids"        # em.extensions: events not (yet) delivered everywhere
 MODES = ("immediate", "manual")
 
 Receiver = Callable[[bytes, dict[str, str]], int]
@@ -108,7 +106,19 @@ class Deliveries:
 
     def secret(self, endpoint_id: str) -> str:
         """The signing secret of an endpoint (Stripe only shows it in the create response)."""
-        return str(self.em.extensions.get(SECRETS_KEY, {})[endpoint_id][-1])
+        secrets = self.em.state.webhook_secrets.get(endpoint_id)
+        if not secrets:
+            raise KeyError(f"No webhook endpoint {endpoint_id!r} in this emulator.")
+        return secrets[-1]
+
+    def set_endpoint_secrets(self, endpoint_id: str, secrets: list[str]) -> None:
+        """Sign deliveries to ``endpoint_id`` with ``secrets`` (one ``v1`` signature each, as during a
+        secret roll; the last is what ``secret()`` shows). A test kit uses it to sign with the secret
+        its receiver is configured with."""
+        if isinstance(secrets, str) or not secrets or not all(isinstance(s, str) and s for s in secrets):
+            raise ValueError("secrets must be a non-empty list of non-empty strings")
+        with self.em.lock:
+            self.em.state.webhook_secrets[endpoint_id] = list(secrets)
 
     def deliver(self, *, shuffle: random.Random | None = None, duplicate: float = 0.0,
                 drop: bool = False) -> list[Attempt]:
@@ -125,13 +135,13 @@ class Deliveries:
 
     # --- hooks --------------------------------------------------------------------------------
     def on_event(self, event: dict[str, Any]) -> None:
-        """``em.event_hooks``: queue one delivery per matching enabled endpoint."""
+        """``em.hooks.event``: queue one delivery per matching enabled endpoint."""
         endpoints = [we for we in self.em.store.all("webhook_endpoint")
                      if we["status"] == "enabled" and _subscribed(we, event["type"])]
         if not endpoints:
             return
         event["pending_webhooks"] = len(endpoints)
-        failed = self.em.extensions.setdefault(FAILED_KEY, [])
+        failed = self.em.state.undelivered_events
         if event["id"] not in failed:
             failed.append(event["id"])   # Stripe counts pending deliveries as not successful
         with self._lock:
@@ -140,7 +150,7 @@ class Deliveries:
             self.deliver()               # emitted outside a request: nothing will flush it later
 
     def flush(self) -> None:
-        """``em.after_request``: in immediate mode, deliver what is due once the lock is free."""
+        """``em.hooks.after_request``: in immediate mode, deliver what is due once the lock is free."""
         if self.mode == "immediate" and self.queue:
             self.deliver()
 
@@ -163,7 +173,7 @@ class Deliveries:
             event = self.em.store.find(d.event_id)
             endpoint = self.em.store.find(d.endpoint_id)
             body = json.dumps(event, indent=2).encode() if event is not None else b""
-            secrets = list(self.em.extensions.get(SECRETS_KEY, {}).get(d.endpoint_id, []))
+            secrets = list(self.em.state.webhook_secrets.get(d.endpoint_id, []))
         if event is None or endpoint is None or endpoint["status"] != "enabled":
             return self._record(Attempt(d.event_id, d.endpoint_id, d.attempts, None,
                                         "endpoint deleted or disabled; delivery cancelled", now, duplicate))
@@ -197,7 +207,7 @@ class Deliveries:
             if event is None:
                 return
             event["pending_webhooks"] = max(0, event["pending_webhooks"] - 1)
-            failed = self.em.extensions.setdefault(FAILED_KEY, [])
+            failed = self.em.state.undelivered_events
             if event["pending_webhooks"] == 0 and event["id"] in failed:
                 failed.remove(event["id"])
 

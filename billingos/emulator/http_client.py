@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -33,7 +34,6 @@ class EmulatorHTTPClient(stripe.HTTPClient):
 
     def request_stream(self, method: str, url: str, headers: Mapping[str, str] | None,
                        post_data: Any = None, **_: Any) -> tuple[Any, int, Mapping[str, str]]:
-        import io
         content, status, rheaders = self.request(method, url, headers, post_data)
         return io.BytesIO(content.encode()), status, rheaders
 

@@ -12,10 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .billing_common import ABSENT, timestamp_param
+from .discounts import apply_discounts, resolve_discounts
 from .errors import StripeError, invalid
-from .invoicing import attach_items, blank_invoice, compute, pending_items
+from .invoice_build import attach_items, blank_invoice, pending_items
+from .invoice_totals import compute
 from .params import Params
 from .subscription_changes import parse_item_changes, tax_rate_ids
+from .subscription_create import blank_subscription, first_invoice, set_periods
+from .subscription_update import UpdateSpec, dry_run, parse_cancel, plan_for
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -67,9 +71,6 @@ def preview(em: Emulator, req: Request) -> dict[str, Any]:
 def _subscription_preview(
     em: Emulator, p: Params, sub: dict[str, Any], details: Params | None
 ) -> dict[str, Any]:
-    from .resources.coupons import resolve_discounts
-    from .subscription_update import UpdateSpec, _parse_cancel, dry_run, plan_for
-
     at = em.now(sub)
     spec = UpdateSpec()
     if details is not None:
@@ -87,7 +88,7 @@ def _subscription_preview(
         )
         spec.proration_date = details.int("proration_date", min=0)
         spec.anchor_now = details.str("billing_cycle_anchor", choices=("now", "unchanged")) == "now"
-        _parse_cancel(details, sub, at, spec.fields)
+        parse_cancel(details, sub, at, spec.fields)
         if details.has("default_tax_rates"):
             spec.fields["default_tax_rates"] = [
                 em.store.objects[r] for r in tax_rate_ids(em, details, "default_tax_rates") or []
@@ -113,9 +114,6 @@ def _subscription_preview(
 def _new_subscription_preview(
     em: Emulator, p: Params, cust: dict[str, Any], details: Params
 ) -> dict[str, Any]:
-    from .resources.coupons import apply_discounts, resolve_discounts
-    from .resources.subscriptions import _blank_sub, _first_invoice, _set_periods
-
     at = em.now(cust)
     changes = parse_item_changes(em, details, "items", create=True)
     if not changes:
@@ -136,7 +134,7 @@ def _new_subscription_preview(
     details.done()
     specs = resolve_discounts(em, p, "discounts", cust["id"], at) or []
     p.done()
-    sub = _blank_sub(cust, at)
+    sub = blank_subscription(cust, at)
     sub["default_tax_rates"] = [em.store.objects[r] for r in rates]
     opts = {
         "at": at,
@@ -144,10 +142,10 @@ def _new_subscription_preview(
         "proration_behavior": behavior,
         "trial_end": None if te in (ABSENT, "now") else te,
     }
-    _set_periods(em, sub, opts, anchor)
+    set_periods(em, sub, opts, anchor)
     dry: dict[str, dict[str, Any]] = {}
     sub["discounts"] = apply_discounts(em, specs, at=at, customer=cust["id"], subscription=sub["id"], dry=dry)
-    inv = _first_invoice(em, sub, opts, True)
+    inv = first_invoice(em, sub, opts, True)
     inv["subscription"] = None
     inv["billing_reason"] = "upcoming"
     return compute(em, inv, apply_balance=True, extra=dry)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from .billing_common import peek_state, round_half_up
+from .rating import round_line
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def discount_applies(em: Emulator, disc: dict[str, Any], inv: dict[str, Any]) -> bool:
     if disc.get("end") is not None and inv["created"] >= disc["end"]:
         return False
-    return not peek_state(em, "discount", disc["id"]).get("used_up")
+    return disc["id"] not in em.state.used_up_discounts
 
 
 def compute(
@@ -61,7 +61,7 @@ def _apply_coupon(coupon: dict[str, Any], did: str, lines: list[dict[str, Any]],
     if coupon.get("percent_off") is not None:
         pct = Fraction(str(coupon["percent_off"]))
         for line in lines:
-            amt = round_half_up(Fraction(_net(line)) * pct / 100)
+            amt = round_line(Fraction(_net(line)) * pct / 100)
             line["discount_amounts"].append({"amount": amt, "discount": did})
         return
     if (coupon.get("currency") or currency) != currency:
@@ -95,9 +95,9 @@ def _line_taxes(em: Emulator, line: dict[str, Any]) -> None:
     for r in rates:
         pct = Fraction(str(r["percentage"]))
         if r["inclusive"]:
-            amount, basis = round_half_up(base_incl * pct / 100), round_half_up(base_incl)
+            amount, basis = round_line(base_incl * pct / 100), round_line(base_incl)
         else:
-            amount, basis = round_half_up(Fraction(taxable) * pct / 100), taxable
+            amount, basis = round_line(Fraction(taxable) * pct / 100), taxable
         out.append(
             {
                 "amount": amount,

@@ -1,32 +1,21 @@
-"""Proration (Stripe classic billing mode): a change at ``t`` inside the period [start, end) credits the
-unused fraction ``(end - t) / (end - start)`` of the FULL price of the current item and debits the same
-fraction of the new price. Fractions are exact; each line is rounded half up once at the end. Because the
-credit is always computed from the item's full price, two upgrades in one period never over-charge.
+"""Proration items (Stripe classic billing mode): a change at ``t`` inside the period [start, end) credits
+the unused share ``(end - t) / (end - start)`` of the FULL price of the current item and debits the same
+share of the new price (``rating.prorated``). Because the credit is always computed from the item's full
+price, two upgrades in one period never over-charge.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from .billing_common import round_half_up
-from .invoicing import proration_description
+from .catalog import is_metered, live_price
+from .invoice_build import proration_description
+from .rating import price_amount, prorated
 from .store import new_id
 
 if TYPE_CHECKING:
     from .app import Emulator
     from .routing import Request
-
-
-def unused_fraction(period: tuple[int, int], at: int) -> Fraction:
-    start, end = period
-    if end <= start:
-        return Fraction(0)
-    return min(Fraction(1), max(Fraction(0), Fraction(end - at, end - start)))
-
-
-def prorated(amount: int, period: tuple[int, int], at: int) -> int:
-    return round_half_up(amount * unused_fraction(period, at))
 
 
 def proration_item(
@@ -41,9 +30,7 @@ def proration_item(
     credit: bool,
 ) -> dict[str, Any]:
     """A pending proration invoice item (not stored): the credit of the old or the debit of the new."""
-    from .resources.prices import amount_for
-
-    amount = prorated(amount_for(price, quantity), period, at)
+    amount = prorated(price_amount(price, quantity), period, at)
     amount = -amount if credit else amount
     cust = em.store.objects[sub["customer"]]
     return {
@@ -88,8 +75,6 @@ def change_items(
     period: tuple[int, int],
 ) -> list[dict[str, Any]]:
     """Credit/debit items for each (old item, new item) pair whose price or quantity changed."""
-    from .subscription_engine import is_metered, live_price
-
     out: list[dict[str, Any]] = []
     for old, new in pairs:
         old_price = live_price(em, old) if old else {}

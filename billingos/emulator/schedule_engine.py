@@ -1,8 +1,8 @@
 """What a subscription schedule does to its subscription, and when.
 
 A schedule is a list of contiguous phases, each a set of items over ``[start_date, end_date)``. While it is
-``active`` it is attached to a subscription (``subscription.schedule``). Time moves it on through the
-billing cycle's extension point (``em.extensions["billing_cycle_extensions"]``, see ``billing_cycle.py``):
+``active`` it is attached to a subscription (``subscription.schedule``). Time moves it on: the billing
+cycle (``billing_cycle.py``) asks ``due`` for the schedules' transitions and interleaves them with its own:
 
 - ``not_started`` → at the first phase's ``start_date`` the subscription is created from that phase.
 - at the current phase's ``end_date`` the next phase's items are applied to the subscription with that
@@ -19,12 +19,15 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+from .billing_common import in_clock_scope
 from .errors import StripeError, invalid
 from .params import Params
 from .routing import Request
 from .schedule_shapes import current_phase, window_of
 from .store import new_id
 from .subscription_changes import ItemChange
+from .subscription_create import first_invoice, parse_create
+from .subscription_engine import cancel_now, collect, maybe_trial_will_end
 from .subscription_update import UpdateSpec, apply_update
 
 if TYPE_CHECKING:
@@ -33,14 +36,6 @@ if TYPE_CHECKING:
 OPEN = ("not_started", "active")
 LIVE = ("active", "past_due", "unpaid", "trialing", "paused")
 PHASE_ORDER = 6.5   # after a scheduled cancel_at (6), before trial ends (7) and renewals (8) at the same instant
-
-
-def install(em: Emulator) -> None:
-    """Hook schedules into the billing cycle (phase boundaries) and into subscription events (endings)."""
-    finders = em.extensions.setdefault("billing_cycle_extensions", [])
-    if due not in finders:
-        finders.append(due)
-    em.event_hooks.append(lambda event: _on_event(em, event))
 
 
 def require_open(sched: dict[str, Any], verb: str) -> None:
@@ -64,8 +59,6 @@ def set_schedule(em: Emulator, sub: dict[str, Any], value: str | None, req: Requ
 def parse_subscription(em: Emulator, sched: dict[str, Any],
                        req: Request | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The subscription the first phase creates, validated by the subscription create path (not stored)."""
-    from .resources.subscriptions import _parse_create
-
     first = sched["phases"][0]
     items = []
     for it in first["items"]:
@@ -78,21 +71,18 @@ def parse_subscription(em: Emulator, sched: dict[str, Any],
     raw = {"customer": sched["customer"], "items": items, "metadata": dict(first["metadata"])}
     fake = Request("POST", "/v1/subscriptions", Params(raw), {}, req.headers if req else {},
                    req.request_id if req else new_id("req", 14), None, [])
-    return _parse_create(em, fake)
+    return parse_create(em, fake)
 
 
 def start(em: Emulator, sched: dict[str, Any], sub: dict[str, Any], opts: dict[str, Any],
           req: Request | None) -> None:
     """The first phase begins: the schedule creates its subscription (as ``POST /v1/subscriptions`` does)."""
-    from .resources.subscriptions import _first_invoice
-    from .subscription_engine import collect, maybe_trial_will_end
-
     at = opts["at"]
     prev = em.update(sched, {"status": "active", "subscription": sub["id"],
                              "current_phase": current_phase(window_of(sched["phases"][0]))})
     sub["schedule"] = sched["id"]
     em.store.insert(sub)
-    inv = _first_invoice(em, sub, opts, False)
+    inv = first_invoice(em, sub, opts, False)
     sub["latest_invoice"] = inv["id"]
     if sched["created"] == at and req is not None:
         em.emit("subscription_schedule.created", sched, request=req)
@@ -154,8 +144,6 @@ def end(em: Emulator, sched: dict[str, Any], status: str, at: int, req: Request 
         prorate: bool = False) -> None:
     """``canceled`` or ``completed``; with ``cancel_subscription`` the attached subscription is canceled
     too, before the schedule's event, as Stripe orders them."""
-    from .subscription_engine import cancel_now
-
     sub = attached(em, sched)
     prev = em.update(sched, {"status": status, f"{status}_at": at, "current_phase": None})
     if sub is not None and cancel_subscription:
@@ -163,7 +151,7 @@ def end(em: Emulator, sched: dict[str, Any], status: str, at: int, req: Request 
     em.emit(event or f"subscription_schedule.{status}", sched, prev, request=req)
 
 
-def _on_event(em: Emulator, event: dict[str, Any]) -> None:
+def on_event(em: Emulator, event: dict[str, Any]) -> None:
     """A subscription that ends takes its open schedule with it (``aborted`` after failed payments)."""
     obj = event["data"]["object"]
     if obj.get("object") != "subscription" or not obj.get("schedule"):
@@ -180,11 +168,9 @@ def _on_event(em: Emulator, event: dict[str, Any]) -> None:
 # --- time ------------------------------------------------------------------------------------------
 def due(em: Emulator, clock_id: str | None) -> list[tuple[int, float, dict[str, Any], Any]]:
     """The billing cycle's extension: (time, order, schedule, run) for each open schedule in scope."""
-    from .billing_cycle import _in_scope
-
     out: list[tuple[int, float, dict[str, Any], Any]] = []
     for sched in em.store.all("subscription_schedule"):
-        if not _in_scope(em, sched, clock_id):
+        if not in_clock_scope(em, sched, clock_id):
             continue
         if sched["status"] == "not_started":
             out.append((sched["phases"][0]["start_date"], PHASE_ORDER, sched, _start_due))

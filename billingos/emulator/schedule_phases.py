@@ -15,7 +15,7 @@ from .billing_common import ABSENT, add_interval, timestamp_param
 from .errors import StripeError, invalid
 from .params import Params
 from .schedule_shapes import current_phase, phase, phase_item
-from .subscription_changes import ItemChange, _validate_items, parse_item_changes
+from .subscription_changes import ItemChange, parse_item_changes, validate_items
 from .subscription_update import PRORATION_BEHAVIORS
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def _parse_phase(em: Emulator, ph: Params, update: bool) -> PhaseSpec:
     if not changes:
         raise StripeError(f"Missing required param: {name}[items].", param=f"{name}[items]",
                           code="parameter_missing")
-    _validate_items([{"price": c.price} for c in changes], f"{name}[items]")
+    validate_items([{"price": c.price} for c in changes], f"{name}[items]")
     start = timestamp_param(ph, "start_date", allow_now=True) if update else ABSENT
     end = timestamp_param(ph, "end_date")
     duration = _duration(ph)

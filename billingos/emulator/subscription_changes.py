@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .billing_common import next_boundary
+from .catalog import embedded_price, plan_from_price
 from .errors import invalid, missing
+from .invoice_build import attach_items, pending_items
 from .params import Params
 from .proration import change_items, credit_items_for
 from .subscription_engine import (
@@ -108,7 +110,7 @@ def parse_item_changes(
     return out
 
 
-def _validate_items(items: list[dict[str, Any]], param: str) -> None:
+def validate_items(items: list[dict[str, Any]], param: str) -> None:
     if not items:
         raise invalid("A subscription must have at least one active price.", param)
     currencies = {i["price"]["currency"] for i in items}
@@ -135,8 +137,6 @@ def apply_item_changes(
     at: int,
 ) -> tuple[list[dict[str, Any]], list[tuple[Any, Any]]]:
     """New item list and (old, new) pairs. Nothing is written."""
-    from .subscription_engine import embedded_price, plan_from_price
-
     items = copy.deepcopy(sub["items"]["data"])
     pairs: list[tuple[Any, Any]] = []
     period = sub_period(sub)
@@ -179,7 +179,7 @@ def apply_item_changes(
         if ch.tax_rates is not None:
             item["tax_rates"] = [copy.deepcopy(em.store.objects[r]) for r in ch.tax_rates]
         pairs.append((old, item))
-    _validate_items(items, "items")
+    validate_items(items, "items")
     return items, pairs
 
 
@@ -242,8 +242,6 @@ def plan_invoice(
     change creates that are not stored yet."""
     reason = "upcoming" if preview else "subscription_update"
     if plan.invoice_now:
-        from .invoicing import attach_items, pending_items
-
         inv = sub_invoice(em, virtual, at, reason, plan.period, preview)
         attach_items(em, inv, pending_items(em, virtual["customer"], virtual["id"]) + extra, claim=False)
         if plan.reset:

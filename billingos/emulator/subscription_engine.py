@@ -10,20 +10,21 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from .billing_common import after_final_failure, metered_quantity, next_boundary, round_half_up, state
-from .invoicing import (
+from .billing_common import TRIAL_WILL_END_SECONDS, next_boundary
+from .catalog import embedded_price, is_metered, live_price, plan_from_price
+from .invoice_build import (
     attach_items,
     blank_invoice,
     cycle_description,
-    finalize,
-    insert,
-    mark_uncollectible,
     new_line,
     pending_items,
     product_name,
     proration_description,
-    void,
 )
+from .invoicing import attempt, finalize, insert, mark_uncollectible, void
+from .metering import usage_quantity
+from .proration import credit_items_for, store_items
+from .rating import price_amount, round_line
 from .store import new_id
 
 if TYPE_CHECKING:
@@ -36,45 +37,6 @@ LIVE = ("active", "past_due", "unpaid", "trialing")
 
 
 # --- items ---------------------------------------------------------------------------------------
-def live_price(em: Emulator, item: dict[str, Any]) -> dict[str, Any]:
-    return em.store.objects[item["price"]["id"]]
-
-
-def is_metered(price: dict[str, Any]) -> bool:
-    return (price.get("recurring") or {}).get("usage_type") == "metered"
-
-
-def plan_from_price(price: dict[str, Any]) -> dict[str, Any]:
-    rec = price.get("recurring") or {}
-    return {
-        "id": price["id"],
-        "object": "plan",
-        "active": price.get("active", True),
-        "amount": price.get("unit_amount"),
-        "amount_decimal": price.get("unit_amount_decimal"),
-        "billing_scheme": price.get("billing_scheme", "per_unit"),
-        "created": price.get("created"),
-        "currency": price["currency"],
-        "interval": rec.get("interval"),
-        "interval_count": rec.get("interval_count", 1),
-        "livemode": False,
-        "metadata": dict(price.get("metadata") or {}),
-        "meter": rec.get("meter"),
-        "nickname": price.get("nickname"),
-        "product": price.get("product"),
-        "tiers_mode": price.get("tiers_mode"),
-        "transform_usage": price.get("transform_quantity"),
-        "trial_period_days": rec.get("trial_period_days"),
-        "usage_type": rec.get("usage_type", "licensed"),
-    }
-
-
-def embedded_price(price: dict[str, Any]) -> dict[str, Any]:
-    from .resources.prices import render
-
-    return render(price, [])
-
-
 def make_item(
     em: Emulator,
     sub_id: str,
@@ -164,17 +126,15 @@ def period_lines(
     fraction: Fraction | None = None,
 ) -> None:
     """Full-period (or, with ``fraction``, prorated) lines for the licensed items."""
-    from .resources.prices import amount_for
-
     for item in items:
         price = live_price(em, item)
         if is_metered(price):
             continue
         qty = item["quantity"]
-        amount = 0 if trial else amount_for(price, qty)
+        amount = 0 if trial else price_amount(price, qty)
         desc = f"Trial period for {product_name(em, price)}" if trial else cycle_description(em, price, qty)
         if fraction is not None and not trial:
-            amount = round_half_up(amount * fraction)
+            amount = round_line(amount * fraction)
             desc = proration_description(em, price, qty, period[0], credit=False)
         rates = [r["id"] for r in item.get("tax_rates") or []] or [r["id"] for r in inv["default_tax_rates"]]
         inv["lines"]["data"].append(
@@ -196,19 +156,17 @@ def period_lines(
 def metered_lines(
     em: Emulator, inv: dict[str, Any], sub_id: str, items: list[dict[str, Any]], period: tuple[int, int]
 ) -> None:
-    """Usage of the metered items over ``period`` (billed in arrears), through the metered hook."""
-    from .resources.prices import amount_for
-
+    """Usage of the metered items over ``period`` (billed in arrears): their meters' aggregation."""
     for item in items:
         price = live_price(em, item)
         if not is_metered(price):
             continue
-        qty = metered_quantity(em, item, period[0], period[1])
+        qty = usage_quantity(em, item, period[0], period[1])
         rates = [r["id"] for r in item.get("tax_rates") or []] or [r["id"] for r in inv["default_tax_rates"]]
         inv["lines"]["data"].append(
             new_line(
                 inv,
-                amount=amount_for(price, qty),
+                amount=price_amount(price, qty),
                 description=cycle_description(em, price, qty),
                 period=period,
                 price=price,
@@ -253,8 +211,6 @@ def collect(
     behavior: str = "allow_incomplete",
 ) -> None:
     """Store ``inv`` (claiming its pending items), emit invoice.created, finalize and try to collect."""
-    from .resources.payment_intents import attempt
-
     for line in inv["lines"]["data"]:
         ii_id = _line_invoice_item(line)
         if ii_id is not None and ii_id in em.store.objects:
@@ -274,7 +230,7 @@ def collect(
         return
     if behavior == "default_incomplete":
         if sub["status"] in ("active", "trialing"):
-            _set_status(em, sub, "past_due", req)
+            set_status(em, sub, "past_due", req)
         return
     if sub["status"] == "unpaid":
         return
@@ -287,7 +243,7 @@ def _line_invoice_item(line: dict[str, Any]) -> str | None:
     return details.get("invoice_item")
 
 
-def _set_status(em: Emulator, sub: dict[str, Any], status: str, req: Request | None, **extra: Any) -> None:
+def set_status(em: Emulator, sub: dict[str, Any], status: str, req: Request | None, **extra: Any) -> None:
     prev = em.update(sub, {"status": status, **extra})
     if prev:
         em.emit("customer.subscription.updated", sub, prev, request=req)
@@ -309,31 +265,29 @@ def on_invoice_paid(em: Emulator, inv: dict[str, Any], at: int, req: Request | N
     if _unpaid_invoices(em, sub):
         return
     trialing = sub.get("trial_end") is not None and sub["trial_end"] > at
-    _set_status(em, sub, "trialing" if trialing else "active", req)
+    set_status(em, sub, "trialing" if trialing else "active", req)
 
 
-def on_invoice_failed(
-    em: Emulator, inv: dict[str, Any], at: int, req: Request | None, *, final: bool = False
-) -> None:
+def on_invoice_failed(em: Emulator, inv: dict[str, Any], at: int, req: Request | None, final: bool) -> None:
     sub = em.store.objects.get(inv.get("subscription") or "")
     if sub is None or sub["status"] not in LIVE:
         return
     if final:
         final_failure(em, sub, inv, at, req)
     elif sub["status"] in ("active", "trialing"):
-        _set_status(em, sub, "past_due", req)
+        set_status(em, sub, "past_due", req)
 
 
 def final_failure(
     em: Emulator, sub: dict[str, Any], inv: dict[str, Any], at: int, req: Request | None
 ) -> None:
-    action = after_final_failure(em)
+    action = em.settings.after_final_failure
     if action == "cancel":
         cancel_now(em, sub, at, req, reason="payment_failed")
         if inv["status"] == "open":
             mark_uncollectible(em, inv, at, req)
     elif action == "unpaid":
-        _set_status(em, sub, "unpaid", req)
+        set_status(em, sub, "unpaid", req)
 
 
 # --- cancellation --------------------------------------------------------------------------------
@@ -349,8 +303,6 @@ def cancel_now(
     comment: str | None = None,
     feedback: str | None = None,
 ) -> None:
-    from .proration import credit_items_for, store_items
-
     start, end = sub_period(sub)
     credits = (
         credit_items_for(em, sub, sub["items"]["data"], at, (start, end))
@@ -443,7 +395,7 @@ def end_trial(
             cancel_now(em, sub, at, req, reason="cancellation_requested")
             return
         if behavior == "pause":
-            _set_status(em, sub, "paused", req, trial_end=at if reset_anchor else sub["trial_end"])
+            set_status(em, sub, "paused", req, trial_end=at if reset_anchor else sub["trial_end"])
             em.emit("customer.subscription.paused", sub, request=req)
             return
     anchor = at if reset_anchor else sub["billing_cycle_anchor"]
@@ -469,21 +421,19 @@ def expire_incomplete(em: Emulator, sub: dict[str, Any], at: int) -> None:
     inv = em.store.objects.get(sub.get("latest_invoice") or "")
     if inv is not None and inv["status"] == "open":
         void(em, inv, at, None)
-    _set_status(em, sub, "incomplete_expired", None, ended_at=at)
+    set_status(em, sub, "incomplete_expired", None, ended_at=at)
 
 
 def trial_will_end(em: Emulator, sub: dict[str, Any], req: Request | None = None) -> None:
-    state(em, "subscription", sub["id"])["trial_will_end_for"] = sub["trial_end"]
+    em.state.subscription(sub["id"]).trial_will_end_for = sub["trial_end"]
     em.emit("customer.subscription.trial_will_end", sub, request=req)
 
 
 def maybe_trial_will_end(em: Emulator, sub: dict[str, Any], at: int, req: Request | None) -> None:
     """Sent 3 days before the trial ends; at once if the trial is shorter than that."""
-    from .billing_common import TRIAL_WILL_END_SECONDS
-
     if sub["status"] != "trialing" or sub.get("trial_end") is None:
         return
-    if state(em, "subscription", sub["id"]).get("trial_will_end_for") == sub["trial_end"]:
+    if em.state.peek_subscription(sub["id"]).trial_will_end_for == sub["trial_end"]:
         return
     if sub["trial_end"] - TRIAL_WILL_END_SECONDS <= at < sub["trial_end"]:
         trial_will_end(em, sub, req)

@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .billing_common import ABSENT, timestamp_param
+from .cards import decline_error
+from .discounts import apply_discounts, resolve_discounts
 from .errors import StripeError, invalid
-from .invoicing import compute
+from .invoice_totals import compute
 from .params import Params
+from .payments import predict
+from .proration import store_items
 from .subscription_changes import (
     ItemChange,
     Plan,
@@ -75,14 +79,12 @@ def parse_common(em: Emulator, p: Params, spec: UpdateSpec) -> None:
 
 
 def parse_update(em: Emulator, sub: dict[str, Any], p: Params, at: int) -> UpdateSpec:
-    from .resources.coupons import resolve_discounts
-
     spec = UpdateSpec(items=parse_item_changes(em, p, "items"))
     parse_common(em, p, spec)
     anchor = p.str("billing_cycle_anchor", choices=("now", "unchanged"))
     spec.anchor_now = anchor == "now"
     f = spec.fields
-    _parse_cancel(p, sub, at, f)
+    parse_cancel(p, sub, at, f)
     _parse_payment(em, p, sub, f)
     if p.has("default_tax_rates"):
         f["default_tax_rates"] = [
@@ -104,7 +106,7 @@ def parse_update(em: Emulator, sub: dict[str, Any], p: Params, at: int) -> Updat
     return spec
 
 
-def _parse_cancel(p: Params, sub: dict[str, Any], at: int, f: dict[str, Any]) -> None:
+def parse_cancel(p: Params, sub: dict[str, Any], at: int, f: dict[str, Any]) -> None:
     end = sub_period(sub)[1]
     cape = p.bool("cancel_at_period_end")
     cancel_at = ABSENT
@@ -257,8 +259,6 @@ def plan_for(em: Emulator, sub: dict[str, Any], spec: UpdateSpec, at: int) -> Pl
 
 def dry_run(em: Emulator, sub: dict[str, Any], spec: UpdateSpec, plan: Plan, at: int) -> dict[str, Any]:
     """The invoice the change produces (a preview; nothing stored)."""
-    from .resources.coupons import apply_discounts
-
     dry: dict[str, dict[str, Any]] = {}
     ids = None
     if spec.discounts is not None:
@@ -272,9 +272,6 @@ def dry_run(em: Emulator, sub: dict[str, Any], spec: UpdateSpec, plan: Plan, at:
 
 def precheck(em: Emulator, sub: dict[str, Any], spec: UpdateSpec, plan: Plan, at: int) -> None:
     """``error_if_incomplete``: refuse (402) before writing anything when the payment would fail."""
-    from .resources.payment_intents import predict
-    from .resources.payment_methods import decline_error
-
     if spec.payment_behavior != "error_if_incomplete" or not (plan.invoice_now or spec.trial_end == "now"):
         return
     inv = dry_run(em, sub, spec, plan, at)
@@ -295,9 +292,6 @@ def precheck(em: Emulator, sub: dict[str, Any], spec: UpdateSpec, plan: Plan, at
 
 
 def apply_update(em: Emulator, sub: dict[str, Any], spec: UpdateSpec, at: int, req: Request | None) -> None:
-    from .proration import store_items
-    from .resources.coupons import apply_discounts
-
     plan = plan_for(em, sub, spec, at)
     precheck(em, sub, spec, plan, at)
     ids = None

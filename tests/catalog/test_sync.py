@@ -362,7 +362,7 @@ def test_lost_response_after_stripe_created_the_price(billing, emulator, catalog
             lost.append(event["data"]["object"]["id"])
             raise StripeError("connection reset", status=500, type="api_error")
 
-    emulator.event_hooks.append(drop_answer)
+    emulator.hooks.event.append(drop_answer)
     with pytest.raises(StripeUnavailableError):
         billing.catalog.sync(catalog)
     report = billing.catalog.sync(catalog)

@@ -82,7 +82,7 @@ def test_stripe_api_base_points_the_client_at_another_server() -> None:
     """Exercised against the emulator served over HTTP, as a stand-in for stripe-mock."""
     import threading
 
-    from billingos.emulator.server import serve
+    from billingos.emulator import serve
     server = serve(Emulator(), port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

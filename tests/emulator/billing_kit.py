@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billingos.emulator import Emulator
-from billingos.emulator.billing_cycle import advance_to
 
 T0 = int(datetime(2026, 1, 15, 12, 0, tzinfo=UTC).timestamp())   # the conftest clock's start
 DAY = 86400
@@ -49,7 +48,7 @@ def attach_card(client, cust_id: str, card: str = "pm_card_visa") -> str:
 def advance(emulator: Emulator, clock, **delta: float) -> int:
     """Move the emulator's FrozenClock and run the billing cycle up to the new time."""
     target = clock.now() + timedelta(**delta)
-    advance_to(emulator, int(target.timestamp()))
+    emulator.advance_to(int(target.timestamp()))
     if clock.now() < target:
         clock.set(target)
     return int(target.timestamp())

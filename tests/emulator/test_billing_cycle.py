@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from billingos.emulator import Emulator
-from billingos.emulator.billing_cycle import advance_to
+from billingos.emulator import Emulator, EmulatorSettings
 
 from .billing_kit import DAY, T0, advance, attach_card, customer, event_types, events_of, mark, metered_price, price
 
@@ -54,7 +53,7 @@ def test_month_end_anchor_clamps_and_recovers(client, emulator: Emulator, clock)
     sub = client.v1.subscriptions.create(params={"customer": customer(client).id,
                                                  "items": [{"price": price(client).id}]})
     assert sub["items"].data[0].current_period_end == _ts(2026, 2, 28)
-    advance_to(emulator, _ts(2026, 3, 31) + 60)
+    emulator.advance_to(_ts(2026, 3, 31) + 60)
     item = client.v1.subscriptions.retrieve(sub.id)["items"].data[0]
     assert (item.current_period_start, item.current_period_end) == (_ts(2026, 3, 31), _ts(2026, 4, 30))
     assert len(client.v1.invoices.list(params={"subscription": sub.id}).data) == 3
@@ -121,17 +120,17 @@ def _failing_sub(client, emulator: Emulator):
 def test_dunning_retries_on_schedule_then_cancels(client, emulator: Emulator, clock) -> None:
     _, sub, _ = _failing_sub(client, emulator)
     renewal = _ts(2026, 2, 15)
-    advance_to(emulator, renewal)
+    emulator.advance_to(renewal)
     sub = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
     assert sub.status == "past_due"
     inv = sub.latest_invoice
     assert inv.status == "open" and inv.attempt_count == 1 and inv.next_payment_attempt == renewal + 3 * DAY
-    advance_to(emulator, renewal + 3 * DAY)
+    emulator.advance_to(renewal + 3 * DAY)
     assert client.v1.invoices.retrieve(inv.id).next_payment_attempt == renewal + 5 * DAY
-    advance_to(emulator, renewal + 5 * DAY)
+    emulator.advance_to(renewal + 5 * DAY)
     assert client.v1.invoices.retrieve(inv.id).next_payment_attempt == renewal + 10 * DAY
     assert client.v1.subscriptions.retrieve(sub.id).status == "past_due"
-    advance_to(emulator, renewal + 10 * DAY)
+    emulator.advance_to(renewal + 10 * DAY)
     inv = client.v1.invoices.retrieve(inv.id)
     assert inv.attempt_count == 4 and inv.status == "uncollectible" and inv.next_payment_attempt is None
     sub = client.v1.subscriptions.retrieve(sub.id)
@@ -143,11 +142,10 @@ def test_dunning_retries_on_schedule_then_cancels(client, emulator: Emulator, cl
 
 
 def test_configurable_schedule_and_unpaid_then_recovery(client, emulator: Emulator, clock) -> None:
-    emulator.extensions["retry_schedule_days"] = [1, 2]
-    emulator.extensions["after_final_failure"] = "unpaid"
+    emulator.settings = EmulatorSettings(retry_schedule_days=(1, 2), after_final_failure="unpaid")
     cust, sub, _ = _failing_sub(client, emulator)
     renewal = _ts(2026, 2, 15)
-    advance_to(emulator, renewal + 2 * DAY)
+    emulator.advance_to(renewal + 2 * DAY)
     sub = client.v1.subscriptions.retrieve(sub.id)
     assert sub.status == "unpaid"
     inv = client.v1.invoices.retrieve(sub.latest_invoice)
@@ -160,10 +158,10 @@ def test_configurable_schedule_and_unpaid_then_recovery(client, emulator: Emulat
 
 def test_paying_during_dunning_returns_to_active(client, emulator: Emulator, clock) -> None:
     cust, sub, _ = _failing_sub(client, emulator)
-    advance_to(emulator, _ts(2026, 2, 16))
+    emulator.advance_to(_ts(2026, 2, 16))
     assert client.v1.subscriptions.retrieve(sub.id).status == "past_due"
     attach_card(client, cust.id, "pm_card_visa")
-    advance_to(emulator, _ts(2026, 2, 18, 13))     # the day-3 retry uses the new default card
+    emulator.advance_to(_ts(2026, 2, 18, 13))     # the day-3 retry uses the new default card
     sub = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
     assert sub.status == "active" and sub.latest_invoice.status == "paid"
     assert sub.latest_invoice.attempt_count == 2
@@ -173,7 +171,7 @@ def test_no_retry_charge_without_a_payment_method(client, emulator: Emulator, cl
     cust = customer(client)
     sub = client.v1.subscriptions.create(params={"customer": cust.id, "items": [{"price": price(client).id}]})
     client.v1.customers.update(cust.id, params={"invoice_settings": {"default_payment_method": ""}})
-    advance_to(emulator, _ts(2026, 2, 15) + 10 * DAY)
+    emulator.advance_to(_ts(2026, 2, 15) + 10 * DAY)
     assert len(client.v1.charges.list().data) == 1        # only the first, successful charge
     assert client.v1.subscriptions.retrieve(sub.id).status == "canceled"
 
@@ -212,23 +210,20 @@ def test_cancel_at_mid_period(client, emulator: Emulator, clock) -> None:
     assert sub.status == "canceled" and sub.ended_at == T0 + 10 * DAY
 
 
-def test_metered_usage_is_rated_at_renewal_through_the_hook(client, emulator: Emulator, clock) -> None:
-    seen = []
-
-    def usage(em, item, start, end):
-        seen.append((item["id"], start, end))
-        return 1234
-
-    emulator.extensions["metered_quantity"] = usage
+def test_metered_usage_is_rated_at_renewal_from_the_meter(client, emulator: Emulator, clock) -> None:
     base, calls = price(client, 5000, name="Base"), metered_price(client, unit_amount=2)
-    sub = client.v1.subscriptions.create(params={"customer": customer(client).id,
+    cust = customer(client)
+    sub = client.v1.subscriptions.create(params={"customer": cust.id,
                                                  "items": [{"price": base.id}, {"price": calls.id}]})
-    advance_to(emulator, _ts(2026, 2, 15))
+    for value, at in (("1000", T0), ("234", T0 + 60)):
+        client.v1.billing.meter_events.create(params={
+            "event_name": "API_calls", "timestamp": at,
+            "payload": {"stripe_customer_id": cust.id, "value": value}})
+    emulator.advance_to(_ts(2026, 2, 15))
     inv = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     assert [ln.amount for ln in inv.lines.data] == [5000, 2468]
     metered = inv.lines.data[1]
     assert (metered.period.start, metered.period.end, metered.quantity) == (T0, _ts(2026, 2, 15), 1234)
-    assert (sub["items"].data[1].id, T0, _ts(2026, 2, 15)) in seen
 
 
 def test_pause_collection_keeps_renewals_as_drafts_until_resumes_at(client, emulator: Emulator, clock) -> None:
@@ -236,12 +231,12 @@ def test_pause_collection_keeps_renewals_as_drafts_until_resumes_at(client, emul
                                                  "items": [{"price": price(client).id}]})
     client.v1.subscriptions.update(sub.id, params={"pause_collection": {"behavior": "keep_as_draft",
                                                                          "resumes_at": _ts(2026, 3, 1)}})
-    advance_to(emulator, _ts(2026, 2, 15))
+    emulator.advance_to(_ts(2026, 2, 15))
     draft = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     assert draft.status == "draft" and draft.auto_advance is False
-    advance_to(emulator, _ts(2026, 3, 2))
+    emulator.advance_to(_ts(2026, 3, 2))
     assert client.v1.subscriptions.retrieve(sub.id).pause_collection is None
-    advance_to(emulator, _ts(2026, 3, 15))
+    emulator.advance_to(_ts(2026, 3, 15))
     assert client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice).status == "paid"
 
 
@@ -271,9 +266,9 @@ def test_the_last_event_of_every_invoice_and_subscription_shows_its_final_state(
     once = client.v1.coupons.create(params={"percent_off": 10, "duration": "once"})
     client.v1.subscriptions.create(params={"customer": customer(client).id, "items": [{"price": price(client).id}],
                                            "discounts": [{"coupon": once.id}]})
-    advance_to(emulator, _ts(2026, 2, 20))
+    emulator.advance_to(_ts(2026, 2, 20))
     client.v1.subscriptions.cancel(failing.id)
-    advance_to(emulator, _ts(2026, 3, 20))
+    emulator.advance_to(_ts(2026, 3, 20))
     last: dict[str, dict] = {}
     for event in emulator.store.all("event"):
         obj = event["data"]["object"]
@@ -296,7 +291,7 @@ def _bill_usage(client, emulator: Emulator, clock, values: tuple[str, ...]) -> t
     for value in values:
         client.v1.billing.meter_events.create(params={"event_name": "API_calls", "payload": {
             "stripe_customer_id": cust.id, "value": value}})
-    advance_to(emulator, _ts(2026, 2, 15))
+    emulator.advance_to(_ts(2026, 2, 15))
     inv = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     return [ln for ln in inv.lines.data if ln.pricing.price_details.price == calls.id], inv
 

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from billingos.clock import FrozenClock
 from billingos.emulator import Emulator
-from billingos.emulator.billing_cycle import advance_to
 
 from .billing_kit import DAY, T0, customer, events_of, price
 
@@ -200,7 +199,7 @@ def test_coupon_durations_across_renewals(client, emulator: Emulator, duration, 
     sub = client.v1.subscriptions.create(params={"customer": customer(client).id,
                                                  "items": [{"price": price(client, 2000).id}],
                                                  "discounts": [{"coupon": c.id}]})
-    advance_to(emulator, _ts(2026, 3, 15))
+    emulator.advance_to(_ts(2026, 3, 15))
     invoices = list(reversed(client.v1.invoices.list(params={"subscription": sub.id}).data))
     assert [i.total == 1000 for i in invoices] == discounted
     assert [i.total for i in invoices if i.total != 1000] == [2000] * discounted.count(False)

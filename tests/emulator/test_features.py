@@ -136,12 +136,3 @@ def test_active_entitlements_route(client, emulator: Emulator) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.entitlements.active_entitlements.list(params={})
     assert exc.value.param == "customer"
-
-
-def test_active_entitlements_provider(client, emulator: Emulator) -> None:
-    cus = client.v1.customers.create()
-    grant = {"id": "ent_test_1", "object": "entitlements.active_entitlement", "feature": "feat_test_1",
-             "livemode": False, "lookup_key": "export"}
-    emulator.extensions["active_entitlements"] = lambda em, customer: [grant] if customer == cus.id else []
-    res = client.v1.entitlements.active_entitlements.list(params={"customer": cus.id})
-    assert [(e.id, e.lookup_key) for e in res.data] == [("ent_test_1", "export")]

@@ -9,6 +9,7 @@ import pytest
 import stripe
 
 from billingos.emulator import Emulator
+from billingos.emulator.metering import usage_quantity
 
 from .billing_kit import DAY, T0, advance, customer
 
@@ -195,4 +196,4 @@ def test_metered_invoice_lines_use_the_meter_events(client, emulator: Emulator, 
     assert line.quantity == 1201
     assert line.amount == 3253                          # 500 + 1101 x 2.5 = 3252.5 -> 3253 (half up)
     item = emulator.store.objects[sub.id]["items"]["data"][0]
-    assert emulator.extensions["metered_quantity"](emulator, item, T0, T0 + 31 * DAY) == 1201
+    assert usage_quantity(emulator, item, T0, T0 + 31 * DAY) == 1201

@@ -7,7 +7,7 @@ import pytest
 import stripe
 
 from billingos.emulator import Emulator
-from billingos.emulator.resources.payment_methods import charge_outcome, decline_error
+from billingos.emulator.cards import charge_outcome, decline_error
 
 FIXTURES = Path("/work/shared/stripe/fixtures3.json")
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billingos.emulator import Emulator
-from billingos.emulator.resources.prices import amount_for
+from billingos.emulator.rating import price_amount as amount_for
 
 TIERS = [{"up_to": 5, "unit_amount": 700}, {"up_to": 10, "unit_amount": 650},
          {"up_to": "inf", "unit_amount": 600}]
@@ -275,7 +275,7 @@ def test_retrieve_missing_is_404(client) -> None:
     assert exc.value.http_status == 404 and exc.value.code == "resource_missing"
 
 
-# --- amount_for: rating a price -----------------------------------------------------------------
+# --- rating.price_amount: rating a price -----------------------------------------------------------------
 # Stripe's "Set up tiered pricing" example: fonts at 7 USD (1-5), 6.50 USD (6-10), 6 USD (11+).
 FONT_TIERS = [{"up_to": 5, "unit_amount": 700, "unit_amount_decimal": "700", "flat_amount": None},
               {"up_to": 10, "unit_amount": 650, "unit_amount_decimal": "650", "flat_amount": None},

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from billingos.clock import FrozenClock
 from billingos.emulator import Emulator
-from billingos.emulator.billing_cycle import advance_to
 
 from .billing_kit import DAY, T0, customer, events_of, mark, price
 
@@ -52,7 +51,7 @@ def test_upgrade_credits_unused_time_and_debits_the_new_price(client, emulator: 
         "customer.subscription.updated", "invoiceitem.created", "invoiceitem.created"]
     prev = events_of(emulator, "customer.subscription.updated", start)[0]["data"]["previous_attributes"]
     assert prev["items"]["data"][0]["price"]["id"] != team.id
-    advance_to(emulator, RENEWAL)
+    emulator.advance_to(RENEWAL)
     inv = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     assert [ln.amount for ln in inv.lines.data] == [-1355, 3387, 5000]
     assert [ln.parent.subscription_item_details.proration for ln in inv.lines.data] == [True, True, False]
@@ -73,7 +72,7 @@ def test_two_upgrades_in_one_period_credit_the_full_price_each_time(client, emul
     # the customer pays for 10 days Pro, 10 days Team and 11 days Business, and no more
     exact = Fraction(2000 * 10 + 5000 * 10 + 10000 * 11, 31)       # 5806.45
     assert abs(sum(amounts) + 2000 - exact) <= 2
-    advance_to(emulator, RENEWAL)
+    emulator.advance_to(RENEWAL)
     inv = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     assert inv.total == sum(amounts) + 10000
 
@@ -119,7 +118,7 @@ def test_downgrade_with_always_invoice_leaves_a_credit_for_the_next_invoice(clie
     assert upd.latest_invoice.total == -3387 + 1355 and upd.latest_invoice.amount_due == 0
     assert upd.latest_invoice.ending_balance == -2032
     assert client.v1.customers.retrieve(cust).balance == -2032
-    advance_to(emulator, RENEWAL)
+    emulator.advance_to(RENEWAL)
     nxt = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     assert (nxt.total, nxt.starting_balance, nxt.amount_due, nxt.amount_paid) == (2000, -2032, 0, 0)
     assert client.v1.customers.retrieve(cust).balance == -32
@@ -182,7 +181,7 @@ def test_preview_equals_the_renewal_invoice_that_follows(client, emulator: Emula
     assert preview.billing_reason == "upcoming" and preview.id.startswith("upcoming_in_")
     assert client.v1.invoice_items.list().data == [] and emulator.store.all("invoice")[-1].get("id") != preview.id
     client.v1.subscriptions.update(sub.id, params=change)
-    advance_to(emulator, RENEWAL)
+    emulator.advance_to(RENEWAL)
     real = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     assert _comparable(preview) == _comparable(real)
     assert _totals(preview) == _totals(real)
@@ -293,7 +292,7 @@ def test_preview_always_equals_the_invoice_that_follows(old, new, q2, offset, pc
     preview = client.v1.invoices.create_preview(params={"subscription": sub.id, "subscription_details": change})
     upd = client.v1.subscriptions.update(sub.id, params=change)
     if behavior == "create_prorations" or upd.latest_invoice == sub.latest_invoice:
-        advance_to(em, RENEWAL)         # nothing to invoice now (e.g. prorations that round to 0)
+        em.advance_to(RENEWAL)         # nothing to invoice now (e.g. prorations that round to 0)
     real = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(upd.id).latest_invoice)
     assert _comparable(preview) == _comparable(real)
     assert _totals(preview) == _totals(real)

@@ -103,7 +103,7 @@ def test_a_crash_inside_the_emulator_is_a_500_not_a_dropped_socket(http_client, 
     def broken(*args: object) -> None:
         raise RuntimeError("hook bug")
 
-    emulator.extensions["clock_advance_hooks"].append(broken)
+    emulator.hooks.clock_advance.append(broken)
     clock = http_client.v1.test_helpers.test_clocks.create(params={"frozen_time": 1_767_225_600})
     with pytest.raises(stripe.APIError) as exc:
         http_client.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": 1_767_225_601})

@@ -191,7 +191,7 @@ def test_pause_collection_and_resume_of_a_paused_subscription(client, emulator: 
     assert client.v1.subscriptions.update(sub.id, params={"pause_collection": ""}).pause_collection is None
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.subscriptions.resume(sub.id)          # only paused subscriptions resume
-    emulator.extensions["advance_to"](emulator, T0 + 3 * DAY)
+    emulator.advance_to(T0 + 3 * DAY)
     assert client.v1.subscriptions.retrieve(sub.id).status == "paused"
     assert events_of(emulator, "customer.subscription.paused")
     from .billing_kit import attach_card

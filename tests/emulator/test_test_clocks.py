@@ -94,7 +94,7 @@ def test_advance_hooks_run_in_order_before_ready(client, test_clock, emulator: E
     def second(em: Emulator, clock_obj: dict[str, Any], old: int, new: int) -> None:
         calls.append(("second", clock_obj["status"]))
 
-    emulator.extensions["clock_advance_hooks"] += [first, second]
+    emulator.hooks.clock_advance += [first, second]
     client.v1.test_helpers.test_clocks.advance(test_clock.id, params={"frozen_time": T0 + DAY})
     assert calls == [("first", test_clock.id, "advancing", T0, T0 + DAY), ("second", "advancing")]
 
@@ -103,7 +103,7 @@ def test_a_failing_hook_marks_internal_failure(client, test_clock, emulator: Emu
     def broken(*args: Any) -> None:
         raise RuntimeError("renewal crashed")
 
-    emulator.extensions["clock_advance_hooks"].append(broken)
+    emulator.hooks.clock_advance.append(broken)
     with pytest.raises(RuntimeError, match="renewal crashed"):
         client.v1.test_helpers.test_clocks.advance(test_clock.id, params={"frozen_time": T0 + DAY})
     got = client.v1.test_helpers.test_clocks.retrieve(test_clock.id)

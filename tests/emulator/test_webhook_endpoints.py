@@ -186,7 +186,7 @@ def test_failures_back_off_then_give_up_after_three_days(client, emulator: Emula
     assert attempts[-1].gave_up is True and emulator.webhooks.pending() == []
     assert all(a.status == 500 for a in attempts) and 4 <= len(attempts) <= 12
     assert attempts[-1].at - attempts[0].at <= 3 * 24 * 3600
-    assert event_id in emulator.extensions["failed_event_ids"]
+    assert event_id in emulator.state.undelivered_events
     clock.advance(days=1)
     assert emulator.webhooks.deliver() == []
 

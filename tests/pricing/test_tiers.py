@@ -154,9 +154,3 @@ def test_package_units(quantity: int, divide_by: int, rounding: str) -> None:
     units = package_units(quantity, {"divide_by": divide_by, "round": rounding})
     assert units * divide_by <= quantity + (divide_by - 1 if rounding == "up" else 0)
     assert (units + (0 if rounding == "up" else 1)) * divide_by >= quantity + (0 if rounding == "up" else 1)
-
-
-def test_emulator_rates_with_the_same_engine() -> None:
-    from billingos.emulator.resources import prices
-    price = _tiered("graduated", FONTS)
-    assert prices.amount_for(price, 20) == amount_for(price, 20) == 12750

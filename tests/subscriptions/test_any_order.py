@@ -27,11 +27,9 @@ EXPAND = ["phases.items.price"]          # how billingos mirrors schedules
 
 
 def _advance(em: Emulator, clock: FrozenClock, days: int) -> None:
-    from billingos.emulator.billing_cycle import advance_to
     for _ in range(days * 4):                    # six-hour steps keep retries and renewals in order
         clock.advance(hours=6)
-        with em.lock:
-            advance_to(em, int(clock.now().timestamp()))
+        em.advance_to(clock.now())
 
 
 def _lifecycle(em: Emulator, clock: FrozenClock, trial: bool, ops: list[str]) -> None:
@@ -124,7 +122,7 @@ def test_events_in_any_order_with_duplicates_converge(trial: bool, ops: list[str
     clock = FrozenClock(datetime(2026, 3, 1, tzinfo=UTC))
     em = Emulator(clock=clock)
     emitted: list[dict[str, Any]] = []
-    em.event_hooks.append(lambda event: emitted.append(json.loads(json.dumps(event))))  # what an endpoint gets
+    em.hooks.event.append(lambda event: emitted.append(json.loads(json.dumps(event))))  # what an endpoint gets
     _lifecycle(em, clock, trial, ops)
     events = emitted
     rng = random.Random(seed)

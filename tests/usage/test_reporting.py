@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from billingos import Billing
-from billingos.emulator.resources.meter_events import EVENTS_KEY
+from billingos.emulator import MeterEventRecord
 from billingos.usage.reporting import QUEUE, identifier
 
 
@@ -23,8 +23,8 @@ def _stripe_total(billing: Billing, owner: str = "org_1", meter: str = "api_call
     return sum(x.aggregated_value for x in page.data)
 
 
-def _sent_events(billing: Billing) -> list[dict]:
-    return list(billing.emulator.extensions.get(EVENTS_KEY, []))
+def _sent_events(billing: Billing) -> list[MeterEventRecord]:
+    return billing.emulator.meter_events()
 
 
 @pytest.fixture
@@ -45,9 +45,9 @@ def test_push_sends_aggregated_deltas_with_stable_identifiers(owner: Billing) ->
     assert usage.push().sent == 0                                   # nothing new: nothing sent
     assert _stripe_total(owner) == 57
     events = _sent_events(owner)
-    assert [int(e["value"]) for e in events] == [50, 7]
+    assert [int(e.value) for e in events] == [50, 7]
     start = usage.period("org_1", "api_calls")[0]
-    assert [e["identifier"] for e in events] == [identifier("org_1", "api_calls", start, 5),
+    assert [e.identifier for e in events] == [identifier("org_1", "api_calls", start, 5),
                                                   identifier("org_1", "api_calls", start, 6)]
 
 
@@ -68,7 +68,7 @@ def test_stripe_down_then_every_unit_arrives_exactly_once(owner: Billing) -> Non
     assert usage.push().sent == 2
     assert usage.push().sent == 0
     assert _stripe_total(owner) == 15
-    assert sorted(int(e["value"]) for e in _sent_events(owner)) == [5, 10]
+    assert sorted(int(e.value) for e in _sent_events(owner)) == [5, 10]
     jobs = sorted(owner.jobs.list(queue=QUEUE), key=lambda j: j.id)
     assert [(j.status, j.result, j.attempts) for j in jobs] == [("done", "sent", 3), ("done", "sent", 3)]
 
@@ -132,7 +132,7 @@ def test_corrections_push_negative_deltas(owner: Billing) -> None:
     usage.adjust("org_1", "api_calls", "a", "a_fix", value=-4)
     usage.push()
     assert _stripe_total(owner) == 6
-    assert [int(e["value"]) for e in _sent_events(owner)] == [10, -4]
+    assert [int(e.value) for e in _sent_events(owner)] == [10, -4]
 
 
 def test_owner_without_customer_waits(catalog: Billing) -> None:
@@ -200,6 +200,6 @@ def test_several_workers_push_each_delta_once(owner: Billing) -> None:
         usage.push()
     for o in owners:
         assert _stripe_total(owner, owner=o) == expected[o]
-    idents = [e["identifier"] for e in _sent_events(owner)]
+    idents = [e.identifier for e in _sent_events(owner)]
     assert len(idents) == len(set(idents)) == 30
     assert {(j.status, j.result) for j in owner.jobs.list(queue=QUEUE, limit=1000)} == {("done", "sent")}

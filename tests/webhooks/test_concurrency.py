@@ -79,7 +79,7 @@ def test_two_workers_apply_a_subscription_lifecycle_once(billing: Billing) -> No
         pytest.skip("row-lock concurrency is a PostgreSQL property; SQLite has a single writer")
     sc = billing.stripe.v1
     emitted: list[dict[str, Any]] = []
-    billing.emulator.event_hooks.append(emitted.append)
+    billing.emulator.hooks.event.append(emitted.append)
     prod = sc.products.create(params={"name": "P"})
     price = sc.prices.create(params={"product": prod.id, "currency": "usd", "unit_amount": 1500,
                                      "recurring": {"interval": "month"}})

@@ -1,8 +1,4 @@
-"""Coupons and promotion codes (CRUD, redemption limits) and the discount objects they become.
-
-``resolve_discounts`` validates a ``discounts[]`` parameter; ``apply_discounts`` redeems them (counts a
-redemption) and returns the ``discount`` objects that subscriptions and invoices carry.
-"""
+"""Coupons and promotion codes: create, retrieve, update, delete, list. Redeeming them: ``..discounts``."""
 
 from __future__ import annotations
 
@@ -10,8 +6,9 @@ import secrets
 import string
 from typing import TYPE_CHECKING, Any
 
-from ..billing_common import add_interval, currency_param, decimal_param
-from ..errors import StripeError, invalid, missing
+from ..billing_common import currency_param, decimal_param
+from ..discounts import refresh_coupon
+from ..errors import StripeError, invalid
 from ..params import Params
 from ..routing import Request
 from ..store import matches_range, new_id
@@ -34,21 +31,6 @@ def register(em: Emulator) -> None:
 
 
 # --- coupons -------------------------------------------------------------------------------------
-def _refresh(em: Emulator, coupon: dict[str, Any]) -> dict[str, Any]:
-    coupon["valid"] = coupon_valid(em, coupon)
-    return coupon
-
-
-def coupon_valid(em: Emulator, coupon: dict[str, Any], at: int | None = None) -> bool:
-    at = em.now() if at is None else at
-    if coupon["id"] in em.store.deleted:
-        return False
-    if coupon.get("redeem_by") is not None and at > coupon["redeem_by"]:
-        return False
-    limit = coupon.get("max_redemptions")
-    return not (limit is not None and coupon["times_redeemed"] >= limit)
-
-
 def _coupon_editable(p: Params, coupon: dict[str, Any]) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if p.has("name"):
@@ -119,7 +101,7 @@ def create_coupon(em: Emulator, req: Request) -> dict[str, Any]:
 
 
 def retrieve_coupon(em: Emulator, req: Request) -> dict[str, Any]:
-    return _refresh(em, em.store.get("coupon", req.args["id"]))
+    return refresh_coupon(em, em.store.get("coupon", req.args["id"]))
 
 
 def update_coupon(em: Emulator, req: Request) -> dict[str, Any]:
@@ -129,7 +111,7 @@ def update_coupon(em: Emulator, req: Request) -> dict[str, Any]:
     previous = em.update(coupon, changes)
     if previous:
         em.emit("coupon.updated", coupon, previous, request=req)
-    return _refresh(em, coupon)
+    return refresh_coupon(em, coupon)
 
 
 def delete_coupon(em: Emulator, req: Request) -> dict[str, Any]:
@@ -144,22 +126,13 @@ def delete_coupon(em: Emulator, req: Request) -> dict[str, Any]:
 def list_coupons(em: Emulator, req: Request) -> dict[str, Any]:
     p = req.params
     created = p.get("created")
-    items = [_refresh(em, c) for c in em.store.all("coupon")]
+    items = [refresh_coupon(em, c) for c in em.store.all("coupon")]
     if created is not None:
         items = [c for c in items if matches_range(c["created"], created, "created")]
     return em.store.page(p, items, "/v1/coupons")
 
 
 # --- promotion codes -----------------------------------------------------------------------------
-def _promo_active(em: Emulator, promo: dict[str, Any], at: int) -> bool:
-    if not promo["active"]:
-        return False
-    if promo.get("expires_at") is not None and at > promo["expires_at"]:
-        return False
-    limit = promo.get("max_redemptions")
-    return not (limit is not None and promo["times_redeemed"] >= limit)
-
-
 def _restrictions(p: Params, existing: dict[str, Any] | None) -> dict[str, Any]:
     out = dict(
         existing
@@ -276,103 +249,3 @@ def list_promos(em: Emulator, req: Request) -> dict[str, Any]:
     if created is not None:
         items = [x for x in items if matches_range(x["created"], created, "created")]
     return em.store.page(p, items, "/v1/promotion_codes")
-
-
-# --- discounts -----------------------------------------------------------------------------------
-def resolve_discounts(
-    em: Emulator, p: Params, key: str, customer_id: str, at: int
-) -> list[dict[str, Any]] | None:
-    """Validate ``discounts[]`` (each ``{coupon}``, ``{promotion_code}`` or ``{discount}``). None if unset."""
-    raw = p.list(key)
-    if raw is None:
-        return None
-    if p.get(key) == "":
-        return []
-    specs: list[dict[str, Any]] = []
-    for i, entry in enumerate(raw):
-        sub = Params(entry if isinstance(entry, dict) else {}, f"{key}[{i}]")
-        if not isinstance(entry, dict):
-            raise invalid(f"Invalid object: {key}[{i}] must be a hash.", f"{key}[{i}]")
-        coupon_id, promo_id, disc_id = sub.str("coupon"), sub.str("promotion_code"), sub.str("discount")
-        sub.done()
-        if sum(x is not None for x in (coupon_id, promo_id, disc_id)) != 1:
-            raise invalid(
-                f"{key}[{i}] must have exactly one of coupon, promotion_code or discount.", f"{key}[{i}]"
-            )
-        if disc_id is not None:
-            specs.append({"discount": em.store.get("discount", disc_id, param=f"{key}[{i}][discount]")})
-            continue
-        promo = None
-        if promo_id is not None:
-            promo = em.store.get(
-                "promotion_code", promo_id, param=f"{key}[{i}][promotion_code]", label="promotion code"
-            )
-            if not _promo_active(em, promo, at) or (promo["customer"] not in (None, customer_id)):
-                raise invalid(
-                    f"This promotion code cannot be redeemed: {promo['code']}.", f"{key}[{i}][promotion_code]"
-                )
-            coupon_id = promo["promotion"]["coupon"]
-        coupon = em.store.objects.get(coupon_id) if isinstance(coupon_id, str) else None
-        if coupon is None or coupon["object"] != "coupon" or coupon_id in em.store.deleted:
-            raise missing("coupon", str(coupon_id), f"{key}[{i}][coupon]")
-        if not coupon_valid(em, coupon, at):
-            raise invalid(
-                f"Coupon {coupon['id']} is no longer valid: it has expired or reached its max_redemptions.",
-                f"{key}[{i}][coupon]",
-                code="coupon_expired",
-            )
-        specs.append({"coupon": coupon, "promotion_code": promo})
-    ids = [s["coupon"]["id"] for s in specs if "coupon" in s]
-    if len(ids) != len(set(ids)):
-        raise invalid("The same coupon cannot be applied twice.", key)
-    return specs
-
-
-def apply_discounts(
-    em: Emulator,
-    specs: list[dict[str, Any]],
-    *,
-    at: int,
-    customer: str,
-    subscription: str | None = None,
-    invoice: str | None = None,
-    dry: dict[str, dict[str, Any]] | None = None,
-) -> list[str]:
-    """Redeem the specs and return the ids of the resulting ``discount`` objects. With ``dry`` (a dict),
-    nothing is redeemed or stored: the would-be discounts are put in ``dry`` by id."""
-    out: list[str] = []
-    for spec in specs:
-        if "discount" in spec:
-            out.append(spec["discount"]["id"])
-            continue
-        coupon, promo = spec["coupon"], spec["promotion_code"]
-        if dry is None:
-            coupon["times_redeemed"] += 1
-            _refresh(em, coupon)
-            if promo is not None:
-                promo["times_redeemed"] += 1
-        end = None
-        if coupon["duration"] == "repeating":
-            end = add_interval(at, "month", coupon["duration_in_months"])
-        disc = {
-            "id": new_id("di", 24),
-            "object": "discount",
-            "checkout_session": None,
-            "customer": customer,
-            "customer_account": None,
-            "end": end,
-            "invoice": invoice,
-            "invoice_item": None,
-            "promotion_code": promo["id"] if promo else None,
-            "source": {"coupon": coupon["id"], "type": "coupon"},
-            "start": at,
-            "subscription": subscription,
-            "subscription_item": None,
-        }
-        disc_id = str(disc["id"])
-        if dry is None:
-            em.store.insert(disc)
-        else:
-            dry[disc_id] = disc
-        out.append(disc_id)
-    return out

@@ -8,6 +8,7 @@ from ..errors import invalid
 from ..params import Params
 from ..routing import Request
 from ..store import matches_range, new_id
+from .payment_methods import attach_to_new_customer
 
 if TYPE_CHECKING:
     from ..app import Emulator
@@ -99,10 +100,7 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
     cust["created"] = em.now(cust)
     em.store.insert(cust)
     if pm_id is not None:
-        attach = em.extensions.get("attach_payment_method")
-        if attach is None:
-            raise invalid("payment_method is not supported by this emulator build.", "payment_method")
-        attach(em, pm_id, cust, req)
+        attach_to_new_customer(em, pm_id, cust, req)
     em.emit("customer.created", cust, request=req)
     return cust
 

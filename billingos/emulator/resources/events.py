@@ -48,7 +48,7 @@ def list_events(em: Emulator, req: Request) -> dict[str, Any]:
     if created is not None:
         items = [e for e in items if matches_range(e["created"], created, "created")]
     if delivery_success is not None:
-        failed = em.extensions.get("failed_event_ids", [])
+        failed = set(em.state.undelivered_events)
         items = [e for e in items if (e["id"] not in failed) == delivery_success]
     return em.store.page(p, items, "/v1/events")
 

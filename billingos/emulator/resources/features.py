@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StripeError, invalid
@@ -20,11 +19,6 @@ from ..store import new_id
 if TYPE_CHECKING:
     from ..app import Emulator
 
-# em.extensions keys: product id -> product_feature ids (JSON-able, so it persists with the state), and an
-# optional callable(em, customer_id) -> active entitlement objects, for the subscriptions module to install.
-PRODUCT_FEATURES = "product_features"
-ACTIVE_ENTITLEMENTS = "active_entitlements"
-SUMMARIES = "active_entitlement_summaries"      # customer id -> feature ids last announced (JSON-able)
 ENTITLED_STATUSES = ("active", "trialing", "past_due")
 SUMMARY_EVENT = "entitlements.active_entitlement_summary.updated"
 
@@ -40,8 +34,6 @@ def register(em: Emulator) -> None:
     r.add("GET", "/v1/products/{id}/features", list_attached)
     r.add("GET", "/v1/products/{id}/features/{feature_id}", retrieve_attached)
     r.add("DELETE", "/v1/products/{id}/features/{feature_id}", detach)
-    em.extensions[ACTIVE_ENTITLEMENTS] = active_entitlements
-    em.event_hooks.append(lambda event: _on_event(em, event))
 
 
 # --- entitlements.feature ----------------------------------------------------------------------
@@ -95,7 +87,7 @@ def list_features(em: Emulator, req: Request) -> dict[str, Any]:
 
 # --- product_feature ---------------------------------------------------------------------------
 def _attached(em: Emulator, product_id: str) -> list[str]:
-    return em.extensions.setdefault(PRODUCT_FEATURES, {}).setdefault(product_id, [])
+    return em.state.product_features.setdefault(product_id, [])
 
 
 def _product(em: Emulator, req: Request) -> dict[str, Any]:
@@ -157,12 +149,11 @@ def detach(em: Emulator, req: Request) -> dict[str, Any]:
 
 # --- entitlements.active_entitlement ---------------------------------------------------------------
 def list_active(em: Emulator, req: Request) -> dict[str, Any]:
-    """Grants come from subscriptions; until a module installs a provider the list is empty."""
+    """Grants come from the customer's subscriptions."""
     p = req.params
     customer = p.str("customer", required=True)
     em.store.get("customer", customer, param="customer")
-    provider: Callable[[Emulator, str], list[dict[str, Any]]] | None = em.extensions.get(ACTIVE_ENTITLEMENTS)
-    items = provider(em, customer) if provider else []   # oldest first, like the store
+    items = active_entitlements(em, customer)   # oldest first, like the store
     return em.store.page(p, items, "/v1/entitlements/active_entitlements")
 
 
@@ -176,7 +167,7 @@ def active_entitlements(em: Emulator, customer_id: str) -> list[dict[str, Any]]:
             price = item.get("price") or {}
             product = price.get("product") if isinstance(price, dict) else None
             product_id = product.get("id") if isinstance(product, dict) else product
-            for pf_id in em.extensions.get(PRODUCT_FEATURES, {}).get(product_id, []):
+            for pf_id in em.state.product_features.get(str(product_id), []):
                 feature = em.store.objects[pf_id]["entitlement_feature"]
                 seen.setdefault(feature["id"], feature)
     return [_entitlement(customer_id, f) for f in seen.values()]
@@ -188,7 +179,8 @@ def _entitlement(customer_id: str, feature: dict[str, Any]) -> dict[str, Any]:
             "livemode": False, "lookup_key": feature["lookup_key"]}
 
 
-def _on_event(em: Emulator, event: dict[str, Any]) -> None:
+def on_event(em: Emulator, event: dict[str, Any]) -> None:
+    """``em.hooks.event``: a subscription event may change the customer's entitlements."""
     if event["type"].startswith("customer.subscription."):
         customer = event["data"]["object"].get("customer")
         if isinstance(customer, str):
@@ -211,7 +203,7 @@ def _announce(em: Emulator, customer_id: str, req: Request | None) -> None:
     """Emit the summary event when the customer's set of features changed since the last one."""
     current = active_entitlements(em, customer_id)
     ids = sorted(e["feature"] for e in current)
-    known = em.extensions.setdefault(SUMMARIES, {})
+    known = em.state.entitlement_summaries
     if known.get(customer_id, []) == ids:
         return
     known[customer_id] = ids

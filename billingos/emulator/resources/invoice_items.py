@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..billing_common import currency_param
 from ..errors import StripeError, invalid
-from ..invoicing import compute, line_from_item
+from ..invoice_build import line_from_item
+from ..invoice_totals import compute
+from ..rating import price_amount
 from ..routing import Request
 from ..store import matches_range, new_id
+from ..subscription_changes import tax_rate_ids
 
 if TYPE_CHECKING:
     from ..app import Emulator
@@ -26,8 +29,6 @@ def register(em: Emulator) -> None:
 
 def _amount(em: Emulator, p: Any, ii: dict[str, Any]) -> None:
     """``amount`` or ``pricing[price]`` × ``quantity`` (Stripe's two ways to price an item)."""
-    from .prices import amount_for
-
     amount = p.int("amount", min=-99_999_999, max=99_999_999)
     pricing = p.sub("pricing")
     price = None
@@ -43,7 +44,7 @@ def _amount(em: Emulator, p: Any, ii: dict[str, Any]) -> None:
         raise StripeError("Missing required param: amount.", param="amount", code="parameter_missing")
     if price is not None:
         ii["quantity"] = 1 if qty is None else qty
-        ii["amount"] = amount_for(price, ii["quantity"])
+        ii["amount"] = price_amount(price, ii["quantity"])
         ii["currency"] = price["currency"]
         ii["pricing"] = {
             "price_details": {"price": price["id"], "product": price.get("product")},
@@ -57,8 +58,6 @@ def _amount(em: Emulator, p: Any, ii: dict[str, Any]) -> None:
 
 
 def _common(em: Emulator, p: Any, ii: dict[str, Any]) -> None:
-    from ..subscription_changes import tax_rate_ids
-
     if p.has("description"):
         ii["description"] = p.str("description", nullable=True, max_length=5000)
     if p.has("discountable"):

@@ -6,21 +6,19 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from ..cards import decline_error
+from ..discounts import apply_discounts, resolve_discounts
 from ..errors import StripeError, invalid
-from ..invoicing import (
-    attach_items,
-    blank_invoice,
-    compute,
-    finalize,
-    insert,
-    mark_paid,
-    mark_uncollectible,
-    pending_items,
-    void,
-)
+from ..invoice_build import attach_items, blank_invoice, pending_items
+from ..invoice_preview import preview
+from ..invoice_totals import compute
+from ..invoicing import attempt, finalize, insert, mark_paid, mark_uncollectible, void
 from ..params import Params
+from ..payments import default_payment_method
 from ..routing import Request
 from ..store import matches_range
+from ..subscription_changes import tax_rate_ids
+from ..subscription_update import check_payment_method
 
 if TYPE_CHECKING:
     from ..app import Emulator
@@ -47,10 +45,6 @@ def _get(em: Emulator, req: Request) -> dict[str, Any]:
 
 
 def _draft_fields(em: Emulator, p: Params, inv: dict[str, Any], at: int) -> dict[str, Any]:
-    from ..subscription_changes import tax_rate_ids
-    from ..subscription_update import check_payment_method
-    from .coupons import resolve_discounts
-
     f: dict[str, Any] = {}
     for key in ("description", "footer"):
         if p.has(key):
@@ -89,8 +83,6 @@ def _draft_fields(em: Emulator, p: Params, inv: dict[str, Any], at: int) -> dict
 
 
 def _redeem(em: Emulator, inv: dict[str, Any], f: dict[str, Any], at: int) -> None:
-    from .coupons import apply_discounts
-
     specs = f.pop("_discount_specs", None)
     if specs is not None:
         f["discounts"] = apply_discounts(em, specs, at=at, customer=inv["customer"], invoice=inv["id"])
@@ -208,16 +200,11 @@ def finalize_route(em: Emulator, req: Request) -> dict[str, Any]:
     at = em.now(inv)
     finalize(em, inv, at, req)
     if inv["status"] == "open" and inv["auto_advance"] and inv["collection_method"] == "charge_automatically":
-        from .payment_intents import attempt, default_payment_method
-
         attempt(em, inv, default_payment_method(em, inv), at, req, auto=True)
     return inv
 
 
 def pay(em: Emulator, req: Request) -> dict[str, Any]:
-    from .payment_intents import attempt, default_payment_method
-    from .payment_methods import decline_error
-
     inv = _get(em, req)
     p = req.params
     pm_id = p.str("payment_method")
@@ -286,6 +273,4 @@ def uncollectible_route(em: Emulator, req: Request) -> dict[str, Any]:
 
 # --- preview -------------------------------------------------------------------------------------
 def create_preview(em: Emulator, req: Request) -> dict[str, Any]:
-    from ..invoice_preview import preview
-
     return preview(em, req)

@@ -12,25 +12,24 @@ emulator's billing engine.
 Where Stripe validates asynchronously (an unknown event name or customer shows up later in an error
 report), the emulator answers 400 at once, so tests see the mistake where it was made.
 
-The billing engine rates metered subscription items at renewal through ``em.extensions["metered_quantity"]``;
-``register`` installs :func:`metered_quantity` there: the meter's aggregation of the customer's events
-in the period.
+The events themselves live in ``em.state.meter_events``; ``..metering`` aggregates them for the billing
+engine and for event summaries.
 """
 
 from __future__ import annotations
 
 import hashlib
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StripeError, invalid
+from ..metering import aggregate
 from ..routing import Request
+from ..state import MeterEventRecord
 
 if TYPE_CHECKING:
     from ..app import Emulator
 
-EVENTS_KEY = "meter_events"                  # em.extensions: every accepted event, in arrival order
-IDENTIFIERS_KEY = "meter_event_identifiers"  # em.extensions: identifier -> index into EVENTS_KEY
 DEDUP_SECONDS = 24 * 3600
 PAST_SECONDS = 35 * 86400
 FUTURE_SECONDS = 5 * 60
@@ -42,15 +41,6 @@ def register(em: Emulator) -> None:
     r.add("POST", "/v1/billing/meter_events", create)
     r.add("POST", "/v1/billing/meter_event_adjustments", adjust)
     r.add("GET", "/v1/billing/meters/{id}/event_summaries", summaries)
-    em.extensions["metered_quantity"] = metered_quantity
-
-
-def _events(em: Emulator) -> list[dict[str, Any]]:
-    return em.extensions.setdefault(EVENTS_KEY, [])
-
-
-def _ids(em: Emulator) -> dict[str, int]:
-    return em.extensions.setdefault(IDENTIFIERS_KEY, {})
 
 
 def _active_meter(em: Emulator, event_name: str) -> dict[str, Any] | None:
@@ -111,19 +101,19 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
     if ts < now - PAST_SECONDS or ts > now + FUTURE_SECONDS:
         raise invalid("The timestamp must be within the past 35 calendar days and not more than 5 minutes in "
                       "the future.", "timestamp")
-    ids = _ids(em)
     if identifier is None:
-        identifier = f"{req.request_id}_{len(_events(em))}"
-    seen = ids.get(identifier)
-    if seen is not None and now - _events(em)[seen]["created"] < DEDUP_SECONDS:
+        identifier = f"{req.request_id}_{len(em.state.meter_events)}"
+    seen = em.state.meter_event_index.get(identifier)
+    if seen is not None and now - em.state.meter_events[seen].created < DEDUP_SECONDS:
         raise StripeError(f"An event already exists with identifier {identifier}.", param="identifier",
                           code="resource_already_exists")
     out_payload = {cust_key: customer_id, value_key: _fmt(value)}
     event = {"object": "billing.meter_event", "created": now, "event_name": event_name,
              "identifier": identifier, "livemode": False, "payload": out_payload, "timestamp": ts}
-    record = {**event, "meter": meter["id"], "customer": customer_id, "value": _fmt(value), "canceled": False}
-    ids[identifier] = len(_events(em))
-    _events(em).append(record)
+    em.state.meter_event_index[identifier] = len(em.state.meter_events)
+    em.state.meter_events.append(MeterEventRecord(
+        identifier=identifier, event_name=event_name, meter=meter["id"], customer=customer_id,
+        value=_fmt(value), timestamp=ts, created=now, payload=dict(out_payload)))
     return event
 
 
@@ -136,35 +126,20 @@ def adjust(em: Emulator, req: Request) -> dict[str, Any]:
     identifier = cancel.str("identifier", required=True, max_length=100)
     cancel.done()
     p.done()
-    idx = _ids(em).get(identifier)
-    record = _events(em)[idx] if idx is not None else None
-    if record is None or record["event_name"] != event_name:
+    idx = em.state.meter_event_index.get(identifier)
+    record = em.state.meter_events[idx] if idx is not None else None
+    if record is None or record.event_name != event_name:
         raise invalid(f"No meter event with identifier '{identifier}' for event_name '{event_name}'.",
                       "cancel[identifier]", code="resource_missing")
     now = em.now()
-    if now - record["created"] > DEDUP_SECONDS:
+    if now - record.created > DEDUP_SECONDS:
         raise invalid("You can only cancel events within 24 hours of Stripe receiving them.",
                       "cancel[identifier]")
-    record["canceled"] = True
+    record.canceled = True
     digest = hashlib.sha256(f"adj:{identifier}:{now}".encode()).hexdigest()[:24]
     return {"id": f"mtrevtadj_{digest}", "object": "billing.meter_event_adjustment", "cancel":
             {"identifier": identifier}, "event_name": event_name, "livemode": False, "status": "complete",
             "type": kind}
-
-
-def aggregate(em: Emulator, meter: dict[str, Any], customer: str, start: int, end: int) -> Decimal:
-    """The meter's formula over the customer's events with ``start <= timestamp < end``."""
-    rows = [e for e in _events(em) if e["meter"] == meter["id"] and e["customer"] == customer
-            and not e["canceled"] and start <= e["timestamp"] < end]
-    formula = meter["default_aggregation"]["formula"]
-    if formula == "count":
-        return Decimal(len(rows))
-    if formula == "last":
-        if not rows:
-            return Decimal(0)
-        latest = max(range(len(rows)), key=lambda i: (rows[i]["timestamp"], i))
-        return Decimal(rows[latest]["value"])
-    return sum((Decimal(e["value"]) for e in rows), Decimal(0))
 
 
 def summaries(em: Emulator, req: Request) -> dict[str, Any]:
@@ -202,16 +177,3 @@ def _summary(em: Emulator, meter: dict[str, Any], customer: str, start: int, end
     return {"id": f"mtrusg_{digest}", "object": "billing.meter_event_summary",
             "aggregated_value": float(value), "end_time": end, "livemode": False, "meter": meter["id"],
             "start_time": start}
-
-
-def metered_quantity(em: Emulator, item: dict[str, Any], start: int, end: int) -> int:
-    """The billing engine's hook: the usage of a metered subscription item's meter over [start, end)."""
-    price = item.get("price") or {}
-    meter_id = (price.get("recurring") or {}).get("meter")
-    meter = em.store.find(meter_id) if isinstance(meter_id, str) else None
-    sub = em.store.find(item.get("subscription") or "")
-    if meter is None or sub is None:
-        return 0
-    customer = sub["customer"] if isinstance(sub["customer"], str) else sub["customer"]["id"]
-    value = aggregate(em, meter, customer, start, end)
-    return max(0, int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP)))

@@ -1,17 +1,15 @@
-"""Payment methods (cards only), with Stripe's test tokens and their decline behaviour.
+"""Payment methods (cards only): create, retrieve, update, attach, detach, list. Test cards in ``..cards``.
 
 ``pm_card_visa`` and friends are not objects: attaching one (or using it at a customer's creation)
-makes a new ``pm_...`` as Stripe does. How a card behaves in a charge is derived from its
-fingerprint (``charge_outcome``), so no private key ever sits on a stored object.
+makes a new ``pm_...`` as Stripe does.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..cards import TestCard, card_behaviour, card_from_number, card_object, decline_error, test_card
 from ..errors import StripeError, invalid, missing
 from ..params import Params
 from ..routing import Request
@@ -21,82 +19,6 @@ if TYPE_CHECKING:
     from ..app import Emulator
 
 LABEL = "PaymentMethod"
-DETACHED_KEY = "detached_payment_methods"    # ids that Stripe refuses to attach again
-
-
-@dataclass(frozen=True)
-class TestCard:
-    number: str
-    brand: str
-    funding: str = "credit"
-    decline: str | None = None       # decline_code when a charge fails
-    at_attach: bool = True           # the decline also refuses attaching (Stripe verifies the card)
-
-
-_OK = {
-    "visa": TestCard("4242424242424242", "visa"),
-    "visa_debit": TestCard("4000056655665556", "visa", "debit"),
-    "mastercard": TestCard("5555555555554444", "mastercard"),
-    "mastercard_debit": TestCard("5200828282828210", "mastercard", "debit"),
-    "mastercard_prepaid": TestCard("5105105105105100", "mastercard", "prepaid"),
-    "amex": TestCard("378282246310005", "amex"),
-    "discover": TestCard("6011111111111117", "discover"),
-    "diners": TestCard("3056930009020004", "diners"),
-    "jcb": TestCard("3566002020360505", "jcb"),
-    "unionpay": TestCard("6200000000000005", "unionpay"),
-}
-_DECLINES = {   # suffix -> (number, decline_code); each also exists with a ``visa_`` prefix
-    "chargeDeclined": ("4000000000000002", "generic_decline"),
-    "chargeDeclinedInsufficientFunds": ("4000000000009995", "insufficient_funds"),
-    "chargeDeclinedLostCard": ("4000000000009987", "lost_card"),
-    "chargeDeclinedStolenCard": ("4000000000009979", "stolen_card"),
-    "chargeDeclinedExpiredCard": ("4000000000000069", "expired_card"),
-    "chargeDeclinedIncorrectCvc": ("4000000000000127", "incorrect_cvc"),
-    "chargeDeclinedProcessingError": ("4000000000000119", "processing_error"),
-    "chargeDeclinedVelocityLimitExceeded": ("4000000000006975", "card_velocity_exceeded"),
-}
-TEST_CARDS: dict[str, TestCard] = {
-    **_OK,
-    **{k: TestCard(n, "visa", decline=d) for k, (n, d) in _DECLINES.items()},
-    **{f"visa_{k}": TestCard(n, "visa", decline=d) for k, (n, d) in _DECLINES.items()},
-    # attaches fine; every later charge is declined
-    "chargeCustomerFail": TestCard("4000000000000341", "visa", decline="generic_decline", at_attach=False),
-}
-_BY_NUMBER = {c.number: c for c in TEST_CARDS.values()}
-
-# decline_code -> (error code, message), Stripe's wording
-DECLINE_ERRORS = {
-    "generic_decline": ("card_declined", "Your card was declined."),
-    "insufficient_funds": ("card_declined", "Your card has insufficient funds."),
-    "lost_card": ("card_declined", "Your card was declined."),
-    "stolen_card": ("card_declined", "Your card was declined."),
-    "card_velocity_exceeded": ("card_declined", "Your card was declined."),
-    "expired_card": ("expired_card", "Your card has expired."),
-    "incorrect_cvc": ("incorrect_cvc", "Your card's security code is incorrect."),
-    "processing_error": ("processing_error",
-                         "An error occurred while processing your card. Try again in a little bit."),
-}
-
-
-def fingerprint(number: str) -> str:
-    return hashlib.sha256(f"billingos-card:{number}".encode()).hexdigest()[:16]
-
-
-_BY_FINGERPRINT = {fingerprint(c.number): c for c in TEST_CARDS.values()}
-
-
-def charge_outcome(pm: dict[str, Any]) -> tuple[bool, str | None]:
-    """(ok, decline_code) for charging ``pm``: later code (invoices, payment intents) asks this."""
-    card = _BY_FINGERPRINT.get(((pm.get("card") or {}).get("fingerprint")) or "")
-    if card is None or card.decline is None:
-        return True, None
-    return False, card.decline
-
-
-def decline_error(decline_code: str) -> StripeError:
-    """The 402 card_error Stripe answers for ``decline_code``."""
-    code, message = DECLINE_ERRORS.get(decline_code, DECLINE_ERRORS["generic_decline"])
-    return StripeError(message, status=402, type="card_error", code=code, decline_code=decline_code)
 
 
 def register(em: Emulator) -> None:
@@ -109,22 +31,9 @@ def register(em: Emulator) -> None:
     r.add("POST", "/v1/payment_methods/{id}/detach", detach)
     r.add("GET", "/v1/customers/{customer}/payment_methods", list_for_customer)
     r.add("GET", "/v1/customers/{customer}/payment_methods/{id}", retrieve_for_customer)
-    em.extensions["attach_payment_method"] = attach_to_new_customer
 
 
 # --- building objects ------------------------------------------------------------------------
-def _card_object(card: TestCard, exp_month: int = 12, exp_year: int = 2034) -> dict[str, Any]:
-    return {
-        "brand": card.brand, "checks": {"address_line1_check": None, "address_postal_code_check": None,
-                                        "cvc_check": "unchecked"},
-        "country": "US", "display_brand": card.brand.replace("amex", "american_express"),
-        "exp_month": exp_month, "exp_year": exp_year, "fingerprint": fingerprint(card.number),
-        "funding": card.funding, "generated_from": None, "last4": card.number[-4:],
-        "networks": {"available": [card.brand], "preferred": None},
-        "regulated_status": "unregulated", "three_d_secure_usage": {"supported": True}, "wallet": None,
-    }
-
-
 def _billing_details() -> dict[str, Any]:
     return {"address": {"city": None, "country": None, "line1": None, "line2": None, "postal_code": None,
                         "state": None},
@@ -137,17 +46,9 @@ def _new_pm(em: Emulator, card: dict[str, Any], created: int | None = None) -> d
             "customer": None, "customer_account": None, "livemode": False, "metadata": {}, "type": "card"}
 
 
-def test_card(token: str) -> TestCard | None:
-    """The test card behind ``pm_card_visa`` or ``tok_visa``."""
-    for prefix in ("pm_card_", "tok_"):
-        if token.startswith(prefix):
-            return TEST_CARDS.get(token[len(prefix):])
-    return None
-
-
 def _token_view(em: Emulator, token: str, card: TestCard) -> dict[str, Any]:
     """What retrieving ``pm_card_visa`` shows: the shape of the pm an attach would create."""
-    pm = _new_pm(em, _card_object(card))
+    pm = _new_pm(em, card_object(card))
     pm["id"] = token
     return pm
 
@@ -156,7 +57,7 @@ def _resolve(em: Emulator, pm_id: Any, param: str = "id") -> tuple[dict[str, Any
     """(payment method, is_new): a test token becomes a new, not yet stored, pm_ object."""
     card = test_card(pm_id) if isinstance(pm_id, str) and pm_id.startswith("pm_card_") else None
     if card is not None:
-        return _new_pm(em, _card_object(card)), True
+        return _new_pm(em, card_object(card)), True
     return em.store.get("payment_method", pm_id, param=param, label=LABEL), False
 
 
@@ -194,41 +95,22 @@ def _card_params(p: Params) -> dict[str, Any]:
         card = test_card(token) if token.startswith("tok_") else None
         if card is None:
             raise missing("token", token, "card[token]")
-        return _card_object(card)
+        return card_object(card)
     number = sub.str("number", required=True).replace(" ", "")
     month = sub.int("exp_month", required=True, min=1, max=12)
     year = sub.int("exp_year", required=True, min=2000, max=2100)
     sub.str("cvc", max_length=4)
     sub.done()
-    return _card_object(_card_from_number(number), month, year)
-
-
-def _card_from_number(number: str) -> TestCard:
-    if number in _BY_NUMBER:
-        return _BY_NUMBER[number]
-    if not number.isdigit() or not _luhn(number):
-        raise StripeError("Your card number is incorrect.", status=402, type="card_error",
-                          code="incorrect_number", param="card[number]")
-    raise StripeError("Your card was declined. Your request was in test mode, but used a non test (live) "
-                      "card. For a list of valid test cards, visit: https://stripe.com/docs/testing.",
-                      status=402, type="card_error", code="card_declined", decline_code="test_mode_live_card")
-
-
-def _luhn(number: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
+    return card_object(card_from_number(number), month, year)
 
 
 # --- attach / detach -------------------------------------------------------------------------
 def _check_attachable(em: Emulator, pm: dict[str, Any], cust: dict[str, Any]) -> None:
     """Refuse what Stripe refuses; raises before anything is written."""
-    card = _BY_FINGERPRINT.get(pm["card"]["fingerprint"])
+    card = card_behaviour(pm)
     if card is not None and card.decline is not None and card.at_attach:
         raise decline_error(card.decline)
-    if pm["id"] in em.extensions.get(DETACHED_KEY, []):
+    if pm["id"] in em.state.detached_payment_methods:
         raise invalid("This PaymentMethod was previously used without being attached to a Customer or was "
                       "detached from a Customer, and may not be used again.",
                       code="payment_method_unexpected_state")
@@ -283,7 +165,7 @@ def detach(em: Emulator, req: Request) -> dict[str, Any]:
         raise invalid("The payment method you provided is not attached to a customer so detachment is "
                       "impossible.", code="payment_method_unexpected_state")
     pm["customer"] = None
-    em.extensions.setdefault(DETACHED_KEY, []).append(pm["id"])
+    em.state.detached_payment_methods.add(pm["id"])
     em.emit("payment_method.detached", pm, {"customer": cust_id}, request=req)
     cust = em.store.find(cust_id)
     settings = (cust or {}).get("invoice_settings") or {}

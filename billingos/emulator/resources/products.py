@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..catalog import render_price
 from ..errors import StripeError, invalid
 from ..params import Params
+from ..price_params import build as build_price
 from ..routing import Request
 from ..store import matches_range, new_id
-from . import prices
 
 if TYPE_CHECKING:
     from ..app import Emulator
@@ -144,7 +145,7 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
     price = None
     sub = p.sub("default_price_data")
     if sub is not None:
-        price = prices.build(em, sub, product["id"], restricted=True)
+        price = build_price(em, sub, product["id"], restricted=True)
         sub.done()
     p.done()
     if price is not None:
@@ -152,7 +153,7 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
     insert(em, product, req)
     if price is not None:
         em.store.insert(price)
-        em.emit("price.created", prices.render(price, []), request=req)
+        em.emit("price.created", render_price(price, []), request=req)
     return product
 
 

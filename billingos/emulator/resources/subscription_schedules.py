@@ -17,6 +17,7 @@ from ..errors import StripeError, invalid
 from ..routing import Request
 from ..schedule_shapes import blank_schedule, current_phase, phase, phase_item
 from ..store import matches_range
+from ..subscription_engine import sub_period
 from ..subscription_update import PRORATION_BEHAVIORS, apply_update, plan_for
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ def register(em: Emulator) -> None:
     r.add("POST", "/v1/subscription_schedules/{id}", update)
     r.add("POST", "/v1/subscription_schedules/{id}/cancel", cancel)
     r.add("POST", "/v1/subscription_schedules/{id}/release", release)
-    engine.install(em)
 
 
 # --- create ----------------------------------------------------------------------------------------
@@ -68,8 +68,6 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
 
 
 def _from_subscription(em: Emulator, req: Request) -> dict[str, Any]:
-    from ..subscription_engine import sub_period
-
     p = req.params
     for key in p.raw:
         if key not in ("from_subscription", "expand"):

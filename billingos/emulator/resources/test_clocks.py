@@ -2,7 +2,7 @@
 
 ``advance`` answers like Stripe: the clock as it starts advancing (``status: advancing``, the old
 ``frozen_time``). The emulator then does the work at once, so the next retrieve shows ``ready``.
-Later code runs time-based work through ``em.extensions["clock_advance_hooks"]``: callables
+Time-based work runs through ``em.hooks.clock_advance`` (the billing cycle first): callables
 ``hook(em, clock, old_time, new_time)`` run in order before the clock is set ready. A hook may
 step ``clock["frozen_time"]`` forward as it works, so what it creates carries the time it happened.
 """
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 KIND = "test_helpers.test_clock"
 LABEL = "test clock"
-HOOKS_KEY = "clock_advance_hooks"
 DELETES_AFTER = 7 * 24 * 3600                    # as in Stripe's examples
 MAX_AHEAD_NO_SUBSCRIPTIONS = 2 * 365 * 24 * 3600  # "no more than two years" without subscriptions
 _INTERVAL_SECONDS = {"day": 86400, "week": 7 * 86400, "month": 31 * 86400, "year": 366 * 86400}
@@ -34,7 +33,6 @@ def register(em: Emulator) -> None:
     r.add("GET", "/v1/test_helpers/test_clocks/{id}", retrieve)
     r.add("DELETE", "/v1/test_helpers/test_clocks/{id}", delete)
     r.add("POST", "/v1/test_helpers/test_clocks/{id}/advance", advance)
-    em.extensions.setdefault(HOOKS_KEY, [])
 
 
 def create(em: Emulator, req: Request) -> dict[str, Any]:
@@ -83,7 +81,7 @@ def advance(em: Emulator, req: Request) -> dict[str, Any]:
     answer = copy.deepcopy(clock)
     em.emit("test_helpers.test_clock.advancing", clock, request=req)
     try:
-        for hook in list(em.extensions.get(HOOKS_KEY, [])):
+        for hook in list(em.hooks.clock_advance):
             hook(em, clock, old_time, new_time)
     except Exception:
         em.update(clock, {"status": "internal_failure", "status_details": {}})

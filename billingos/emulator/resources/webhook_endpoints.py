@@ -1,7 +1,8 @@
 """Webhook endpoints: create, retrieve, update, delete, list. Delivery lives in ``..delivery``.
 
 The signing secret is shown only in the create response, as Stripe does; the emulator keeps it
-in ``em.extensions["webhook_secrets"]`` (also readable with ``em.webhooks.secret(id)``).
+in ``em.state.webhook_secrets`` (read it with ``em.webhooks.secret(id)``, roll it with
+``em.webhooks.set_endpoint_secrets(id, [...])``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import typing
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..delivery import SECRETS_KEY, Deliveries
 from ..errors import StripeError, invalid
 from ..params import Params
 from ..routing import Request
@@ -26,7 +26,7 @@ MAX_ENDPOINTS = 16     # Stripe's per-mode limit
 
 def _known_event_types() -> frozenset[str]:
     """Stripe's event types, read from the SDK's own annotation; empty if its shape changes."""
-    try:
+    try:    # a private SDK module, imported here so that its absence only loosens the check
         from stripe.params._webhook_endpoint_create_params import WebhookEndpointCreateParams
         literal = typing.get_args(WebhookEndpointCreateParams.__annotations__["enabled_events"])[0]
         return frozenset(typing.get_args(literal))
@@ -44,9 +44,6 @@ def register(em: Emulator) -> None:
     r.add("GET", "/v1/webhook_endpoints/{id}", retrieve)
     r.add("POST", "/v1/webhook_endpoints/{id}", update)
     r.add("DELETE", "/v1/webhook_endpoints/{id}", delete)
-    em.webhooks = Deliveries(em)
-    em.event_hooks.append(em.webhooks.on_event)
-    em.after_request.append(em.webhooks.flush)
 
 
 def _url(p: Params, required: bool) -> str | None:
@@ -93,7 +90,7 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
     }
     secret = "whsec_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
     em.store.insert(endpoint)
-    em.extensions.setdefault(SECRETS_KEY, {})[endpoint["id"]] = [secret]
+    em.webhooks.set_endpoint_secrets(endpoint["id"], [secret])
     return {**endpoint, "secret": secret}
 
 

@@ -67,7 +67,7 @@ def test_no_import_cycle_among_emulator_modules() -> None:
         stack.append(n)
         for d in sorted(graph[n]):
             if state.get(d) == 1:
-                cycle = stack[stack.index(d):] + [d]
+                cycle = [*stack[stack.index(d):], d]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if d not in state:
                 visit(d)

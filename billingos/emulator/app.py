@@ -39,6 +39,7 @@ from .params import Params
 from .resources import features, register_all
 from .routing import Request, Router
 from .settings import EmulatorSettings, Latency, check_latency, latency_for
+from .shapes import shape
 from .state import EmulatorState, Hooks, MeterEventRecord
 from .store import Store, new_id
 
@@ -148,7 +149,7 @@ class Emulator:
             "object": "event",
             "api_version": API_VERSION,
             "created": self.now(obj),
-            "data": {"object": copy.deepcopy(obj)},
+            "data": {"object": shape(copy.deepcopy(obj))},
             "livemode": False,
             "pending_webhooks": 0,
             "request": {"id": request.request_id if request else None,
@@ -234,7 +235,7 @@ class Emulator:
         try:
             result = handler(self, req)
             params.done()
-            status, payload = 200, self.expand(copy.deepcopy(result), expand)
+            status, payload = 200, shape(self.expand(copy.deepcopy(result), expand))
         except StripeError as e:
             if e.status >= 500 or not key:
                 raise
@@ -307,8 +308,10 @@ class Emulator:
                 self._expand_one(holder, ["x", *rest], full)
                 value[i] = holder["x"]      # a list of ids (e.g. ``discounts``) expands in place
         elif isinstance(value, dict) and value.get("object") == "list":
+            if rest and rest[0] != "data":       # a list's items are reached through ``data``, as Stripe spells it
+                raise invalid(f"This property cannot be expanded ({full}).", "expand")
             for item in value.get("data", []):
-                self._expand_one(item, rest, full)
+                self._expand_one(item, rest[1:], full)
         else:
             self._expand_one(value, rest, full)
 

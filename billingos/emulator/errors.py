@@ -30,7 +30,10 @@ class StripeError(Exception):
 
 
 def missing(kind: str, id: str, param: str = "id") -> StripeError:
-    return StripeError(f"No such {kind}: '{id}'", status=404, param=param, code="resource_missing")
+    """An unknown id: 404 when it is the request's own object (the URL's ``id``), 400 when a parameter names
+    it, as Stripe answers both."""
+    return StripeError(f"No such {kind}: '{id}'", status=404 if param == "id" else 400, param=param,
+                       code="resource_missing")
 
 
 def invalid(message: str, param: str | None = None, code: str = "parameter_invalid") -> StripeError:

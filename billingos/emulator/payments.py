@@ -117,7 +117,7 @@ def _charge(
         "application_fee": None,
         "application_fee_amount": None,
         "authorization_code": None,
-        "balance_transaction": new_id("txn", 24) if ok else None,
+        "balance_transaction": None,          # set with the charge's balance transaction when it succeeds
         "billing_details": copy.deepcopy(pm.get("billing_details")),
         "calculated_statement_descriptor": "BILLINGOS EMULATOR",
         "captured": ok,
@@ -229,6 +229,8 @@ def charge(em: Emulator, inv: dict[str, Any], pm_id: str, at: int,
     pm = em.store.objects[pm_id]
     ok, decline = charge_outcome(pm)
     ch = _charge(em, pi, pm, at, ok, decline)
+    if ok:
+        ch["balance_transaction"] = balance_transaction(em, ch, at)["id"]
     em.store.insert(ch)
     if ok:
         em.emit("charge.succeeded", ch, request=req)
@@ -251,3 +253,35 @@ def charge(em: Emulator, inv: dict[str, Any], pm_id: str, at: int,
                           "latest_charge": ch["id"], "last_payment_error": error})
     em.emit("payment_intent.payment_failed", pi, prev, request=req)
     return False, decline
+
+
+# Stripe's standard pricing for domestic cards (https://stripe.com/pricing): 2.9% + 30 cents.
+CARD_FEE_PERCENT, CARD_FEE_FIXED = 29, 30          # per mille, minor units
+AVAILABLE_AFTER = 2 * 86400                          # funds become available two days later
+
+
+def balance_transaction(em: Emulator, ch: dict[str, Any], at: int, *, kind: str = "charge",
+                        amount: int | None = None) -> dict[str, Any]:
+    """The balance transaction a succeeded charge (or, with ``kind``/``amount``, a refund) makes, stored."""
+    gross = ch["amount"] if amount is None else amount
+    fee = (abs(gross) * CARD_FEE_PERCENT + 500) // 1000 + CARD_FEE_FIXED if kind == "charge" else 0
+    txn = {
+        "id": new_id("txn", 24),
+        "object": "balance_transaction",
+        "amount": gross,
+        "available_on": at + AVAILABLE_AFTER,
+        "balance_type": "payments",
+        "created": at,
+        "currency": ch["currency"],
+        "description": ch.get("description"),
+        "exchange_rate": None,
+        "fee": fee,
+        "fee_details": [{"amount": fee, "application": None, "currency": ch["currency"],
+                         "description": "Stripe processing fees", "type": "stripe_fee"}] if fee else [],
+        "net": gross - fee,
+        "reporting_category": kind,
+        "source": ch["id"],
+        "status": "pending",
+        "type": kind,
+    }
+    return em.store.insert(txn)

@@ -113,7 +113,7 @@ def test_pagination_refusals(client, five: list[str]) -> None:
     assert "only specify one of" in str(exc.value.user_message)
     with pytest.raises(stripe.InvalidRequestError) as exc2:
         client.v1.customers.list(params={"starting_after": "cus_gone"})
-    assert exc2.value.http_status == 404 and exc2.value.param == "starting_after"
+    assert exc2.value.http_status == 400 and exc2.value.param == "starting_after"   # a param: 400
     for limit in (0, 101):
         with pytest.raises(stripe.InvalidRequestError) as exc3:
             client.v1.customers.list(params={"limit": limit})

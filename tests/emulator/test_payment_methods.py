@@ -109,7 +109,7 @@ def test_create_refuses_bad_cards_and_params(client) -> None:
     assert exc.value.code == "incorrect_number"
     with pytest.raises(stripe.InvalidRequestError) as exc2:
         client.v1.payment_methods.create(params={"type": "card", "card": {"token": "tok_nope"}})
-    assert exc2.value.http_status == 404 and exc2.value.param == "card[token]"
+    assert exc2.value.http_status == 400 and exc2.value.param == "card[token]"
     with pytest.raises(stripe.InvalidRequestError) as exc3:
         client.v1.payment_methods.create(params={"type": "card"})
     assert exc3.value.code == "parameter_missing" and exc3.value.param == "card"
@@ -126,7 +126,7 @@ def test_attach_refusals(client, customer) -> None:
     assert same.customer == customer.id
     with pytest.raises(stripe.InvalidRequestError) as exc2:
         client.v1.payment_methods.attach("pm_card_visa", params={"customer": "cus_missing"})
-    assert exc2.value.param == "customer" and exc2.value.http_status == 404
+    assert exc2.value.param == "customer" and exc2.value.http_status == 400
     with pytest.raises(stripe.InvalidRequestError) as exc3:
         client.v1.payment_methods.attach("pm_card_visa", params={})
     assert exc3.value.code == "parameter_missing"

@@ -218,7 +218,7 @@ def test_preview_errors_surface_instead_of_a_zero_invoice(client) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.invoices.create_preview(params={"subscription": sub.id, "subscription_details": {
             "items": [{"id": sub["items"].data[0].id, "price": "price_missing"}]}})
-    assert exc.value.http_status == 404 and exc.value.param == "subscription_details[items][0][price]"
+    assert exc.value.http_status == 400 and exc.value.param == "subscription_details[items][0][price]"
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.invoices.create_preview(params={"subscription": sub.id, "subscription_details": {
             "proration_behavior": "maybe"}})

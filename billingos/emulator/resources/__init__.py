@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import (
+    balance_transactions,
     billing_portal,
     checkout_sessions,
     coupons,
@@ -37,8 +38,8 @@ from . import (
 if TYPE_CHECKING:
     from ..app import Emulator
 
-MODULES = [customers, events, meters, meter_events, payment_methods, products, prices, features,
-           test_clocks, webhook_endpoints, coupons, tax_rates, payment_intents, invoices, invoice_items,
+MODULES = [balance_transactions, customers, events, meters, meter_events, payment_methods, products, prices,
+           features, test_clocks, webhook_endpoints, coupons, tax_rates, payment_intents, invoices, invoice_items,
            subscriptions, subscription_items, subscription_schedules,
            # issue 10: intents, refunds, credit notes, tax ids, Checkout and the billing portal
            setup_intents, payment_intent_api, refunds, credit_notes, customer_balance, tax_ids, invoice_send,

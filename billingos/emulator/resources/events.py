@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import invalid
+from ..errors import StripeError, invalid
 from ..routing import Request
 from ..store import matches_range
 
@@ -27,8 +27,8 @@ def _live(em: Emulator) -> list[dict[str, Any]]:
 def retrieve_event(em: Emulator, req: Request) -> dict[str, Any]:
     event = em.store.get("event", req.args["id"])
     if event["created"] < em.now() - RETENTION_SECONDS:
-        raise invalid(f"No such event: '{event['id']}' (events are kept for 30 days)", "id",
-                      code="resource_missing")
+        raise StripeError(f"No such event: '{event['id']}' (events are kept for 30 days)", status=404, param="id",
+                          code="resource_missing")
     return event
 
 

@@ -99,11 +99,7 @@ def attach(em: Emulator, req: Request) -> dict[str, Any]:
     p = req.params
     fid = p.str("entitlement_feature", required=True)
     p.done()
-    try:
-        feature = em.store.get("entitlements.feature", fid, param="entitlement_feature", label="feature")
-    except StripeError as e:
-        e.status = 400
-        raise
+    feature = em.store.get("entitlements.feature", fid, param="entitlement_feature", label="feature")
     if not feature["active"]:
         raise invalid(f"The feature `{fid}` is archived and cannot be attached to a product.",
                       "entitlement_feature")

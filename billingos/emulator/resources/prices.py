@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import render_price
-from ..errors import StripeError, invalid
+from ..errors import invalid
 from ..price_params import MAX_INTERVAL_COUNT, TAX_BEHAVIORS, build, parse_currency
 from ..routing import Request
 from ..store import matches_range
@@ -47,12 +47,8 @@ def _release(em: Emulator, holder: dict[str, Any] | None, req: Request) -> None:
 
 
 def product_ref(em: Emulator, pid: Any, param: str = "product") -> dict[str, Any]:
-    """A product named by a param: missing is a 400 (a bad param), not a 404."""
-    try:
-        return em.store.get("product", pid, param=param)
-    except StripeError as e:
-        e.status = 400
-        raise
+    """A product named by a param (missing: 400 resource_missing)."""
+    return em.store.get("product", pid, param=param)
 
 
 # --- handlers ---------------------------------------------------------------------------------

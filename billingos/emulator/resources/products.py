@@ -180,11 +180,7 @@ def _default_price(em: Emulator, p: Params, product: dict[str, Any]) -> str | No
     pid = p.str("default_price", nullable=True)
     if pid is None:
         return None
-    try:
-        price = em.store.get("price", pid, param="default_price")
-    except StripeError as e:
-        e.status = 400
-        raise
+    price = em.store.get("price", pid, param="default_price")
     if price["product"] != product["id"]:
         raise invalid(f"The price `{pid}` does not belong to product `{product['id']}`; a product's default "
                       "price must be one of its own prices.", "default_price")

@@ -1,0 +1,44 @@
+"""Response shaping shared by every route and event: fields Stripe leaves out rather than sending
+``null``. Stored objects keep every key (the engine reads them); only what leaves the emulator is shaped.
+
+The fields are those Stripe's OpenAPI spec marks optional and not nullable for each object (an absent key,
+never ``null``), for the objects this emulator makes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+OMITTED_WHEN_EMPTY: dict[str, frozenset[str]] = {
+    "charge": frozenset({"authorization_code", "level3", "presentment_details", "radar_options", "transfer"}),
+    "coupon": frozenset({"applies_to", "currency_options"}),
+    "customer": frozenset({"business_name", "individual_name", "invoice_credit_balance", "next_invoice_sequence",
+                           "sources", "subscriptions", "tax", "tax_ids"}),
+    "event": frozenset({"account", "context"}),
+    "invoice": frozenset({"amount_paid_off_stripe", "auto_advance", "payments", "threshold_reason"}),
+    "invoiceitem": frozenset({"net_amount", "proration_details"}),
+    "payment_intent": frozenset({"allowed_payment_method_types", "amount_details", "hooks", "payment_details",
+                                 "presentment_details"}),
+    "plan": frozenset({"tiers"}),
+    "price": frozenset({"currency_options", "tiers"}),
+    "subscription": frozenset({"presentment_details"}),
+    "subscription_item": frozenset({"billed_until", "quantity"}),
+    "webhook_endpoint": frozenset({"secret"}),
+}
+
+
+def shape(node: Any) -> Any:
+    """Drop, in place and at any depth, the keys Stripe omits when they are empty (``None``)."""
+    if isinstance(node, dict):
+        omit = OMITTED_WHEN_EMPTY.get(node.get("object")) if isinstance(node.get("object"), str) else None
+        if omit:
+            for key in [k for k in omit if k in node and node[k] is None]:
+                del node[key]
+        for value in node.values():
+            if isinstance(value, dict | list):
+                shape(value)
+    elif isinstance(node, list):
+        for value in node:
+            if isinstance(value, dict | list):
+                shape(value)
+    return node

@@ -17,7 +17,7 @@ def blank_schedule(cust: dict[str, Any], at: int, end_behavior: str, metadata: d
         "id": new_id("sub_sched", 24),
         "object": "subscription_schedule",
         "application": None,
-        "billing_mode": {"flexible": None, "type": "classic", "updated_at": None},
+        "billing_mode": {"flexible": None, "type": "classic"},
         "canceled_at": None,
         "completed_at": None,
         "created": at,

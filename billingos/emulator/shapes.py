@@ -27,6 +27,11 @@ OMITTED_WHEN_EMPTY: dict[str, frozenset[str]] = {
 }
 
 
+# Keys the emulator keeps on stored objects for its own bookkeeping that Stripe no longer shows
+# (``invoice.subscription`` moved to ``invoice.parent.subscription_details`` in 2025-03-31.basil).
+HIDDEN: dict[str, frozenset[str]] = {"invoice": frozenset({"subscription"})}
+
+
 def shape(node: Any) -> Any:
     """Drop, in place and at any depth, the keys Stripe omits when they are empty (``None``)."""
     if isinstance(node, dict):
@@ -34,6 +39,8 @@ def shape(node: Any) -> Any:
         if omit:
             for key in [k for k in omit if k in node and node[k] is None]:
                 del node[key]
+        for key in HIDDEN.get(node.get("object"), ()) if isinstance(node.get("object"), str) else ():
+            node.pop(key, None)
         for value in node.values():
             if isinstance(value, dict | list):
                 shape(value)

@@ -53,6 +53,7 @@ def make_item(
         "billing_thresholds": None,
         "created": at,
         "current_period_end": period[1],
+        "current_trial": None,
         "current_period_start": period[0],
         "discounts": [],
         "metadata": metadata,
@@ -314,7 +315,7 @@ def cancel_now(
         for ii in pending_items(em, sub["customer"], sub["id"], only_subscription=True):
             em.store.delete(ii["id"])
             em.emit("invoiceitem.deleted", ii, request=req)
-    details = {"comment": comment, "feedback": feedback, "reason": reason}
+    details = {"comment": comment, "feedback": feedback, "feedback_option": None, "reason": reason}
     prev = em.update(
         sub,
         {

@@ -131,7 +131,7 @@ def parse_cancel(p: Params, sub: dict[str, Any], at: int, f: dict[str, Any]) -> 
     details = p.sub("cancellation_details")
     if details is not None:
         f["cancellation_details"] = {
-            **(sub.get("cancellation_details") or {"reason": None}),
+            **(sub.get("cancellation_details") or {"feedback_option": None, "reason": None}),
             "comment": details.str("comment", nullable=True, max_length=5000),
             "feedback": details.str("feedback", nullable=True, choices=FEEDBACK),
         }
@@ -187,7 +187,7 @@ def trial_settings(p: Params) -> dict[str, Any]:
     mpm = eb.str("missing_payment_method", required=True, choices=("cancel", "create_invoice", "pause"))
     eb.done()
     ts.done()
-    return {"end_behavior": {"missing_payment_method": mpm}}
+    return {"end_behavior": {"billing_cycle_anchor": None, "missing_payment_method": mpm}}
 
 
 def _pause_collection(p: Params) -> dict[str, Any] | None:

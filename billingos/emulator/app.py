@@ -110,11 +110,12 @@ class Emulator:
     # --- the public API for test kits -----------------------------------------------------------
     def advance_to(self, timestamp: int | datetime) -> int:
         """Run everything that fell due up to ``timestamp`` for customers without a test clock
-        (renewals, trial ends, retries, schedule phases), stepping a FrozenClock forward to each, then
-        deliver the webhooks it queued. Returns how many transitions ran."""
+        (renewals, trial ends, retries, schedule phases), stepping a FrozenClock forward to each and then
+        to ``timestamp``, then deliver the webhooks it queued. Returns how many transitions ran."""
         ts = int(timestamp.timestamp()) if isinstance(timestamp, datetime) else int(timestamp)
         with self.lock:
             done = billing_cycle.advance_to(self, ts)
+            billing_cycle.step_frozen_clock(self, ts)
             if self.state_path and done:
                 self._save()
         self._after_request()

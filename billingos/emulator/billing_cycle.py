@@ -51,7 +51,7 @@ _ORDER = {
 def advance_to(em: Emulator, new_time: int) -> int:
     """Process everything due up to ``new_time`` for objects without a test clock. Returns the count."""
     with em.lock:
-        return _run(em, None, int(new_time), lambda t: _step_frozen_clock(em, t))
+        return _run(em, None, int(new_time), lambda t: step_frozen_clock(em, t))
 
 
 def clock_hook(em: Emulator, clock: dict[str, Any], old_time: int, new_time: int) -> None:
@@ -61,7 +61,7 @@ def clock_hook(em: Emulator, clock: dict[str, Any], old_time: int, new_time: int
     _run(em, clock["id"], int(new_time), step)
 
 
-def _step_frozen_clock(em: Emulator, t: int) -> None:
+def step_frozen_clock(em: Emulator, t: int) -> None:
     setter = getattr(em.clock, "set", None)
     if callable(setter) and int(em.clock.now().timestamp()) < t:
         setter(datetime.fromtimestamp(t, UTC))

@@ -9,9 +9,12 @@ The real ``stripe.StripeClient`` talks to it through ``EmulatorHTTPClient``::
 
 The public surface for test kits: ``Emulator(settings=EmulatorSettings(...), latency=...)``,
 ``em.advance_to(timestamp)``, ``em.webhooks`` (``connect``, ``deliver``, ``secret``,
-``set_endpoint_secrets``), ``em.meter_events()``, ``em.faults``. Everything else is internal.
+``set_endpoint_secrets``), ``em.meter_events()``, ``em.hooks.event``, ``em.faults``, read-only inspection
+through ``em.store.all(kind)`` / ``em.store.objects``, and ``rating`` (Stripe's pricing rules, written from
+its documentation: an oracle for pricing code). Everything else is internal.
 """
 
+from . import rating
 from .app import API_VERSION, Emulator, Faults
 from .delivery import Attempt, Deliveries, Delivery, WebhookDeliveryError
 from .errors import StripeError
@@ -23,4 +26,4 @@ from .state import MeterEventRecord
 
 __all__ = ["API_VERSION", "Attempt", "Deliveries", "Delivery", "Emulator", "EmulatorHTTPClient", "EmulatorSettings",
            "Faults", "Latency", "MeterEventRecord", "StripeError", "WebhookDeliveryError", "compute_signature",
-           "serve", "serve_forever", "serve_in_thread", "signature_header"]
+           "rating", "serve", "serve_forever", "serve_in_thread", "signature_header"]

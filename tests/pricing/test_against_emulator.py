@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from billingos import pricing
 from billingos.clock import FrozenClock
 from billingos.emulator import Emulator
-from billingos.emulator import rating as oracle
+from billingos.emulator import rating as oracle  # public: the emulator's pricing, an independent oracle
 
 T0 = datetime(2026, 1, 15, 12, tzinfo=UTC)
 DAY = 86400

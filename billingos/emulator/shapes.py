@@ -35,12 +35,12 @@ HIDDEN: dict[str, frozenset[str]] = {"invoice": frozenset({"subscription"})}
 def shape(node: Any) -> Any:
     """Drop, in place and at any depth, the keys Stripe omits when they are empty (``None``)."""
     if isinstance(node, dict):
-        omit = OMITTED_WHEN_EMPTY.get(node.get("object")) if isinstance(node.get("object"), str) else None
-        if omit:
-            for key in [k for k in omit if k in node and node[k] is None]:
+        kind = node.get("object")
+        if isinstance(kind, str):
+            for key in [k for k in OMITTED_WHEN_EMPTY.get(kind, ()) if k in node and node[k] is None]:
                 del node[key]
-        for key in HIDDEN.get(node.get("object"), ()) if isinstance(node.get("object"), str) else ():
-            node.pop(key, None)
+            for key in HIDDEN.get(kind, ()):
+                node.pop(key, None)
         for value in node.values():
             if isinstance(value, dict | list):
                 shape(value)

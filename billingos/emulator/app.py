@@ -33,17 +33,16 @@ from . import billing_cycle, schedule_engine, subscription_engine
 from .delivery import Deliveries
 from .errors import StripeError, invalid
 from .forms import FormError, decode
-from .hosted import Hosted
+from .hosted import PAGES, Hosted
 from .http_client import EmulatorHTTPClient
 from .params import Params
 from .resources import features, register_all
 from .routing import Request, Router
-from .settings import EmulatorSettings, Latency, check_latency, latency_for
+from .settings import API_VERSION, EmulatorSettings, Latency, check_latency, latency_for
 from .shapes import shape
 from .state import EmulatorState, Hooks, MeterEventRecord
 from .store import Store, new_id
 
-API_VERSION = "2026-10-28.endive"
 IDEMPOTENCY_TTL = timedelta(hours=24)
 STATE_FORMAT = "billingos-emulator-state/2"
 
@@ -87,7 +86,7 @@ class Emulator:
         self.idempotency: dict[tuple[str, str], dict[str, Any]] = {}
         self.request_log: list[tuple[str, str, int]] = []
         self.state_path = Path(state_path) if state_path else None
-        self.hosted = Hosted(self, base_url=hosted_base_url)   # Checkout, portal and Elements stand-in pages
+        self.hosted = Hosted(self, base_url=hosted_base_url, routes=PAGES)   # stand-in Checkout, portal, Elements
         self.webhooks = Deliveries(self)
         register_all(self)
         self.hooks.event += [self.webhooks.on_event, lambda event: features.on_event(self, event),
@@ -238,6 +237,8 @@ class Emulator:
             params.done()
             status, payload = 200, shape(self.expand(copy.deepcopy(result), expand))
         except StripeError as e:
+            if e.code == "resource_missing" and e.param in args:
+                e.status = 404          # an unknown id in the URL is a 404; in a parameter, a 400
             if e.status >= 500 or not key:
                 raise
             status, payload = e.status, e.body()

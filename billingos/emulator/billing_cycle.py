@@ -94,7 +94,8 @@ def _next_due(em: Emulator, clock_id: str | None, until: int) -> tuple[int, Any,
                     best = cand
     # Subscription schedules: same ordering; ties after the engine's objects.
     base = len(em.store.objects)
-    for k, (t, order, obj, run) in enumerate(schedule_engine.due(em, clock_id)):
+    others = [due for timed in em.hooks.timed for due in timed(em, clock_id)]
+    for k, (t, order, obj, run) in enumerate(schedule_engine.due(em, clock_id) + others):
         ext = (t, order, base + k, run, obj)
         if t <= until and (best is None or ext[:3] < best[:3]):
             best = ext

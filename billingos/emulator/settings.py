@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["AFTER_FINAL_FAILURE", "DEFAULT_HARD_DECLINES", "EmulatorSettings", "Latency", "latency_for"]
+__all__ = ["AFTER_FINAL_FAILURE", "API_VERSION", "DEFAULT_HARD_DECLINES", "EmulatorSettings", "Latency", "latency_for"]
 
+API_VERSION = "2026-10-28.endive"          # the Stripe API version the emulator answers as (the SDK's)
 AFTER_FINAL_FAILURE = ("cancel", "unpaid", "past_due")
 DEFAULT_HARD_DECLINES = frozenset({
     "lost_card", "stolen_card", "pickup_card", "fraudulent", "incorrect_number", "invalid_account",

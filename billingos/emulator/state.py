@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -51,6 +51,16 @@ class MeterEventRecord:
     canceled: bool = False
 
 
+class CheckoutSessionState(TypedDict, total=False):
+    """What a Checkout Session was created with that Stripe keeps server side, and what completing it made."""
+
+    items: list[dict[str, Any]]
+    subscription_data: dict[str, Any]
+    payment_intent_data: dict[str, Any]
+    customer_made: str
+    payment_intent: str
+
+
 @dataclass
 class EmulatorState:
     invoices: dict[str, InvoiceState] = field(default_factory=dict)
@@ -64,6 +74,8 @@ class EmulatorState:
     detached_payment_methods: set[str] = field(default_factory=set)     # Stripe refuses to attach them again
     product_features: dict[str, list[str]] = field(default_factory=dict)    # product -> product_feature ids
     entitlement_summaries: dict[str, list[str]] = field(default_factory=dict)  # customer -> features announced
+    checkout_sessions: dict[str, CheckoutSessionState] = field(default_factory=dict)
+    portal_flows_done: set[str] = field(default_factory=set)             # portal sessions whose flow completed
 
     def invoice(self, invoice_id: str) -> InvoiceState:
         return self.invoices.setdefault(invoice_id, InvoiceState())
@@ -83,6 +95,7 @@ class EmulatorState:
         out = asdict(self)
         out["used_up_discounts"] = sorted(self.used_up_discounts)
         out["detached_payment_methods"] = sorted(self.detached_payment_methods)
+        out["portal_flows_done"] = sorted(self.portal_flows_done)
         return out
 
     @classmethod
@@ -103,6 +116,8 @@ class EmulatorState:
             detached_payment_methods=set(data["detached_payment_methods"]),
             product_features={k: list(v) for k, v in data["product_features"].items()},
             entitlement_summaries={k: list(v) for k, v in data["entitlement_summaries"].items()},
+            checkout_sessions={k: CheckoutSessionState(**v) for k, v in data["checkout_sessions"].items()},
+            portal_flows_done=set(data["portal_flows_done"]),
         )
 
 
@@ -110,6 +125,9 @@ EventHook = Callable[[dict[str, Any]], None]
 ClockHook = Callable[["Emulator", dict[str, Any], int, int], None]
 InvoicePaidHook = Callable[["Emulator", dict[str, Any], int, "Request | None"], None]
 InvoiceFailedHook = Callable[["Emulator", dict[str, Any], int, "Request | None", bool], None]
+#: ``(em, clock_id) -> [(t, order, obj, run)]``: timed transitions of other objects for the billing cycle;
+#: ``run(em, obj, t)`` is called when ``t`` falls due (for objects moving with test clock ``clock_id``).
+TimedHook = Callable[["Emulator", "str | None"], list[tuple[int, float, dict[str, Any], Any]]]
 
 
 @dataclass
@@ -123,6 +141,8 @@ class Hooks:
       may step ``clock["frozen_time"]`` forward as it works.
     - ``invoice_paid(em, invoice, at, request)`` / ``invoice_payment_failed(em, invoice, at, request,
       final)``: a subscription reacts to its invoice's payment.
+    - ``timed(em, clock_id)``: other objects' timed transitions (Checkout Sessions expiring), run by the
+      billing cycle in time order with its own.
     """
 
     event: list[EventHook] = field(default_factory=list)
@@ -130,3 +150,4 @@ class Hooks:
     clock_advance: list[ClockHook] = field(default_factory=list)
     invoice_paid: list[InvoicePaidHook] = field(default_factory=list)
     invoice_payment_failed: list[InvoiceFailedHook] = field(default_factory=list)
+    timed: list[TimedHook] = field(default_factory=list)

@@ -8,6 +8,10 @@ framework-agnostic entry point that a host app mounts under a prefix (or the loo
 Objects' ``url`` fields point at ``em.hosted.base_url`` (see docs/emulator.md, "Hosted pages").
 """
 
-from .core import Hosted, PageResponse
+from . import checkout, elements, portal_actions
+from .core import Hosted, Page, PageResponse
 
-__all__ = ["Hosted", "PageResponse"]
+#: Every page, for ``Hosted(em, routes=PAGES)`` (the pages import ``core``; ``core`` imports no page).
+PAGES: list[tuple[str, str, Page]] = [*checkout.ROUTES, *portal_actions.ROUTES, *elements.ROUTES]
+
+__all__ = ["PAGES", "Hosted", "PageResponse"]

@@ -35,7 +35,7 @@ def _load(hosted: Hosted, oid: str) -> tuple[dict[str, Any], dict[str, Any]] | N
         if cs is None or cs.get("object") != "checkout.session":
             return None
         sessions.expire_if_due(em, cs)
-        return copy.deepcopy(cs), copy.deepcopy(sessions.private(em, oid))
+        return copy.deepcopy(cs), dict(copy.deepcopy(sessions.private(em, oid)))
 
     def due() -> bool:
         cs = em.store.find(oid) or {}
@@ -195,7 +195,7 @@ def _customer(hosted: Hosted, cs: dict[str, Any], private: dict[str, Any], value
     params = {k: v for k, v in (("email", cs.get("customer_email") or values["email"]), ("name", values["name"]),
                                 ("phone", values["phone"])) if v}
     cust = hosted.api("POST", "/v1/customers", params)
-    hosted.run(lambda: sessions.private(hosted.em, cs["id"]).update(customer_made=cust["id"]))
+    hosted.run(lambda: sessions.remember(hosted.em, cs["id"], customer_made=str(cust["id"])))
     return str(cust["id"])
 
 
@@ -252,7 +252,7 @@ def _pay(hosted: Hosted, cs: dict[str, Any], private: dict[str, Any], values: di
                   "receipt_email": data.get("receipt_email") or details["email"],
                   "statement_descriptor": data.get("statement_descriptor")}
         pi_id = hosted.api("POST", "/v1/payment_intents", params)["id"]
-        hosted.run(lambda: sessions.private(hosted.em, cs["id"]).update(payment_intent=pi_id))
+        hosted.run(lambda: sessions.remember(hosted.em, cs["id"], payment_intent=str(pi_id)))
     hosted.api("POST", f"/v1/payment_intents/{pi_id}/confirm", {"payment_method": card})
     return {"customer": customer, "payment_intent": pi_id, "payment_status": "paid", "customer_details": details}
 

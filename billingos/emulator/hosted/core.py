@@ -8,6 +8,7 @@ lock, with the same persistence and webhook delivery as a request.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ..errors import StripeError
+from ..settings import API_VERSION
+from . import html
 
 if TYPE_CHECKING:
     from ..app import Emulator
@@ -69,13 +72,14 @@ class Hosted:
     """Serves the stand-in pages. ``base_url`` is where they are reachable (absolute, or a path such as
     ``/billing/stripe`` when the host mounts them); objects' ``url`` fields are built from it."""
 
-    def __init__(self, em: Emulator, *, base_url: str | None = None) -> None:
+    def __init__(self, em: Emulator, *, base_url: str | None = None,
+                 routes: list[tuple[str, str, Page]] | None = None) -> None:
         self.em = em
         self.base_url = base_url
         self.allowed_return_origins: set[str] = set()   # extra origins Elements may send customers back to
         self._key = secrets.token_bytes(32)
         self._submit = threading.Lock()                  # one page submission at a time: no double completion
-        self._routes: list[tuple[str, re.Pattern[str], Page]] | None = None
+        self._routes = [(m, re.compile("^" + pattern + "$"), fn) for m, pattern, fn in routes or []]
 
     # --- addresses ------------------------------------------------------------------------------
     def url(self, path: str) -> str:
@@ -120,8 +124,6 @@ class Hosted:
         """One page exchange: ``path`` relative to the mount point (``/checkout/cs_test_...``), the raw query
         string (or a mapping), and for POST the urlencoded body (or an already parsed mapping).
         Returns (status, headers, UTF-8 HTML body)."""
-        from . import html
-
         method = method.upper()
         try:
             req_query, req_form = _fields(query), _fields(form) if method == "POST" else {}
@@ -151,8 +153,6 @@ class Hosted:
         return [data]
 
     def _dispatch(self, method: str, path: str, query: dict[str, str], form: dict[str, str]) -> PageResponse:
-        from . import html
-
         allowed: list[str] = []
         for m, rx, page in self.routes():
             hit = rx.match(path)
@@ -168,18 +168,11 @@ class Hosted:
         return not_found()
 
     def routes(self) -> list[tuple[str, re.Pattern[str], Page]]:
-        if self._routes is None:
-            from . import checkout, elements, portal
-
-            self._routes = [(m, re.compile("^" + pattern + "$"), fn)
-                            for module in (checkout, portal, elements) for m, pattern, fn in module.ROUTES]
         return self._routes
 
     # --- talking to the emulator ------------------------------------------------------------------
     def api(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A request to the emulator's own API, as Stripe's pages make; errors raise ``StripeError``."""
-        from ..app import API_VERSION
-
         encoded = encode(params or {})
         headers = {"authorization": f"Bearer {HOSTED_API_KEY}", "stripe-version": API_VERSION}
         if method.upper() == "GET":
@@ -196,8 +189,6 @@ class Hosted:
 
     def find(self, oid: str | None) -> dict[str, Any]:
         """A copy of a stored object ({} when there is none), read under the lock."""
-        import copy
-
         with self.em.lock:
             return copy.deepcopy(self.em.store.find(oid or "") or {})
 
@@ -212,7 +203,7 @@ class Hosted:
             result = fn()
             if em.state_path:
                 em._save()
-        for hook in list(em.after_request):
+        for hook in list(em.hooks.after_request):
             hook()
         return result
 
@@ -221,8 +212,6 @@ class Hosted:
 
 
 def not_found() -> PageResponse:
-    from . import html
-
     return PageResponse(404, html.message_page("Page not found",
                                                "This page does not exist, or the link has expired."))
 

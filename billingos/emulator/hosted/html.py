@@ -9,7 +9,7 @@ import html
 from datetime import UTC, datetime
 from typing import Any
 
-from ..resources.payment_methods import DECLINE_ERRORS, TEST_CARDS
+from ..cards import DECLINE_ERRORS, TEST_CARDS
 
 # (token, label) in the order the picker shows them; the decline cards behave as Stripe's do.
 CARD_CHOICES = [

@@ -13,7 +13,6 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..billing_common import state
 from ..resources.billing_portal import SESSION_SECONDS
 from . import html
 from .core import PageRequest, PageResponse, not_found
@@ -94,7 +93,7 @@ def load(hosted: Hosted, oid: str) -> Portal | PageResponse | None:
         cards = [copy.deepcopy(pm) for pm in em.store.all("payment_method") if pm["customer"] == cust["id"]]
         invoices = [copy.deepcopy(i) for i in reversed(em.store.all("invoice"))
                     if i["customer"] == cust["id"] and i["status"] != "draft"][:24]
-        done = bool(state(em, "portal_session", oid).get("flow_done"))
+        done = oid in em.state.portal_flows_done
         return Portal(copy.deepcopy(session), copy.deepcopy(em.store.objects[session["configuration"]]),
                       copy.deepcopy(cust), subs, cards, invoices, done)
 
@@ -117,7 +116,7 @@ def finish(hosted: Hosted, portal: Portal, notice: str) -> PageResponse:
     """After a task: the flow's after_completion, else back home with a notice."""
     flow = portal.session.get("flow")
     if flow and not portal.flow_done:
-        hosted.run(lambda: state(hosted.em, "portal_session", portal.session["id"]).update(flow_done=True))
+        hosted.run(lambda: hosted.em.state.portal_flows_done.add(portal.session["id"]))
         after = flow["after_completion"]
         if after["type"] == "redirect":
             return PageResponse(303, location=after["redirect"]["return_url"])
@@ -258,24 +257,3 @@ def home(hosted: Hosted, req: PageRequest) -> PageResponse:
             f"{_details(hosted, portal)}{_invoices(portal)}"
             f"{f'<p class=note>{legal}</p>' if legal else ''}")
     return PageResponse(200, html.layout("Billing", body))
-
-
-def _routes() -> list[tuple[str, str, Any]]:
-    from . import portal_actions as act
-
-    base = r"/billing_portal/(?P<id>bps_[A-Za-z0-9]+)"
-    sub = base + r"/subscriptions/(?P<sub>sub_[A-Za-z0-9]+)"
-    pm = base + r"/payment_methods/(?P<pm>pm_[A-Za-z0-9]+)"
-    return [
-        ("GET", base, home),
-        ("GET", sub + "/cancel", act.cancel_page), ("POST", sub + "/cancel", act.cancel),
-        ("POST", sub + "/retention", act.accept_offer), ("POST", sub + "/renew", act.renew),
-        ("GET", sub + "/update", act.update_page), ("POST", sub + "/update", act.update),
-        ("GET", sub + "/confirm_update", act.confirm_page), ("POST", sub + "/confirm_update", act.confirm_update),
-        ("GET", base + "/payment_methods/new", act.card_page), ("POST", base + "/payment_methods/new", act.add_card),
-        ("POST", pm + "/default", act.make_default), ("POST", pm + "/remove", act.remove_card),
-        ("GET", base + "/customer", act.customer_page), ("POST", base + "/customer", act.update_customer),
-    ]
-
-
-ROUTES = _routes()

@@ -11,7 +11,7 @@ from ..resources.billing_portal import CANCEL_REASONS
 from . import html
 from .core import Hosted, PageRequest, PageResponse, not_found
 from .html import e
-from .portal import Portal, finish, load, page, plan_line, url
+from .portal import Portal, finish, home, load, page, plan_line, url
 
 _REASON_LABELS = {"customer_service": "Customer service was less than expected", "low_quality": "Quality was less "
                   "than expected", "missing_features": "Some features are missing", "other": "Other reason",
@@ -369,3 +369,23 @@ def update_customer(hosted: Hosted, req: PageRequest) -> PageResponse:
         return customer_page(hosted, req, "Enter an email address.", req.form)
     problem = _try(lambda: hosted.api("POST", f"/v1/customers/{portal.customer['id']}", params))
     return customer_page(hosted, req, problem, req.form) if problem else finish(hosted, portal, "details_saved")
+
+
+# --- the portal's routes (its home page lives in portal.py) ---------------------------------------
+def _routes() -> list[tuple[str, str, Any]]:
+    base = r"/billing_portal/(?P<id>bps_[A-Za-z0-9]+)"
+    sub = base + r"/subscriptions/(?P<sub>sub_[A-Za-z0-9]+)"
+    pm = base + r"/payment_methods/(?P<pm>pm_[A-Za-z0-9]+)"
+    return [
+        ("GET", base, home),
+        ("GET", sub + "/cancel", cancel_page), ("POST", sub + "/cancel", cancel),
+        ("POST", sub + "/retention", accept_offer), ("POST", sub + "/renew", renew),
+        ("GET", sub + "/update", update_page), ("POST", sub + "/update", update),
+        ("GET", sub + "/confirm_update", confirm_page), ("POST", sub + "/confirm_update", confirm_update),
+        ("GET", base + "/payment_methods/new", card_page), ("POST", base + "/payment_methods/new", add_card),
+        ("POST", pm + "/default", make_default), ("POST", pm + "/remove", remove_card),
+        ("GET", base + "/customer", customer_page), ("POST", base + "/customer", update_customer),
+    ]
+
+
+ROUTES = _routes()

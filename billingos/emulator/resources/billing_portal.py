@@ -16,6 +16,7 @@ from ..errors import invalid
 from ..params import Params
 from ..routing import Request
 from ..store import new_id
+from .billing_portal_flows import parse_flow
 from .checkout_sessions import url_param
 
 if TYPE_CHECKING:
@@ -253,7 +254,6 @@ def default_configuration(em: Emulator, req: Request | None) -> dict[str, Any]:
 
 # --- sessions ------------------------------------------------------------------------------------
 def create_session(em: Emulator, req: Request) -> dict[str, Any]:
-    from .billing_portal_flows import parse_flow
 
     p = req.params
     cust = em.store.get("customer", p.str("customer", required=True), param="customer")

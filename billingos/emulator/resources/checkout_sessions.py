@@ -13,11 +13,14 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..billing_common import DAY, currency_param, round_half_up
+from ..billing_common import DAY, currency_param
 from ..errors import StripeError, invalid
 from ..params import Params
+from ..rating import round_line as round_half_up
 from ..routing import Request
+from ..state import CheckoutSessionState
 from ..store import matches_range
+from .setup_intents import insert, new_setup_intent
 
 if TYPE_CHECKING:
     from ..app import Emulator
@@ -36,7 +39,6 @@ def register(em: Emulator) -> None:
     r.add("POST", "/v1/checkout/sessions/{id}", update)
     r.add("POST", "/v1/checkout/sessions/{id}/expire", expire_route)
     r.add("GET", "/v1/checkout/sessions/{id}/line_items", line_items)
-    em.extensions.setdefault("billing_cycle_extensions", []).append(_due_expiries)
 
 
 # --- params --------------------------------------------------------------------------------------
@@ -220,7 +222,6 @@ def _blank(em: Emulator, mode: str, at: int) -> dict[str, Any]:
 
 
 def create(em: Emulator, req: Request) -> dict[str, Any]:
-    from .setup_intents import insert, new_setup_intent
 
     p = req.params
     mode = p.str("mode", required=True, choices=MODES)
@@ -284,7 +285,8 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
     trial = bool(sub_data.get("trial_period_days") or sub_data.get("trial_end"))
     amounts(em, cs, items, trial)
     em.store.insert(cs)
-    _private(em, cs["id"]).update(items=items, subscription_data=sub_data, payment_intent_data=pi_data)
+    em.state.checkout_sessions[cs["id"]] = CheckoutSessionState(items=items, subscription_data=sub_data,
+                                                                payment_intent_data=pi_data)
     if mode == "setup":
         seti = new_setup_intent(em, customer=cust_id, at=at, description=seti_data.get("description"),
                                 metadata=seti_data.get("metadata"))
@@ -305,15 +307,18 @@ def _refuse_automatic_tax(p: Params) -> None:
                       "automatic_tax[enabled]")
 
 
-def _private(em: Emulator, oid: str) -> dict[str, Any]:
-    from ..billing_common import state
-
-    return state(em, "checkout_session", oid)
-
-
-def private(em: Emulator, oid: str) -> dict[str, Any]:
+def private(em: Emulator, oid: str) -> CheckoutSessionState:
     """What the session was created with that Stripe keeps server side (line items, subscription_data)."""
-    return _private(em, oid)
+    return em.state.checkout_sessions.setdefault(oid, CheckoutSessionState())
+
+
+def remember(em: Emulator, oid: str, *, customer_made: str | None = None, payment_intent: str | None = None) -> None:
+    """What completing the session made: a customer (reused after a decline), a PaymentIntent."""
+    st = private(em, oid)
+    if customer_made is not None:
+        st["customer_made"] = customer_made
+    if payment_intent is not None:
+        st["payment_intent"] = payment_intent
 
 
 # --- lifecycle -----------------------------------------------------------------------------------
@@ -327,7 +332,7 @@ def expire_if_due(em: Emulator, cs: dict[str, Any]) -> None:
         expire(em, cs, None)
 
 
-def _due_expiries(em: Emulator, clock_id: str | None) -> list[tuple[int, int, dict[str, Any], Any]]:
+def due_expiries(em: Emulator, clock_id: str | None) -> list[tuple[int, int, dict[str, Any], Any]]:
     out = []
     for cs in em.store.all("checkout.session"):
         cust = em.store.objects.get(cs.get("customer") or "") or {}
@@ -351,7 +356,7 @@ def _get(em: Emulator, req: Request) -> dict[str, Any]:
 
 def _items_list(em: Emulator, cs: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for n, item in enumerate(_private(em, cs["id"]).get("items", [])):
+    for n, item in enumerate(private(em, cs["id"]).get("items", [])):
         price = em.store.objects[item["price"]]
         amount = (price.get("unit_amount") or 0) * item["quantity"]
         prod = em.store.objects.get(price.get("product") or "") or {}

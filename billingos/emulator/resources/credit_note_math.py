@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from ..billing_common import round_half_up
 from ..errors import StripeError, invalid
 from ..params import Params
+from ..price_params import parse_decimal
+from ..rating import round_line as round_half_up
 from ..store import new_id
+from .refunds import check_refundable
 
 if TYPE_CHECKING:
     from ..app import Emulator
@@ -123,7 +125,6 @@ def invoice_charge(em: Emulator, inv: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _refund_charge_check(em: Emulator, inv: dict[str, Any], amount: int) -> None:
-    from .refunds import check_refundable
 
     charge = invoice_charge(em, inv)
     if charge is None:
@@ -220,8 +221,6 @@ def _invoice_line(em: Emulator, e: Params, inv: dict[str, Any]) -> dict[str, Any
 
 
 def _custom_line(em: Emulator, e: Params) -> dict[str, Any]:
-    from .prices import parse_decimal
-
     description = e.str("description", required=True, max_length=5000)
     qty = e.int("quantity", min=1, default=1)
     if e.has("invoice_line_item") or e.has("amount"):

@@ -15,9 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StripeError, invalid
+from ..invoicing import mark_paid
 from ..routing import Request
 from ..store import matches_range
 from .credit_note_math import invoice_charge, plan
+from .customer_balance import record
+from .refunds import refund_charge
 
 if TYPE_CHECKING:
     from ..app import Emulator
@@ -38,8 +41,6 @@ def register(em: Emulator) -> None:
 
 
 def create(em: Emulator, req: Request) -> dict[str, Any]:
-    from .customer_balance import record
-    from .refunds import refund_charge
 
     planned = plan(em, req.params, preview=False)
     req.params.done()
@@ -69,7 +70,6 @@ def _refund_entry(refund_id: str, amount: int) -> dict[str, Any]:
 def _adjust_invoice(em: Emulator, inv: dict[str, Any], note: dict[str, Any], req: Request | None, *,
                     sign: int) -> None:
     """Apply (sign=1) or undo (sign=-1) a credit note's effect on its invoice."""
-    from ..invoicing import mark_paid
 
     pre, post = note["pre_payment_amount"], note["post_payment_amount"]
     changes: dict[str, Any] = {
@@ -151,7 +151,6 @@ def lines(em: Emulator, req: Request) -> dict[str, Any]:
 
 
 def void(em: Emulator, req: Request) -> dict[str, Any]:
-    from .customer_balance import record
 
     note = _get(em, req)
     req.params.done()

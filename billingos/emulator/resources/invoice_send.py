@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StripeError
+from ..invoicing import finalize
 from ..routing import Request
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ def register(em: Emulator) -> None:
 
 
 def send(em: Emulator, req: Request) -> dict[str, Any]:
-    from ..invoicing import finalize
 
     inv = em.store.get("invoice", req.args["id"])
     req.params.done()

@@ -12,11 +12,15 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from ..billing_common import currency_param, peek_state
+from ..billing_common import currency_param
+from ..cards import charge_outcome, decline_error
 from ..errors import StripeError, invalid
 from ..params import Params
+from ..payments import _charge, _intent
 from ..routing import Request
 from ..store import new_id
+from .payment_methods import attach_after_intent, resolve_for_intent, reusable
+from .refunds import display_amount, refund_charge
 
 if TYPE_CHECKING:
     from ..app import Emulator
@@ -52,7 +56,6 @@ def _amount(p: Params, currency: str, *, required: bool) -> int | None:
 
 
 def _display(amount: int, currency: str) -> str:
-    from .refunds import display_amount
 
     return display_amount(amount, currency)
 
@@ -106,7 +109,6 @@ def _common(em: Emulator, p: Params, pi: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pm(em: Emulator, p: Params) -> str | None:
-    from .payment_methods import resolve_for_intent
 
     pm_id = p.str("payment_method")
     return None if pm_id is None else resolve_for_intent(em, pm_id)["id"]
@@ -114,8 +116,6 @@ def _pm(em: Emulator, p: Params) -> str | None:
 
 # --- routes --------------------------------------------------------------------------------------
 def create(em: Emulator, req: Request) -> dict[str, Any]:
-    from .payment_intents import _intent
-
     p = req.params
     currency = str(currency_param(p, "currency", required=True))
     amount = _amount(p, currency, required=True)
@@ -150,7 +150,7 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
 def update(em: Emulator, req: Request) -> dict[str, Any]:
     pi = em.store.get("payment_intent", req.args["id"], label=LABEL)
     p = req.params
-    invoice = peek_state(em, "payment_intent", pi["id"]).get("invoice")
+    invoice = em.state.payment_intent_invoices.get(pi["id"])
     currency = currency_param(p, "currency") or pi["currency"]
     amount = _amount(p, currency, required=False)
     changes = _common(em, p, pi)
@@ -193,8 +193,6 @@ def confirm_route(em: Emulator, req: Request, pi: dict[str, Any]) -> dict[str, A
 
 
 def confirm(em: Emulator, pi: dict[str, Any], pm_id: str | None, req: Request | None) -> dict[str, Any]:
-    from .payment_intents import _charge
-    from .payment_methods import attach_after_intent, charge_outcome, decline_error, reusable
 
     if pi["status"] not in OPEN:
         raise invalid(f"You cannot confirm this PaymentIntent because it has a status of {pi['status']}.",
@@ -246,7 +244,6 @@ def confirm(em: Emulator, pi: dict[str, Any], pm_id: str | None, req: Request | 
 
 
 def capture(em: Emulator, req: Request) -> dict[str, Any]:
-    from .refunds import refund_charge
 
     pi = em.store.get("payment_intent", req.args["id"], label=LABEL)
     p = req.params
@@ -276,13 +273,12 @@ def capture(em: Emulator, req: Request) -> dict[str, Any]:
 
 
 def cancel(em: Emulator, req: Request) -> dict[str, Any]:
-    from .refunds import refund_charge
 
     pi = em.store.get("payment_intent", req.args["id"], label=LABEL)
     p = req.params
     reason = p.str("cancellation_reason", choices=CANCEL_REASONS)
     p.done()
-    if peek_state(em, "payment_intent", pi["id"]).get("invoice"):
+    if pi["id"] in em.state.payment_intent_invoices:
         raise invalid("This PaymentIntent was created by an invoice and cannot be canceled directly; void the "
                       "invoice instead.", code="payment_intent_unexpected_state")
     if pi["status"] not in CANCELABLE:

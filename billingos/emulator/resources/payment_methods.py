@@ -281,7 +281,7 @@ def retrieve_for_customer(em: Emulator, req: Request) -> dict[str, Any]:
 # --- for intents (setup intents, payment intents, Checkout) ------------------------------------
 def setup_decline(pm: dict[str, Any]) -> str | None:
     """The decline code with which saving ``pm`` fails (Stripe verifies the card), or None."""
-    card = _BY_FINGERPRINT.get(((pm.get("card") or {}).get("fingerprint")) or "")
+    card = card_behaviour(pm)
     return card.decline if card is not None and card.decline is not None and card.at_attach else None
 
 
@@ -304,4 +304,4 @@ def attach_after_intent(em: Emulator, pm: dict[str, Any], cust: dict[str, Any], 
 
 def reusable(em: Emulator, pm: dict[str, Any]) -> bool:
     """False for a payment method Stripe refuses to use again (detached, or consumed unattached)."""
-    return pm["id"] not in em.extensions.get(DETACHED_KEY, [])
+    return pm["id"] not in em.state.detached_payment_methods

@@ -17,6 +17,7 @@ from ..errors import invalid
 from ..params import Params
 from ..routing import Request
 from ..store import matches_range, new_id
+from .payment_methods import attach_after_intent, decline_error, resolve_for_intent, reusable, setup_decline
 
 if TYPE_CHECKING:
     from ..app import Emulator
@@ -245,14 +246,12 @@ def cancel(em: Emulator, req: Request) -> dict[str, Any]:
 
 # --- confirming ----------------------------------------------------------------------------------
 def _resolve(em: Emulator, pm_id: str) -> dict[str, Any]:
-    from .payment_methods import resolve_for_intent
 
     return resolve_for_intent(em, pm_id)
 
 
 def confirm(em: Emulator, seti: dict[str, Any], pm_id: str | None, req: Request | None) -> dict[str, Any]:
     """Verify the card and save it: succeeded (attached to the customer) or a 402 card_error."""
-    from .payment_methods import attach_after_intent, decline_error, reusable, setup_decline
 
     if seti["status"] not in OPEN:
         what = "already succeeded" if seti["status"] == "succeeded" else f"a status of {seti['status']}"

@@ -64,7 +64,7 @@ _FORMATS = {
 
 
 def _sdk_types() -> set[str]:
-    from stripe._tax_id import TaxId
+    from stripe._tax_id import TaxId  # a private SDK module: imported where it is read, not at import time
 
     def literals(ann: Any) -> set[str]:
         if typing.get_origin(ann) is typing.Literal:

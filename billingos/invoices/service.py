@@ -77,9 +77,10 @@ class InvoiceService:
 
     # --- webhooks and reconcile ---------------------------------------------------------------
     def mirrors(self) -> builtins.list[Mirror]:
-        """``invoice.*`` and the payment intents that pay invoices: fetch the invoice once, sync it."""
-        events = (*(f"invoice.{n}" for n in INVOICE_EVENTS), "payment_intent.succeeded",
-                  "payment_intent.payment_failed")
+        """``invoice.*``: fetch the invoice once for its pending events, sync it. (Since API version
+        2025-03-31.basil a payment intent no longer names its invoice; the invoice's own events carry every
+        payment outcome, so ``payment_intent.*`` events are stored for the host and not mirrored.)"""
+        events = tuple(f"invoice.{n}" for n in INVOICE_EVENTS)
         return [Mirror("invoice", events, fetch=self.fetch, apply=self._apply_sync, target=_invoice_of,
                        prepare=lambda current: self._customers.ensure(_customer_of(current)))]
 
@@ -116,12 +117,9 @@ class InvoiceService:
 
 
 def _invoice_of(event: Mapping[str, Any]) -> str | None:
-    """The invoice an event is about: the invoice itself, or the one a payment intent paid."""
-    obj = event["data"]["object"]
-    if event["type"].startswith("invoice."):
-        return obj.get("id") if event["type"] != "invoice.upcoming" else None
-    invoice = obj.get("invoice") or (obj.get("metadata") or {}).get("invoice")
-    return invoice if isinstance(invoice, str) and invoice.startswith("in_") else None
+    """The invoice an event is about (``invoice.upcoming`` is a preview: there is no invoice yet)."""
+    invoice = event["data"]["object"].get("id")
+    return invoice if event["type"] != "invoice.upcoming" and isinstance(invoice, str) else None
 
 
 def _customer_of(obj: Mapping[str, Any] | None) -> str | None:

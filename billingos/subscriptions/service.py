@@ -62,7 +62,7 @@ class SubscriptionService:
         lines = [{"price": price, "quantity": quantity}] if price is not None else list(items or [])
         params: dict[str, Any] = {"customer": cust.id, "items": self._items(lines),
                                   "metadata": validation.metadata(metadata),
-                                  "expand": ["latest_invoice.payment_intent"]}
+                                  "expand": ["latest_invoice"]}
         self._trial(params, trial_days, trial_end)
         if billing_cycle_anchor is not None:
             params["billing_cycle_anchor"] = self._future(billing_cycle_anchor, "billing_cycle_anchor")
@@ -119,7 +119,7 @@ class SubscriptionService:
         if sub.schedule is not None:
             sub = self._release_schedule(sub)
         params: dict[str, Any] = {"items": items, "proration_behavior": behavior,
-                                  "expand": ["latest_invoice.payment_intent"]}
+                                  "expand": ["latest_invoice"]}
         if proration_date is not None:
             params["proration_date"] = int(proration_date.timestamp())
         return self._update(sub, params, "change")

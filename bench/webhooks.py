@@ -1,6 +1,7 @@
-"""Webhook throughput: events received and processed end to end, against a raw HMAC + INSERT baseline.
+"""Webhook throughput: events received and processed end to end, against a raw HMAC + INSERT baseline;
+then, with the emulator answering after a real Stripe's latency, what several workers and coalescing buy.
 
-    .venv/bin/python bench/webhooks.py [--events 2000]
+    .venv/bin/python bench/webhooks.py [--events 2000] [--latency 0.1]
 
 The baseline does the least any correct receiver must: verify the Stripe signature (HMAC-SHA256)
 and INSERT the raw event, one transaction per event, on the same database. billingos does that
@@ -16,11 +17,14 @@ import hmac
 import json
 import sys
 import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import time
 
 from sqlalchemy import Column, MetaData, String, Table, Text
 from sqlalchemy.engine import Engine
@@ -96,9 +100,98 @@ def measure(name: str, engine: Engine, n: int) -> None:
     print(row(f"{name}: process only (task)", f"{proc:,.0f}/s", f"{proc / base:.2f}x"))
 
 
+def _stored(billing: Billing, events: list[dict[str, Any]]) -> None:
+    """Receive every event (what the web requests pay), without processing any yet."""
+    billing.tasks.deferred = True
+    ts = int(billing.now().timestamp())
+    for event in events:
+        body = json.dumps(plain(event)).encode()
+        billing.webhooks.receive(body, {"Stripe-Signature": signature_header(body, [SECRET], ts),
+                                        "Content-Type": "application/json"})
+    billing.tasks.queued.clear()       # the workers below take the work from the jobs table
+
+
+def _workers(billing: Billing, n: int) -> float:
+    """Seconds for ``n`` worker threads (huey consumers) to drain the webhooks queue."""
+    def work() -> None:
+        while billing.jobs.run("webhooks"):
+            pass
+
+    threads = [threading.Thread(target=work) for _ in range(n)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def latency(pg: Engine, seconds: float, customers: int) -> None:
+    """Events for ``customers`` different customers, the emulator answering after ``seconds``: 1 worker, then
+    8; then 50 events for one subscription drained by 8 workers, counting Stripe fetches."""
+    from sqlalchemy import text
+    results = {}
+    for workers in (1, 8):
+        clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
+        em = Emulator(clock=clock)
+        sc = em.client()
+        captured: list[dict[str, Any]] = []
+        ids = [sc.v1.customers.create(params={"email": f"l{i}@b.co", "metadata": {"billingos_owner_id": f"org_{i}"}}).id
+               for i in range(customers)]
+        em.hooks.event.append(captured.append)
+        for cid in ids:
+            sc.v1.customers.update(cid, params={"name": "renamed"})
+        with pg.begin() as c:
+            c.execute(text("DROP TABLE IF EXISTS bench_raw_events"))
+        billing = Billing(engine=pg, emulator=em, clock=clock, webhook_secrets=[SECRET])
+        billing.migrate()
+        _truncate(pg)
+        _stored(billing, captured)
+        em.latency = seconds
+        results[workers] = _workers(billing, workers)
+        assert {e.status for e in billing.webhooks.events(limit=customers)} == {"processed"}
+        billing.close()
+    print(row(f"PostgreSQL, {seconds * 1000:.0f} ms Stripe latency: {customers} customers",
+              f"1 worker {results[1]:.1f} s", f"8 workers {results[8]:.1f} s", f"{results[1] / results[8]:.1f}x"))
+
+    clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
+    em = Emulator(clock=clock)
+    sc = em.client()
+    cust = sc.v1.customers.create(params={"email": "s@b.co", "metadata": {"billingos_owner_id": "org_s"}})
+    price = sc.v1.prices.create(params={"currency": "usd", "unit_amount": 1000, "product_data": {"name": "P"},
+                                        "recurring": {"interval": "month"}})
+    sub = sc.v1.subscriptions.create(params={"customer": cust.id, "items": [{"price": price.id}],
+                                             "trial_period_days": 30})
+    captured = []
+    em.hooks.event.append(captured.append)
+    for i in range(50):
+        sc.v1.subscriptions.update(sub.id, params={"metadata": {"n": str(i)}})
+    billing = Billing(engine=pg, emulator=em, clock=clock, webhook_secrets=[SECRET])
+    _truncate(pg)
+    billing.customers.sync(sc.v1.customers.retrieve(cust.id))
+    _stored(billing, [e for e in captured if e["type"] == "customer.subscription.updated"])
+    em.latency = seconds
+    before = len(em.request_log)
+    took = _workers(billing, 8)
+    fetches = sum(1 for method, path, _ in em.request_log[before:] if method == "GET" and path.endswith(sub.id))
+    print(row("50 events for one subscription, 8 workers", f"{fetches} fetches", f"{took:.1f} s"))
+    billing.close()
+
+
+def _truncate(engine: Engine) -> None:
+    from sqlalchemy import text
+
+    from billingos.models import metadata
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as c:
+        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds the emulator waits per call")
+    parser.add_argument("--customers", type=int, default=400)
     args = parser.parse_args()
     print(row("path", "events/s", "vs baseline"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,8 +200,9 @@ def main() -> None:
     with postgres_schema() as pg:
         if pg is None:
             print("PostgreSQL not reachable: skipped")
-        else:
-            measure("PostgreSQL", pg, args.events)
+            return
+        measure("PostgreSQL", pg, args.events)
+        latency(pg, args.latency, args.customers)
 
 
 if __name__ == "__main__":

@@ -34,12 +34,14 @@ _JOB_STATUS = {"pending": "pending", "processing": "running", "failed": "failed"
 
 class WebhookService:
     def __init__(self, ctx: Context, *, max_attempts: int = 8, base_delay: timedelta = timedelta(seconds=30),
-                 max_delay: timedelta = timedelta(hours=6)) -> None:
+                 max_delay: timedelta = timedelta(hours=6), batch: int = 10) -> None:
         self._ctx = ctx
         self._handlers: dict[str, list[Handler]] = {}
         self._mirrors: list[Mirror] = []
         self._processor = Processor(ctx, mirror_for=self._mirror_for, handlers_for=self.handlers_for)
-        self._queue = ctx.jobs.define(QUEUE, self._processor.work, grouped=True, max_attempts=max_attempts,
+        # A small batch: with Stripe's latency a worker fetches its batch one object after another, so small
+        # batches spread a burst over every worker (pending events of one object still come together).
+        self._queue = ctx.jobs.define(QUEUE, self._processor.work, grouped=True, batch=batch, max_attempts=max_attempts,
                                       base_delay=base_delay, max_delay=max_delay,
                                       trigger=lambda key: ctx.tasks.enqueue("webhooks.process", key),
                                       on_dead=self._dead)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from . import validation
 from .announce import announce_signals
 from .bus import EventBus
 from .catalog.service import CatalogService
@@ -21,7 +23,7 @@ from .config import BillingConfig
 from .context import Context, closed_error
 from .customers.service import CustomerService
 from .entitlements import Check, EntitlementService
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InvalidInputError
 from .invoices.service import InvoiceService
 from .jobs import Jobs
 from .reconcile import ReconcileService
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from .testing import TestKit
 
 __all__ = ["Billing"]
+
+_REVISION = re.compile(r"[A-Za-z0-9_+\-@]{1,64}")
 
 
 class Billing:
@@ -149,6 +153,9 @@ class Billing:
         """Run billingos's background jobs and periodic jobs on the host's huey instance."""
         if self._ctx.closed:
             raise closed_error()
+        if not (callable(getattr(huey, "task", None)) and callable(getattr(huey, "periodic_task", None))):
+            raise InvalidInputError(f"huey must be a huey.Huey instance (with task() and periodic_task()), got "
+                                    f"{validation.echo(huey)}.", param="huey")
         return self.tasks.register(huey)
 
     def now(self) -> datetime:
@@ -164,8 +171,17 @@ class Billing:
         """Run billingos's alembic migrations (its own version table) on the configured database."""
         if self._ctx.closed:   # a host engine would still connect
             raise closed_error()
+        if not isinstance(revision, str) or not _REVISION.fullmatch(revision):
+            raise InvalidInputError(f"revision must be 'head' or a billingos migration id, got "
+                                    f"{validation.echo(revision)}.", param="revision")
+        from alembic.util import CommandError
+
         from .migrations import upgrade
-        upgrade(self.engine, revision)
+        try:
+            upgrade(self.engine, revision)
+        except CommandError as e:   # an unknown revision: nothing was run
+            raise InvalidInputError(f"revision {revision!r} is not a billingos migration: {e}", param="revision") \
+                from None
 
     def __repr__(self) -> str:
         stripe = "emulator" if self.emulator is not None else (self.config.stripe_api_base or "stripe")

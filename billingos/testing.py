@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import validation
 from .clock import FrozenClock
-from .errors import BillingError, ConfigurationError
+from .errors import BillingError, ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
     from .billing import Billing
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["TestKit"]
 
 WEBHOOK_URL = "http://127.0.0.1/billingos/webhooks"   # an in-process receiver; nothing listens there
+MAX_ADVANCE = timedelta(days=3660)
+_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 
 
 class TestKit:
@@ -32,6 +35,8 @@ class TestKit:
     def connect(self, *, url: str = WEBHOOK_URL, mode: str = "immediate") -> str:
         """Create a webhook endpoint in the emulator, signed with the first configured webhook secret,
         whose deliveries go straight to ``billing.webhooks.receive``. Returns the endpoint id."""
+        validation.url(url)
+        validation.choice(mode, "mode", ("immediate", "manual"))
         billing = self._billing
         if not billing.config.webhook_secrets:
             raise ConfigurationError("billing.testing.connect() signs with BillingConfig.webhook_secrets[0]; "
@@ -51,12 +56,23 @@ class TestKit:
         return 200
 
     def advance(self, delta: timedelta | None = None, **kw: float) -> Any:
-        """Move the shared FrozenClock, let the emulator run what fell due, then drain."""
+        """Move the shared FrozenClock, let the emulator run what fell due, then drain. ``delta`` and the
+        keywords (``days=31``, ``hours=2``...) add up to at most ten years."""
+        if delta is not None:
+            validation.timedelta_(delta, "delta", minimum=timedelta(0), maximum=MAX_ADVANCE)
+        for name, amount in kw.items():
+            if name not in _UNITS:
+                raise InvalidInputError(f"advance() takes delta= or {', '.join(_UNITS)}=, not "
+                                        f"{validation.echo(name)}.", param=str(name)[:40])
+            validation.seconds(amount, name, minimum=0, maximum=MAX_ADVANCE / timedelta(**{name: 1}))
+        step_by = (delta or timedelta()) + timedelta(**kw)
+        if step_by > MAX_ADVANCE:
+            raise InvalidInputError("advance() moves time by at most ten years at once.", param="delta")
         clock = self._billing.clock
         if not isinstance(clock, FrozenClock):
             raise ConfigurationError("billing.testing.advance() needs a FrozenClock shared by Billing and the "
                                      "emulator (Billing(clock=FrozenClock(...), stripe_emulator=True)).")
-        target = clock.now() + (delta or timedelta()) + timedelta(**kw)
+        target = clock.now() + step_by
         step = timedelta(hours=1)
         while clock.now() < target:  # hour by hour, so retries and renewals land in order
             clock.set(min(clock.now() + step, target))
@@ -66,6 +82,7 @@ class TestKit:
 
     def drain(self, *, max_rounds: int = 100) -> int:
         """Deliver due webhooks, run queued jobs and due retries until nothing is left. Returns the work done."""
+        validation.integer(max_rounds, "max_rounds", minimum=1, maximum=1_000_000)
         done = 0
         for _ in range(max_rounds):
             n = len(self.emulator.webhooks.deliver()) + self._billing.tasks.run_queued()

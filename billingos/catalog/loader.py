@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from .. import validation
 from ..errors import InvalidInputError
 from .schemas import Catalog
 
@@ -23,19 +24,32 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
     Raises ``InvalidInputError`` (with the file name) for a missing file, a syntax error, an unknown
     key or any invalid declaration.
     """
-    p = Path(path)
+    raw = os.fspath(path) if isinstance(path, str | os.PathLike) else path
+    if not isinstance(raw, str) or not 0 < len(raw) <= 1024 or "\x00" in raw or not _encodable(raw):
+        raise InvalidInputError(f"path must be the path of a .toml, .yaml or .yml file, got {validation.echo(raw)}.",
+                                param="path")
+    p = Path(raw)
+    name = str(p)
     fmt = _FORMATS.get(p.suffix.lower())
     if fmt is None:
         raise InvalidInputError(
-            f"{p}: unsupported catalog file type {p.suffix!r}; use .toml, .yaml or .yml.", param="path"
-        )
+            f"{name}: unsupported catalog file type {validation.echo(p.suffix)}; use .toml, .yaml or .yml.",
+            param="path")
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InvalidInputError(f"{p}: no such catalog file.", param="path") from None
+        raise InvalidInputError(f"{name}: no such catalog file.", param="path") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise InvalidInputError(f"{p}: cannot read the catalog file: {e}", param="path") from None
+        raise InvalidInputError(f"{name}: cannot read the catalog file: {type(e).__name__}.", param="path") from None
     return parse_catalog(text, fmt, source=str(p))
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_catalog(text: str, fmt: str, *, source: str = "<string>") -> Catalog:

@@ -54,8 +54,8 @@ __all__ = [
 # Stripe caps a recurring period at three years (3 years, 36 months, 156 weeks; days likewise).
 MAX_INTERVAL = {"day": 1095, "week": 156, "month": 36, "year": 3}
 LIMIT_PREFIX = "billingos_limit."  # product metadata key prefix for per-plan feature limits
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
-_EVENT_NAME = re.compile(r"^[A-Za-z0-9_\-.:]+$")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]*")
+_EVENT_NAME = re.compile(r"[A-Za-z0-9_\-.:]+")
 
 Interval = Literal["day", "week", "month", "year"]
 Reset = Literal["billing_period", "day", "week", "month", "year", "never"]
@@ -164,7 +164,7 @@ class Price(_Declaration):
     @field_validator("lookup_key")
     @classmethod
     def _lookup_key(cls, v: str) -> str:
-        if not _KEY.match(v):
+        if not _KEY.fullmatch(v):
             raise ValueError(f"lookup_key {v!r} must be letters, digits, '_', '-', '.' or ':'")
         return v
 
@@ -304,7 +304,7 @@ class Product(_Declaration):
     @field_validator("key")
     @classmethod
     def _key(cls, v: str) -> str:
-        if not _KEY.match(v):
+        if not _KEY.fullmatch(v):
             raise ValueError(f"key {v!r} must be letters, digits, '_', '-', '.' or ':'")
         return v
 
@@ -361,7 +361,7 @@ class Feature(_Declaration):
     @field_validator("key")
     @classmethod
     def _key(cls, v: str) -> str:
-        if not _KEY.match(v):
+        if not _KEY.fullmatch(v):
             raise ValueError(f"key {v!r} must be letters, digits, '_', '-', '.' or ':'")
         return v
 
@@ -401,7 +401,7 @@ class Meter(_Declaration):
     @field_validator("event_name")
     @classmethod
     def _event_name(cls, v: str) -> str:
-        if not _EVENT_NAME.match(v):
+        if not _EVENT_NAME.fullmatch(v):
             raise ValueError(f"event_name {v!r} must be letters, digits, '_', '-', '.' or ':'")
         return v
 

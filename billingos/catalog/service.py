@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import validation
 from ..domain_events import CatalogSynced
 from ..errors import BillingError, InvalidInputError, NotFoundError
 from ..stripe_api import call_stripe, plain
@@ -62,6 +64,8 @@ class CatalogService:
         longer declares are archived (never deleted) unless ``archive_removed=False``. Meters are never
         deactivated: subscribers on archived prices still report usage to them.
         """
+        validation.boolean(dry_run, "dry_run")
+        validation.boolean(archive_removed, "archive_removed")
         catalog = _coerce(catalog)
         remote = fetch_remote(self._ctx.stripe, catalog)
         plan = make_plan(catalog, remote, archive_removed=archive_removed)
@@ -111,7 +115,7 @@ class CatalogService:
     def ensure_products(self, product_ids: Iterable[str | None]) -> None:
         """Mirror products (and their features) that a subscription refers to but the catalog mirror does
         not know yet, e.g. made in the Dashboard. Fetched before any transaction that needs them."""
-        wanted = {p for p in product_ids if p}
+        wanted = set(_product_ids(product_ids, none_ok=True)) - {None}
         if not wanted:
             return
         with self._ctx.session_factory() as session:
@@ -122,7 +126,7 @@ class CatalogService:
         """Fetch products and their attached features from Stripe and mirror them. False when Stripe could
         not answer for one of them (its grants then come from the mirror as it is)."""
         fetched, complete = [], True
-        for pid in sorted(set(product_ids)):
+        for pid in sorted(set(_product_ids(product_ids))):
             try:
                 product = plain(call_stripe(self._ctx.stripe.v1.products.retrieve, pid))
                 page = call_stripe(self._ctx.stripe.v1.products.features.list, pid, params={"limit": 100})
@@ -180,10 +184,12 @@ class CatalogService:
     # --- reads --------------------------------------------------------------------------------
     def product(self, key: str) -> ProductInfo:
         """A product by catalog key or Stripe id."""
+        _text(key, "key")
         with self._ctx.session_factory() as session:
             return ProductInfo.from_row(self._product_row(session, key))
 
     def products(self, *, active: bool | None = True) -> list[ProductInfo]:
+        validation.optional_boolean(active, "active")
         stmt = select(BillingProduct).where(BillingProduct.deleted_at.is_(None)).order_by(BillingProduct.id)
         if active is not None:
             stmt = stmt.where(BillingProduct.active.is_(active))
@@ -202,12 +208,15 @@ class CatalogService:
                 raise NotFoundError(
                     f"No price with lookup key or id {ref!r}. Declare it in the catalog and run "
                     "billing.catalog.sync().",
-                    param="price",
+                    param="lookup_key_or_id",
                 )
             return PriceInfo.from_row(row, self._product_keys(session).get(row.product))
 
     def prices(self, product: str | None = None, *, active: bool | None = True) -> list[PriceInfo]:
         """Prices, optionally of one product (catalog key or Stripe id); ``active=None`` for all."""
+        validation.optional_boolean(active, "active")
+        if product is not None:
+            _text(product, "product")
         stmt = select(BillingPrice).order_by(BillingPrice.id)
         if active is not None:
             stmt = stmt.where(BillingPrice.active.is_(active))
@@ -229,6 +238,7 @@ class CatalogService:
             return FeatureInfo.from_row(row)
 
     def features(self, *, active: bool | None = True) -> list[FeatureInfo]:
+        validation.optional_boolean(active, "active")
         stmt = select(BillingFeature).order_by(BillingFeature.lookup_key)
         if active is not None:
             stmt = stmt.where(BillingFeature.active.is_(active))
@@ -237,6 +247,7 @@ class CatalogService:
 
     def plan_features(self, product_key: str) -> list[PlanFeatureInfo]:
         """The features a plan includes, with limits for metered ones (what entitlements read)."""
+        _text(product_key, "product_key")
         with self._ctx.session_factory() as session:
             product = self._product_row(session, product_key)
             types = dict(session.execute(select(BillingFeature.lookup_key, BillingFeature.type)).all())
@@ -299,18 +310,35 @@ def _deleted(obj: Mapping[str, Any]) -> bool:
 
 
 def _text(value: Any, param: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > 255:
-        raise InvalidInputError(f"{param} must be a non-empty string, got {value!r}.", param=param)
+    """A catalog key, lookup key, event name or Stripe id."""
+    if not isinstance(value, str) or not _REF.fullmatch(value):
+        raise InvalidInputError(f"{param} must be a catalog key or Stripe id (1-255 letters, digits, '_', '-', '.' "
+                                f"or ':'), got {validation.echo(value)}.", param=param)
     return value
+
+
+_REF = re.compile(r"[A-Za-z0-9_.:\-]{1,255}")
+
+
+def _product_ids(value: Any, *, none_ok: bool = False) -> list[Any]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InvalidInputError(f"product_ids must be a list of Stripe product ids, got {validation.echo(value)}.",
+                                param="product_ids")
+    return [p if p is None and none_ok else _text(p, "product_ids") for p in value]
 
 
 def _coerce(catalog: Any) -> Catalog:
     if isinstance(catalog, Catalog):
         return catalog
-    if isinstance(catalog, str | os.PathLike):
-        return load_catalog(catalog)
-    if isinstance(catalog, Mapping):
-        return Catalog(**{str(k): v for k, v in catalog.items()})
+    try:
+        if isinstance(catalog, str | os.PathLike):
+            return load_catalog(catalog)
+        if isinstance(catalog, Mapping):
+            validation.json_object(catalog, "catalog")
+            return Catalog(**{str(k): v for k, v in catalog.items()})
+    except InvalidInputError as e:     # name the argument: catalog (the file), catalog.<field> (a declaration)
+        inner = "" if e.param in (None, "path", "catalog") else f".{e.param}"
+        raise InvalidInputError(e.message, param=f"catalog{inner}") from None
     raise InvalidInputError(
         f"sync() takes a Catalog, a mapping or a path to a .toml/.yaml file, got {type(catalog).__name__}.",
         param="catalog",

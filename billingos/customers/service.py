@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ..context import Context
 
 _UNSET: Any = object()
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now: datetime,
@@ -111,9 +113,9 @@ class CustomerService:
                 raise InvalidInputError("the owner id metadata key cannot be changed.", param="metadata")
             params["metadata"] = meta
         if default_payment_method is not _UNSET:
-            pm = default_payment_method and validation.stripe_id(default_payment_method, "pm",
-                                                                  "default_payment_method")
-            params["invoice_settings"] = {"default_payment_method": pm or ""}
+            pm = None if default_payment_method is None else validation.stripe_id(default_payment_method, "pm",
+                                                                                   "default_payment_method")
+            params["invoice_settings"] = {"default_payment_method": pm or ""}     # None clears it
         if not params:
             raise InvalidInputError("update() needs at least one of email, name, metadata, "
                                     "default_payment_method.")
@@ -130,11 +132,12 @@ class CustomerService:
 
     def sync(self, obj: Any) -> Customer:
         """Apply a Stripe customer object (a dict or a StripeObject) to the DB and fire signals."""
-        data = plain(obj)
+        data = plain(validation.stripe_object(obj, "obj", prefix="cus", kind="customer"))
         return self._commit(lambda: data, data["id"])
 
     def fetch(self, customer_id: str) -> dict[str, Any]:
         """The customer as Stripe has it now; Stripe's deleted stub when it is gone (a 404 too)."""
+        validation.stripe_id(customer_id, "cus", "customer_id")
         return self._current(customer_id) or _deleted(customer_id)
 
     def _current(self, customer_id: str) -> dict[str, Any] | None:
@@ -171,14 +174,14 @@ class CustomerService:
     def ensure(self, customer_id: str | None) -> None:
         """Make sure a customer that another object refers to is local (an invoice or subscription event
         may arrive before the customer's own): fetched and applied once, outside the caller's transaction."""
-        if not customer_id or self._find(stripe_id=customer_id) is not None:
+        if customer_id is None or self._find(stripe_id=validation.stripe_id(customer_id, "cus", "customer_id")):
             return
         self._commit(lambda: self.fetch(customer_id), customer_id, missing_ok=True)
 
     # --- reads ------------------------------------------------------------------------------
     def get(self, *, owner_id: str | None = None, stripe_id: str | None = None) -> Customer:
         if (owner_id is None) == (stripe_id is None):
-            raise InvalidInputError("customers.get() takes exactly one of owner_id= or stripe_id=.")
+            raise InvalidInputError("customers.get() takes exactly one of owner_id= or stripe_id=.", param="owner_id")
         if owner_id is not None:
             validation.owner_id(owner_id)
         else:
@@ -193,6 +196,7 @@ class CustomerService:
              search: str | None = None, include_deleted: bool = False) -> Page[Customer]:
         """Keyset pagination, oldest first. ``search`` matches email, name or owner id (substring)."""
         validation.limit(limit, maximum=1000)
+        validation.boolean(include_deleted, "include_deleted")
         start = _decode_cursor(after)
         stmt = select(BillingCustomer).where(BillingCustomer.id > start).order_by(BillingCustomer.id).limit(limit + 1)
         if email is not None:
@@ -268,13 +272,17 @@ def _encode_cursor(row_id: int) -> str:
 def _decode_cursor(cursor: str | None) -> int:
     if cursor is None:
         return 0
+    if not isinstance(cursor, str) or not _CURSOR.fullmatch(cursor):
+        raise InvalidInputError(f"after must be the next_cursor of a previous page, got {validation.echo(cursor)}.",
+                                param="after")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("c:"):
+        if not raw.startswith("c:") or not raw[2:].isdigit() or len(raw) > 20:
             raise ValueError
         return int(raw[2:])
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInputError(f"after={cursor!r} is not a cursor from a previous page.", param="after") from None
+        raise InvalidInputError(f"after={validation.echo(cursor)} is not a cursor from a previous page.",
+                                param="after") from None
 
 
 def _quote(value: str) -> str:

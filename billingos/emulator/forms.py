@@ -6,7 +6,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+_KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 
 
 class FormError(ValueError):
@@ -16,7 +16,7 @@ class FormError(ValueError):
 def decode(body: str) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for key, value in parse_qsl(body, keep_blank_values=True):
-        m = _KEY.match(key)
+        m = _KEY.fullmatch(key)
         if not m:
             raise FormError(f"Invalid parameter name: {key}")
         parts = [m.group(1), *re.findall(r"\[([^\[\]]*)\]", m.group(2))]

@@ -33,7 +33,7 @@ class Router:
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
-        rx = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
+        rx = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern))
         self.routes.append((method.upper(), rx, handler))
 
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
@@ -44,10 +44,10 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
         for m, rx, handler in self.routes:
-            hit = rx.match(path)
+            hit = rx.fullmatch(path)
             if hit and m == method.upper():
                 return handler, hit.groupdict()
         return None
 
     def path_known(self, path: str) -> bool:
-        return any(rx.match(path) for _, rx, _ in self.routes)
+        return any(rx.fullmatch(path) for _, rx, _ in self.routes)

@@ -67,7 +67,7 @@ class EntitlementService:
         self.index_ttl = 30.0
         self.cache = EntitlementCache(ctx.config.redis_url)
         self._recomputer = Recomputer(grace_period=timedelta(days=10))
-        self.quota = QuotaOps(ctx, known_type=self.known_type, policy=self.policy)
+        self.quota = QuotaOps(ctx, known_type=self.known_type, policy=self._policy_of)
         ctx.tasks.job("entitlements.refresh", self.refresh)
         ctx.tasks.job("entitlements.recompute_all", self.recompute_all)
         ctx.tasks.every("entitlements.expire", timedelta(minutes=1), self.expire)
@@ -83,28 +83,31 @@ class EntitlementService:
                   local_ttl: float | None = None, redis_ttl: int | None = None, redis_namespace: str | None = None,
                   redis_retry_after: float | None = None) -> None:
         """Tune the service (normally once, at start-up). ``local_ttl`` bounds how long a process trusts
-        its in-process answer without asking Redis; ``redis_ttl`` how long a snapshot lives in Redis."""
+        its in-process answer without asking Redis; ``redis_ttl`` how long a snapshot lives in Redis.
+        Every argument is checked before any is applied."""
         if grace_period is not None:
-            if not isinstance(grace_period, timedelta) or grace_period < timedelta():
-                raise InvalidInputError("grace_period must be a non-negative timedelta.", param="grace_period")
+            validation.timedelta_(grace_period, "grace_period", minimum=timedelta(), maximum=timedelta(days=365))
+        if default_policy is not None:
+            validation.choice(default_policy, "default_policy", POLICIES)
+        if local_ttl is not None:
+            validation.seconds(local_ttl, "local_ttl", minimum=0, maximum=3600, open_minimum=True)
+        if redis_ttl is not None:
+            validation.integer(redis_ttl, "redis_ttl", minimum=1, maximum=86400)
+        if redis_namespace is not None:
+            validation.lookup_key(redis_namespace, "redis_namespace")
+        if redis_retry_after is not None:
+            validation.seconds(redis_retry_after, "redis_retry_after", minimum=0, maximum=600)
+        if grace_period is not None:
             self._recomputer.grace_period = grace_period
         if default_policy is not None:
-            self.default_policy = self._policy_name(default_policy, "default_policy")  # type: ignore[assignment]
+            self.default_policy = default_policy  # type: ignore[assignment]
         if local_ttl is not None:
-            if isinstance(local_ttl, bool) or not isinstance(local_ttl, int | float) or not 0 < local_ttl <= 3600:
-                raise InvalidInputError("local_ttl must be seconds in (0, 3600].", param="local_ttl")
             self.cache.local_ttl = float(local_ttl)
         if redis_ttl is not None:
-            if isinstance(redis_ttl, bool) or not isinstance(redis_ttl, int) or not 1 <= redis_ttl <= 86400:
-                raise InvalidInputError("redis_ttl must be whole seconds from 1 to 86400.", param="redis_ttl")
             self.cache.redis_ttl = redis_ttl
         if redis_namespace is not None:
-            self.cache.namespace = validation.text(redis_namespace, "redis_namespace", max_length=100,
-                                                   required=True) or ""
+            self.cache.namespace = redis_namespace
         if redis_retry_after is not None:
-            if isinstance(redis_retry_after, bool) or not isinstance(redis_retry_after, int | float) \
-                    or not 0 <= redis_retry_after <= 600:
-                raise InvalidInputError("redis_retry_after must be seconds in [0, 600].", param="redis_retry_after")
             self.cache.retry_after = float(redis_retry_after)
         self.cache.expire_all()
 
@@ -112,20 +115,19 @@ class EntitlementService:
         """What ``has_feature``/``check`` answer for ``key`` when Redis or the database is unreachable:
         ``open`` (allow), ``closed`` (deny) or ``last_known`` (this process's last answer). Overrides
         the feature's ``billingos_on_failure`` metadata."""
-        self._policies[feature_key(key)] = self._policy_name(policy, "policy")
+        key = feature_key(key)
+        self._policies[key] = validation.choice(policy, "policy", POLICIES)
 
     def policy(self, key: str) -> str:
+        """The failure policy that applies to feature ``key``."""
+        return self._policy_of(feature_key(key))
+
+    def _policy_of(self, key: str) -> str:
         chosen = self._policies.get(key)
         if chosen is None:
             index = self._feature_index()
             chosen = (index.get(key) or ("", None))[1] if index is not None else None
         return chosen if chosen in POLICIES else self.default_policy
-
-    @staticmethod
-    def _policy_name(value: Any, param: str) -> str:
-        if value not in POLICIES:
-            raise InvalidInputError(f"{param} must be one of {', '.join(POLICIES)}, got {value!r}.", param=param)
-        return str(value)
 
     def close(self) -> None:
         """Stop the invalidation listener and close the Redis client."""
@@ -199,7 +201,7 @@ class EntitlementService:
 
     def _fallback(self, owner_id: Any, key: Any, entry: Entry | None, backend: str) -> Check:
         """A backend is down: answer by the feature's policy, never by raising."""
-        policy = self.policy(key) if isinstance(key, str) else "closed"
+        policy = self._policy_of(key) if isinstance(key, str) else "closed"
         if policy == "open":
             return Check(True, None, None, None, None, "fail_open")
         if policy == "last_known":
@@ -321,13 +323,14 @@ class EntitlementService:
         """The owner's effective limit for the metered feature(s) counted by ``meter`` (a meter event name
         or a feature key): plan or override, plus rollover, as ``check`` sees it. None when no such
         feature is granted or when it is unlimited. Usage thresholds read their limits here."""
-        return self.limits_for({(owner_id, meter)})[(owner_id, meter)]
+        pair = (validation.owner_id(owner_id), validation.meter_name(meter))
+        return self.limits_for({pair})[pair]
 
     def limits_for(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
         """``limit_for`` for many (owner, meter) pairs: one query finds the features each meter counts, and
         ``check`` runs only for owners holding a grant of such a feature (a bulk load of 30,000 owners
         without one costs two queries, not 30,000 cache loads)."""
-        wanted = set(pairs)
+        wanted = validation.owner_meter_pairs(pairs)
         meters = sorted({meter for _, meter in wanted})
         f = BillingFeature
         with self._ctx.session_factory() as session:
@@ -364,11 +367,12 @@ class EntitlementService:
 
     def generation(self, owner_id: str) -> int:
         """Changes whenever the owner's entitlements may have changed (``EntitlementCache.generation``)."""
-        return self.cache.generation(owner_id)
+        return self.cache.generation(validation.owner_id(owner_id))
 
     def known_type(self, key: str) -> str:
         """The feature's type (boolean or metered); InvalidInputError for an unknown key, BackendDown when
         the database cannot tell."""
+        feature_key(key)
         index = self._feature_index()
         if index is None or key not in index:
             self._index_at = -math.inf
@@ -421,6 +425,7 @@ class EntitlementService:
 
     def refresh_products(self, owner_id: str) -> None:
         """Re-read from Stripe the products the owner's live subscriptions hold (before a recompute)."""
+        validation.owner_id(owner_id)
         with self._ctx.session_factory() as session:
             subs = session.scalars(select(BillingSubscription).where(
                 BillingSubscription.owner_id == owner_id,

@@ -39,9 +39,8 @@ class InvoiceService:
         """The owner's invoices, newest first."""
         validation.owner_id(owner_id)
         validation.limit(limit)
-        if status is not None and status not in STATUSES:
-            raise validation.InvalidInputError(
-                "status must be one of draft, open, paid, uncollectible, void.", param="status")
+        if status is not None:
+            validation.choice(status, "status", STATUSES)
         stmt = select(BillingInvoice).where(BillingInvoice.owner_id == owner_id)
         if status is not None:
             stmt = stmt.where(BillingInvoice.status == status)
@@ -70,6 +69,7 @@ class InvoiceService:
 
     def fetch(self, invoice_id: str) -> dict[str, Any] | None:
         """The invoice as Stripe has it now; None when Stripe has no such invoice (a deleted draft)."""
+        validation.stripe_id(invoice_id, "in", "invoice_id")
         try:
             return plain(call_stripe(self._ctx.stripe.v1.invoices.retrieve, invoice_id))
         except NotFoundError:

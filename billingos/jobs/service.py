@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from .. import validation
 from ..db import insert_ignore, on_commit
 from ..errors import InvalidInputError, NotFoundError
 from .models import STATUSES, BillingJob
@@ -124,6 +125,7 @@ class Jobs:
         """Claim and handle due jobs of ``queue`` until none is left (or ``limit`` were handled). With
         ``key``, start with that job (and its group). Returns how many jobs were handled."""
         q = self._queue(queue)
+        _optional_key_and_limit(key, limit)
         me = threading.get_ident()
         if me in q.running:       # an inline trigger from inside a handler: the outer loop takes it
             return 0
@@ -146,6 +148,7 @@ class Jobs:
     def claim(self, queue: str, *, key: str | None = None, limit: int | None = None) -> list[Job]:
         """Claim due jobs of ``queue`` for a worker of your own (``run`` claims and handles them for you)."""
         q = self._queue(queue)
+        _optional_key_and_limit(key, limit)
         return self._claim(q, key=key, limit=limit or q.batch)
 
     def _claim(self, q: Queue, *, key: str | None, limit: int) -> list[Job]:
@@ -279,12 +282,13 @@ class Jobs:
         """Reset jobs to pending and trigger them: the given keys, or every job of ``queue`` in ``status``
         (and, for done jobs, with ``result``)."""
         q = self._queue(queue)
-        if status not in STATUSES:
-            raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}, got {status!r}.", param="status")
+        validation.choice(status, "status", STATUSES)
+        if result is not None:
+            validation.lookup_key(result, "result")
+        wanted = None if keys is None else validation.keys(keys)
         j = BillingJob
         with self._ctx.transaction() as s:
             stmt = select(j).where(j.queue == q.name)
-            wanted = None if keys is None else list(keys)
             stmt = stmt.where(j.key.in_(wanted)) if wanted is not None else stmt.where(j.status == status)
             if result is not None:
                 stmt = stmt.where(j.result == result)
@@ -303,18 +307,15 @@ class Jobs:
     def list(self, *, queue: str | None = None, status: str | None = None, result: str | None = None,
              limit: int = 100, keys: Iterable[str] | None = None) -> list[JobInfo]:
         j = BillingJob
-        stmt = select(j).order_by(j.id.desc()).limit(limit)
+        stmt = select(j).order_by(j.id.desc()).limit(validation.limit(limit, maximum=1_000_000))
         if queue is not None:
             stmt = stmt.where(j.queue == self._queue(queue).name)
         if status is not None:
-            if status not in STATUSES:
-                raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}, got {status!r}.",
-                                        param="status")
-            stmt = stmt.where(j.status == status)
+            stmt = stmt.where(j.status == validation.choice(status, "status", STATUSES))
         if result is not None:
-            stmt = stmt.where(j.result == result)
+            stmt = stmt.where(j.result == validation.lookup_key(result, "result"))
         if keys is not None:
-            stmt = stmt.where(j.key.in_(list(keys)))
+            stmt = stmt.where(j.key.in_(validation.keys(keys)))
         with self._ctx.session_factory() as s:
             return [JobInfo.from_row(r) for r in s.scalars(stmt)]
 
@@ -326,6 +327,8 @@ class Jobs:
         return None if row is None else (row[0], row[1])
 
     def get(self, queue: str, key: str) -> JobInfo | None:
+        self._queue(queue)
+        validation.idempotency_key(key, "key")
         found = self.list(queue=queue, keys=[key], limit=1)
         return found[0] if found else None
 
@@ -338,6 +341,13 @@ class Jobs:
             raise InvalidInputError(f"queue must be one of {', '.join(sorted(self.queues)) or 'no queue yet'}, "
                                     f"got {str(name)[:40]!r}.", param="queue")
         return q
+
+
+def _optional_key_and_limit(key: Any, limit: Any) -> None:
+    if key is not None:
+        validation.idempotency_key(key, "key")
+    if limit is not None:
+        validation.limit(limit, maximum=1_000_000)
 
 
 def _by_queue(jobs: Sequence[Job]) -> dict[str, list[Job]]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from .. import validation
 from ..domain_events import ReconciliationFixed
 from ..errors import InvalidInputError
 from ..freshness import ROUNDS, StaleStateError, claim_fresh, read_versions
@@ -62,7 +63,9 @@ class ReconcileService:
         window = self.lookback if lookback is None else lookback
         if not isinstance(window, timedelta) or not timedelta(0) < window <= timedelta(days=30):
             raise InvalidInputError("lookback must be a timedelta between 0 and 30 days (the Events API keeps "
-                                    "30 days).", param="lookback")
+                                    f"30 days), got {validation.echo(window)}.", param="lookback")
+        if progress is not None:
+            validation.callable_(progress, "progress")
         backfilled, processed = self._backfill(window, progress)
         kinds = [self._compare(r, progress) for r in self.reconcilers]
         report = ReconcileReport(events_backfilled=backfilled, events_processed=processed, kinds=kinds)

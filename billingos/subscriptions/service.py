@@ -17,6 +17,8 @@ from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequ
 from ..freshness import apply_fresh, claim_fresh
 from ..invoices import invoice_line
 from ..stripe_api import call_stripe, intent_key, plain
+from . import inputs
+from .inputs import PAUSE_BEHAVIORS, PRORATION, REACTIVATE_OPTIONS, STATUSES
 from .mirrors import subscription_mirrors, subscriptions_reconciler
 from .models import BillingSubscription
 from .schemas import InvoicePreview, PreviewLine, Proration, Subscription
@@ -30,9 +32,6 @@ if TYPE_CHECKING:
     from ..reconcile import Reconciler
     from ..webhooks import Mirror
 
-PRORATION = {"prorate": "create_prorations", "none": "none", "always_invoice": "always_invoice",
-             "at_period_end": "none"}   # at_period_end: a subscription schedule phase at the period end
-BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incomplete")
 _SCHEDULE_EXPAND = ["phases.items.price"]
 
 
@@ -56,29 +55,22 @@ class SubscriptionService:
         or to several ``items=[{"price": ..., "quantity": ...}]``.
 
         The same intent submitted twice, even concurrently, creates one subscription."""
-        cust = self._customer(customer)
         if (price is None) == (items is None):
             raise InvalidInputError("Give exactly one of price= or items=.", param="price")
+        if items is not None and not isinstance(items, list | tuple):
+            raise InvalidInputError(f"items must be a list of dicts, got {validation.echo(items)}.", param="items")
         lines = [{"price": price, "quantity": quantity}] if price is not None else list(items or [])
-        params: dict[str, Any] = {"customer": cust.id, "items": self._items(lines),
-                                  "metadata": validation.metadata(metadata),
-                                  "expand": ["latest_invoice"]}
-        self._trial(params, trial_days, trial_end)
-        if billing_cycle_anchor is not None:
-            params["billing_cycle_anchor"] = self._future(billing_cycle_anchor, "billing_cycle_anchor")
-        if payment_method is not None:
-            params["default_payment_method"] = validation.stripe_id(payment_method, "pm", "payment_method")
-        if coupon is not None:
-            params["discounts"] = [{"coupon": validation.text(coupon, "coupon", max_length=255, required=True)}]
-        if promotion_code is not None:
-            params.setdefault("discounts", []).append(
-                {"promotion_code": validation.stripe_id(promotion_code, "promo", "promotion_code")})
-        if payment_behavior not in BEHAVIORS:
-            raise InvalidInputError(f"payment_behavior must be one of {', '.join(BEHAVIORS)}.",
-                                    param="payment_behavior")
-        params["payment_behavior"] = payment_behavior
+        params = inputs.create_options(
+            self._ctx.now(), trial_days=trial_days, trial_end=trial_end, billing_cycle_anchor=billing_cycle_anchor,
+            payment_method=payment_method, coupon=coupon, promotion_code=promotion_code, metadata=metadata,
+            payment_behavior=payment_behavior, idempotency_key=idempotency_key)
+        source = "price" if price is not None else "items"
+        inputs.lines(lines, source)
+        cust = self._customer(customer)
+        params = {"customer": cust.id, "items": self._items(lines, source), **params,
+                  "expand": ["latest_invoice"]}
         key = idempotency_key or intent_key("subscription.create", params, self._same_intent_count(cust.id, params))
-        options = {"idempotency_key": validation.text(key, "idempotency_key", max_length=255, required=True)}
+        options = {"idempotency_key": key}
         return self._commit(lambda: plain(call_stripe(self._ctx.stripe.v1.subscriptions.create, params=params,
                                                       options=options)))
 
@@ -90,6 +82,7 @@ class SubscriptionService:
 
         ``at_period_end``: the renewal invoice with the new items (nothing is due now), previewed as the
         subscription's upcoming invoice with the items changed and no prorations."""
+        inputs.change(price, quantity, proration, proration_date)
         sub = self._require(subscription)
         items, behavior = self._change_items(sub, price, quantity, proration)
         date = int((proration_date or self._ctx.now()).timestamp())
@@ -109,6 +102,7 @@ class SubscriptionService:
         subscription schedule: nothing is charged now, the renewal bills the new items); see
         ``Subscription.scheduled_change`` and ``cancel_scheduled_change()``. Any other change applies now and
         replaces a pending scheduled one (the schedule is released first, else it would undo this change)."""
+        inputs.change(price, quantity, proration, proration_date)
         sub = self._require(subscription)
         items, behavior = self._change_items(sub, price, quantity, proration)
         if (proration or self.default_proration) == "at_period_end":
@@ -127,6 +121,9 @@ class SubscriptionService:
     def cancel(self, subscription: Subscription | str, *, at_period_end: bool = True, prorate: bool = False,
                invoice_now: bool = False) -> Subscription:
         """Cancel at the end of the paid period (default) or now (optionally prorating a credit)."""
+        validation.boolean(at_period_end, "at_period_end")
+        validation.boolean(prorate, "prorate")
+        validation.boolean(invoice_now, "invoice_now")
         sub = self._require(subscription)
         if sub.status in ("canceled", "incomplete_expired"):
             raise ConflictError(f"Subscription {sub.id} has already ended ({sub.status}); use reactivate().")
@@ -164,16 +161,20 @@ class SubscriptionService:
     def pause(self, subscription: Subscription | str, *, behavior: str = "void",
               resumes_at: datetime | None = None) -> Subscription:
         """Pause collection: invoices are voided (default), kept as drafts, or marked uncollectible."""
-        sub = self._require(subscription)
-        if behavior not in ("void", "keep_as_draft", "mark_uncollectible"):
-            raise InvalidInputError("behavior must be void, keep_as_draft or mark_uncollectible.", param="behavior")
-        pause: dict[str, Any] = {"behavior": behavior}
+        pause: dict[str, Any] = {"behavior": validation.choice(behavior, "behavior", PAUSE_BEHAVIORS)}
         if resumes_at is not None:
-            pause["resumes_at"] = self._future(resumes_at, "resumes_at")
+            pause["resumes_at"] = inputs.future(resumes_at, "resumes_at", self._ctx.now())
+        sub = self._require(subscription)
         return self._update(sub, {"pause_collection": pause}, "pause")
 
     def reactivate(self, subscription: Subscription | str, **options: Any) -> Subscription:
-        """After churn: a new subscription for the same customer and the same items."""
+        """After churn: a new subscription for the same customer and the same items. ``options``: those of
+        ``create()`` other than the customer and the items."""
+        unknown = sorted(set(options) - set(REACTIVATE_OPTIONS))
+        if unknown:
+            raise InvalidInputError(f"reactivate() takes {', '.join(REACTIVATE_OPTIONS)}; not "
+                                    f"{validation.echo(unknown[0])}.", param=str(unknown[0])[:40])
+        inputs.create_options(self._ctx.now(), **options)
         sub = self._require(subscription)
         if sub.status not in ("canceled", "incomplete_expired"):
             raise ConflictError(f"Subscription {sub.id} is {sub.status}; only an ended one can be reactivated.")
@@ -182,20 +183,24 @@ class SubscriptionService:
 
     # --- reads -------------------------------------------------------------------------------------
     def get(self, subscription_id: str) -> Subscription:
-        validation.stripe_id(subscription_id, "sub", "subscription_id")
+        return self._get(subscription_id, "subscription_id")
+
+    def _get(self, subscription_id: str, param: str) -> Subscription:
+        validation.stripe_id(subscription_id, "sub", param)
         with self._ctx.session_factory() as session:
             row = session.scalars(select(BillingSubscription).where(
                 BillingSubscription.stripe_id == subscription_id)).first()
             if row is None:
-                raise NotFoundError(f"No subscription {subscription_id!r}.", param="subscription_id")
+                raise NotFoundError(f"No subscription {subscription_id!r}.", param=param)
             return Subscription.from_row(row)
 
     def list(self, owner_id: str, *, status: str | None = None,
              active_only: bool = False) -> builtins.list[Subscription]:
         validation.owner_id(owner_id)
+        validation.boolean(active_only, "active_only")
         stmt = select(BillingSubscription).where(BillingSubscription.owner_id == owner_id)
         if status is not None:
-            stmt = stmt.where(BillingSubscription.status == validation.text(status, "status", max_length=32))
+            stmt = stmt.where(BillingSubscription.status == validation.choice(status, "status", STATUSES))
         if active_only:
             stmt = stmt.where(BillingSubscription.status.in_(("active", "trialing", "past_due")))
         with self._ctx.session_factory() as session:
@@ -203,11 +208,12 @@ class SubscriptionService:
 
     def sync(self, obj: Any) -> Subscription:
         """Apply a Stripe subscription (dict or StripeObject) through the one sync path."""
-        data = plain(obj)
+        data = plain(validation.stripe_object(obj, "obj", prefix="sub", kind="subscription"))
         return self._commit(lambda: data, data["id"])
 
     def fetch(self, subscription_id: str) -> dict[str, Any] | None:
         """The subscription as Stripe has it now; None when Stripe has no such subscription."""
+        validation.stripe_id(subscription_id, "sub", "subscription_id")
         try:
             return plain(call_stripe(self._ctx.stripe.v1.subscriptions.retrieve, subscription_id))
         except NotFoundError:
@@ -372,9 +378,7 @@ class SubscriptionService:
             raise InvalidInputError("change() needs price= and/or quantity=.", param="price")
         if sub.status in ("canceled", "incomplete_expired"):
             raise ConflictError(f"Subscription {sub.id} has ended ({sub.status}); use reactivate().")
-        policy = proration or self.default_proration
-        if policy not in PRORATION:
-            raise InvalidInputError(f"proration must be one of {', '.join(PRORATION)}.", param="proration")
+        policy = self.default_proration if proration is None else proration
         plan = next((i for i in sub.items if i.usage_type != "metered"), None)
         if plan is None:
             raise ConflictError(f"Subscription {sub.id} has no licensed item to change.")
@@ -382,79 +386,55 @@ class SubscriptionService:
         if price is not None:
             item["price"] = self._price_id(price)
         if quantity is not None:
-            item["quantity"] = _quantity(quantity)
+            item["quantity"] = quantity
         return [item], PRORATION[policy]
 
-    def _items(self, lines: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
-        if not lines or len(lines) > 20:
-            raise InvalidInputError("A subscription needs 1 to 20 items (Stripe's limit).", param="items")
+    def _items(self, lines: builtins.list[dict[str, Any]], param: str) -> builtins.list[dict[str, Any]]:
+        """Shape-checked lines (``_lines``) resolved against Stripe."""
         out = []
-        line: Any
         for n, line in enumerate(lines):
-            if not isinstance(line, dict) or set(line) - {"price", "quantity"} or "price" not in line:
-                raise InvalidInputError(f"items[{n}] must be a dict with 'price' and optional 'quantity'.",
-                                        param=f"items[{n}]")
-            price = self._price(line["price"])
+            price = self._price(line["price"], "price" if param == "price" else f"items[{n}].price")
             item: dict[str, Any] = {"price": price["id"]}
             metered = (price.get("recurring") or {}).get("usage_type") == "metered"
             if line.get("quantity") is not None:
                 if metered:
                     raise InvalidInputError(f"items[{n}]: a metered price takes no quantity.",
                                             param=f"items[{n}].quantity")
-                item["quantity"] = _quantity(line["quantity"])
+                item["quantity"] = line["quantity"]
             out.append(item)
         return out
 
     def _price_id(self, ref: str) -> str:
         return str(self._price(ref)["id"])
 
-    def _price(self, ref: Any) -> dict[str, Any]:
+    def _price(self, ref: Any, param: str = "price") -> dict[str, Any]:
         """A lookup key or a ``price_`` id, resolved against Stripe (the catalog's source of truth)."""
-        if isinstance(ref, str) and ref.startswith("price_"):
+        if inputs.price_ref(ref, param).startswith("price_"):
             try:
                 return plain(call_stripe(self._ctx.stripe.v1.prices.retrieve, ref))
             except NotFoundError:
-                raise InvalidInputError(f"Unknown price {ref!r}.", param="price") from None
-        key = validation.lookup_key(ref, "price")
-        found = call_stripe(self._ctx.stripe.v1.prices.list, params={"lookup_keys": [key], "active": True})
+                raise InvalidInputError(f"Unknown price {ref!r}.", param=param) from None
+        found = call_stripe(self._ctx.stripe.v1.prices.list, params={"lookup_keys": [ref], "active": True})
         if not found.data:
-            raise InvalidInputError(f"Unknown price {key!r}: no active Stripe price has that lookup_key. "
-                                    "Sync your catalog first.", param="price")
+            raise InvalidInputError(f"Unknown price {ref!r}: no active Stripe price has that lookup_key. "
+                                    "Sync your catalog first.", param=param)
         price = plain(found.data[0])
         if price.get("type") != "recurring":
-            raise InvalidInputError(f"Price {key!r} is one-time; a subscription needs a recurring price.",
-                                    param="price")
+            raise InvalidInputError(f"Price {ref!r} is one-time; a subscription needs a recurring price.",
+                                    param=param)
         return price
-
-    def _trial(self, params: dict[str, Any], days: int | None, end: datetime | None) -> None:
-        if days is not None and end is not None:
-            raise InvalidInputError("Give trial_days= or trial_end=, not both.", param="trial_days")
-        if days is not None:
-            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 730:
-                raise InvalidInputError("trial_days must be an integer from 1 to 730 (Stripe's limit).",
-                                        param="trial_days")
-            params["trial_period_days"] = days
-        if end is not None:
-            params["trial_end"] = self._future(end, "trial_end")
-
-    def _future(self, when: datetime, param: str) -> int:
-        if not isinstance(when, datetime) or when.tzinfo is None:
-            raise InvalidInputError(f"{param} must be a timezone-aware datetime.", param=param)
-        if when <= self._ctx.now():
-            raise InvalidInputError(f"{param} must be in the future.", param=param)
-        return int(when.timestamp())
 
     def _customer(self, ref: Customer | str) -> Customer:
         if isinstance(ref, Customer):
             return ref
         if isinstance(ref, str) and ref.startswith("cus_"):
-            return self._customers.get(stripe_id=ref)
-        return self._customers.get(owner_id=ref)
+            return self._customers.get(stripe_id=validation.stripe_id(ref, "cus", "customer"))
+        return self._customers.get(owner_id=validation.owner_id(ref, "customer"))
 
     def _require(self, ref: Subscription | str) -> Subscription:
         if isinstance(ref, Subscription):
-            return self.get(ref.id)   # act on the current local state, not a stale snapshot
-        return self.get(ref)
+            return self._get(ref.id, "subscription")   # act on the current local state, not a stale snapshot
+        return self._get(ref, "subscription")
 
     def _same_intent_count(self, customer: str, params: dict[str, Any]) -> int:
         """How many live subscriptions already match this intent: a deliberate second one gets a new key,
@@ -465,13 +445,6 @@ class SubscriptionService:
                 BillingSubscription.customer_stripe_id == customer,
                 BillingSubscription.status.not_in(("canceled", "incomplete_expired"))))
             return sum(1 for r in rows if sorted(i.price_stripe_id for i in r.items) == prices)
-
-
-def _quantity(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
-        raise InvalidInputError(f"quantity must be an integer from 1 to 1,000,000, got {value!r}.",
-                                param="quantity")
-    return value
 
 
 def _preview(inv: dict[str, Any], date: int) -> InvoicePreview:

@@ -71,7 +71,7 @@ def named_pairs(events: Iterable[Any]) -> set[tuple[str, str]]:
     for owner, meter in named:
         if type(owner) is str and type(meter) is str:
             try:
-                out.add((validation.owner_id(owner), meter))
+                out.add((validation.owner_id(owner), validation.meter_name(meter)))
             except InvalidInputError:
                 continue
     return out
@@ -263,9 +263,19 @@ def _looks_retried(session: Session, events: Sequence[Any], sample: int = 8) -> 
     """Whether a few of the events' keys (first, last and between) are stored already: a retried batch."""
     picks = [events[i] for i in sorted({i * (len(events) - 1) // (sample - 1) for i in range(sample)})] \
         if events else []
-    keys = [k for e in picks if isinstance(k := (e.get("idempotency_key") if isinstance(e, Mapping) else
-                                                 getattr(e, "idempotency_key", None)), str)]
+    named = [e.get("idempotency_key") if isinstance(e, Mapping) else getattr(e, "idempotency_key", None)
+             for e in picks]
+    keys = [str(k) for k in named if _is_key(k)]
     return bool(keys) and bool(_stored_keys(session, keys))
+
+
+def _is_key(value: Any) -> bool:
+    """A well-formed key (sampled before validation: a malformed one is refused later, never queried)."""
+    try:
+        validation.idempotency_key(value)
+    except InvalidInputError:
+        return False
+    return True
 
 
 def _stored_keys(session: Session, keys: list[str]) -> set[str]:

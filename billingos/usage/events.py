@@ -25,65 +25,53 @@ __all__ = ["FUTURE_SKEW", "MAX_VALUE", "EventBatch", "collect", "event_name", "i
 #: The largest value one event may carry.
 MAX_VALUE = 10**12
 FUTURE_SKEW = timedelta(minutes=5)          # as Stripe: events at most 5 minutes ahead of the clock
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")   # visible ASCII, no spaces
-_EVENT_NAME = re.compile(r"^[A-Za-z0-9_\-.:]{1,100}$")
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")   # visible ASCII, no spaces (validation.idempotency_key, inlined)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _FIELDS = frozenset({"owner_id", "meter", "value", "idempotency_key", "timestamp", "properties"})
 
 
 def event_name(raw: Any) -> str:
-    if not isinstance(raw, str) or not _EVENT_NAME.match(raw):
-        raise InvalidInputError(f"meter must be a meter event_name (1-100 letters, digits, '_', '-', '.' or ':'), "
-                                f"got {raw!r}.", param="meter")
-    return raw
+    return validation.meter_name(raw, "meter")
 
 
 def idempotency_key(raw: Any, param: str = "idempotency_key") -> str:
-    if not isinstance(raw, str) or not _KEY.match(raw):
-        raise InvalidInputError(f"{param} must be 1-255 visible ASCII characters without spaces (e.g. your "
-                                f"request id), got {raw!r}.", param=param)
-    return raw
+    return validation.idempotency_key(raw, param)
 
 
 def value(raw: Any) -> int:
     if isinstance(raw, bool) or not isinstance(raw, (int, float, Decimal)):
-        raise InvalidInputError(f"value must be a whole number of units, got {raw!r}.", param="value")
+        raise InvalidInputError(f"value must be a whole number of units, got {validation.echo(raw)}.", param="value")
     finite = math.isfinite(raw) if isinstance(raw, float) else not isinstance(raw, Decimal) or raw.is_finite()
     if not finite:
         raise InvalidInputError(f"value must be finite, got {raw!r}.", param="value")
     if raw != int(raw):
         raise InvalidInputError(f"value must be a whole number of units (scale the unit, e.g. milliseconds), "
-                                f"got {raw!r}.", param="value")
+                                f"got {validation.echo(raw)}.", param="value")
     v = int(raw)
     if v < 0:
-        raise InvalidInputError(f"value must be >= 0, got {v}; correct an event with billing.usage.adjust().",
+        raise InvalidInputError(f"value must be >= 0, got {v:,}; correct an event with billing.usage.adjust().",
                                 param="value")
     if v > MAX_VALUE:
-        raise InvalidInputError(f"value {v} is larger than the maximum of {MAX_VALUE} per event.", param="value")
+        raise InvalidInputError(f"value must be at most {MAX_VALUE:,} per event, got {validation.echo(v)}.",
+                                param="value")
     return v
 
 
-def timestamp(raw: Any, now: datetime, future: timedelta | None = FUTURE_SKEW) -> datetime:
+def timestamp(raw: Any, now: datetime, future: timedelta | None = FUTURE_SKEW, param: str = "timestamp") -> datetime:
     if raw is None:
         return now
-    if not isinstance(raw, datetime):
-        raise InvalidInputError(f"timestamp must be a timezone-aware datetime, got {raw!r}.", param="timestamp")
-    if raw.tzinfo is None or raw.utcoffset() is None:
-        raise InvalidInputError("timestamp must be timezone-aware (e.g. datetime.now(UTC)); naive datetimes are "
-                                "ambiguous.", param="timestamp")
-    ts = raw.astimezone(UTC)
+    ts = validation.aware_datetime(raw, param).astimezone(UTC)
     if future is not None and ts > now + future:
-        raise InvalidInputError(f"timestamp {ts.isoformat()} is more than {future} in the future.", param="timestamp")
+        raise InvalidInputError(f"{param} {ts.isoformat()} is more than {future} in the future.", param=param)
     if ts < _EPOCH:
-        raise InvalidInputError(f"timestamp {ts.isoformat()} is not plausible.", param="timestamp")
+        raise InvalidInputError(f"{param} {ts.isoformat()} is not plausible (before 2000).", param=param)
     return ts
 
 
 def properties(raw: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
-    if not isinstance(raw, Mapping):
-        raise InvalidInputError("properties must be a dict.", param="properties")
+    raw = validation.json_object(raw, "properties", max_depth=8)
     try:
         encoded = json.dumps(dict(raw), allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as e:
@@ -152,7 +140,8 @@ class EventBatch:
         seen: set[str] = set()
         by_name: dict[Any, MeterDef] = {}
         latest = now + FUTURE_SKEW
-        key_ok = _KEY.match
+        key_ok = _KEY.fullmatch
+        owners_ok: set[str] = set()
         for i, raw in enumerate(events):
             try:
                 if type(raw) is not dict:
@@ -168,8 +157,9 @@ class EventBatch:
                 if m is None:
                     m = by_name[name] = meter_of(name)
                 owner = raw.get("owner_id")
-                if not (type(owner) is str and 0 < len(owner) <= 255 and owner == owner.strip()):
+                if type(owner) is not str or owner not in owners_ok:   # few owners per batch: each checked once
                     owner = validation.owner_id(owner)
+                    owners_ok.add(owner)
                 v = raw.get("value")
                 if not (type(v) is int and 0 <= v <= MAX_VALUE):
                     v = value(v)

@@ -64,17 +64,22 @@ class UsageService:
 
     # --- configuration ------------------------------------------------------------------------------
     def configure(self, *, grace: timedelta | None = None, thresholds: Iterable[int] | None = None) -> None:
+        """``grace``: from 0 to 30 days (Stripe takes meter events up to 35 days old). ``thresholds``: integer
+        percentages from 1 to 1000, e.g. (80, 90, 100). Both are checked before either is applied."""
         if grace is not None:
-            if not isinstance(grace, timedelta) or not timedelta(0) <= grace <= timedelta(days=30):
-                raise InvalidInputError("grace must be a timedelta from 0 to 30 days (Stripe takes meter events "
-                                        "up to 35 days old).", param="grace")
-            self.grace = grace
+            validation.timedelta_(grace, "grace", minimum=timedelta(0), maximum=timedelta(days=30))
+        values = None
         if thresholds is not None:
-            values = tuple(sorted(set(thresholds)))
-            if not values or any(isinstance(t, bool) or not isinstance(t, int) or not 0 < t <= 1000
-                                 for t in values):
-                raise InvalidInputError("thresholds must be integer percentages from 1 to 1000, e.g. (80, 90, "
-                                        "100).", param="thresholds")
+            if isinstance(thresholds, str | bytes | Mapping) or not isinstance(thresholds, Iterable):
+                raise InvalidInputError("thresholds must be a list of integer percentages from 1 to 1000, e.g. "
+                                        f"(80, 90, 100), got {validation.echo(thresholds)}.", param="thresholds")
+            listed = list(thresholds)
+            if not listed:
+                raise InvalidInputError("thresholds must name at least one percentage.", param="thresholds")
+            values = tuple(sorted({validation.integer(t, "thresholds", minimum=1, maximum=1000) for t in listed}))
+        if grace is not None:
+            self.grace = grace
+        if values is not None:
             self.thresholds = values
 
     def define_meter(self, event_name: str, *, aggregation: str, unique_by: str | None = None) -> MeterDef:
@@ -84,10 +89,8 @@ class UsageService:
         ``max`` or ``unique_count`` locally (push those to a Stripe ``sum`` or ``last`` meter). A meter defined
         only here is tracked and totalled but never pushed to Stripe. ``unique_count`` counts distinct
         values of ``properties[unique_by]``."""
-        name = valid.event_name(event_name)
-        if aggregation not in AGGREGATIONS:
-            raise InvalidInputError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {aggregation!r}.",
-                                    param="aggregation")
+        name = validation.meter_name(event_name, "event_name")
+        validation.choice(aggregation, "aggregation", AGGREGATIONS)
         if (aggregation == "unique_count") != (unique_by is not None):
             raise InvalidInputError("unique_by (the property whose distinct values are counted) is required "
                                     "for unique_count meters and only for them.", param="unique_by")
@@ -100,7 +103,10 @@ class UsageService:
 
     def meter(self, event_name: str) -> MeterDef:
         """The meter ``event_name`` (catalog or local). Unknown meters raise InvalidInputError."""
-        name = valid.event_name(event_name)
+        return self._meter(event_name, "event_name")
+
+    def _meter(self, event_name: Any, param: str = "meter") -> MeterDef:
+        name = validation.meter_name(event_name, param)
         hit = self._meters.get(name)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
@@ -112,7 +118,7 @@ class UsageService:
         if row is None and local is None:
             raise InvalidInputError(f"Unknown meter {name!r}: declare it in the catalog's meters and run "
                                     "billing.catalog.sync(), or define it with billing.usage.define_meter().",
-                                    param="meter")
+                                    param=param)
         d = MeterDef(name, local.aggregation if local else row.aggregation,  # type: ignore[union-attr]
                      local.unique_by if local else None, row.stripe_id if row else None,
                      row.aggregation if row else None)
@@ -191,16 +197,14 @@ class UsageService:
         on other meters the adjustment cancels the event. The adjustment has the original's timestamp, so it
         lands in the same period, and the period must still be open (or within ``grace``)."""
         owner_id = validation.owner_id(owner_id)
-        m = self.meter(meter)
         key = valid.idempotency_key(idempotency_key)
         original = valid.idempotency_key(original_key, "original_key")
         if value is not None:
-            value = -valid.value(-value if isinstance(value, int) and not isinstance(value, bool) else value)
-            if value == 0:
-                raise InvalidInputError("an adjustment value must be negative.", param="value")
-            if m.aggregation != "sum":
-                raise InvalidInputError(f"meter {m.event_name!r} aggregates by {m.aggregation}: an adjustment "
-                                        "cancels the whole event; leave value out.", param="value")
+            validation.integer(value, "value", minimum=-MAX_VALUE, maximum=-1)   # the correction: negative
+        m = self._meter(meter)
+        if value is not None and m.aggregation != "sum":
+            raise InvalidInputError(f"meter {m.event_name!r} aggregates by {m.aggregation}: an adjustment "
+                                    "cancels the whole event; leave value out.", param="value")
         now = self._ctx.now()
 
         def run(s: Session) -> TrackResult:
@@ -239,8 +243,8 @@ class UsageService:
     def total(self, owner_id: str, meter: str, *, at: datetime | None = None) -> int:
         """The aggregate of ``meter`` for ``owner_id`` over the billing period containing ``at`` (now)."""
         owner_id = validation.owner_id(owner_id)
-        m = self.meter(meter)
-        when = valid.timestamp(at, self._ctx.now(), future=None) if at is not None else self._ctx.now()
+        when = valid.timestamp(at, self._ctx.now(), future=None, param="at") if at is not None else self._ctx.now()
+        m = self._meter(meter)
         with self._ctx.session_factory() as s:
             period = repo.period_for(s, owner_id, m.event_name, when)
             return repo.summary_value(s, owner_id, m.event_name, period)
@@ -248,8 +252,8 @@ class UsageService:
     def period(self, owner_id: str, meter: str, *, at: datetime | None = None) -> tuple[datetime, datetime]:
         """The billing period (start, end) that an event of ``meter`` at ``at`` (now) counts in."""
         owner_id = validation.owner_id(owner_id)
-        m = self.meter(meter)
-        when = valid.timestamp(at, self._ctx.now(), future=None) if at is not None else self._ctx.now()
+        when = valid.timestamp(at, self._ctx.now(), future=None, param="at") if at is not None else self._ctx.now()
+        m = self._meter(meter)
         with self._ctx.session_factory() as s:
             return repo.period_for(s, owner_id, m.event_name, when)
 
@@ -260,7 +264,7 @@ class UsageService:
         t = BillingUsageSummary
         stmt = select(t).where(t.owner_id == owner_id).order_by(t.period_start.desc(), t.meter).limit(limit)
         if meter is not None:
-            stmt = stmt.where(t.meter == self.meter(meter).event_name)
+            stmt = stmt.where(t.meter == self._meter(meter).event_name)
         with self._ctx.session_factory() as s:
             return [UsageSummary.from_row(r) for r in s.scalars(stmt)]
 
@@ -271,16 +275,19 @@ class UsageService:
     # --- Stripe -------------------------------------------------------------------------------------
     def push(self, *, limit: int = 500) -> PushReport:
         """Stage changed summaries into the outbox and send due rows to Stripe (the periodic task)."""
-        return self.reporter.run(limit=limit)
+        return self.reporter.run(limit=validation.limit(limit, maximum=100_000))
 
     def reconcile(self, *, owner_id: str | None = None, meter: str | None = None) -> list[UsageDrift]:
         """Compare local totals with Stripe's meter event summaries for the periods still in Stripe's window."""
+        if owner_id is not None:
+            validation.owner_id(owner_id)
+        if meter is not None:
+            meter = self._meter(meter).event_name
         return self.reporter.reconcile(owner_id=owner_id, meter=meter)
 
     def create_partitions(self, months_ahead: int = 2) -> int:
         """PostgreSQL: create the monthly event partitions up to ``months_ahead`` months ahead (daily task)."""
-        if isinstance(months_ahead, bool) or not isinstance(months_ahead, int) or not 0 <= months_ahead <= 36:
-            raise InvalidInputError("months_ahead must be an integer from 0 to 36.", param="months_ahead")
+        validation.integer(months_ahead, "months_ahead", minimum=0, maximum=36)
         if self._ctx.dialect != "postgresql":
             return 0
         from sqlalchemy import text
@@ -301,7 +308,7 @@ class UsageService:
     def _event(self, owner_id: Any, meter: Any, value: Any, key: Any, timestamp: Any,
                properties: Any) -> tuple[UsageEvent, MeterDef]:
         owner = validation.owner_id(owner_id)
-        m = self.meter(meter)
+        m = self._meter(meter)
         v = valid.value(value)
         k = valid.idempotency_key(key)
         ts = valid.timestamp(timestamp, self._ctx.now())
@@ -320,11 +327,13 @@ class UsageService:
     def limit_for(self, owner_id: str, meter: str) -> int | None:
         """The owner's limit for ``meter`` (``billing.entitlements.limit_for``: plan or override, plus
         rollover; the largest if several features count this meter). None: no limit (or unlimited)."""
-        return self.limits_for({(owner_id, meter)})[(owner_id, meter)]
+        pair = (validation.owner_id(owner_id), validation.meter_name(meter))
+        return self.limits_for({pair})[pair]
 
     def limits_for(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
         """``limit_for`` for many (owner, meter) pairs at once. Cached per process for 30 s at most, and
         dropped as soon as the owner's entitlements change, in this process or (through Redis) another."""
+        pairs = validation.owner_meter_pairs(pairs)
         out: dict[tuple[str, str], int | None] = {}
         missing: set[tuple[str, str]] = set()
         clock = time.monotonic()

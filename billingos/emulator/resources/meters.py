@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..app import Emulator
 
 KIND = "billing.meter"
-_EVENT_NAME = re.compile(r"^[A-Za-z0-9_\-.:]+$")
+_EVENT_NAME = re.compile(r"[A-Za-z0-9_\-.:]+")
 
 
 def register(em: Emulator) -> None:
@@ -41,7 +41,7 @@ def create(em: Emulator, req: Request) -> dict[str, Any]:
     p = req.params
     display_name = p.str("display_name", required=True, max_length=250)
     event_name = p.str("event_name", required=True, max_length=100)
-    if not _EVENT_NAME.match(event_name):
+    if not _EVENT_NAME.fullmatch(event_name):
         raise invalid(f"Invalid event_name '{event_name}': use letters, digits, '_', '-', '.' or ':'.",
                       "event_name")
     agg = p.sub("default_aggregation", required=True)

@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from .. import validation
 from ..clock import utc
 from ..db import insert_ignore
 from ..domain_events import WebhookDeadLettered
 from ..errors import InvalidInputError, NotFoundError
 from ..jobs import JobInfo
-from .intake import MAX_BODY, WebhookPayloadError, parse_event
+from .intake import MAX_BODY, WebhookPayloadError, check_event, parse_event
 from .mirrors import Mirror, matches
 from .models import BillingWebhookEvent
 from .processing import Processor, group_key
@@ -28,6 +30,7 @@ Handler = Callable[[WebhookContext], Any]
 QUEUE = "webhooks"
 # The webhook-facing names of the job statuses.
 _STATUS = {"pending": "pending", "running": "processing", "failed": "failed", "dead": "dead"}
+SOURCES = ("webhook", "reconcile")
 _JOB_STATUS = {"pending": "pending", "processing": "running", "failed": "failed", "dead": "dead",
                "processed": "done", "ignored": "done"}
 
@@ -78,13 +81,10 @@ class WebhookService:
 
         Usable as a decorator. Handlers run inside the processing transaction, after the event's object
         was synced; an exception rolls back that handler's writes and the event is retried."""
-        if not isinstance(event_type, str) or not event_type or " " in event_type:
-            raise InvalidInputError(f"event_type must be a Stripe event type such as 'invoice.paid', "
-                                    f"'customer.*' or '*', got {str(event_type)[:40]!r}.", param="event_type")
+        _pattern(event_type)
 
         def register(handler: Handler) -> Handler:
-            if not callable(handler):
-                raise InvalidInputError("subscribe() needs a callable handler.", param="fn")
+            validation.callable_(handler, "fn")
             self._handlers.setdefault(event_type, []).append(handler)
             return handler
 
@@ -95,6 +95,8 @@ class WebhookService:
         self._mirrors.append(mirror)
 
     def handlers_for(self, event_type: str) -> list[Handler]:
+        """The subscribers that an event of ``event_type`` runs."""
+        _event_type(event_type)
         return [fn for pattern, fns in self._handlers.items() if matches(pattern, event_type) for fn in fns]
 
     def _mirror_for(self, event_type: str) -> Mirror | None:
@@ -109,12 +111,14 @@ class WebhookService:
         cfg = self._ctx.config
         lower = _lower(headers)
         if not isinstance(body, bytes | bytearray):
-            raise WebhookPayloadError("receive() needs the raw request body as bytes, before any JSON parsing.")
+            raise WebhookPayloadError("receive() needs the raw request body as bytes, before any JSON parsing; "
+                                      f"got {validation.echo(body)}.", param="body")
         if len(body) > MAX_BODY:
-            raise WebhookPayloadError(f"The body is {len(body)} bytes, over the {MAX_BODY} byte limit.")
+            raise WebhookPayloadError(f"The body is {len(body)} bytes, over the {MAX_BODY} byte limit.", param="body")
         ctype = lower.get("content-type", "")
         if ctype.split(";")[0].strip().lower() != "application/json":
-            raise WebhookPayloadError(f"Content-Type must be application/json, got {ctype[:60] or 'none'!r}.")
+            raise WebhookPayloadError(f"Content-Type must be application/json, got {validation.echo(ctype)}.",
+                                      param="headers")
         verify_signature(bytes(body), lower.get("stripe-signature"), list(cfg.webhook_secrets),
                          tolerance=cfg.webhook_tolerance, now=int(self._ctx.now().timestamp()))
         event = parse_event(bytes(body))
@@ -126,6 +130,9 @@ class WebhookService:
     def store(self, event: dict[str, Any], *, source: str, enqueue: bool = True) -> Receipt:
         """Insert once (the event id is unique) with its job; a duplicate is acknowledged and not re-queued.
         ``enqueue=False`` stores the job without triggering it (reconcile runs it itself)."""
+        event = check_event(event, "event")
+        validation.choice(source, "source", SOURCES)
+        validation.boolean(enqueue, "enqueue")
         obj = event["data"]["object"]
         values = {
             "stripe_event_id": event["id"], "type": event["type"], "object_id": obj.get("id"),
@@ -162,21 +169,20 @@ class WebhookService:
     def replay(self, event_id: str | None = None, *, status: str = "dead") -> list[str]:
         """Reset dead (or failed, ignored, processed) events to pending and run them: one by id, or all in
         ``status``."""
+        validation.choice(status, "status", ("dead", "failed", "ignored", "processed"))
         if event_id is not None:
             if self._ctx.jobs.get(QUEUE, _event_id(event_id)) is None:
                 raise NotFoundError(f"No stored webhook event {event_id!r}.", param="event_id")
             return self._ctx.jobs.replay(QUEUE, keys=[event_id])
-        if status not in ("dead", "failed", "ignored", "processed"):
-            raise InvalidInputError("status must be one of dead, failed, ignored, processed.", param="status")
         return self._ctx.jobs.replay(QUEUE, status=_JOB_STATUS[status],
                                      result=status if status in ("ignored", "processed") else None)
 
     # --- reading -----------------------------------------------------------------------------------
     def events(self, *, status: str | None = None, limit: int = 100) -> list[WebhookEventInfo]:
         """Stored events, newest first, with their processing status."""
-        if status is not None and status not in _JOB_STATUS:
-            raise InvalidInputError(f"status must be one of {', '.join(_JOB_STATUS)}, got {str(status)[:40]!r}.",
-                                    param="status")
+        if status is not None:
+            validation.choice(status, "status", tuple(_JOB_STATUS))
+        validation.limit(limit, maximum=10_000)
         result = status if status in ("processed", "ignored") else None
         jobs = self._ctx.jobs.list(queue=QUEUE, status=None if status is None else _JOB_STATUS[status],
                                    result=result, limit=limit)
@@ -197,14 +203,40 @@ def _info(job: JobInfo) -> WebhookEventInfo:
 
 
 def _event_id(value: Any) -> str:
-    if not isinstance(value, str) or not value.startswith("evt_") or len(value) > 255:
-        raise InvalidInputError(f"event_id must be a Stripe event id (evt_...), got {str(value)[:40]!r}.",
-                                param="event_id")
+    return validation.stripe_id(value, "evt", "event_id")
+
+
+_PATTERN = re.compile(r"\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?")
+
+
+def _event_type(value: Any, param: str = "event_type") -> str:
+    if not isinstance(value, str) or len(value) > 255 or not _PATTERN.fullmatch(value) or value.endswith(".*"):
+        raise InvalidInputError(f"{param} must be a Stripe event type such as 'invoice.paid', got "
+                                f"{validation.echo(value)}.", param=param)
+    return value
+
+
+def _pattern(value: Any, param: str = "event_type") -> str:
+    """An event type, ``"customer.*"`` (every type under a prefix) or ``"*"``."""
+    if not isinstance(value, str) or len(value) > 255 or not _PATTERN.fullmatch(value):
+        raise InvalidInputError(f"{param} must be a Stripe event type such as 'invoice.paid', 'customer.*' or '*', "
+                                f"got {validation.echo(value)}.", param=param)
     return value
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header names lowered; names and values must be text (as every web framework hands them over)."""
+    if not isinstance(headers, Mapping) and not hasattr(headers, "items"):
+        raise WebhookPayloadError(f"headers must be a mapping of header names to values, got "
+                                  f"{validation.echo(headers)}.", param="headers")
     try:
-        return {str(k).lower(): str(v) for k, v in headers.items()}
-    except AttributeError:
-        raise WebhookPayloadError("headers must be a mapping of header names to values.") from None
+        pairs = list(headers.items())
+    except Exception:  # an object whose items() is not a mapping's
+        raise WebhookPayloadError("headers must be a mapping of header names to values.", param="headers") from None
+    out = {}
+    for k, v in pairs:
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise WebhookPayloadError("headers must map header names to string values, got "
+                                      f"{validation.echo(k)}: {validation.echo(v)}.", param="headers")
+        out[k.lower()] = v
+    return out

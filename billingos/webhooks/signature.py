@@ -35,7 +35,7 @@ def verify_signature(payload: bytes, header: str | None, secrets: list[str], *, 
                 timestamp = int(value)
             except ValueError:
                 raise WebhookSignatureError("Stripe-Signature has a malformed timestamp.") from None
-        elif key == "v1":
+        elif key == "v1" and value.isascii():   # compare_digest refuses non-ASCII text; no v1 has any
             signatures.append(value)
     if timestamp is None or not signatures:
         raise WebhookSignatureError("Stripe-Signature needs a t= timestamp and at least one v1= signature.")

@@ -1,0 +1,35 @@
+"""The bad-input sweep: every public function, every parameter, every bad value, on SQLite and PostgreSQL.
+
+Each call must raise a typed error that names the parameter (or, for the feature checks, answer "no"),
+with a short message, and write nothing: not to the database, not to the emulator, not in memory.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from billingos import Billing
+from tests.conftest import WEBHOOK_SECRET
+
+from .surface import NOT_SWEPT, public_functions
+from .sweep import find, sweep
+from .world import World
+
+
+def _swept() -> list[str]:
+    with Billing(database_url="sqlite://", stripe_emulator=True, webhook_secrets=[WEBHOOK_SECRET]) as billing:
+        return sorted(f.qualname for f in public_functions(billing) if f.qualname not in NOT_SWEPT and f.params)
+
+
+SWEPT = _swept()
+
+
+@pytest.mark.parametrize("qualname", SWEPT)
+def test_bad_input_is_refused_and_writes_nothing(world: World, qualname: str) -> None:
+    started = time.perf_counter()
+    failures, runs = sweep(world, find(world, qualname))
+    assert runs > 0
+    assert not failures, f"{qualname}: {len(failures)} of {runs} bad calls misbehaved " \
+                         f"({time.perf_counter() - started:.1f}s):\n  " + "\n  ".join(failures)

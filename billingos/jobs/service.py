@@ -321,9 +321,11 @@ class Jobs:
 
     def state(self, queue: str, key: str) -> tuple[str, str | None] | None:
         """(status, result) of one job, or None: one indexed read."""
+        name = self._queue(queue).name
+        validation.idempotency_key(key, "key")
         j = BillingJob
         with self._ctx.session_factory() as s:
-            row = s.execute(select(j.status, j.result).where(j.queue == self._queue(queue).name, j.key == key)).first()
+            row = s.execute(select(j.status, j.result).where(j.queue == name, j.key == key)).first()
         return None if row is None else (row[0], row[1])
 
     def get(self, queue: str, key: str) -> JobInfo | None:

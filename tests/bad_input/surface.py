@@ -241,6 +241,7 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("webhooks.store", "event"): _p(EVENT_DICT, "event_dict"),
     ("catalog.product", "key"): _lit(TEXT, "pro"),
     ("jobs.get", "key"): _p(TEXT, "event_id"),
+    ("jobs.state", "key"): _p(TEXT, "event_id"),
     ("jobs.claim", "key"): _p(TEXT, "event_id"),
     ("jobs.run", "key"): _p(TEXT, "event_id"),
     ("entitlements.commit", "amount"): _lit(_int(0), 1),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,11 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from billingos import Billing, BillingError, ConfigurationError
 from billingos.webhooks import MAX_BODY as MAX_WEBHOOK_BODY
-from billingos.webhooks import WebhookPayloadError
+from billingos.webhooks import declared_length
 
 __all__ = ["ProblemRoute", "billing_dependency", "create_router", "problem_response"]
 
 PROBLEM_TYPE = "application/problem+json"
+NOT_FOUND = {"type": "https://billingos.dev/errors/not_found", "title": "NotFound", "status": 404,
+             "detail": "No billingos route here."}
 UNAUTHENTICATED = {"type": "https://billingos.dev/errors/unauthenticated", "title": "Unauthenticated",
                    "status": 401, "detail": "Log in first: the customer_loader returned no owner id."}
 
@@ -45,6 +48,19 @@ class ProblemRoute(APIRoute):
                 return denied.response()
 
         return handle
+
+
+async def _read_limited(request: Request) -> bytes:
+    """At most the webhook body limit plus one byte kept, whatever the framing: no more messages are
+    received once the body is past the limit (a chunked body has no length to check first)."""
+    chunks, size = [], 0
+    async with aclosing(request.stream()) as stream:
+        async for chunk in stream:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_WEBHOOK_BODY:
+                break
+    return b"".join(chunks)[:MAX_WEBHOOK_BODY + 1]
 
 
 def billing_dependency(billing: Billing) -> Callable[[], Billing]:
@@ -77,12 +93,18 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
     setattr(current_customer, ROUTER_TAG, (billing, customer_loader))   # found by requires_feature()
 
     @router.post("/webhooks", name="billingos.webhooks")
-    @router.post("/webhooks/", include_in_schema=False)  # answer here too: the app's slash redirect would fail Stripe
     async def webhooks(request: Request) -> Any:
-        if int(request.headers.get("content-length") or 0) > MAX_WEBHOOK_BODY:
-            raise WebhookPayloadError(f"The body is over the {MAX_WEBHOOK_BODY} byte limit.")
-        body = await request.body()
-        receipt = await run_in_threadpool(billing.webhooks.receive, body, request.headers)
+        declared_length(request.headers.get("content-length"))
+        body = await _read_limited(request)
+        receipt = await run_in_threadpool(billing.webhooks.receive, body, dict(request.headers))
         return receipt.model_dump()
+
+    # Never a redirect (Stripe counts a 3xx as a failed delivery): "/webhooks/" answers too, and any longer
+    # path under it is a 404 here, before Starlette's redirect_slashes could send "/webhooks//" elsewhere.
+    @router.post("/webhooks/{tail:path}", include_in_schema=False)
+    async def webhooks_slash(request: Request, tail: str) -> Any:
+        if tail:
+            return JSONResponse(NOT_FOUND, status_code=404, media_type=PROBLEM_TYPE)
+        return await webhooks(request)
 
     return router

@@ -11,7 +11,7 @@ from werkzeug.local import LocalProxy
 
 from billingos import Billing, BillingError
 from billingos.webhooks import MAX_BODY as MAX_WEBHOOK_BODY
-from billingos.webhooks import WebhookPayloadError
+from billingos.webhooks import declared_length
 
 from ._problem import feature_not_available, problem_response, unauthenticated
 
@@ -112,15 +112,17 @@ class BillingOS:
     def _blueprint(self) -> Blueprint:
         bp = Blueprint("billingos", __name__)
         bp.add_url_rule("/customer", "customer", self._customer_view, methods=["GET"])
-        # Exact path, POST only: Stripe counts a redirect (e.g. to a trailing slash) as a failure.
-        bp.add_url_rule("/webhooks", "webhooks", self._webhook_view, methods=["POST"], strict_slashes=True)
+        # POST only, and never a redirect (Stripe counts a 3xx as a failed delivery): the path with or without
+        # one trailing slash answers; merge_slashes=False keeps werkzeug from redirecting "//webhooks".
+        for path in ("/webhooks", "/webhooks/"):
+            bp.add_url_rule(path, "webhooks", self._webhook_view, methods=["POST"], strict_slashes=True,
+                            merge_slashes=False)
         bp.register_error_handler(BillingError, problem_response)
         return bp
 
     def _webhook_view(self) -> Response | dict[str, Any]:
-        if (request.content_length or 0) > MAX_WEBHOOK_BODY:
-            raise WebhookPayloadError(f"The body is over the {MAX_WEBHOOK_BODY} byte limit.")
-        receipt = self.billing.webhooks.receive(request.stream.read(MAX_WEBHOOK_BODY + 1), dict(request.headers))
+        declared_length(request.headers.get("Content-Length"))
+        receipt = self.billing.webhooks.receive(_read_limited(request.stream), dict(request.headers))
         return receipt.model_dump()
 
     def _customer_view(self) -> Response | dict[str, Any]:
@@ -128,6 +130,18 @@ class BillingOS:
         if owner is None:
             return unauthenticated()
         return self.billing.customers.get(owner_id=owner).model_dump(mode="json")
+
+
+def _read_limited(stream: Any) -> bytes:
+    """At most the webhook body limit plus one byte, whatever the framing (a chunked body has no length)."""
+    chunks, size = [], 0
+    while size <= MAX_WEBHOOK_BODY:
+        chunk = stream.read(MAX_WEBHOOK_BODY + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def billing_from_config(config: Any) -> Billing:

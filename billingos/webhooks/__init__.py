@@ -1,4 +1,4 @@
-from .intake import MAX_BODY, WebhookPayloadError
+from .intake import MAX_BODY, WebhookPayloadError, declared_length
 from .mirrors import Mirror, Sync
 from .models import BillingWebhookEvent
 from .schemas import Receipt, WebhookContext, WebhookEventInfo
@@ -6,4 +6,4 @@ from .service import WebhookService
 from .signature import WebhookSignatureError, verify_signature
 
 __all__ = ["MAX_BODY", "BillingWebhookEvent", "Mirror", "Receipt", "Sync", "WebhookContext", "WebhookEventInfo",
-           "WebhookPayloadError", "WebhookService", "WebhookSignatureError", "verify_signature"]
+           "WebhookPayloadError", "WebhookService", "WebhookSignatureError", "declared_length", "verify_signature"]

@@ -18,7 +18,7 @@ from .. import validation
 from ..errors import InvalidInputError
 from .signature import WebhookSignatureError
 
-__all__ = ["MAX_BODY", "MAX_DEPTH", "WebhookPayloadError", "check_event", "parse_event"]
+__all__ = ["MAX_BODY", "MAX_DEPTH", "WebhookPayloadError", "check_event", "declared_length", "parse_event"]
 
 MAX_BODY = 512 * 1024            # Stripe events are far smaller; anything bigger is not Stripe
 MAX_DEPTH = 64                   # Stripe's deepest expanded objects nest about a dozen levels
@@ -51,6 +51,19 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(out) != len(pairs):            # two parsers could read two different events from one body
         raise ValueError("a duplicated key")
     return out
+
+
+def declared_length(value: str | None) -> int | None:
+    """A request's Content-Length header for the adapters: None when absent (a chunked body), else the
+    byte count; WebhookPayloadError when it is malformed or over ``MAX_BODY`` (the body is then not read)."""
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 12):
+        raise WebhookPayloadError(f"Content-Length must be a number of bytes, got {validation.echo(value)}.",
+                                  param="headers")
+    if int(value) > MAX_BODY:
+        raise WebhookPayloadError(f"The body is {int(value)} bytes, over the {MAX_BODY} byte limit.", param="body")
+    return int(value)
 
 
 def parse_event(body: bytes) -> dict[str, Any]:

@@ -26,7 +26,7 @@ def test_create_router_returns_an_api_router(billing: Billing) -> None:
     router = create_router(billing, customer_loader=owner_from_header)
     assert isinstance(router, APIRouter)
     paths = sorted(r.path for r in router.routes)  # type: ignore[attr-defined]
-    assert paths == ["/billing/customer", "/billing/webhooks", "/billing/webhooks/"]
+    assert paths == ["/billing/customer", "/billing/webhooks", "/billing/webhooks/{tail:path}"]
 
 
 def test_customer_route_returns_the_loaded_owners_customer(billing: Billing) -> None:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, unquote_to_bytes
 
 
 @dataclass
@@ -44,10 +45,12 @@ class CountingStream(io.RawIOBase):
 
 def wsgi_post(app: Any, path: str, body: bytes, headers: dict[str, str], *, chunked: bool = False,
               size: int | None = None, query: str = "", method: str = "POST") -> Reply:
-    """``size``: stream that many bytes (``body`` then spaces) without building them."""
+    """``path``: the request target as sent (percent-encoded); the server decodes it for PATH_INFO.
+    ``size``: stream that many bytes (``body`` then spaces) without building them."""
     stream = CountingStream(body, size)
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": query,
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+        "QUERY_STRING": query,
         "SERVER_NAME": "localhost", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http", "wsgi.input": io.BufferedReader(stream, buffer_size=1), "wsgi.errors": io.StringIO(),
         "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
@@ -79,7 +82,8 @@ def wsgi_post(app: Any, path: str, body: bytes, headers: dict[str, str], *, chun
 
 def asgi_post(app: Any, path: str, body: bytes, headers: dict[str, str], *, chunk: int = 65536,
               size: int | None = None, query: str = "", method: str = "POST") -> Reply:
-    """The body arrives in ``chunk``-byte messages (as a server passes a chunked upload on)."""
+    """The body arrives in ``chunk``-byte messages (as a server passes a chunked upload on). ``path`` as
+    sent (percent-encoded): decoded as uvicorn does for ``scope["path"]``."""
     total = len(body) if size is None else size
 
     def pieces() -> Iterator[bytes]:
@@ -119,7 +123,7 @@ def asgi_post(app: Any, path: str, body: bytes, headers: dict[str, str], *, chun
 
     raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode("utf-8", "surrogateescape"), "query_string": query.encode(),
+             "path": unquote(path), "raw_path": path.encode("latin-1"), "query_string": query.encode("latin-1"),
              "root_path": "", "headers": raw_headers, "client": ("127.0.0.1", 1234), "server": ("localhost", 80)}
     asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=60))
     return Reply(sent_status[0], out_headers, b"".join(out_body), read)

@@ -270,6 +270,17 @@ DROP: dict[tuple[str, str], tuple[str, ...]] = {
     ("subscriptions.preview_change", "price"): ("quantity",),
 }
 
+#: Another owner's object, by parameter name: a function that also takes ``owner_id`` must not find it.
+FOREIGN: dict[str, str] = {
+    "invoice_id": "other_invoice",
+    "reservation": "other_reservation",
+    "original_key": "other_usage_key",
+    "payment_method": "other_payment_method",
+    "payment_method_id": "other_payment_method",
+    "subscription": "other_sub",
+    "subscription_id": "other_sub",
+}
+
 #: Functions that answer bad input instead of raising (documented: feature checks never raise).
 ANSWERS: dict[str, Callable[[Any], bool]] = {
     "Billing.has_feature": lambda out: out is False,

@@ -10,7 +10,7 @@ from typing import Any
 from billingos import BillingError, InvalidInputError, NotFoundError
 
 from .kinds import LONG
-from .surface import ANSWERS, BASE, DROP, Function, Param, classify, public_functions, required
+from .surface import ANSWERS, BASE, DROP, FOREIGN, Function, Param, classify, public_functions, required
 from .world import World
 
 MAX_MESSAGE = 400          # characters: a message names the rule and echoes at most a short prefix
@@ -105,3 +105,31 @@ def _outcome(fn: Function, param: inspect.Parameter, spec: Param, args: dict[str
     if fn.qualname in ANSWERS:
         return None if ANSWERS[fn.qualname](out) else f"answered {out!r}"
     return f"accepted (returned {str(out)[:80]!r})"
+
+
+def foreign(fn: Function, world: World | None = None) -> list[str]:
+    """Without a world: the parameters that can name another owner's object (empty when the function has no
+    ``owner_id``). With one: call with each of them, and return what went wrong."""
+    names = {p.name for p in fn.params}
+    creates = fn.qualname.endswith(".create")         # makes the owner's object; Stripe refuses a foreign one
+    params = sorted(n for n in names if n in FOREIGN) if "owner_id" in names and not creates else []
+    if world is None:
+        return params
+    failures = []
+    for name in params:
+        param = fn.signature.parameters[name]
+        args = base_args(world, fn, param)
+        args.update(owner_id=world.owner, **{name: world.value(FOREIGN[name])})
+        before = (world.database(), world.stripe())
+        try:
+            out = fn.fn(**args)
+        except NotFoundError:
+            pass
+        except Exception as e:
+            failures.append(f"{name}: {type(e).__name__}, not NotFoundError: {str(e)[:150]}")
+        else:
+            failures.append(f"{name}: another owner's object was found ({str(out)[:80]})")
+        if (world.database(), world.stripe()) != before:
+            failures.append(f"{name}: wrote something")
+            world.dirty = True
+    return failures

@@ -42,7 +42,10 @@ class World:
     other_invoice: str = ""
     event_id: str = ""
     reservation: str = ""
+    other_reservation: str = ""
+    other_payment_method: str = ""
     usage_key: str = "sweep-usage-1"
+    other_usage_key: str = "sweep-usage-other-1"
     cursor: str = ""
     catalog_path: str = ""
     catalog: dict[str, Any] = field(default_factory=lambda: CATALOG)
@@ -93,14 +96,16 @@ class World:
         return getattr(self, name)
 
     # --- snapshots ----------------------------------------------------------------------------------
-    def database(self) -> dict[str, list[str]]:
-        """Every row of every billing table (found in the database, so new tables count too)."""
-        out = {}
+    def database(self) -> dict[str, Any]:
+        """Every row of every billing table (found in the database, so new tables count too): on PostgreSQL
+        a digest of each table's rows in one round trip, on SQLite the rows."""
         with self.billing.engine.connect() as conn:
-            for table in self.tables:
-                rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
-                out[table] = sorted(repr(tuple(r)) for r in rows)
-        return out
+            if conn.dialect.name == "postgresql":
+                digests = ", ".join(f"""(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))
+                                         FROM "{table}" t)""" for table in self.tables)
+                return dict(zip(self.tables, conn.execute(text(f"SELECT {digests}")).one(), strict=True))
+            return {table: sorted(repr(tuple(r)) for r in conn.execute(text(f'SELECT * FROM "{table}"')))
+                    for table in self.tables}
 
     def stripe(self) -> str:
         store = self.billing.emulator.store
@@ -126,9 +131,11 @@ def build(engine: Engine, tmp: Path) -> World:
         if owner == w.owner:
             w.customer_id, w.payment_method, w.sub, w.invoice = c.id, pm.id, sub.id, invoice
         else:
-            w.other_sub, w.other_invoice = sub.id, invoice
+            w.other_sub, w.other_invoice, w.other_payment_method = sub.id, invoice, pm.id
     billing.usage.track(w.owner, "api_calls", 5, w.usage_key)
+    billing.usage.track(w.other_owner, "api_calls", 5, w.other_usage_key)
     w.reservation = billing.entitlements.reserve(w.owner, "api_calls", 1, "sweep-reservation").id
+    w.other_reservation = billing.entitlements.reserve(w.other_owner, "api_calls", 1, "sweep-reservation").id
     body, headers = w.signed()
     w.event_id = billing.webhooks.receive(body, headers).event_id
     page = billing.customers.list(limit=1)

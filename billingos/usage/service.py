@@ -135,7 +135,7 @@ class UsageService:
         ``duplicate=True``. Bad input raises InvalidInputError and writes nothing."""
         ev, m = self._event(owner_id, meter, value, idempotency_key, timestamp, properties)
         now = self._ctx.now()
-        limit = self.limit_for(ev.owner_id, m.event_name)     # read before the write transaction
+        limit = self._limits_for({(ev.owner_id, m.event_name)})[(ev.owner_id, m.event_name)]   # before the write
 
         def run(s: Session) -> TrackResult:
             period = repo.period_for(s, ev.owner_id, m.event_name, ev.timestamp)
@@ -166,7 +166,7 @@ class UsageService:
             raise InvalidInputError("events must be a list (or iterable) of mappings of track() arguments.",
                                     param="events")
         events = events if isinstance(events, (list, tuple)) else list(events)    # read twice
-        limits = self.limits_for(bulk.named_pairs(events))     # read before the write transaction
+        limits = self._limits_for(bulk.named_pairs(events))     # read before the write transaction
 
         def late(i: int, ts: datetime, period: tuple[datetime, datetime]) -> None:
             try:
@@ -328,12 +328,14 @@ class UsageService:
         """The owner's limit for ``meter`` (``billing.entitlements.limit_for``: plan or override, plus
         rollover; the largest if several features count this meter). None: no limit (or unlimited)."""
         pair = (validation.owner_id(owner_id), validation.meter_name(meter))
-        return self.limits_for({pair})[pair]
+        return self._limits_for({pair})[pair]
 
     def limits_for(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
         """``limit_for`` for many (owner, meter) pairs at once. Cached per process for 30 s at most, and
         dropped as soon as the owner's entitlements change, in this process or (through Redis) another."""
-        pairs = validation.owner_meter_pairs(pairs)
+        return self._limits_for(validation.owner_meter_pairs(pairs))
+
+    def _limits_for(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
         out: dict[tuple[str, str], int | None] = {}
         missing: set[tuple[str, str]] = set()
         clock = time.monotonic()

@@ -79,7 +79,7 @@ class Hosted:
         self.allowed_return_origins: set[str] = set()   # extra origins Elements may send customers back to
         self._key = secrets.token_bytes(32)
         self._submit = threading.Lock()                  # one page submission at a time: no double completion
-        self._routes = [(m, re.compile("^" + pattern + "$"), fn) for m, pattern, fn in routes or []]
+        self._routes = [(m, re.compile(pattern), fn) for m, pattern, fn in routes or []]
 
     # --- addresses ------------------------------------------------------------------------------
     def url(self, path: str) -> str:
@@ -155,7 +155,7 @@ class Hosted:
     def _dispatch(self, method: str, path: str, query: dict[str, str], form: dict[str, str]) -> PageResponse:
         allowed: list[str] = []
         for m, rx, page in self.routes():
-            hit = rx.match(path)
+            hit = rx.fullmatch(path)
             if hit is None:
                 continue
             if m != method:

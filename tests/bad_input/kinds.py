@@ -65,6 +65,12 @@ def datetimes() -> list[Case]:
             ("date", date(2026, 2, 1)), ("NaN", NAN), ("float", 1.5e9), ("timedelta", timedelta(days=1))]
 
 
+def dates() -> list[Case]:
+    """A ``date`` or an aware ``datetime``."""
+    return [("string", "2026-02-01"), ("unix int", 1767225600), ("naive", datetime(2026, 2, 1)), ("NaN", NAN),
+            ("float", 1.5e9), ("timedelta", timedelta(days=1)), ("list", [date(2026, 2, 1)])]
+
+
 def timedeltas() -> list[Case]:
     return [("negative", timedelta(days=-1)), ("huge", timedelta(days=10**6)), ("int", 5), ("string", "3 days"),
             ("NaN", NAN), ("datetime", datetime(2026, 1, 1, tzinfo=UTC))]

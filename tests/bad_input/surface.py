@@ -98,6 +98,7 @@ NEGATIVE = Kind("negative integer", lambda v: [("positive", 1), ("zero", 0), ("N
                                                ("string", "-1"), ("bool", True)])
 BOOL = Kind("bool", lambda v: k.booleans())
 DATETIME = Kind("aware datetime", lambda v: k.datetimes())
+DATE = Kind("date or aware datetime", lambda v: k.dates())
 TIMEDELTA = Kind("timedelta", lambda v: k.timedeltas())
 SECONDS = Kind("seconds", lambda v: k.seconds())
 METADATA = Kind("metadata", lambda v: k.metadata())
@@ -229,6 +230,14 @@ BY_NAME: dict[str, Param] = {
     "keys": _lit(Kind("list of keys", lambda v: k.key_lists()), []),
     "result": _lit(TEXT, "processed"),
     "status": _lit(_enum(), "dead"),
+    # billing.analytics (branch analytics): classified ahead, so it is swept the day it lands
+    "start": _p(DATE, "month_ago"),
+    "end": _p(DATE, "today"),
+    "days": _lit(SECONDS, 30),
+    "kind": _lit(_enum(), "movements"),
+    "metric": _lit(_enum(), "mrr"),
+    "interval": _lit(_enum(), "month"),
+    "changes": _lit(OPTIONS, {}),
 }
 
 #: By ``"service.method"`` and name, where a name means something else in that function.
@@ -253,6 +262,8 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("testing.advance", "delta"): _p(TIMEDELTA, "hour"),
     ("entitlements.grant", "limit"): _lit(_int(0), 100),
     ("customers.list", "limit"): _lit(_int(1), 10),
+    ("analytics.*", "at"): _p(DATE, "today"),
+    ("analytics.*", "customer"): _p(_id("cus"), "customer_id"),
 }
 
 #: Arguments a call needs besides the swept one (world attributes), by function.
@@ -332,7 +343,9 @@ def public_functions(billing: Any) -> list[Function]:
 
 
 def classify(fn: Function, param: inspect.Parameter) -> Param | None:
-    return BY_FUNCTION.get((fn.qualname, param.name)) or BY_NAME.get(param.name)
+    service = fn.qualname.split(".")[0]
+    return (BY_FUNCTION.get((fn.qualname, param.name)) or BY_FUNCTION.get((f"{service}.*", param.name))
+            or BY_NAME.get(param.name))
 
 
 def required(param: inspect.Parameter) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,14 @@ class World:
     @property
     def now(self) -> datetime:
         return self.billing.now()
+
+    @property
+    def today(self) -> date:
+        return self.billing.now().date()
+
+    @property
+    def month_ago(self) -> date:
+        return self.billing.now().date() - timedelta(days=30)
 
     @property
     def future(self) -> datetime:

@@ -26,31 +26,24 @@ NOT_SERVICES = {
     "engine": "the SQLAlchemy engine",
 }
 
-#: Public methods that take no host input (a Session, a Mirror, a Job, a handler) or exist for wiring.
+#: Public methods that take no host input (a Mirror, a Job, a handler) or exist for wiring. Besides these, a
+#: method whose first parameter is a required ``session`` runs inside a transaction its caller (a peer service,
+#: a mirror) owns: wiring too, see ``in_transaction``.
 NOT_SWEPT = {
-    "customers.apply": "applies a Stripe object inside the caller's Session (mirror/reconcile wiring)",
     "customers.mirrors": "wiring: the facade registers these",
     "customers.reconciler": "wiring: the facade registers this",
-    "invoices.apply": "applies a Stripe object inside the caller's Session (mirror/reconcile wiring)",
     "invoices.mirrors": "wiring: the facade registers these",
     "invoices.reconciler": "wiring: the facade registers this",
-    "subscriptions.apply": "applies a Stripe object inside the caller's Session (mirror/reconcile wiring)",
-    "subscriptions.apply_schedule": "applies a Stripe object inside the caller's Session (mirror wiring)",
-    "subscriptions.gone": "marks a subscription gone inside the caller's Session (mirror wiring)",
     "subscriptions.prepare": "the subscription mirror's prepare hook, given what Stripe returned",
     "subscriptions.mirrors": "wiring: the facade registers these",
     "subscriptions.reconciler": "wiring: the facade registers this",
     "catalog.mirrors": "wiring: the facade registers these",
     "entitlements.mirrors": "wiring: the facade registers these",
-    "entitlements.recompute_in": "recomputes inside the caller's Session (subscription sync wiring)",
     "entitlements.close": "no parameters; Billing.close() calls it",
     "webhooks.mirror": "registers a Mirror object (wiring; hosts add their own kinds)",
     "reconcile.add": "registers a Reconciler object (wiring)",
     "reconcile.refresh": "takes a Mirror object (reconcile's own step)",
     "jobs.define": "declares a queue with its handler (wiring at construction)",
-    "jobs.enqueue": "writes a job inside the caller's Session (the transactional outbox)",
-    "jobs.done": "marks claimed Job objects done inside the handler's Session",
-    "jobs.fail": "records a failure of claimed Job objects inside the handler's Session",
     "jobs.failed": "records a failure of claimed Job objects",
     "Billing.close": "no parameters",
 }
@@ -116,6 +109,9 @@ PERCENTS = Kind("percentages", lambda v: k.percent_lists())
 EVENT_DICT = Kind("event dict", lambda v: k.event_dicts())
 URL = Kind("url", lambda v: [*k.strings(v), ("not a URL", "not a url"), ("javascript", "javascript:alert(1)"),
                              ("ftp", "ftp://example.com/hook")])
+RETURN_URL = Kind("return URL", lambda v: [*k.strings(v), ("javascript", "javascript:alert(1)"),
+                                          ("protocol-relative", "//evil.example/x"), ("backslash", "/\\evil.example"),
+                                          ("https:host", "https:evil.example")])
 EVENT_TYPE = Kind("event type", lambda v: [*k.strings(v), ("space inside", "invoice paid")])
 PRICE_REF = Kind("price", lambda v: [*k.strings(v), ("unknown lookup key", "nope_monthly"),
                                      ("unknown price id", "price_nope"), ("space inside", "pro monthly")])
@@ -238,6 +234,14 @@ BY_NAME: dict[str, Param] = {
     "metric": _lit(_enum(), "mrr"),
     "interval": _lit(_enum(), "month"),
     "changes": _lit(OPTIONS, {}),
+    # the portal's services (branch portal): classified ahead, so they are swept the day they land
+    "return_url": _lit(RETURN_URL, "https://app.example/account"),
+    "starting_after": _p(_id("in"), "invoice"),
+    "make_default": _lit(BOOL, True),
+    "setup_intent": _lit(_id("seti"), "seti_1A2b3C"),
+    "feedback": _lit(_enum(), "too_expensive"),
+    "comment": _lit(TEXT, "Too pricey for us"),
+    "code": _lit(TEXT, "SAVE10"),
 }
 
 #: By ``"service.method"`` and name, where a name means something else in that function.
@@ -340,6 +344,16 @@ def public_functions(billing: Any) -> list[Function]:
                 continue                # a service (billing.reconcile) is swept as a service
             out.append(Function(f"{owner}.{name}", fn, inspect.signature(fn)))
     return out
+
+
+def in_transaction(fn: Function) -> bool:
+    """``apply(session, obj)``, ``enqueue(session, ...)``: wiring that runs in its caller's transaction."""
+    first = next(iter(fn.signature.parameters.values()), None)
+    return first is not None and first.name == "session" and first.default is inspect.Parameter.empty
+
+
+def swept(fn: Function) -> bool:
+    return fn.qualname not in NOT_SWEPT and not in_transaction(fn) and bool(fn.params)
 
 
 def classify(fn: Function, param: inspect.Parameter) -> Param | None:

@@ -13,14 +13,14 @@ import pytest
 from billingos import Billing
 from tests.conftest import WEBHOOK_SECRET
 
-from .surface import NOT_SWEPT, public_functions
+from .surface import public_functions, swept
 from .sweep import find, foreign, sweep
 from .world import World
 
 
 def _swept() -> list[str]:
     with Billing(database_url="sqlite://", stripe_emulator=True, webhook_secrets=[WEBHOOK_SECRET]) as billing:
-        return sorted(f.qualname for f in public_functions(billing) if f.qualname not in NOT_SWEPT and f.params)
+        return sorted(f.qualname for f in public_functions(billing) if swept(f))
 
 
 SWEPT = _swept()

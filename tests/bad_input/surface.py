@@ -242,6 +242,12 @@ BY_NAME: dict[str, Param] = {
     "feedback": _lit(_enum(), "too_expensive"),
     "comment": _lit(TEXT, "Too pricey for us"),
     "code": _lit(TEXT, "SAVE10"),
+    # branch hardening: reconcile's removal guard, the test kit's delivery hook
+    "force": _lit(BOOL, False),
+    "max_removal": _lit(Kind("share from 0 to 1", lambda v: [("negative", -0.1), ("over 1", 1.5), ("NaN", k.NAN),
+                                                            ("infinity", k.INF), ("string", "0.1"), ("bool", True)]),
+                        0.1),
+    "via": _p(CALLABLE, "handler"),
 }
 
 #: By ``"service.method"`` and name, where a name means something else in that function.
@@ -268,6 +274,7 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("customers.list", "limit"): _lit(_int(1), 10),
     ("analytics.*", "at"): _p(DATE, "today"),
     ("analytics.*", "customer"): _p(_id("cus"), "customer_id"),
+    ("subscriptions.complete", "data"): _lit(_objects("sub", "subscription"), None),
 }
 
 #: Arguments a call needs besides the swept one (world attributes), by function.

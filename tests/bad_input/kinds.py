@@ -50,6 +50,16 @@ def integers(*, minimum: int) -> list[Case]:
             ("decimal", Decimal("1.5")), ("string", "1"), ("bool", True), ("list", [1])]
 
 
+def any_integers() -> list[Case]:
+    """A whole number whose range is not known here: only what no integer parameter takes."""
+    return [("NaN", NAN), ("infinity", INF), ("fractional", 2.5), ("decimal", Decimal("1.5")), ("string", "1"),
+            ("bool", True), ("list", [1])]
+
+
+def any_numbers() -> list[Case]:
+    return [("NaN", NAN), ("infinity", INF), ("-infinity", -INF), ("string", "1"), ("bool", True), ("list", [1])]
+
+
 def seconds() -> list[Case]:
     return [("negative", -1.0), ("NaN", NAN), ("infinity", INF), ("huge", 1e300), ("string", "1"),
             ("bool", True)]

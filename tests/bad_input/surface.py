@@ -363,10 +363,28 @@ def swept(fn: Function) -> bool:
     return fn.qualname not in NOT_SWEPT and not in_transaction(fn) and bool(fn.params)
 
 
+#: An optional parameter with an unknown name is classified by its annotation (its valid value is only the seed
+#: of near misses such as ``"x\n"``; a required one needs a world value, so it stays unclassified).
+BY_ANNOTATION: dict[str, Param] = {
+    "bool": _lit(BOOL, True), "bool | None": _lit(BOOL, True),
+    "datetime": _p(DATETIME, "now"), "datetime | None": _p(DATETIME, "now"),
+    "date | None": _p(DATE, "today"), "datetime | date | None": _p(DATE, "today"),
+    "timedelta": _p(TIMEDELTA, "hour"), "timedelta | None": _p(TIMEDELTA, "hour"),
+    "int": _lit(Kind("integer", lambda v: k.any_integers()), 1),
+    "int | None": _lit(Kind("integer", lambda v: k.any_integers()), 1),
+    "float": _lit(Kind("number", lambda v: k.any_numbers()), 1.0),
+    "float | None": _lit(Kind("number", lambda v: k.any_numbers()), 1.0),
+    "str": _lit(TEXT, "x"), "str | None": _lit(TEXT, "x"),
+}
+
+
 def classify(fn: Function, param: inspect.Parameter) -> Param | None:
     service = fn.qualname.split(".")[0]
-    return (BY_FUNCTION.get((fn.qualname, param.name)) or BY_FUNCTION.get((f"{service}.*", param.name))
-            or BY_NAME.get(param.name))
+    found = (BY_FUNCTION.get((fn.qualname, param.name)) or BY_FUNCTION.get((f"{service}.*", param.name))
+             or BY_NAME.get(param.name))
+    if found is None and param.default is not inspect.Parameter.empty:
+        found = BY_ANNOTATION.get(str(param.annotation).strip("'\""))
+    return found
 
 
 def required(param: inspect.Parameter) -> bool:

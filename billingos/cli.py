@@ -106,6 +106,7 @@ def _webhooks_replay(args: argparse.Namespace) -> int:
 
 def _reconcile(args: argparse.Namespace) -> int:
     from datetime import timedelta
+
     from .errors import InvalidInputError
     if not 0 < args.days <= 30:     # checked before anything is opened
         raise InvalidInputError(f"--days must be more than 0 and at most 30 (the Events API keeps 30 days), "
@@ -136,8 +137,7 @@ def _progress_bar() -> Any:
 
 
 def _emulator_serve(args: argparse.Namespace) -> int:
-    from .emulator import Emulator
-    from .emulator.server import serve
+    from .emulator import Emulator, serve
     from .errors import ConfigurationError
     try:    # a non-loopback host, a foreign --state file or a busy port: one line, before the banner
         server = serve(Emulator(state_path=args.state), host=args.host, port=args.port)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, func, select, update
+from sqlalchemy import String, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -79,32 +79,30 @@ def begin(ctx: Context, action: str, subject: str, params: Any, *, key: str | No
     now = ctx.now()
     for _ in range(3):    # a concurrent identical request may insert the same key first: then it is ours too
         with ctx.session_factory() as session:
-            row = _find(session, action, subject, dig, key)
+            if key is not None:
+                rows = list(session.scalars(select(BillingIntent).where(BillingIntent.key == key)))
+                row = rows[0] if rows else None
+            else:    # one read (one snapshot): the unfinished intent to reuse, or how many came before
+                rows = list(session.scalars(select(BillingIntent).where(
+                    BillingIntent.action == action, BillingIntent.subject == subject,
+                    BillingIntent.digest == dig).order_by(BillingIntent.id)))
+                row = next((r for r in rows if r.status == "pending"), None)
             if row is not None:
                 if row.digest != dig or row.action != action:
                     raise ConflictError(f"idempotency_key {key!r} was already used for a different request.",
                                         param="idempotency_key")
                 return Intent(row.key, row.status, row.object_id, row.created_at, retried=True)
-            n = session.scalar(select(func.count()).select_from(BillingIntent).where(
-                BillingIntent.action == action, BillingIntent.subject == subject, BillingIntent.digest == dig))
-            new = key or intent_key(action, subject, dig, n)
+            new = key or intent_key(action, subject, dig, len(rows))
             session.add(BillingIntent(key=new, action=action, subject=subject, digest=dig, status="pending",
                                       created_at=now, updated_at=now))
             try:
                 session.commit()
-            except IntegrityError:
+            except IntegrityError:     # the same request, concurrently: share its intent, whatever its state now
                 session.rollback()
+                key = new
                 continue
             return Intent(new, "pending", None, now, retried=False)
     raise ConflictError("The same request is being made concurrently; try again.", param="idempotency_key")
-
-
-def _find(session: Session, action: str, subject: str, dig: str, key: str | None) -> BillingIntent | None:
-    if key is not None:
-        return session.scalars(select(BillingIntent).where(BillingIntent.key == key)).first()
-    return session.scalars(select(BillingIntent).where(
-        BillingIntent.action == action, BillingIntent.subject == subject, BillingIntent.digest == dig,
-        BillingIntent.status == "pending").order_by(BillingIntent.id)).first()
 
 
 def finish(session: Session, key: str, object_id: str, now: datetime) -> None:

@@ -38,7 +38,7 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from ..cli import add_settings   # the same settings (flags and BILLINGOS_* variables) as every command
+    from ..cli import add_settings  # the same settings (flags and BILLINGOS_* variables) as every command
 
     add_settings(p)
 

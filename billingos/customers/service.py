@@ -15,8 +15,7 @@ from .. import intents, validation
 from ..clock import utc
 from ..db import upsert
 from ..domain_events import CustomerSynced
-from ..errors import (ConflictError, InvalidInputError, NotFoundError, StripeRequestError,
-                      StripeUnavailableError)
+from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError, StripeUnavailableError
 from ..freshness import apply_fresh
 from ..reconcile import Reconciler
 from ..stripe_api import call_stripe, intent_key, plain
@@ -306,8 +305,8 @@ class CustomerService:
         if email is None:
             return None      # nothing to list by: the idempotency key is all there is
         listed = call_stripe(self._ctx.stripe.v1.customers.list, params={"email": email, "limit": 100})
-        return next((c for c in map(plain, listed.auto_paging_iter()) if (c.get("metadata") or {}).get(key) == owner_id),
-                    None)
+        mine = (c for c in map(plain, listed.auto_paging_iter()) if (c.get("metadata") or {}).get(key) == owner_id)
+        return next(mine, None)
 
 
 def _deleted(customer_id: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from .errors import ConfigurationError, InvalidInputError
 from .invoices.service import InvoiceService
 from .jobs import Jobs
 from .reconcile import ReconcileService
+from .schema_guard import guard_schema
 from .stripe_api import build_client
 from .subscriptions.service import SubscriptionService
 from .tasks import TaskRunner
@@ -57,6 +58,7 @@ class Billing:
         self.clock: Clock = self.config.clock or _default_clock(self.config)
         self.engine, session_factory = _database(self.config)
         self._owns_engine = self.config.engine is None and self.config.session_factory is None
+        guard_schema(self.engine)    # before migrate(), any call says to migrate instead of dumping SQL
         self.emulator = _emulator(self.config, self.clock)
         client = build_client(self.config, self.emulator)
         self.tasks = TaskRunner()

@@ -13,6 +13,7 @@ from .money import validate_currency
 __all__ = ["BillingConfig"]
 
 EMULATOR_API_KEY = "sk_test_billingos_emulator"
+MIN_SECRET_LENGTH = 16   # Stripe's whsec_ secrets are 38+; 16 characters is 96+ bits of a random secret
 
 
 class BillingConfig(BaseModel):
@@ -24,7 +25,7 @@ class BillingConfig(BaseModel):
     database_url: str | None = None
     engine: Any = None                          #: a host ``sqlalchemy.Engine``
     session_factory: Any = None                 #: a host ``sessionmaker``; its bind is used
-    stripe_api_key: str = EMULATOR_API_KEY
+    stripe_api_key: str | None = None           #: required unless stripe_emulator (no placeholder key)
     stripe_emulator: bool = False               #: answer Stripe calls from ``billingos.emulator``
     emulator: Any = None                        #: an existing ``Emulator`` to share (implies stripe_emulator)
     emulator_state_path: str | None = None      #: persist the emulator's state to this JSON file
@@ -36,6 +37,8 @@ class BillingConfig(BaseModel):
     clock: Any = None                           #: a ``billingos.clock.Clock``; defaults to the system clock
     default_currency: str = "usd"
     owner_metadata_key: str = "billingos_owner_id"   #: Stripe metadata key that carries the owner id
+    #: reconcile refuses to remove more than this share of a kind's local objects in one run (force=True)
+    reconcile_max_removal: float = Field(default=0.10, ge=0.0, le=1.0, allow_inf_nan=False)
 
     @field_validator("webhook_tolerance")
     @classmethod
@@ -48,9 +51,16 @@ class BillingConfig(BaseModel):
     @field_validator("webhook_secrets")
     @classmethod
     def _secrets(cls, v: list[str]) -> list[str]:
-        for s in v:
-            if not isinstance(s, str) or not s.startswith("whsec_") or len(s) < 12:
-                raise ValueError("each webhook secret must be a Stripe signing secret starting with 'whsec_'.")
+        for n, s in enumerate(v):
+            if not isinstance(s, str):
+                raise ValueError(f"webhook_secrets[{n}] must be a string, got {type(s).__name__}.")
+            if s != s.strip() or not s.isascii() or not s.isprintable():
+                raise ValueError(f"webhook_secrets[{n}] must be printable ASCII without surrounding spaces "
+                                 "(copy it from the Stripe dashboard or `stripe listen`).")
+            if len(s) < MIN_SECRET_LENGTH:
+                raise ValueError(f"webhook_secrets[{n}] is {len(s)} characters; a signing secret must be at "
+                                 f"least {MIN_SECRET_LENGTH} (a short one is guessable, and a signature "
+                                 "made with it proves nothing).")
         return v
 
     @field_validator("default_currency")
@@ -72,7 +82,12 @@ class BillingConfig(BaseModel):
             raise ValueError("give exactly one of database_url, engine or session_factory "
                              f"(got {', '.join(given) or 'none'}).")
         key = self.stripe_api_key
-        if not key.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")):
+        if key is None:
+            if not self.uses_emulator:
+                raise ValueError("give stripe_api_key (sk_test_... or sk_live_...) or stripe_emulator=True; "
+                                 "billingos never falls back to an empty emulator or a placeholder key.")
+            key = EMULATOR_API_KEY
+        if not isinstance(key, str) or not key.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")):
             raise ValueError("stripe_api_key must be a Stripe secret or restricted key (sk_test_..., sk_live_...).")
         if self.uses_emulator:
             if key.startswith(("sk_live_", "rk_live_")):
@@ -84,6 +99,15 @@ class BillingConfig(BaseModel):
     @property
     def uses_emulator(self) -> bool:
         return self.stripe_emulator or self.emulator is not None
+
+    @property
+    def api_key(self) -> str:
+        """The key billingos sends: ``stripe_api_key``, or the emulator's test key when none is given."""
+        return self.stripe_api_key or EMULATOR_API_KEY
+
+    @property
+    def livemode(self) -> bool:
+        return self.api_key.startswith(("sk_live_", "rk_live_"))
 
     @classmethod
     def build(cls, **kw: Any) -> BillingConfig:

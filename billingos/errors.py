@@ -11,7 +11,9 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "InvalidInputError",
+    "MigrationRequiredError",
     "NotFoundError",
+    "ReconcileRefusedError",
     "StripeRequestError",
     "StripeUnavailableError",
 ]
@@ -55,6 +57,23 @@ class BillingClosedError(ConfigurationError):
 
     code = "billing_closed"
     status = 503
+
+
+class MigrationRequiredError(ConfigurationError):
+    """billingos's tables are missing or older than this version: run ``billing.migrate()`` or
+    ``billingos db upgrade``. A 503: nothing works until the migration has run."""
+
+    code = "migration_required"
+    status = 503
+
+
+class ReconcileRefusedError(BillingError):
+    """Reconcile found more local objects gone in Stripe than it may remove in one run (the config's
+    ``reconcile_max_removal`` share): usually the wrong Stripe account or an empty emulator. Nothing was
+    written. ``details`` holds the counts; run with ``force=True`` (``--force``) if Stripe is right."""
+
+    code = "reconcile_refused"
+    status = 409
 
 
 class InvalidInputError(BillingError, ValueError):

@@ -7,6 +7,7 @@ from .customers.models import BillingCustomer
 from .db import Base, metadata
 from .entitlements.models import BillingEntitlement, BillingEntitlementCounter, BillingEntitlementUsage
 from .freshness import BillingLock
+from .intents import BillingIntent
 from .invoices.models import BillingInvoice
 from .jobs.models import BillingJob
 from .subscriptions.models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
@@ -24,6 +25,7 @@ __all__ = [
     "BillingEntitlement",
     "BillingEntitlementCounter",
     "BillingEntitlementUsage",
+    "BillingIntent",
     "BillingInvoice",
     "BillingJob",
     "BillingLock",

@@ -21,12 +21,12 @@ T = TypeVar("T")
 def build_client(config: BillingConfig, emulator: Any | None) -> stripe.StripeClient:
     """Real Stripe, a Stripe-compatible server (``stripe_api_base``), or the in-process emulator."""
     if emulator is not None:
-        return stripe.StripeClient(config.stripe_api_key, http_client=emulator.http_client(),
+        return stripe.StripeClient(config.api_key, http_client=emulator.http_client(),
                                    max_network_retries=0)
     bases: dict[str, str] = {}
     if config.stripe_api_base:
         bases = {"api": config.stripe_api_base.rstrip("/")}
-    return stripe.StripeClient(config.stripe_api_key, base_addresses=bases,  # type: ignore[arg-type]
+    return stripe.StripeClient(config.api_key, base_addresses=bases,  # type: ignore[arg-type]
                                max_network_retries=config.stripe_max_network_retries)
 
 

@@ -38,13 +38,9 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--database-url", help="SQLAlchemy URL (default: $BILLINGOS_DATABASE_URL)")
-    p.add_argument(
-        "--emulator-state",
-        metavar="PATH",
-        help="use the built-in Stripe emulator, persisted to this JSON file "
-        "(default: real Stripe with $BILLINGOS_STRIPE_API_KEY)",
-    )
+    from ..cli import add_settings  # the same settings (flags and BILLINGOS_* variables) as every command
+
+    add_settings(p)
 
 
 def _billing(args: argparse.Namespace) -> Any:

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .. import validation
+from .. import intents, validation
 from ..clock import utc
 from ..db import upsert
 from ..domain_events import CustomerSynced
-from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
+from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError, StripeUnavailableError
 from ..freshness import apply_fresh
 from ..reconcile import Reconciler
 from ..stripe_api import call_stripe, intent_key, plain
@@ -76,6 +76,13 @@ class CustomerService:
     def create(self, *, owner_id: str, email: str | None = None, name: str | None = None,
                metadata: dict[str, str] | None = None, payment_method: str | None = None,
                test_clock: str | None = None) -> Customer:
+        """The owner's Stripe customer, created once. ``payment_method`` (a ``pm_`` id or a test card such
+        as ``pm_card_visa``) is attached and becomes the default for invoices.
+
+        A retry after a failure (the local commit, the network) is the same intent with the same
+        idempotency key; only a retry past Stripe's 24 h key window searches Stripe for the owner first
+        (search is eventually consistent and rate-limited; where it does not exist, the customer list
+        by email is read instead)."""
         owner_id = validation.owner_id(owner_id)
         params: dict[str, Any] = {"email": validation.email(email), "name": validation.text(name, "name")}
         meta = validation.metadata(metadata)
@@ -85,19 +92,52 @@ class CustomerService:
         params["metadata"] = {**meta, key: owner_id}
         if payment_method is not None:
             params["payment_method"] = validation.stripe_id(payment_method, "pm", "payment_method")
-            params["invoice_settings"] = {"default_payment_method": payment_method}
         if test_clock is not None:
             params["test_clock"] = validation.stripe_id(test_clock, "clock", "test_clock")
         existing = self._find(owner_id=owner_id)
         if existing is not None:
             raise ConflictError(f"Owner {owner_id!r} already has customer {existing.stripe_id}; use "
                                 "customers.get() or customers.update().", param="owner_id")
+        # one owner, one customer: the key follows the request alone, so concurrent and later retries share it
+        intent = intents.begin(self._ctx, "customer.create", owner_id, params,
+                               key=intent_key("customer.create", owner_id, params))
+        sent = {k: v for k, v in params.items() if v is not None}
 
         def create() -> dict[str, Any]:
-            return plain(self._stripe_existing(owner_id) or call_stripe(
-                self._ctx.stripe.v1.customers.create, params={k: v for k, v in params.items() if v is not None},
-                options={"idempotency_key": intent_key("customer.create", owner_id, params)}))
-        return self._commit(create)
+            found = self._stripe_existing(owner_id, params["email"]) \
+                if intent.past_idempotency(self._ctx.now()) else None
+            try:
+                made = plain(found or call_stripe(self._ctx.stripe.v1.customers.create, params=sent,
+                                                  options={"idempotency_key": intent.key}))
+            except StripeUnavailableError:
+                raise                                # the outcome is unknown: the retry is the same intent
+            except (StripeRequestError, NotFoundError):
+                intents.refuse(self._ctx, intent.key)    # refused for good: the next attempt is a new request
+                raise
+            return self._default_payment_method(made, payment_method, intent.key)
+
+        def apply(session: Session, data: dict[str, Any]) -> Customer | None:
+            intents.finish(session, intent.key, data["id"], self._ctx.now())
+            return self.apply(session, data)
+        snapshot = apply_fresh(self._ctx, create, apply, refetch=self.fetch)
+        if snapshot is None:
+            raise NotFoundError("The customer was deleted in Stripe while it was being created.")
+        return snapshot
+
+    def _default_payment_method(self, customer: dict[str, Any], payment_method: str | None,
+                                key: str) -> dict[str, Any]:
+        """Make the attached payment method the invoices' default. Stripe attaches a test card such as
+        ``pm_card_visa`` as a new ``pm_...`` object, so the default is set to what was attached, after."""
+        if payment_method is None or (customer.get("invoice_settings") or {}).get("default_payment_method"):
+            return customer
+        attached = call_stripe(self._ctx.stripe.v1.payment_methods.list,
+                               params={"customer": customer["id"], "limit": 1}).data
+        if not attached:
+            return customer
+        return plain(call_stripe(
+            self._ctx.stripe.v1.customers.update, customer["id"],
+            params={"invoice_settings": {"default_payment_method": attached[0]["id"]}},
+            options={"idempotency_key": f"{key}:default_payment_method"}))
 
     def update(self, owner_id: str, *, email: str | None = _UNSET, name: str | None = _UNSET,
                metadata: dict[str, str] | None = None, default_payment_method: str | None = _UNSET) -> Customer:
@@ -250,15 +290,23 @@ class CustomerService:
             raise NotFoundError(f"No customer for owner_id={owner_id!r}. Create it with customers.create().")
         return row
 
-    def _stripe_existing(self, owner_id: str) -> Any | None:
-        """Past the 24 h idempotency window a retry must find the customer by its metadata first."""
+    def _stripe_existing(self, owner_id: str, email: str | None) -> Any | None:
+        """The owner's customer already in Stripe (a retry past the idempotency window): found by search,
+        or, where search does not exist (a 404, e.g. localstripe), among the customers with its email."""
         key = self._ctx.config.owner_metadata_key
         try:
             found = call_stripe(self._ctx.stripe.v1.customers.search,
                                 params={"query": f"metadata['{key}']:'{_quote(owner_id)}'", "limit": 1})
-        except StripeRequestError:
-            return None  # servers without search (e.g. stripe-mock) fall back to the idempotency key
-        return found.data[0] if found.data else None
+            return found.data[0] if found.data else None
+        except StripeUnavailableError:
+            raise
+        except (StripeRequestError, NotFoundError):
+            pass                                 # no search here: fall back to the list
+        if email is None:
+            return None      # nothing to list by: the idempotency key is all there is
+        listed = call_stripe(self._ctx.stripe.v1.customers.list, params={"email": email, "limit": 100})
+        mine = (c for c in map(plain, listed.auto_paging_iter()) if (c.get("metadata") or {}).get(key) == owner_id)
+        return next(mine, None)
 
 
 def _deleted(customer_id: str) -> dict[str, Any]:

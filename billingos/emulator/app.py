@@ -54,10 +54,14 @@ class Faults:
     down: bool = False                 # every request fails with a connection error
     fail_next: int = 0                 # the next N requests answer 500 api_error
     fail_paths: set[str] = field(default_factory=set)   # path prefixes that answer 500 while set
+    # exact paths answered 404 "Unrecognized request URL", as by Stripe-compatible servers that lack them
+    # (localstripe and stripe-mock have no /v1/customers/search)
+    missing_paths: set[str] = field(default_factory=set)
 
     def reset(self) -> None:
         self.down, self.fail_next = False, 0
         self.fail_paths.clear()
+        self.missing_paths.clear()
 
 
 class Emulator:
@@ -222,9 +226,9 @@ class Emulator:
             cached = self._idempotent_replay(hdrs, key, fingerprint)
             if cached is not None:
                 return cached["status"], cached["payload"], True
-        matched = self.router.match(method, path)
+        matched = None if path in self.faults.missing_paths else self.router.match(method, path)
         if matched is None:
-            if self.router.path_known(path):
+            if self.router.path_known(path) and path not in self.faults.missing_paths:
                 raise StripeError(f"Unrecognized request method {method} for {path}.", status=405)
             raise StripeError(f"Unrecognized request URL ({method}: {path}). The billingos emulator does not "
                               "implement this endpoint yet.", status=404)

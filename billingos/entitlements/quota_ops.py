@@ -199,20 +199,30 @@ class QuotaOps:
                 if not commit:
                     return Check(False, None, None, None, None, row.status if row.status != "held" else "expired")
                 if row.status == "committed" and (amount is None or amount == row.amount):
-                    return Check(True, None, counter.used, None, counter.window_end, "duplicate")
+                    return self._settled(session, row, counter, now, 0, "duplicate")
                 raise ConflictError(f"Reservation rsv_{rid} is {row.status if row.status != 'held' else 'expired'}; "
                                     "it can no longer be committed. Reserve again or consume().",
                                     param="reservation")
             if not commit:
                 row.status, row.settled_at = "released", now
-                return Check(True, None, counter.used, None, counter.window_end, "released")
+                return self._settled(session, row, counter, now, 0, "released")
             actual = row.amount if amount is None else amount
             if actual > row.amount:
                 raise InvalidInputError(f"amount {actual} is more than the {row.amount} reserved; consume() the rest.",
                                         param="amount")
             row.status, row.amount, row.settled_at = "committed", actual, now
             add_used(session, counter.id, actual)
-            return Check(True, None, counter.used + actual, None, counter.window_end, "granted")
+            return self._settled(session, row, counter, now, actual, "granted")
+
+    def _settled(self, session: Session, row: BillingEntitlementUsage, counter: BillingEntitlementCounter,
+                 now: datetime, added: int, reason: str) -> Check:
+        """The Check after settling: the same limit, used and remaining as check() (issue 8 item 10: a
+        ``limit=None`` here read as "unlimited"). Without a live grant any more it has no limit to report."""
+        session.flush()      # the settled row is no longer held
+        rows = live_grants(session, row.owner_id, row.feature_key, now)
+        if not rows:
+            return Check(True, None, counter.used + added, None, counter.window_end, reason)
+        return self._state(session, counter, spec_for(rows), now, added, reason)
 
     def expire_reservations(self, now: datetime) -> int:
         with self._ctx.transaction() as session:

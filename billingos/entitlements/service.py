@@ -23,7 +23,7 @@ from ..catalog.mirror import sync_feature
 from ..catalog.models import BillingFeature
 from ..db import in_many, on_commit, upsert
 from ..domain_events import CatalogSynced, EntitlementsChanged, SubscriptionSynced
-from ..errors import BillingError, InvalidInputError
+from ..errors import BillingError, InvalidInputError, MigrationRequiredError
 from ..freshness import lock_object
 from ..stripe_api import call_stripe
 from ..subscriptions.models import BillingSubscription
@@ -64,6 +64,7 @@ class EntitlementService:
         self._policies: dict[str, str] = {}
         self._index: dict[str, tuple[str, str | None]] | None = None   # key -> (type, metadata policy)
         self._index_at = -math.inf
+        self._index_error: Exception | None = None      # why the last refresh failed
         self.index_ttl = 30.0
         self.cache = EntitlementCache(ctx.config.redis_url)
         self._recomputer = Recomputer(grace_period=timedelta(days=10))
@@ -230,9 +231,10 @@ class EntitlementService:
                 rows = list(session.scalars(select(BillingFeature)))
                 self._index = {r.lookup_key: (feature_limit(r, None)[0], (r.stripe_metadata or {}).get(POLICY_META))
                                for r in rows}
-            self._index_at = _monotonic()
-        except Exception:
+            self._index_at, self._index_error = _monotonic(), None
+        except Exception as e:
             self._index_at = _monotonic() - self.index_ttl + 1.0   # retry in a second
+            self._index_error = e
         return self._index
 
     def _features_from_db(self, owner_id: str) -> Features:
@@ -378,6 +380,8 @@ class EntitlementService:
             self._index_at = -math.inf
             index = self._feature_index()
         if index is None:
+            if isinstance(self._index_error, MigrationRequiredError):   # not an outage: a setup step is missing
+                raise self._index_error
             raise BackendDown("database")
         if key not in index and self._fetch_feature(key):
             self._index_at = -math.inf

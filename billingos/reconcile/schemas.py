@@ -13,6 +13,7 @@ class KindReport(BaseModel):
     created: list[str] = Field(default_factory=list)     # in Stripe, missing locally
     updated: list[str] = Field(default_factory=list)     # local row differed from Stripe
     removed: list[str] = Field(default_factory=list)     # local row whose Stripe object is gone
+    removal_limit: int | None = None   # how many a run may remove without force (reconcile_max_removal)
 
     @property
     def fixed(self) -> int:
@@ -25,6 +26,12 @@ class ReconcileReport(BaseModel):
     events_backfilled: int
     events_processed: int
     kinds: list[KindReport]
+    dry_run: bool = False   # nothing was written: the lists say what a run would change
+
+    @property
+    def over_limit(self) -> list[KindReport]:
+        """The kinds whose removals exceed ``removal_limit`` (a real run refuses them without force)."""
+        return [k for k in self.kinds if k.removal_limit is not None and len(k.removed) > k.removal_limit]
 
     @property
     def fixed(self) -> int:

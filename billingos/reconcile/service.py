@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import validation
 from ..domain_events import ReconciliationFixed
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, ReconcileRefusedError
 from ..freshness import ROUNDS, StaleStateError, claim_fresh, read_versions
 from ..stripe_api import call_stripe, plain
-from ..webhooks import Mirror, Sync
+from ..webhooks import BillingWebhookEvent, Mirror, Sync
 from .schemas import KindReport, ReconcileReport
 
 if TYPE_CHECKING:
@@ -31,16 +32,33 @@ Progress = Callable[[str, int], None]   # (stage, items done so far)
 
 
 @dataclass
+class _Plan:
+    """One kind's comparison: what was applied, and which local objects are gone in Stripe (not yet removed)."""
+
+    reconciler: Reconciler
+    checked: int
+    created: list[str]
+    updated: list[str]
+    gone: list[str]
+    local: int
+    limit: int          # how many may be removed without force
+    cut: bool           # stopped counting ``gone`` past the limit
+
+
+@dataclass
 class Reconciler:
     """How to reconcile one kind: Stripe's full list, the local ids, ``apply(session, obj)`` (sync one
     listed object; returns "created", "updated" or None when nothing changed), and the kind's mirror (to
-    fetch an object missing from the list and apply its absence)."""
+    fetch an object missing from the list and apply its absence). ``removable_ids``: the local objects whose
+    absence in Stripe would still change something (default: all of ``local_ids``); the removal limit is a
+    share of these."""
 
     kind: str
     list_remote: Callable[[], Iterable[dict[str, Any]]]
     local_ids: Callable[[], set[str]]
     apply: Callable[[Session, dict[str, Any]], str | None]
     mirror: Mirror
+    removable_ids: Callable[[], set[str]] | None = None
 
 
 class ReconcileService:
@@ -52,26 +70,65 @@ class ReconcileService:
         self.reconcilers: list[Reconciler] = []
         ctx.tasks.every("reconcile", timedelta(hours=1), lambda: self.run())
 
-    def __call__(self, *, lookback: timedelta | None = None, progress: Progress | None = None) -> ReconcileReport:
+    def __call__(self, *, lookback: timedelta | None = None, progress: Progress | None = None,
+                 force: bool = False, dry_run: bool = False) -> ReconcileReport:
         """``billing.reconcile()`` is ``billing.reconcile.run()``."""
-        return self.run(lookback=lookback, progress=progress)
+        return self.run(lookback=lookback, progress=progress, force=force, dry_run=dry_run)
 
     def add(self, reconciler: Reconciler) -> None:
         self.reconcilers.append(reconciler)
 
-    def run(self, *, lookback: timedelta | None = None, progress: Progress | None = None) -> ReconcileReport:
+    def run(self, *, lookback: timedelta | None = None, progress: Progress | None = None,
+            force: bool = False, dry_run: bool = False) -> ReconcileReport:
+        """Backfill missed events, then make each kind match Stripe's full list.
+
+        A run that would remove more than ``reconcile_max_removal`` (config, default 10%) of a kind's local
+        objects raises ReconcileRefusedError before removing any: an empty or foreign Stripe looks exactly
+        like everything having been deleted. ``force=True`` removes them anyway. ``dry_run=True`` writes
+        nothing and reports what a run would change (``report.dry_run``; each kind's ``removal_limit``)."""
         window = self.lookback if lookback is None else lookback
         if not isinstance(window, timedelta) or not timedelta(0) < window <= timedelta(days=30):
             raise InvalidInputError("lookback must be a timedelta between 0 and 30 days (the Events API keeps "
                                     f"30 days), got {validation.echo(window)}.", param="lookback")
         if progress is not None:
             validation.callable_(progress, "progress")
-        backfilled, processed = self._backfill(window, progress)
-        kinds = [self._compare(r, progress) for r in self.reconcilers]
-        report = ReconcileReport(events_backfilled=backfilled, events_processed=processed, kinds=kinds)
-        if report.fixed > self.threshold:
+        validation.boolean(force, "force")
+        validation.boolean(dry_run, "dry_run")
+        backfilled, processed = (self._unseen_events(window), 0) if dry_run else self._backfill(window, progress)
+        plans = [self._compare(r, progress, dry_run=dry_run, stop=not (force or dry_run))
+                 for r in self.reconcilers]
+        over = [p for p in plans if len(p.gone) > p.limit]
+        if over and not force and not dry_run:
+            raise ReconcileRefusedError(
+                "reconcile refused to remove "
+                + "; ".join(f"{'at least ' if p.cut else ''}{len(p.gone)} of {p.local} local {p.reconciler.kind} "
+                            f"(the limit is {p.limit})" for p in over)
+                + f": more than reconcile_max_removal ({self._share():.0%}) of a kind in one run. Nothing was "
+                "removed. Check that billingos uses the right Stripe account (key, emulator state); if Stripe is "
+                "right, run again with force=True (billingos reconcile --force).",
+                kinds={p.reconciler.kind: {"gone": len(p.gone), "local": p.local, "limit": p.limit} for p in over})
+        kinds = [KindReport(kind=p.reconciler.kind, checked=p.checked, created=p.created, updated=p.updated,
+                            removed=p.gone if dry_run else [i for i in p.gone if self.refresh(p.reconciler.mirror, i)
+                                                            is None],
+                            removal_limit=p.limit) for p in plans]
+        report = ReconcileReport(events_backfilled=backfilled, events_processed=processed, kinds=kinds,
+                                 dry_run=dry_run)
+        if report.fixed > self.threshold and not dry_run:
             self._ctx.events.publish(None, ReconciliationFixed(report))
         return report
+
+    def _share(self) -> float:
+        return float(self._ctx.config.reconcile_max_removal)
+
+    def _unseen_events(self, window: timedelta) -> int:
+        """How many events of the window a run would backfill (dry run: nothing is stored)."""
+        since = int((self._ctx.now() - window).timestamp())
+        events = call_stripe(self._ctx.stripe.v1.events.list, params={"created": {"gte": since}, "limit": 100})
+        ids = [e["id"] for e in events.auto_paging_iter()]
+        with self._ctx.session_factory() as s:
+            known = set(s.scalars(select(BillingWebhookEvent.stripe_event_id).where(
+                BillingWebhookEvent.stripe_event_id.in_(ids)))) if ids else set()
+        return len(set(ids) - known)
 
     def _backfill(self, window: timedelta, progress: Progress | None) -> tuple[int, int]:
         """Store every event of the window not seen yet, then process what is due."""
@@ -91,9 +148,13 @@ class ReconcileService:
                 processed += 1
         return len(stored), processed
 
-    def _compare(self, r: Reconciler, progress: Progress | None) -> KindReport:
+    def _compare(self, r: Reconciler, progress: Progress | None, *, dry_run: bool, stop: bool) -> _Plan:
         """Apply each listed object unless a newer state arrived after the comparison began: versions are
-        read first, so a listed object (fetched after that) is at least as new as anything applied before."""
+        read first, so a listed object (fetched after that) is at least as new as anything applied before.
+        Local objects missing from the list are fetched one by one: those still in Stripe are applied, those
+        gone are returned, not removed (``run`` removes them once every kind is within its limit).
+        ``dry_run``: each apply runs in a transaction that is rolled back. ``stop``: stop fetching once more
+        than the limit are gone (the run is refused anyway)."""
         created: list[str] = []
         updated: list[str] = []
         local = r.local_ids()
@@ -102,18 +163,41 @@ class ReconcileService:
         seen: set[str] = set()
         for n, obj in enumerate(r.list_remote(), 1):
             seen.add(obj["id"])
-            lock = r.mirror.lock(obj["id"])
-            r.mirror.prepare(obj)
-            with self._ctx.transaction() as session:
-                outcome = r.apply(session, obj) if claim_fresh(session, lock, versions.get(lock, 0)) else None
+            outcome = self._dry_apply(r, obj) if dry_run else self._apply(r, obj, versions)
             if outcome == "created":
                 created.append(obj["id"])
             elif outcome == "updated":
                 updated.append(obj["id"])
             if progress:
                 progress(r.kind, n)
-        removed = [sid for sid in sorted(local - seen) if self.refresh(r.mirror, sid) is None]
-        return KindReport(kind=r.kind, checked=len(seen), created=created, updated=updated, removed=removed)
+        removable = local if r.removable_ids is None else r.removable_ids() & local
+        limit = int(len(removable) * self._share() + 1e-9)
+        gone: list[str] = []
+        cut = False
+        for sid in sorted(removable - seen):
+            if stop and len(gone) > limit:
+                cut = True
+                break
+            current = r.mirror.fetch(sid)
+            if current is None:
+                gone.append(sid)
+            elif not dry_run:
+                self.refresh(r.mirror, sid)      # in Stripe but not listed: applied like any other
+        return _Plan(r, len(seen), created, updated, gone, len(removable), limit, cut)
+
+    def _apply(self, r: Reconciler, obj: dict[str, Any], versions: dict[str, int]) -> str | None:
+        lock = r.mirror.lock(obj["id"])
+        r.mirror.prepare(obj)
+        with self._ctx.transaction() as session:
+            return r.apply(session, obj) if claim_fresh(session, lock, versions.get(lock, 0)) else None
+
+    def _dry_apply(self, r: Reconciler, obj: dict[str, Any]) -> str | None:
+        """What applying ``obj`` would do, in a transaction rolled back (no prepare(): it writes)."""
+        with self._ctx.session_factory() as session:
+            try:
+                return r.apply(session, obj)
+            finally:
+                session.rollback()
 
     def refresh(self, mirror: Mirror, object_id: str) -> dict[str, Any] | None:
         """Fetch one object and apply it (None: gone in Stripe, applied as gone), never over a newer state."""

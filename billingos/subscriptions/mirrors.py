@@ -88,10 +88,17 @@ def subscriptions_reconciler(subs: SubscriptionService, customers: CustomerServi
         with ctx.session_factory() as s:
             return set(s.scalars(select(BillingSubscription.stripe_id)))
 
+    def removable_ids() -> set[str]:
+        # an ended subscription missing in Stripe has nothing left to remove (it is not "removed" again)
+        with ctx.session_factory() as s:
+            return set(s.scalars(select(BillingSubscription.stripe_id).where(
+                BillingSubscription.status.not_in(("canceled", "incomplete_expired")))))
+
     def apply(session: Session, obj: dict[str, Any]) -> str | None:
         row = session.scalars(select(BillingSubscription).where(BillingSubscription.stripe_id == obj["id"])).first()
         before = Subscription.from_row(row) if row is not None else None
         after = subs.apply(session, obj)
         return "created" if before is None else ("updated" if before != after else None)
 
-    return Reconciler("subscriptions", listing, local_ids, apply, subscription_mirrors(subs, customers, ctx)[0])
+    return Reconciler("subscriptions", listing, local_ids, apply, subscription_mirrors(subs, customers, ctx)[0],
+                      removable_ids=removable_ids)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import validation
+from .. import intents, validation
 from ..customers import Customer
 from ..domain_events import ScheduledChangeMoved, SubscriptionSynced
-from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
+from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError, StripeUnavailableError
 from ..freshness import apply_fresh, claim_fresh
 from ..invoices import invoice_line
 from ..stripe_api import call_stripe, intent_key, plain
@@ -66,13 +66,44 @@ class SubscriptionService:
             payment_behavior=payment_behavior, idempotency_key=idempotency_key)
         source = "price" if price is not None else "items"
         inputs.lines(lines, source)
+        if intents.METADATA_KEY in params["metadata"]:
+            raise InvalidInputError(f"metadata key {intents.METADATA_KEY!r} is reserved for billingos's intent key.",
+                                    param="metadata")
         cust = self._customer(customer)
         params = {"customer": cust.id, "items": self._items(lines, source), **params,
                   "expand": ["latest_invoice"]}
-        key = idempotency_key or intent_key("subscription.create", params, self._same_intent_count(cust.id, params))
-        options = {"idempotency_key": key}
-        return self._commit(lambda: plain(call_stripe(self._ctx.stripe.v1.subscriptions.create, params=params,
-                                                      options=options)))
+        # One intent, one subscription (issue 8 item 2): recorded before Stripe is called, its key in the
+        # subscription's metadata, so a retry finds what an earlier attempt made whatever failed between.
+        intent = intents.begin(self._ctx, "subscription.create", cust.id, params, key=idempotency_key)
+        if intent.status == "done" and intent.object_id:
+            return self._commit(lambda: self._refetch(str(intent.object_id)), intent.object_id)
+        params["metadata"] = {**params["metadata"], intents.METADATA_KEY: intent.key}
+        return self._commit(lambda: self._create(cust.id, params, intent), intent=intent.key)
+
+    def _create(self, customer: str, params: dict[str, Any], intent: intents.Intent) -> dict[str, Any]:
+        if intent.retried:      # an earlier attempt may have made it (Stripe may have forgotten the key)
+            found = self._by_intent(customer, intent.key)
+            if found is not None:
+                return found
+        try:
+            return plain(call_stripe(self._ctx.stripe.v1.subscriptions.create, params=params,
+                                     options={"idempotency_key": intent.key}))
+        except StripeUnavailableError:
+            raise                                # unknown outcome: the retry is the same intent
+        except (StripeRequestError, NotFoundError):
+            intents.refuse(self._ctx, intent.key)    # refused for good: the next attempt is a new request
+            raise
+
+    def _by_intent(self, customer: str, key: str) -> dict[str, Any] | None:
+        """The customer's subscription made for intent ``key``, read from Stripe (every status)."""
+        page = call_stripe(self._ctx.stripe.v1.subscriptions.list,
+                           params={"customer": customer, "status": "all", "limit": 100,
+                                   "expand": ["data.latest_invoice"]})
+        for sub in page.auto_paging_iter():
+            data = plain(sub)
+            if (data.get("metadata") or {}).get(intents.METADATA_KEY) == key:
+                return data
+        return None
 
     # --- changes -----------------------------------------------------------------------------------
     def preview_change(self, subscription: Subscription | str, *, price: str | None = None,
@@ -273,9 +304,12 @@ class SubscriptionService:
 
     # --- internals ---------------------------------------------------------------------------------
     def _commit(self, call: Callable[[], dict[str, Any]], name: str | None = None,
-                schedule: dict[str, Any] | None = None) -> Subscription:
-        """Stripe first (``call``), then the local rows, never over a newer state (``freshness.apply_fresh``)."""
+                schedule: dict[str, Any] | None = None, intent: str | None = None) -> Subscription:
+        """Stripe first (``call``), then the local rows, never over a newer state (``freshness.apply_fresh``).
+        ``intent``: the create intent this finishes, in the same transaction."""
         def apply(session: Session, data: dict[str, Any]) -> Subscription:
+            if intent is not None:
+                intents.finish(session, intent, data["id"], self._ctx.now())
             self._sync_invoice(session, data.get("latest_invoice"))
             if schedule is not None:
                 self.apply_schedule(session, schedule)
@@ -435,16 +469,6 @@ class SubscriptionService:
         if isinstance(ref, Subscription):
             return self._get(ref.id, "subscription")   # act on the current local state, not a stale snapshot
         return self._get(ref, "subscription")
-
-    def _same_intent_count(self, customer: str, params: dict[str, Any]) -> int:
-        """How many live subscriptions already match this intent: a deliberate second one gets a new key,
-        a double-submitted first one does not."""
-        prices = sorted(i["price"] for i in params["items"])
-        with self._ctx.session_factory() as session:
-            rows = session.scalars(select(BillingSubscription).where(
-                BillingSubscription.customer_stripe_id == customer,
-                BillingSubscription.status.not_in(("canceled", "incomplete_expired"))))
-            return sum(1 for r in rows if sorted(i.price_stripe_id for i in r.items) == prices)
 
 
 def _preview(inv: dict[str, Any], date: int) -> InvoicePreview:

@@ -122,7 +122,7 @@ class WebhookService:
         verify_signature(bytes(body), lower.get("stripe-signature"), list(cfg.webhook_secrets),
                          tolerance=cfg.webhook_tolerance, now=int(self._ctx.now().timestamp()))
         event = parse_event(bytes(body))
-        live_key = cfg.stripe_api_key.startswith(("sk_live_", "rk_live_"))
+        live_key = cfg.livemode
         if bool(event.get("livemode")) != live_key:
             raise WebhookPayloadError("The event's livemode does not match the configured Stripe key's mode.")
         return event

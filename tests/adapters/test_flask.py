@@ -99,7 +99,7 @@ def test_each_app_builds_its_own_billing_from_its_config(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("config, reason", [
     ({}, "database_url"),
-    ({"BILLINGOS_DATABASE_URL": "sqlite://", "BILLINGOS_WEBHOOK_SECRETS": ["not-a-secret"]}, "whsec_"),
+    ({"BILLINGOS_DATABASE_URL": "sqlite://", "BILLINGOS_WEBHOOK_SECRETS": ["not-a-secret"]}, "at least 16"),
     ({"BILLINGOS_DATABASE_URL": "sqlite://", "BILLINGOS_STRIPE_API_KEY": "pk_test_x"}, "stripe_api_key"),
     ({"BILLINGOS_DATABASE_URL": "sqlite://", "BILLINGOS_DEFAULT_CURRENCY": "dollars"}, "default_currency"),
 ])

@@ -52,4 +52,4 @@ def test_webhooks_replay_and_reconcile(tmp_path: Path) -> None:
     assert Billing(database_url=f"sqlite:///{db}", stripe_emulator=True,
                    emulator_state_path=str(state)).customers.get(owner_id="org_cli").email == "c@b.co"
     bad_days = _run("reconcile", "--days", "45", env=env)
-    assert bad_days.returncode == 2 and "lookback" in bad_days.stderr
+    assert bad_days.returncode == 2 and "--days must be more than 0 and at most 30" in bad_days.stderr

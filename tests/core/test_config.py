@@ -15,9 +15,20 @@ BAD = [
     ({"database_url": "sqlite://", "engine": create_engine("sqlite://")}, "exactly one"),
     ({"database_url": "sqlite://", "stripe_emulator": True, "stripe_api_key": "sk_live_abc"}, "refuses live keys"),
     ({"database_url": "sqlite://", "stripe_api_key": "pk_test_abc"}, "secret or restricted key"),
+    # issue 8 item 1: no key and no emulator is refused, never a placeholder key or an empty emulator
+    ({"database_url": "sqlite://"}, "give stripe_api_key .* or stripe_emulator=True"),
+    ({"database_url": "sqlite://", "stripe_api_base": "http://127.0.0.1:12111"}, "give stripe_api_key"),
+    # issue 8 item 14: the rule that failed is the message (a minimum length, not a prefix)
+    ({"database_url": "sqlite://", "stripe_emulator": True, "webhook_secrets": ["whsec_a"]},
+     r"webhook_secrets\[0\] is 7 characters; a signing secret must be at least 16"),
+    ({"database_url": "sqlite://", "stripe_emulator": True, "webhook_secrets": ["whsec_0123456789abcdef", 5]},
+     "webhook_secrets.1: Input should be a valid string"),
+    ({"database_url": "sqlite://", "stripe_emulator": True, "webhook_secrets": [" whsec_0123456789abcdef"]},
+     "without surrounding spaces"),
+    ({"database_url": "sqlite://", "stripe_emulator": True, "reconcile_max_removal": 1.5}, "reconcile_max_removal"),
     ({"database_url": "sqlite://", "webhook_tolerance": 0}, "replay protection"),
     ({"database_url": "sqlite://", "webhook_tolerance": -5}, "positive"),
-    ({"database_url": "sqlite://", "webhook_secrets": ["nope"]}, "whsec_"),
+    ({"database_url": "sqlite://", "webhook_secrets": ["nope"]}, "at least 16"),
     ({"database_url": "sqlite://", "default_currency": "xyz"}, "Unknown currency"),
     ({"database_url": "sqlite://", "clock": object()}, "now()"),
     ({"database_url": "sqlite://", "stripe_emulator": True, "stripe_api_base": "http://127.0.0.1:12111"},
@@ -45,7 +56,7 @@ def test_bad_database_url_is_a_configuration_error() -> None:
 
 
 def test_config_is_frozen() -> None:
-    cfg = BillingConfig(database_url="sqlite://")
+    cfg = BillingConfig(database_url="sqlite://", stripe_emulator=True)
     with pytest.raises(Exception, match="frozen"):
         cfg.database_url = "sqlite:///other.db"  # type: ignore[misc]
 

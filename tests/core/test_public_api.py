@@ -10,6 +10,7 @@ EXPECTED = {
     "Reservation", "StripeRequestError", "StripeUnavailableError", "SystemClock", "__version__", "signals",
     "Catalog", "load_catalog", "Invoice", "InvoiceLine", "ReconcileReport", "InvoicePreview", "Subscription",
     "SubscriptionItem", "Receipt", "WebhookPayloadError", "WebhookSignatureError", "BillingClosedError",
+    "MigrationRequiredError", "ReconcileRefusedError",
 }
 
 

@@ -82,10 +82,22 @@ def test_concurrent_double_submit_makes_one_customer(billing: Billing) -> None:
     assert _count(billing) == 1
 
 
+def _failing_commit(billing: Billing) -> Any:
+    """Make the local commit of a customer fail (after Stripe made it), as a lost database would."""
+    from billingos.domain_events import CustomerSynced
+
+    def boom(session: Any, event: Any) -> None:
+        raise RuntimeError("the database went away before the commit")
+    billing.events.subscribe_in_transaction(CustomerSynced, boom)
+    return lambda: billing.events._in_transaction[CustomerSynced].remove(boom)
+
+
 def test_retry_after_idempotency_window_finds_customer_by_metadata(billing: Billing, clock: Any) -> None:
     """Stripe call succeeded, the local commit was lost; a retry days later must not duplicate."""
-    key = billing.config.owner_metadata_key
-    billing.stripe.v1.customers.create(params={"email": "late@b.co", "metadata": {key: "org_late"}})
+    undo = _failing_commit(billing)
+    with pytest.raises(RuntimeError, match="went away"):
+        billing.customers.create(owner_id="org_late", email="late@b.co")
+    undo()
     clock.advance(days=3)
     c = billing.customers.create(owner_id="org_late", email="late@b.co")
     assert len(billing.stripe.v1.customers.list().data) == 1

@@ -94,7 +94,7 @@ from sqlalchemy import create_engine
 from billingos import Billing
 url, schema, redis_url, namespace = sys.argv[1:5]
 args = {"connect_args": {"options": f"-csearch_path={schema}"}} if schema != "-" else {}
-billing = Billing(engine=create_engine(url, **args), redis_url=redis_url)
+billing = Billing(engine=create_engine(url, **args), redis_url=redis_url, stripe_api_key="sk_test_probe")
 billing.entitlements.configure(redis_namespace=namespace)
 billing.entitlements.cache.wait_listening()
 last = None
@@ -186,7 +186,7 @@ def test_database_down_answers_from_redis_or_by_policy(pair: tuple[Plans, Billin
     plans, reader = pair
     plans.sync(plans.subscription(plans.customer("org_b"), "pro"))
     assert reader.has_feature("org_b", "export")                        # the snapshot is now in Redis
-    dead = Billing(database_url=DEAD_POSTGRES, redis_url=redis_url)
+    dead = Billing(database_url=DEAD_POSTGRES, redis_url=redis_url, stripe_api_key="sk_test_x")
     dead.entitlements.configure(redis_namespace=namespace)
     assert dead.has_feature("org_b", "export") is True                  # answered by Redis
     assert dead.check("org_b", "export").reason == "granted"
@@ -201,7 +201,7 @@ def test_database_down_answers_from_redis_or_by_policy(pair: tuple[Plans, Billin
 
 
 def test_nothing_reachable_never_raises() -> None:
-    dead = Billing(database_url=DEAD_POSTGRES, redis_url=DEAD_REDIS)
+    dead = Billing(database_url=DEAD_POSTGRES, redis_url=DEAD_REDIS, stripe_api_key="sk_test_x")
     t0 = time.monotonic()
     assert dead.has_feature("org", "export") is False
     assert dead.check("org", "export", 5).reason == "fail_closed"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from billingos import Billing, NotFoundError
+from billingos import Billing, NotFoundError, ReconcileRefusedError
 from billingos.emulator import signature_header
 from tests.conftest import WEBHOOK_SECRET
 
@@ -61,6 +61,9 @@ def test_reconcile_removes_a_local_invoice_gone_from_stripe(billing: Billing, cl
     _deliver(billing, [e for e in emitted if e["type"].startswith("invoice.")])
     billing.stripe.v1.invoices.delete(invoice.id)      # the deletion's webhook is lost ...
     clock.advance(days=4)                              # ... and is past reconcile's 3-day event backfill
-    report = billing.reconcile()
+    with pytest.raises(ReconcileRefusedError, match="1 of 1 local invoices"):   # 100% > the 10% limit
+        billing.reconcile()
+    assert [i.id for i in billing.invoices.list("org_rec")] == [invoice.id]
+    report = billing.reconcile(force=True)
     assert report.events_backfilled == 0 and report.kind("invoices").removed == [invoice.id]
     assert billing.invoices.list("org_rec") == []

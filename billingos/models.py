@@ -9,7 +9,13 @@ from .entitlements.models import BillingEntitlement, BillingEntitlementCounter, 
 from .freshness import BillingLock
 from .invoices.models import BillingInvoice
 from .jobs.models import BillingJob
-from .subscriptions.models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
+from .payment_methods.models import BillingPaymentMethod
+from .subscriptions.models import (
+    BillingCancellationFeedback,
+    BillingSubscription,
+    BillingSubscriptionChange,
+    BillingSubscriptionItem,
+)
 from .usage.models import (
     BillingUsageEvent,
     BillingUsageKey,
@@ -20,6 +26,7 @@ from .webhooks.models import BillingWebhookEvent
 
 __all__ = [
     "Base",
+    "BillingCancellationFeedback",
     "BillingCustomer",
     "BillingEntitlement",
     "BillingEntitlementCounter",
@@ -27,6 +34,7 @@ __all__ = [
     "BillingInvoice",
     "BillingJob",
     "BillingLock",
+    "BillingPaymentMethod",
     "BillingSubscription",
     "BillingSubscriptionChange",
     "BillingSubscriptionItem",

@@ -13,7 +13,7 @@ __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "environment", "static_file"]
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static" / "billingos"
-_STATIC_PATH = re.compile(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*\.[A-Za-z0-9]{1,8}")
+_STATIC_PATH = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,99}(/[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,99}){0,5}")
 _TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml",
           ".ico": "image/x-icon", ".txt": "text/plain; charset=utf-8", ".md": "text/plain; charset=utf-8"}
 

@@ -74,8 +74,9 @@ class Portal:
             from billingos_fastapi import create_router
 
             app = FastAPI()
-            app.include_router(create_router(billing, customer_loader=_owner_header, secret_key="test-secret-key-0123456789",
-                                             **options))
+            self.router = create_router(billing, customer_loader=_owner_header,
+                                        secret_key="test-secret-key-0123456789", **options)
+            app.include_router(self.router)
             self._client = TestClient(app, follow_redirects=False)
         self.app = app
 

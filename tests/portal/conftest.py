@@ -80,15 +80,15 @@ class Portal:
             self._client = TestClient(app, follow_redirects=False)
         self.app = app
 
-    def _headers(self, owner: str | None | bool) -> dict[str, str]:
+    def _headers(self, owner: str | bool | None) -> dict[str, str]:
         who = self.owner if owner is True else owner
         return {"X-Owner": who} if isinstance(who, str) else {}
 
-    def get(self, path: str, owner: str | None | bool = True) -> Answer:
+    def get(self, path: str, owner: str | bool | None = True) -> Answer:
         r = self._client.get(path, headers=self._headers(owner))
         return self._answer(r)
 
-    def post(self, path: str, data: dict[str, str], owner: str | None | bool = True) -> Answer:
+    def post(self, path: str, data: dict[str, str], owner: str | bool | None = True) -> Answer:
         r = self._client.post(path, data=data, headers=self._headers(owner))
         return self._answer(r)
 

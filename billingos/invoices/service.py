@@ -64,7 +64,7 @@ class InvoiceService:
     def pdf_url(self, owner_id: str, invoice_id: str) -> str | None:
         """Stripe's own PDF of the owner's invoice (``invoice_pdf``) with real Stripe; None offline (the
         emulator or a Stripe-compatible server), where ``pdf()`` renders one. Another owner's is NotFound."""
-        invoice = self.get(invoice_id, owner_id=owner_id)
+        invoice = self.get(invoice_id, owner_id=validation.owner_id(owner_id))
         if self._ctx.config.uses_emulator or self._ctx.config.stripe_api_base:
             return None
         return invoice.invoice_pdf
@@ -72,7 +72,7 @@ class InvoiceService:
     def pdf(self, owner_id: str, invoice_id: str) -> bytes:
         """The owner's invoice as PDF bytes: downloaded from Stripe's ``invoice_pdf`` with real Stripe,
         rendered locally (fpdf2) offline. Another owner's invoice is NotFound; a draft has no PDF."""
-        invoice = self.get(invoice_id, owner_id=owner_id)
+        invoice = self.get(invoice_id, owner_id=validation.owner_id(owner_id))
         if invoice.status == "draft":
             raise ConflictError("A draft invoice has no PDF yet: it gets one when it is finalized.",
                                 param="invoice_id")

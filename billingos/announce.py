@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import signals
 from .domain_events import (
+    CancellationRequested,
     CatalogSynced,
     CustomerSynced,
     EntitlementsChanged,
@@ -45,6 +46,8 @@ def announce_signals(bus: EventBus, sender: object) -> None:
     on(CustomerSynced, lambda e: _customer(sender, e.before, e.after))
     on(SubscriptionSynced, lambda e: [signal.send(sender, subscription=e.after, **kw)
                                       for signal, kw in subscription_transitions(e.before, e.after)])
+    on(CancellationRequested, lambda e: signals.subscription_cancel_requested.send(
+        sender, subscription=e.subscription, feedback=e.feedback, comment=e.comment, at_period_end=e.at_period_end))
     on(ScheduledChangeMoved, lambda e: signals.subscription_updated.send(
         sender, subscription=e.subscription, changed={"scheduled_change"}))
     on(TrialWillEnd, lambda e: signals.trial_will_end.send(sender, subscription=e.subscription,

@@ -26,6 +26,7 @@ from .entitlements import Check, EntitlementService
 from .errors import ConfigurationError, InvalidInputError
 from .invoices.service import InvoiceService
 from .jobs import Jobs
+from .payment_methods import PaymentMethodService
 from .reconcile import ReconcileService
 from .schema_guard import guard_schema
 from .stripe_api import build_client
@@ -75,9 +76,11 @@ class Billing:
         self.subscriptions = SubscriptionService(ctx, customers=self.customers, invoices=self.invoices,
                                                  catalog=self.catalog)
         self.usage = UsageService(ctx, entitlements=self.entitlements)
+        self.payment_methods = PaymentMethodService(ctx, customers=self.customers)
         self.reconcile = ReconcileService(ctx, webhooks=self.webhooks)
         # Built-in syncing goes through the same public registries a host uses.
-        for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements):
+        for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements,
+                       self.payment_methods):
             for mirror in domain.mirrors():
                 self.webhooks.mirror(mirror)
         for domain in (self.customers, self.subscriptions, self.invoices):

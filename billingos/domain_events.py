@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .webhooks.schemas import WebhookEventInfo
 
 __all__ = [
+    "CancellationRequested",
     "CatalogSynced",
     "CustomerSynced",
     "EntitlementsChanged",
@@ -53,6 +54,16 @@ class SubscriptionSynced:
     after: Subscription
     data: Mapping[str, Any]
     stripe_events: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class CancellationRequested:
+    """A customer asked to cancel (now or at the period end), with the survey's answer (None: skipped)."""
+
+    subscription: Subscription
+    feedback: str | None
+    comment: str | None
+    at_period_end: bool
 
 
 @dataclass(frozen=True)

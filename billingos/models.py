@@ -10,7 +10,13 @@ from .freshness import BillingLock
 from .intents import BillingIntent
 from .invoices.models import BillingInvoice
 from .jobs.models import BillingJob
-from .subscriptions.models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
+from .payment_methods.models import BillingPaymentMethod
+from .subscriptions.models import (
+    BillingCancellationFeedback,
+    BillingSubscription,
+    BillingSubscriptionChange,
+    BillingSubscriptionItem,
+)
 from .usage.models import (
     BillingUsageEvent,
     BillingUsageKey,
@@ -21,6 +27,7 @@ from .webhooks.models import BillingWebhookEvent
 
 __all__ = [
     "Base",
+    "BillingCancellationFeedback",
     "BillingCustomer",
     "BillingEntitlement",
     "BillingEntitlementCounter",
@@ -29,6 +36,7 @@ __all__ = [
     "BillingInvoice",
     "BillingJob",
     "BillingLock",
+    "BillingPaymentMethod",
     "BillingSubscription",
     "BillingSubscriptionChange",
     "BillingSubscriptionItem",

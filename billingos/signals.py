@@ -18,6 +18,7 @@ __all__ = [
     "payment_succeeded",
     "reconciliation_fixed",
     "subscription_activated",
+    "subscription_cancel_requested",
     "subscription_canceled",
     "subscription_created",
     "subscription_past_due",
@@ -69,6 +70,11 @@ subscription_updated = namespace.signal("subscription-updated")
 #: The subscription ended (status ``canceled``). A scheduled cancellation fires this when it takes effect.
 #: kwargs: ``subscription``.
 subscription_canceled = namespace.signal("subscription-canceled")
+
+#: A customer asked to cancel (``subscriptions.cancel``), sent after the commit with the survey's answer.
+#: kwargs: ``subscription``, ``feedback`` (Stripe's reason, e.g. ``"too_expensive"``, or None),
+#: ``comment`` (str or None), ``at_period_end`` (bool).
+subscription_cancel_requested = namespace.signal("subscription-cancel-requested")
 
 #: A new billing period started for an active subscription.
 #: kwargs: ``subscription``, ``period_start``, ``period_end`` (datetimes).

@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from billingos import Billing, BillingError, ConfigurationError
+from billingos.pages import MAX_FORM, Incoming, Outgoing, Pages, environment, mount_pages, static_file
 from billingos.webhooks import MAX_BODY as MAX_WEBHOOK_BODY
 from billingos.webhooks import declared_length
 
@@ -50,7 +51,7 @@ class ProblemRoute(APIRoute):
         return handle
 
 
-async def _read_limited(request: Request) -> bytes:
+async def _read_limited(request: Request, limit: int = MAX_WEBHOOK_BODY) -> bytes:
     """At most the webhook body limit plus one byte kept, whatever the framing: no more messages are
     received once the body is past the limit (a chunked body has no length to check first)."""
     chunks, size = [], 0
@@ -58,9 +59,9 @@ async def _read_limited(request: Request) -> bytes:
         async for chunk in stream:
             chunks.append(chunk)
             size += len(chunk)
-            if size > MAX_WEBHOOK_BODY:
+            if size > limit:
                 break
-    return b"".join(chunks)[:MAX_WEBHOOK_BODY + 1]
+    return b"".join(chunks)[:limit + 1]
 
 
 def billing_dependency(billing: Billing) -> Callable[[], Billing]:
@@ -77,11 +78,22 @@ def _no_loader() -> str | None:
 
 
 def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | None = None,
-                  prefix: str = "/billing") -> APIRouter:
+                  prefix: str = "/billing", portal_mode: str = "pages", templates: str | None = None,
+                  secret_key: str | bytes | None = None, login_url: str | None = None,
+                  allowed_origins: tuple[str, ...] | list[str] = (), return_url: str | None = None) -> APIRouter:
     """An APIRouter with billingos's routes. ``customer_loader`` is a dependency (it may itself use
-    ``Depends``) that returns the current owner id, or None when nobody is logged in."""
+    ``Depends``) that returns the current owner id, or None when nobody is logged in.
+
+    The portal pages (``{prefix}/portal/``, see docs/portal.md): ``portal_mode`` "pages", "stripe" (a redirect
+    to Stripe's hosted portal) or "off"; ``templates``: a folder whose ``billingos/*.html`` replace
+    billingos's own; ``secret_key`` signs CSRF tokens; ``login_url`` receives visitors nobody logged in."""
     router = APIRouter(prefix=prefix, route_class=ProblemRoute, tags=["billing"])
     owner_dep = Depends(customer_loader or _no_loader)
+    env = environment(templates)
+    pages = mount_pages(billing, prefix=prefix, render=lambda name, ctx: env.get_template(name).render(ctx),
+                        portal_mode=portal_mode, secret_key=secret_key, login_url=login_url,
+                        allowed_origins=allowed_origins, return_url=return_url)
+    _page_routes(router, pages, owner_dep)
 
     @router.get("/customer", name="billingos.customer")
     def current_customer(owner_id: str | None = owner_dep) -> Any:
@@ -108,3 +120,49 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
         return await webhooks(request)
 
     return router
+
+
+def _page_routes(router: APIRouter, pages: Pages, owner_dep: Any) -> None:
+    for route in pages.routes.values():
+        router.add_api_route(route.path, _page_endpoint(pages, route.name, owner_dep), methods=list(route.methods),
+                             name=f"billingos.{route.name}", include_in_schema=False)
+
+    @router.get("/static/{path:path}", include_in_schema=False)
+    def static(path: str) -> Response:
+        found = static_file(path)
+        if found is None:
+            return Response("Not found", status_code=404, media_type="text/plain")
+        return Response(found[0], headers={"content-type": found[1], "cache-control": "public, max-age=3600"})
+
+    hosted = pages.billing.emulator.hosted if pages.billing.emulator is not None else None
+    if hosted is None:
+        return
+    if hosted.base_url is None:
+        hosted.base_url = f"{pages.prefix}/stripe"      # the emulator's stand-in Stripe pages, mounted here
+
+    @router.api_route("/stripe/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+    async def stripe_pages(request: Request, rest: str) -> Response:
+        body = await _read_limited(request, MAX_FORM) if request.method == "POST" else b""
+        status, headers, content = await run_in_threadpool(hosted.handle, request.method, "/" + rest,
+                                                           request.url.query, body)
+        return Response(content, status_code=status, headers=headers)
+
+
+def _page_endpoint(pages: Pages, name: str, owner_dep: Any) -> Callable[..., Any]:
+    async def page(request: Request, owner_id: Any = owner_dep) -> Response:
+        incoming = Incoming(method=request.method, params=dict(request.path_params), query=dict(request.query_params),
+                            body=await _read_limited(request, MAX_FORM) if request.method == "POST" else b"",
+                            cookies=request.cookies, owner_id=owner_id, secure=request.url.scheme == "https",
+                            origin=f"{request.url.scheme}://{request.url.netloc}",
+                            path=request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return _response(await run_in_threadpool(pages.handle, name, incoming))
+
+    page.__name__ = f"billingos_{name.replace('.', '_')}"
+    return page
+
+
+def _response(out: Outgoing) -> Response:
+    response = Response(out.body, status_code=out.status, headers=out.headers)
+    for cookie, value, options in out.cookies:
+        response.set_cookie(cookie, value, **options)
+    return response

@@ -6,10 +6,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 from werkzeug.local import LocalProxy
 
 from billingos import Billing, BillingError
+from billingos.pages import MAX_FORM, TEMPLATES_DIR, Incoming, Outgoing, Pages, mount_pages, static_file
 from billingos.webhooks import MAX_BODY as MAX_WEBHOOK_BODY
 from billingos.webhooks import declared_length
 
@@ -30,6 +31,11 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "BILLINGOS_REDIS_URL": None,
     "BILLINGOS_DEFAULT_CURRENCY": "usd",
     "BILLINGOS_URL_PREFIX": "/billing",
+    "BILLINGOS_PORTAL_MODE": "pages",      # "pages" (billingos's portal), "stripe" (Stripe's hosted portal), "off"
+    "BILLINGOS_SECRET_KEY": None,          # signs CSRF tokens; None: the app's SECRET_KEY
+    "BILLINGOS_LOGIN_URL": None,           # where the portal sends visitors nobody logged in (?next=...)
+    "BILLINGOS_ALLOWED_ORIGINS": (),       # origins a return_url / next may point at, besides this site
+    "BILLINGOS_RETURN_URL": None,          # the portal's "back to the app" link
 }
 
 OwnerLoader = Callable[[], Any]
@@ -46,6 +52,7 @@ class BillingOS:
     def __init__(self, app: Flask | None = None, *, billing: Billing | None = None) -> None:
         self._billing = billing
         self._built: weakref.WeakKeyDictionary[Flask, Billing] = weakref.WeakKeyDictionary()
+        self._pages: weakref.WeakKeyDictionary[Flask, Pages] = weakref.WeakKeyDictionary()
         self._customer_loader: OwnerLoader | None = None
         self._feature_denied_handler: Callable[[str, str | None], Any] | None = None
         if app is not None:
@@ -60,7 +67,16 @@ class BillingOS:
         if self._billing is None:
             self._built[app] = billing_from_config(app.config)
         app.extensions["billingos"] = self
-        app.register_blueprint(self._blueprint(), url_prefix=app.config["BILLINGOS_URL_PREFIX"])
+        prefix = app.config["BILLINGOS_URL_PREFIX"]
+        billing = self.billing_for(app)
+        self._pages[app] = pages = mount_pages(
+            billing, prefix=prefix, render=_render, portal_mode=app.config["BILLINGOS_PORTAL_MODE"],
+            secret_key=app.config["BILLINGOS_SECRET_KEY"] or app.config.get("SECRET_KEY"),
+            login_url=app.config["BILLINGOS_LOGIN_URL"], allowed_origins=app.config["BILLINGOS_ALLOWED_ORIGINS"],
+            return_url=app.config["BILLINGOS_RETURN_URL"])
+        if billing.emulator is not None and billing.emulator.hosted.base_url is None:
+            billing.emulator.hosted.base_url = f"{prefix}/stripe"     # the stand-in Stripe pages, mounted below
+        app.register_blueprint(self._blueprint(pages), url_prefix=prefix)
         csrf = app.extensions.get("csrf")   # Flask-WTF's CSRFProtect: Stripe cannot send a token
         if csrf is not None and hasattr(csrf, "exempt"):
             csrf.exempt("billingos.webhooks")
@@ -109,9 +125,17 @@ class BillingOS:
         return self._built[app]
 
     # --- routes -------------------------------------------------------------------------------
-    def _blueprint(self) -> Blueprint:
-        bp = Blueprint("billingos", __name__)
+    def _blueprint(self, pages: Pages) -> Blueprint:
+        # template_folder: the app's own templates/billingos/*.html come first (Flask's loader order).
+        bp = Blueprint("billingos", __name__, template_folder=str(TEMPLATES_DIR))
         bp.add_url_rule("/customer", "customer", self._customer_view, methods=["GET"])
+        bp.add_url_rule("/static/<path:path>", "static_file", _static_view, methods=["GET"])
+        for route in pages.routes.values():
+            path = route.path.replace("{", "<").replace("}", ">")
+            bp.add_url_rule(path, route.name.replace(".", "_"), self._page_view, methods=list(route.methods),
+                            defaults={"_route": route.name})
+        if pages.billing.emulator is not None:
+            bp.add_url_rule("/stripe/<path:rest>", "stripe_pages", _hosted_view, methods=["GET", "POST"])
         # POST only, and never a redirect (Stripe counts a 3xx as a failed delivery): the path with or without
         # one trailing slash answers; merge_slashes=False keeps werkzeug from redirecting "//webhooks".
         for path in ("/webhooks", "/webhooks/"):
@@ -124,6 +148,16 @@ class BillingOS:
         declared_length(request.headers.get("Content-Length"))
         receipt = self.billing.webhooks.receive(_read_limited(request.stream), dict(request.headers))
         return receipt.model_dump()
+
+    def _page_view(self, _route: str, **params: str) -> Response:
+        owner = self.load_owner_id()
+        incoming = Incoming(method=request.method, params=params, query=request.args.to_dict(),
+                            body=_body() if request.method == "POST" else b"",
+                            cookies=request.cookies, owner_id=owner, secure=request.is_secure,
+                            path=request.script_root + request.full_path.rstrip("?"),
+                            origin=request.host_url.rstrip("/"))
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        return _response(self._pages[app].handle(_route, incoming))
 
     def _customer_view(self) -> Response | dict[str, Any]:
         owner = self.load_owner_id()
@@ -142,6 +176,37 @@ def _read_limited(stream: Any) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _render(template: str, context: dict[str, Any]) -> str:
+    return render_template(template, **context)
+
+
+def _response(out: Outgoing) -> Response:
+    response = Response(out.body, status=out.status, headers=out.headers)
+    for name, value, options in out.cookies:
+        response.set_cookie(name, value, **options)
+    return response
+
+
+def _body() -> bytes:
+    """A form body, read up to just past the pages' limit (a larger one is refused, not read whole)."""
+    return bytes(request.stream.read(MAX_FORM + 1))
+
+
+def _static_view(path: str) -> Response:
+    found = static_file(path)
+    if found is None:
+        return Response("Not found", status=404, mimetype="text/plain")
+    body, kind = found
+    return Response(body, headers={"content-type": kind, "cache-control": "public, max-age=3600"})
+
+
+def _hosted_view(rest: str) -> Response:
+    """The emulator's stand-in Stripe pages (Elements, Checkout, billing portal); they carry their own tokens."""
+    status, headers, body = current_billing.emulator.hosted.handle(
+        request.method, "/" + rest, request.query_string.decode("latin-1"), _body())
+    return Response(body, status=status, headers=headers)
 
 
 def billing_from_config(config: Any) -> Billing:

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from .. import validation
 from ..clock import utc
 from ..domain_events import InvoiceSynced, PaymentFailed, PaymentSucceeded
-from ..errors import NotFoundError
+from ..errors import ConflictError, NotFoundError, StripeUnavailableError
 from ..reconcile import Reconciler
 from ..stripe_api import call_stripe, plain
 from ..webhooks import Mirror, Sync
 from .models import BillingInvoice
+from .pdf import render_invoice_pdf
 from .schemas import Invoice
 from .sync import sync_invoice
 
@@ -59,6 +60,27 @@ class InvoiceService:
             if row is None:
                 raise NotFoundError(f"No invoice {invoice_id!r}.", param="invoice_id")
             return Invoice.from_row(row)
+
+    def pdf_url(self, owner_id: str, invoice_id: str) -> str | None:
+        """Stripe's own PDF of the owner's invoice (``invoice_pdf``) with real Stripe; None offline (the
+        emulator or a Stripe-compatible server), where ``pdf()`` renders one. Another owner's is NotFound."""
+        invoice = self.get(invoice_id, owner_id=validation.owner_id(owner_id))
+        if self._ctx.config.uses_emulator or self._ctx.config.stripe_api_base:
+            return None
+        return invoice.invoice_pdf
+
+    def pdf(self, owner_id: str, invoice_id: str) -> bytes:
+        """The owner's invoice as PDF bytes: downloaded from Stripe's ``invoice_pdf`` with real Stripe,
+        rendered locally (fpdf2) offline. Another owner's invoice is NotFound; a draft has no PDF."""
+        invoice = self.get(invoice_id, owner_id=validation.owner_id(owner_id))
+        if invoice.status == "draft":
+            raise ConflictError("A draft invoice has no PDF yet: it gets one when it is finalized.",
+                                param="invoice_id")
+        url = self.pdf_url(owner_id, invoice_id)
+        if url is not None:
+            return _download(url)
+        customer = self._customers.get(stripe_id=invoice.customer)
+        return render_invoice_pdf(invoice, customer_name=customer.name, customer_email=customer.email)
 
     def apply(self, session: Session, obj: dict[str, Any]) -> Invoice:
         """sync_invoice in the caller's transaction; ``InvoiceSynced`` (the ``invoice_paid`` signal) after it."""
@@ -114,6 +136,18 @@ class InvoiceService:
             return "created" if before is None else ("updated" if before != after else None)
 
         return Reconciler("invoices", listing, local_ids, apply, self.mirrors()[0])
+
+
+def _download(url: str) -> bytes:
+    """Stripe's hosted PDF (a redirect to a short-lived file URL), at most 20 MiB."""
+    import urllib.request
+    if not url.startswith("https://"):
+        raise StripeUnavailableError("Stripe gave no PDF address for this invoice.")
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return bytes(response.read(20 * 1024 * 1024))
+    except OSError as e:
+        raise StripeUnavailableError(f"Stripe's invoice PDF could not be downloaded: {e}") from None
 
 
 def _invoice_of(event: Mapping[str, Any]) -> str | None:

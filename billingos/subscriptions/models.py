@@ -100,3 +100,17 @@ class BillingSubscriptionChange(Base):
     status_to: Mapped[str] = mapped_column(String(32))
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)      # [{price, quantity, product}]
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BillingCancellationFeedback(Base):
+    """Why a customer canceled: the reason survey's answer (also sent to Stripe as ``cancellation_details``)."""
+
+    __tablename__ = "billing_cancellation_feedback"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    subscription_stripe_id: Mapped[str] = mapped_column(String(255), index=True)
+    owner_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    feedback: Mapped[str | None] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(String(1000))
+    at_period_end: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -17,12 +17,14 @@ from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequ
 from ..freshness import apply_fresh, claim_fresh
 from ..invoices import invoice_line
 from ..stripe_api import call_stripe, intent_key, plain
+from . import feedback as cancel_feedback
 from . import inputs
 from .inputs import PAUSE_BEHAVIORS, PRORATION, REACTIVATE_OPTIONS, STATUSES
 from .mirrors import subscription_mirrors, subscriptions_reconciler
 from .models import BillingSubscription
 from .schemas import InvoicePreview, PreviewLine, Proration, Subscription
 from .sync import mark_gone, sync_subscription, sync_subscription_schedule
+from .upcoming import preview_from
 
 if TYPE_CHECKING:
     from ..catalog.service import CatalogService
@@ -108,7 +110,7 @@ class SubscriptionService:
     # --- changes -----------------------------------------------------------------------------------
     def preview_change(self, subscription: Subscription | str, *, price: str | None = None,
                        quantity: int | None = None, proration: Proration | None = None,
-                       proration_date: datetime | None = None) -> InvoicePreview:
+                       proration_date: datetime | None = None, promotion_code: str | None = None) -> InvoicePreview:
         """Stripe's own preview of the invoice that ``change()`` with the same arguments produces.
 
         ``at_period_end``: the renewal invoice with the new items (nothing is due now), previewed as the
@@ -118,15 +120,30 @@ class SubscriptionService:
         items, behavior = self._change_items(sub, price, quantity, proration)
         date = int((proration_date or self._ctx.now()).timestamp())
         details: dict[str, Any] = {"items": items, "proration_behavior": behavior, "proration_date": date}
-        inv = call_stripe(self._ctx.stripe.v1.invoices.create_preview,
-                          params={"customer": sub.customer, "subscription": sub.id, "subscription_details": details})
+        params = {"customer": sub.customer, "subscription": sub.id, "subscription_details": details,
+                  **_discounts(promotion_code)}
+        inv = call_stripe(self._ctx.stripe.v1.invoices.create_preview, params=params)
         preview = _preview(plain(inv), date)
         if (proration or self.default_proration) == "at_period_end":
             return preview.model_copy(update={"amount_due_now": 0, "effective_at": sub.current_period_end})
         return preview
 
+    def upcoming(self, owner_id: str) -> InvoicePreview | None:
+        """The owner's next invoice as Stripe previews it (amount and ``effective_at``, the date it is issued),
+        or None when nothing is coming: no live subscription, or one that cancels at the period end."""
+        validation.owner_id(owner_id)
+        live = [s for s in self.list(owner_id) if s.status in ("active", "trialing", "past_due")
+                and not s.cancel_at_period_end and s.cancel_at is None and not s.paused]
+        if not live:
+            return None
+        sub = live[-1]
+        inv = call_stripe(self._ctx.stripe.v1.invoices.create_preview,
+                          params={"customer": sub.customer, "subscription": sub.id})
+        return preview_from(plain(inv), sub)
+
     def change(self, subscription: Subscription | str, *, price: str | None = None, quantity: int | None = None,
-               proration: Proration | None = None, proration_date: datetime | None = None) -> Subscription:
+               proration: Proration | None = None, proration_date: datetime | None = None,
+               promotion_code: str | None = None) -> Subscription:
         """Upgrade, downgrade or change the quantity of the subscription's plan item.
 
         ``proration="at_period_end"`` schedules the change for the end of the current period (a Stripe
@@ -136,7 +153,11 @@ class SubscriptionService:
         inputs.change(price, quantity, proration, proration_date)
         sub = self._require(subscription)
         items, behavior = self._change_items(sub, price, quantity, proration)
+        discounts = _discounts(promotion_code)
         if (proration or self.default_proration) == "at_period_end":
+            if promotion_code is not None:
+                raise InvalidInputError("A promotion code applies to a change made now, not at the period end.",
+                                        param="promotion_code")
             if proration_date is not None:
                 raise InvalidInputError("proration_date does not apply to an at_period_end change.",
                                         param="proration_date")
@@ -144,27 +165,37 @@ class SubscriptionService:
         if sub.schedule is not None:
             sub = self._release_schedule(sub)
         params: dict[str, Any] = {"items": items, "proration_behavior": behavior,
-                                  "expand": ["latest_invoice"]}
+                                  "expand": ["latest_invoice"], **discounts}
         if proration_date is not None:
             params["proration_date"] = int(proration_date.timestamp())
         return self._update(sub, params, "change")
 
     def cancel(self, subscription: Subscription | str, *, at_period_end: bool = True, prorate: bool = False,
-               invoice_now: bool = False) -> Subscription:
-        """Cancel at the end of the paid period (default) or now (optionally prorating a credit)."""
+               invoice_now: bool = False, feedback: str | None = None, comment: str | None = None) -> Subscription:
+        """Cancel at the end of the paid period (default) or now (optionally prorating a credit).
+
+        ``feedback`` (one of Stripe's reasons, ``feedback.FEEDBACK``) and ``comment``: the customer's answer
+        to the cancellation survey, sent to Stripe as ``cancellation_details``, stored, and published with
+        the ``subscription_cancel_requested`` signal after the commit."""
         validation.boolean(at_period_end, "at_period_end")
         validation.boolean(prorate, "prorate")
         validation.boolean(invoice_now, "invoice_now")
+        answer = cancel_feedback.details(feedback, comment)
         sub = self._require(subscription)
         if sub.status in ("canceled", "incomplete_expired"):
             raise ConflictError(f"Subscription {sub.id} has already ended ({sub.status}); use reactivate().")
+        extra = {"cancellation_details": answer} if answer else {}
         if at_period_end:
             if sub.schedule is not None:     # Stripe refuses to cancel a scheduled subscription directly
                 sub = self._release_schedule(sub)
-            return self._update(sub, {"cancel_at_period_end": True}, "cancel")
-        return self._commit(lambda: plain(call_stripe(
-            self._ctx.stripe.v1.subscriptions.cancel, sub.id, params={"prorate": prorate, "invoice_now": invoice_now},
-            options={"idempotency_key": intent_key("subscription.cancel", sub.id)})), sub.id)
+            done = self._update(sub, {"cancel_at_period_end": True, **extra}, "cancel")
+        else:
+            done = self._commit(lambda: plain(call_stripe(
+                self._ctx.stripe.v1.subscriptions.cancel, sub.id,
+                params={"prorate": prorate, "invoice_now": invoice_now, **extra},
+                options={"idempotency_key": intent_key("subscription.cancel", sub.id)})), sub.id)
+        cancel_feedback.record(self._ctx, done, answer, at_period_end=at_period_end)
+        return done
 
     def cancel_scheduled_change(self, subscription: Subscription | str) -> Subscription:
         """Drop a pending ``at_period_end`` change: the subscription's schedule is released, its items stay."""
@@ -479,6 +510,13 @@ def _preview(inv: dict[str, Any], date: int) -> InvoicePreview:
         lines=[PreviewLine(description=ln["description"], amount=ln["amount"], proration=ln["proration"],
                            price=ln["price"], quantity=ln["quantity"], period_start=ln["period_start"],
                            period_end=ln["period_end"]) for ln in lines])
+
+
+def _discounts(promotion_code: str | None) -> dict[str, Any]:
+    """``discounts`` for a Stripe promotion code id (``promo_...``), checked; {} without one."""
+    if promotion_code is None:
+        return {}
+    return {"discounts": [{"promotion_code": validation.stripe_id(promotion_code, "promo", "promotion_code")}]}
 
 
 def _id(value: Any) -> str | None:

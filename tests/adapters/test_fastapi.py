@@ -26,7 +26,13 @@ def test_create_router_returns_an_api_router(billing: Billing) -> None:
     router = create_router(billing, customer_loader=owner_from_header)
     assert isinstance(router, APIRouter)
     paths = sorted(r.path for r in router.routes)  # type: ignore[attr-defined]
-    assert paths == ["/billing/customer", "/billing/webhooks", "/billing/webhooks/{tail:path}"]
+    assert [p for p in paths if "/portal/" not in p] == [
+        "/billing/customer", "/billing/static/{path:path}", "/billing/stripe/{rest:path}", "/billing/webhooks",
+        "/billing/webhooks/{tail:path}"]
+    assert "/billing/portal/" in paths and "/billing/portal/invoices/{invoice_id}/pdf" in paths
+    bare = sorted(r.path for r in create_router(billing, customer_loader=owner_from_header,  # type: ignore[attr-defined]
+                                                portal_mode="off").routes)
+    assert "/billing/portal/" not in bare
 
 
 def test_customer_route_returns_the_loaded_owners_customer(billing: Billing) -> None:

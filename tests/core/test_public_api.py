@@ -29,7 +29,8 @@ def test_signals_are_documented_and_past_tense() -> None:
         sig = getattr(billingos.signals, name)
         assert sig.name.endswith(("-created", "-updated", "-synced", "-canceled", "-paid", "-failed",
                                   "-reached", "-granted", "-revoked", "-renewed", "-activated", "-paused",
-                                  "-resumed", "-ended", "-succeeded", "-fixed", "-due", "-lettered", "-end")), sig.name
+                                  "-resumed", "-ended", "-succeeded", "-fixed", "-due", "-lettered", "-end",
+                                  "-requested")), sig.name
         assert f"\n{name} = " in source
         before = source.split(f"\n{name} = ")[0].rstrip().splitlines()[-1]
         assert before.startswith("#:"), f"signal {name} needs a #: comment giving sender and kwargs"

@@ -1,0 +1,219 @@
+"""The dispatcher both adapters call: one ``Pages`` per mount turns an ``Incoming`` request into an
+``Outgoing`` answer (status, headers, body, cookies). Page functions never see a framework.
+
+    pages = Pages(billing, routes=PORTAL_ROUTES, prefix="/billing", secret_key=..., render=render)
+    out = pages.handle("portal.overview", Incoming(method="GET", params={}, ...))
+
+The adapter only builds ``Incoming`` from its request and copies ``Outgoing`` into its response.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+from ..errors import BillingError, InvalidInputError, NotFoundError
+from .formatting import Formatter
+from .results import File, LoginRequired, Redirect, Render, Result
+from .safety import CSRF_COOKIE, CSRF_FIELD, Csrf, safe_return_url
+
+if TYPE_CHECKING:
+    from ..billing import Billing
+
+__all__ = ["Incoming", "Outgoing", "PageContext", "Pages", "Route", "parse_form"]
+
+log = logging.getLogger("billingos.pages")
+MAX_FORM = 64 * 1024
+MAX_FIELDS = 50
+_PARAM = re.compile(r"[A-Za-z0-9_]{1,255}")
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+SECURITY_HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff", "x-frame-options": "DENY",
+                    "referrer-policy": "same-origin"}
+
+
+@dataclass(frozen=True)
+class Route:
+    """``path`` below the prefix with ``{name}`` placeholders; ``page(ctx) -> Render | Redirect | File``."""
+
+    name: str
+    path: str
+    methods: tuple[str, ...]
+    page: Callable[[PageContext], Result]
+
+
+@dataclass
+class Incoming:
+    """What an adapter read from its request. ``owner_id``: what the host's customer_loader returned."""
+
+    method: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    owner_id: Any = None
+    path: str = "/"                     # the full path asked for (for the login redirect's next)
+    secure: bool = False                # https: cookies get Secure
+    origin: str = ""                    # "https://app.example.com": for the absolute URLs Stripe wants
+
+
+@dataclass
+class Outgoing:
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    cookies: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)   # (name, value, options)
+
+
+class PageContext:
+    """What a page function may use: ``billing`` (the services), ``owner_id``, ``form`` / ``query`` / ``params``,
+    ``url(name, **params)``, ``csrf_token`` and ``options`` (the mount's settings)."""
+
+    def __init__(self, pages: Pages, incoming: Incoming, form: dict[str, str], csrf_token: str) -> None:
+        self.billing = pages.billing
+        self.pages = pages
+        self.options = pages.options
+        self.method = incoming.method
+        self.params = dict(incoming.params)
+        self.query = dict(incoming.query)
+        self.form = form
+        self.csrf_token = csrf_token
+        self.origin = incoming.origin
+        self._owner = incoming.owner_id
+
+    @property
+    def owner_id(self) -> str:
+        """The logged-in owner; LoginRequired (the login redirect or a 401 page) when there is none."""
+        if self._owner is None:
+            raise LoginRequired()
+        from .. import validation
+        return validation.owner_id(self._owner)
+
+    def url(self, name: str, /, **params: Any) -> str:
+        return self.pages.url(name, **params)
+
+    def return_url(self, value: str | None, default: str) -> str:
+        """``value`` when it is a safe place to send the customer back to, else ``default``."""
+        return safe_return_url(value, self.pages.allowed_origins) or default
+
+
+class Pages:
+    """One mount of page routes. ``render(template, context) -> str`` is the adapter's template engine;
+    ``options`` are handed to pages as ``ctx.options``."""
+
+    def __init__(self, billing: Billing, *, routes: Iterable[Route], prefix: str, secret_key: str | bytes,
+                 render: Callable[[str, dict[str, Any]], str], login_url: str | None = None,
+                 allowed_origins: Iterable[str] = (), options: Mapping[str, Any] | None = None,
+                 formatter: Formatter | None = None) -> None:
+        self.billing = billing
+        self.routes = {r.name: r for r in routes}
+        self.prefix = prefix.rstrip("/")
+        self.csrf = Csrf(secret_key)
+        self._render = render
+        self.login_url = login_url
+        self.allowed_origins = tuple(allowed_origins)
+        self.options = dict(options or {})
+        self.fmt = formatter or Formatter()
+
+    # --- addresses ------------------------------------------------------------------------------
+    def url(self, name: str, /, **params: Any) -> str:
+        """The path of route ``name``; unused params become the query string."""
+        if name == "static":
+            return f"{self.prefix}/static/{quote(str(params['path']))}"
+        route = self.routes[name]
+        path, rest = route.path, dict(params)
+        for key in re.findall(r"{(\w+)}", path):
+            path = path.replace("{" + key + "}", quote(str(rest.pop(key)), safe=""))
+        query = urlencode({k: v for k, v in rest.items() if v is not None})
+        return f"{self.prefix}{path}" + (f"?{query}" if query else "")
+
+    # --- one request ----------------------------------------------------------------------------
+    def handle(self, name: str, incoming: Incoming) -> Outgoing:
+        cookie_id = self.csrf.cookie_id(incoming.cookies.get(CSRF_COOKIE))
+        cookies = []
+        if cookie_id is None:
+            cookie_id = self.csrf.new_id()
+            cookies.append((CSRF_COOKIE, cookie_id, {"httponly": True, "samesite": "Lax", "secure": incoming.secure,
+                                                     "path": self.prefix or "/"}))
+        token = self.csrf.token(cookie_id)
+        out = self._answer(name, incoming, token)
+        out.cookies.extend(cookies)
+        out.headers = {**SECURITY_HEADERS, **out.headers}
+        return out
+
+    def _answer(self, name: str, incoming: Incoming, token: str) -> Outgoing:
+        ctx: PageContext | None = None
+        try:
+            route = self.routes[name]
+            if any(not isinstance(v, str) or not _PARAM.fullmatch(v) for v in incoming.params.values()):
+                raise NotFoundError("No such page.")
+            form = parse_form(incoming.body) if incoming.method == "POST" else {}
+            ctx = PageContext(self, incoming, form, token)
+            if incoming.method == "POST" and not self.csrf.valid(incoming.cookies.get(CSRF_COOKIE),
+                                                                 form.get(CSRF_FIELD)):
+                return self._error(ctx, 403, "This form has expired",
+                                   "The page was open too long or came from another site. Go back, reload the "
+                                   "page and try again.")
+            return self._result(ctx, route.page(ctx))
+        except LoginRequired:
+            if self.login_url:
+                return self._redirect(Redirect(f"{self.login_url}?{urlencode({'next': incoming.path})}", 302))
+            return self._error(ctx, 401, "Please log in", "Log in to see your billing.")
+        except NotFoundError:
+            return self._error(ctx, 404, "Page not found", "This page does not exist, or is not yours to see.")
+        except BillingError as err:
+            return self._error(ctx, err.status if 400 <= err.status < 600 else 400, "Something is not right",
+                               str(err))
+        except Exception:
+            log.exception("billingos page %s failed", name)
+            return self._error(ctx, 500, "Something went wrong", "We could not show this page. Please try again "
+                               "in a minute.")
+
+    def _result(self, ctx: PageContext, result: Result) -> Outgoing:
+        if isinstance(result, Redirect):
+            return self._redirect(result)
+        if isinstance(result, File):
+            disposition = f'attachment; filename="{quote(result.filename)}"'
+            return Outgoing(200, {"content-type": result.content_type, "content-disposition": disposition},
+                            result.body)
+        return self.render(ctx, result)
+
+    def render(self, ctx: PageContext | None, result: Render) -> Outgoing:
+        data = {"fmt": self.fmt, "url": self.url, "csrf_token": ctx.csrf_token if ctx else "",
+                "csrf_field": CSRF_FIELD, "static": lambda path: self.url("static", path=path),
+                "options": self.options, "home_url": self.options.get("home_url") or f"{self.prefix}/",
+                **result.data}
+        html = self._render(f"billingos/{result.template}", data)
+        return Outgoing(result.status, {"content-type": "text/html; charset=utf-8"}, html.encode("utf-8"))
+
+    def _redirect(self, result: Redirect) -> Outgoing:
+        return Outgoing(result.status, {"location": result.url})
+
+    def _error(self, ctx: PageContext | None, status: int, title: str, message: str) -> Outgoing:
+        try:
+            return self.render(ctx, Render("error.html", {"title": title, "message": message, "status": status},
+                                           status))
+        except Exception:   # a broken host template must not hide the error itself
+            log.exception("billingos error page failed")
+            return Outgoing(status, {"content-type": "text/plain; charset=utf-8"}, f"{title}\n{message}".encode())
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """A urlencoded body as str -> str (first value wins); InvalidInputError when it is not one."""
+    if len(body) > MAX_FORM:
+        raise InvalidInputError("The form is too large.", param="form")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS,
+                          errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInputError("The form could not be read (not UTF-8, or too many fields).", param="form") \
+            from None
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        if _BAD_CHARS.search(key) or _BAD_CHARS.search(value):
+            raise InvalidInputError("The form contains characters that cannot be used.", param="form")
+        out.setdefault(key, value)
+    return out

@@ -36,7 +36,7 @@ def mount_pages(billing: Billing, *, prefix: str, render: Callable[[str, dict[st
             raise ConfigurationError(f"{name} must be a path on this site or a URL on allowed_origins, got "
                                      f"{validation.echo(value)}.")
     if secret_key is None:
-        secret_key = hmac.new(billing.config.stripe_api_key.encode(), b"billingos.pages.csrf",
+        secret_key = hmac.new(billing.config.api_key.encode(), b"billingos.pages.csrf",
                               hashlib.sha256).hexdigest()
     elif not isinstance(secret_key, str | bytes) or len(secret_key) < 16:
         raise ConfigurationError("secret_key must be at least 16 characters (use your app's secret key).")

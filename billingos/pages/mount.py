@@ -38,8 +38,8 @@ def mount_pages(billing: Billing, *, prefix: str, render: Callable[[str, dict[st
     if secret_key is None:
         secret_key = hmac.new(billing.config.api_key.encode(), b"billingos.pages.csrf",
                               hashlib.sha256).hexdigest()
-    elif not isinstance(secret_key, str | bytes) or len(secret_key) < 16:
-        raise ConfigurationError("secret_key must be at least 16 characters (use your app's secret key).")
+    elif not isinstance(secret_key, str | bytes) or not secret_key:
+        raise ConfigurationError("secret_key must be a non-empty string (use your app's secret key).")
     from .portal import portal_routes
     routes = [*portal_routes(portal_mode), *extra_routes]
     return Pages(billing, routes=routes, prefix=prefix, secret_key=secret_key, render=render, login_url=login_url,

@@ -124,8 +124,11 @@ class SubscriptionService:
                   **_discounts(promotion_code)}
         inv = call_stripe(self._ctx.stripe.v1.invoices.create_preview, params=params)
         preview = _preview(plain(inv), date)
-        if (proration or self.default_proration) == "at_period_end":
+        chosen = proration or self.default_proration
+        if chosen == "at_period_end":
             return preview.model_copy(update={"amount_due_now": 0, "effective_at": sub.current_period_end})
+        if chosen == "always_invoice":       # the previewed invoice is issued, and charged, now
+            return preview.model_copy(update={"amount_due_now": preview.amount_due})
         return preview
 
     def upcoming(self, owner_id: str) -> InvoicePreview | None:

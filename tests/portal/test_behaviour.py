@@ -200,3 +200,17 @@ def test_static_assets_and_favicon_are_served(portal: Portal) -> None:
 def test_unknown_page_and_another_owners_invoice_are_the_styled_404(portal: Portal) -> None:
     page = portal.get("/billing/portal/invoices/in_nope")
     assert page.status == 404 and "Page not found" in page.text and "pico.min.css" in page.html
+
+
+def test_an_upgrade_during_the_trial_charges_nothing_now_and_shows_the_first_invoice(portal: Portal) -> None:
+    customer = customer_with_card(portal.billing)
+    portal.billing.subscriptions.create(customer, price="basic_monthly", trial_days=14)
+    preview = portal.get("/billing/portal/plans/preview?price=team_monthly")
+    assert "Due now $0.00" in preview.text
+    assert "Next invoice $90.00 on 29 Jan 2026" in preview.text
+    done = portal.post("/billing/portal/plans/change", {"csrf_token": preview.field("csrf_token"),
+                                                        "price": "team_monthly", "stamp": preview.field("stamp")})
+    assert done.location.endswith("done=changed")
+    sub = _sub(portal)
+    assert (sub.price, sub.status) == ("team_monthly", "trialing")
+    assert [i.amount_due for i in portal.billing.invoices.list(OWNER)] == [0]     # nothing billed during the trial

@@ -81,9 +81,14 @@ def preview(ctx: PageContext) -> Result:
                                                      "change starts at the end of your period."}, 400)
     result = billing.subscriptions.preview_change(sub, price=option.price, proration=proration,
                                                   promotion_code=code["id"] if code else None)
+    # What the customer pays when: an upgrade's invoice now; otherwise the previewed next invoice later.
+    now_invoice = proration == "always_invoice"
+    next_date = result.effective_at or (sub.trial_end if sub.status == "trialing" else sub.current_period_end)
     return Render("portal/confirm.html", {**data, "option": option, "preview": result, "new": False,
                                           "code": code, "stamp": result.proration_date,
-                                          "later": proration == "at_period_end"})
+                                          "later": proration == "at_period_end", "due_now": result.amount_due_now,
+                                          "next_amount": None if now_invoice else result.amount_due,
+                                          "next_date": None if now_invoice else next_date})
 
 
 def change(ctx: PageContext) -> Result:

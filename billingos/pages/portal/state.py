@@ -80,9 +80,10 @@ def plan_options(billing: Billing, sub: Subscription | None, fmt: Formatter) -> 
     products = {p.id: p for p in billing.catalog.products()}
     live = sub is not None and sub.status not in ENDED
     item = next((i for i in sub.items if i.usage_type != "metered"), None) if sub is not None and live else None
-    current = next((p for p in billing.catalog.prices() if item and p.id == item.price), None)
+    prices = billing.catalog.prices()
+    current = next((p for p in prices if item and p.id == item.price), None)
     options = []
-    for price in billing.catalog.prices():
+    for price in prices:
         product = products.get(price.product)
         if product is None or price.type != "recurring" or price.usage_type == "metered" or not price.lookup_key \
                 or price.unit_amount is None:

@@ -14,9 +14,12 @@ from .domain_events import (
     CancellationRequested,
     CatalogSynced,
     CustomerSynced,
+    DunningExhausted,
     EntitlementsChanged,
     InvoiceSynced,
     PaymentFailed,
+    PaymentRecovered,
+    PaymentRetryScheduled,
     PaymentSucceeded,
     ReconciliationFixed,
     ScheduledChangeMoved,
@@ -57,6 +60,10 @@ def announce_signals(bus: EventBus, sender: object) -> None:
     on(PaymentFailed, lambda e: signals.payment_failed.send(
         sender, invoice=e.invoice, attempt_count=e.attempt_count, next_payment_attempt=e.next_payment_attempt))
     on(PaymentSucceeded, lambda e: signals.payment_succeeded.send(sender, invoice=e.invoice))
+    on(PaymentRetryScheduled, lambda e: signals.payment_retry_scheduled.send(
+        sender, case=e.case, retry=e.retry, retry_at=e.retry_at))
+    on(PaymentRecovered, lambda e: signals.payment_recovered.send(sender, case=e.case))
+    on(DunningExhausted, lambda e: signals.dunning_exhausted.send(sender, case=e.case, outcome=e.outcome))
     on(EntitlementsChanged, lambda e: _entitlements(sender, e))
     on(CatalogSynced, lambda e: e.report is not None and signals.catalog_synced.send(sender, report=e.report))
     on(UsageThresholdReached, lambda e: signals.usage_threshold_reached.send(

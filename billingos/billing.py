@@ -22,6 +22,7 @@ from .clock import Clock, SystemClock
 from .config import BillingConfig
 from .context import Context, closed_error
 from .customers.service import CustomerService
+from .dunning import DunningService
 from .entitlements import Check, EntitlementService
 from .errors import ConfigurationError, InvalidInputError
 from .invoices.service import InvoiceService
@@ -78,6 +79,7 @@ class Billing:
         self.usage = UsageService(ctx, entitlements=self.entitlements)
         self.payment_methods = PaymentMethodService(ctx, customers=self.customers)
         self.reconcile = ReconcileService(ctx, webhooks=self.webhooks)
+        self.dunning = DunningService(ctx, invoices=self.invoices, subscriptions=self.subscriptions)
         # Built-in syncing goes through the same public registries a host uses.
         for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements,
                        self.payment_methods):

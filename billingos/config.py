@@ -39,6 +39,14 @@ class BillingConfig(BaseModel):
     owner_metadata_key: str = "billingos_owner_id"   #: Stripe metadata key that carries the owner id
     #: reconcile refuses to remove more than this share of a kind's local objects in one run (force=True)
     reconcile_max_removal: float = Field(default=0.10, ge=0.0, le=1.0, allow_inf_nan=False)
+    #: Dunning: retries on these days after an invoice's first failed payment (docs/dunning.md).
+    dunning_retry_days: tuple[int, ...] = (3, 5, 10)
+    #: Dunning: what happens when the last retry fails: ``cancel`` the subscription or leave it ``unpaid``.
+    dunning_final_outcome: str = "cancel"
+    mailer: Any = None                          #: a ``billingos.Mailer`` (``send(message)``); default: logs
+    email_from: str | None = None               #: the From address of billingos's emails
+    merchant_email: str | None = None           #: who receives the merchant's emails (churn-risk alerts)
+    email_brand: str | None = None              #: the product name emails use ("Acme"); default "your subscription"
 
     @field_validator("webhook_tolerance")
     @classmethod
@@ -61,6 +69,44 @@ class BillingConfig(BaseModel):
                 raise ValueError(f"webhook_secrets[{n}] is {len(s)} characters; a signing secret must be at "
                                  f"least {MIN_SECRET_LENGTH} (a short one is guessable, and a signature "
                                  "made with it proves nothing).")
+        return v
+
+    @field_validator("dunning_retry_days")
+    @classmethod
+    def _retry_days(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        days = tuple(v)
+        if not days or len(days) > 10 or any(isinstance(d, bool) or not 1 <= d <= 60 for d in days) \
+                or list(days) != sorted(set(days)):
+            raise ValueError("dunning_retry_days must be 1 to 10 increasing whole days from 1 to 60 after the first "
+                             "failure, e.g. (3, 5, 10).")
+        return days
+
+    @field_validator("dunning_final_outcome")
+    @classmethod
+    def _final_outcome(cls, v: str) -> str:
+        if v not in ("cancel", "unpaid"):
+            raise ValueError("dunning_final_outcome must be 'cancel' or 'unpaid'.")
+        return v
+
+    @field_validator("mailer")
+    @classmethod
+    def _mailer(cls, v: Any) -> Any:
+        if v is not None and not callable(getattr(v, "send", None)):
+            raise ValueError("mailer must have a send(message) method (see billingos.Mailer).")
+        return v
+
+    @field_validator("email_from", "merchant_email")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and (not isinstance(v, str) or "@" not in v or len(v) > 254 or any(c in v for c in "\r\n")):
+            raise ValueError("an email address (name@example.com) is required.")
+        return v
+
+    @field_validator("email_brand")
+    @classmethod
+    def _brand(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip() or len(v) > 80 or any(c in v for c in "\r\n")):
+            raise ValueError("email_brand must be a short one-line name (at most 80 characters).")
         return v
 
     @field_validator("default_currency")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .catalog.report import CatalogSyncReport
     from .customers.schemas import Customer
+    from .dunning.schemas import DunningCase
     from .invoices.schemas import Invoice
     from .reconcile.schemas import ReconcileReport
     from .subscriptions.schemas import Subscription
@@ -24,9 +25,12 @@ __all__ = [
     "CancellationRequested",
     "CatalogSynced",
     "CustomerSynced",
+    "DunningExhausted",
     "EntitlementsChanged",
     "InvoiceSynced",
     "PaymentFailed",
+    "PaymentRecovered",
+    "PaymentRetryScheduled",
     "PaymentSucceeded",
     "ReconciliationFixed",
     "ScheduledChangeMoved",
@@ -135,3 +139,28 @@ class WebhookDeadLettered:
 @dataclass(frozen=True)
 class ReconciliationFixed:
     report: ReconcileReport
+
+
+@dataclass(frozen=True)
+class PaymentRetryScheduled:
+    """Dunning scheduled retry number ``retry`` (1-based) of a failed invoice at ``retry_at``."""
+
+    case: DunningCase
+    retry: int
+    retry_at: datetime
+
+
+@dataclass(frozen=True)
+class PaymentRecovered:
+    """An invoice in dunning was paid: the case closed as ``recovered``, no further retry runs."""
+
+    case: DunningCase
+
+
+@dataclass(frozen=True)
+class DunningExhausted:
+    """Dunning gave up on an invoice: ``outcome`` is ``canceled`` (the subscription was canceled) or
+    ``unpaid``. The churn lane's cancellation-survey insight subscribes here."""
+
+    case: DunningCase
+    outcome: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .catalog.models import *  # noqa: F403
 from .customers.models import BillingCustomer
 from .db import Base, metadata
+from .dunning.models import BillingDunningCase
 from .entitlements.models import BillingEntitlement, BillingEntitlementCounter, BillingEntitlementUsage
 from .freshness import BillingLock
 from .intents import BillingIntent
@@ -29,6 +30,7 @@ __all__ = [
     "Base",
     "BillingCancellationFeedback",
     "BillingCustomer",
+    "BillingDunningCase",
     "BillingEntitlement",
     "BillingEntitlementCounter",
     "BillingEntitlementUsage",

@@ -12,9 +12,12 @@ __all__ = [
     "catalog_synced",
     "customer_created",
     "customer_updated",
+    "dunning_exhausted",
     "invoice_paid",
     "namespace",
     "payment_failed",
+    "payment_recovered",
+    "payment_retry_scheduled",
     "payment_succeeded",
     "reconciliation_fixed",
     "subscription_activated",
@@ -109,6 +112,20 @@ payment_failed = namespace.signal("payment-failed")
 #: A payment attempt on an invoice succeeded (``invoice.payment_succeeded``).
 #: kwargs: ``invoice``.
 payment_succeeded = namespace.signal("payment-succeeded")
+
+# --- dunning: sender Billing; ``case`` is a DunningCase snapshot (invoice, subscription, owner, amount) ----
+
+#: Dunning scheduled a retry of a failed invoice payment. Fires once per retry.
+#: kwargs: ``case`` (DunningCase), ``retry`` (int, 1-based), ``retry_at`` (datetime).
+payment_retry_scheduled = namespace.signal("payment-retry-scheduled")
+
+#: An invoice in dunning was paid (by a retry, the customer or out of band); remaining retries are dropped.
+#: Fires once per case. kwargs: ``case``.
+payment_recovered = namespace.signal("payment-recovered")
+
+#: Dunning ended without payment: the last retry failed (or no retry was possible and the window closed).
+#: Fires once per case. kwargs: ``case``, ``outcome`` (``"canceled"`` or ``"unpaid"``).
+dunning_exhausted = namespace.signal("dunning-exhausted")
 
 # --- entitlements: sender Billing; each fires once per actual change, after the commit that made it -----
 

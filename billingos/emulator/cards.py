@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import StripeError
@@ -78,12 +79,19 @@ def card_behaviour(pm: dict[str, Any]) -> TestCard | None:
     return _BY_FINGERPRINT.get(((pm.get("card") or {}).get("fingerprint")) or "")
 
 
-def charge_outcome(pm: dict[str, Any]) -> tuple[bool, str | None]:
-    """(ok, decline_code) for charging ``pm``: later code (invoices, payment intents) asks this."""
+def charge_outcome(pm: dict[str, Any], at: int | None = None) -> tuple[bool, str | None]:
+    """(ok, decline_code) for charging ``pm`` (at unix time ``at``): later code (invoices, payment intents)
+    asks this. A card charged after its expiry month is declined ``expired_card``, as issuers do."""
     card = card_behaviour(pm)
-    if card is None or card.decline is None:
-        return True, None
-    return False, card.decline
+    if card is not None and card.decline is not None:
+        return False, card.decline
+    info = pm.get("card") or {}
+    month, year = info.get("exp_month"), info.get("exp_year")
+    if at is not None and isinstance(month, int) and isinstance(year, int):
+        first_invalid = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        if at >= first_invalid.timestamp():
+            return False, "expired_card"
+    return True, None
 
 
 def decline_error(decline_code: str) -> StripeError:

@@ -233,7 +233,7 @@ def charge(em: Emulator, inv: dict[str, Any], pm_id: str, at: int,
     Returns (ok, decline_code); what the invoice does next is ``invoicing.attempt``'s business."""
     pi = em.store.objects[inv["payment_intent"]]
     pm = em.store.objects[pm_id]
-    ok, decline = charge_outcome(pm)
+    ok, decline = charge_outcome(pm, at)
     ch = _charge(em, pi, pm, at, ok, decline)
     if ok:
         ch["balance_transaction"] = balance_transaction(em, ch, at)["id"]

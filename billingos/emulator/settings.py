@@ -27,9 +27,10 @@ class EmulatorSettings:
     """Billing settings of the simulated account (Stripe's Dashboard settings for subscriptions).
 
     - ``retry_schedule_days``: automatic payment retries, in days after the first failure (Smart Retries
-      off, a custom schedule), each day later than the one before.
+      off, a custom schedule), each day later than the one before; ``()`` turns Stripe's retries off (the
+      host's own dunning retries with ``POST /v1/invoices/{id}/pay``).
     - ``after_final_failure``: what a subscription becomes when its last retry fails: ``"cancel"``,
-      ``"unpaid"`` or ``"past_due"`` (left as it is).
+      ``"unpaid"`` or ``"past_due"`` (left past-due).
     - ``upcoming_days``: days before a renewal that ``invoice.upcoming`` is sent.
     - ``hard_decline_codes``: decline codes that are not retried until the payment method changes.
     """

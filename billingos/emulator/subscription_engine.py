@@ -289,6 +289,8 @@ def final_failure(
             mark_uncollectible(em, inv, at, req)
     elif action == "unpaid":
         set_status(em, sub, "unpaid", req)
+    elif sub["status"] in ("active", "trialing"):     # "leave past-due": with retries off the first failure is final
+        set_status(em, sub, "past_due", req)
 
 
 # --- cancellation --------------------------------------------------------------------------------

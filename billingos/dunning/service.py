@@ -23,15 +23,16 @@ each fires once. The grace period that keeps entitlements while past due is ``bi
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
-from datetime import timedelta
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import validation
-from ..clock import utc
 from ..db import insert_ignore
 from ..domain_events import (
     DunningExhausted,
@@ -163,7 +164,7 @@ class DunningService:
         self._ctx.events.publish(session, DunningExhausted(DunningCase.from_row(row), outcome))
 
     # --- jobs ------------------------------------------------------------------------------------
-    def _each(self, jobs: list[Job], fn: Callable[[Job], None]) -> None:
+    def _each(self, jobs: builtins.list[Job], fn: Callable[[Job], None]) -> None:
         """Handle the jobs one by one: one failing job retries alone."""
         for job in jobs:
             try:
@@ -171,7 +172,7 @@ class DunningService:
             except Exception as exc:  # recorded on the job (backoff, then dead letter); the others go on
                 self._ctx.jobs.failed([job], exc)
 
-    def _failure_jobs(self, jobs: list[Job]) -> None:
+    def _failure_jobs(self, jobs: builtins.list[Job]) -> None:
         self._each(jobs, self._failure)
 
     def _failure(self, job: Job) -> None:
@@ -192,7 +193,7 @@ class DunningService:
             if ended:
                 return                          # Stripe stopped collecting: the sync of that closes the case
             if stripe_at is not None:           # Stripe's own retries are on: follow them, never retry twice
-                at = utc(stripe_at)
+                at = datetime.fromtimestamp(int(stripe_at), UTC)
                 row.retries_done = max(row.retries_done, int(inv.get("attempt_count") or 1) - 1)
                 if row.next_retry_at != at:
                     row.next_retry_at = at
@@ -209,8 +210,8 @@ class DunningService:
                 n = row.retries_done + 1
                 day = self.retry_days[min(n, len(self.retry_days)) - 1]
                 at = max(row.first_failed_at + timedelta(days=day), now)
-                if self._ctx.jobs.enqueue(s, RETRY, key=f"{invoice_id}:{n}", payload={"invoice": invoice_id, "retry": n},
-                                          run_at=at):
+                payload = {"invoice": invoice_id, "retry": n}
+                if self._ctx.jobs.enqueue(s, RETRY, key=f"{invoice_id}:{n}", payload=payload, run_at=at):
                     row.next_retry_at = at
                     s.flush()
                     self._ctx.events.publish(s, PaymentRetryScheduled(DunningCase.from_row(row), n, at))
@@ -218,7 +219,7 @@ class DunningService:
                 row.next_retry_at = None
                 self._ctx.jobs.enqueue(s, FINAL, key=invoice_id, payload={"invoice": invoice_id})
 
-    def _retry_jobs(self, jobs: list[Job]) -> None:
+    def _retry_jobs(self, jobs: builtins.list[Job]) -> None:
         self._each(jobs, self._retry)
 
     def _retry(self, job: Job) -> None:
@@ -243,12 +244,12 @@ class DunningService:
         def apply(session: Session, obj: dict[str, Any]) -> None:
             self._invoices.apply(session, obj)
             if obj.get("status") == "open":
-                self._ctx.jobs.enqueue(session, FAILURE, group=invoice_id, payload={"invoice": invoice_id},
-                                       key=f"{invoice_id}:{obj.get('attempt_count')}" + (f":skip{n}" if skipped else ""))
+                key = f"{invoice_id}:{obj.get('attempt_count')}" + (f":skip{n}" if skipped else "")
+                self._ctx.jobs.enqueue(session, FAILURE, key=key, group=invoice_id, payload={"invoice": invoice_id})
             self._ctx.jobs.done(session, [job])
         apply_fresh(self._ctx, lambda: self._fetch(invoice_id), apply, refetch=self._fetch, name=invoice_id)
 
-    def _final_jobs(self, jobs: list[Job]) -> None:
+    def _final_jobs(self, jobs: builtins.list[Job]) -> None:
         self._each(jobs, self._final)
 
     def _final(self, job: Job) -> None:
@@ -268,16 +269,14 @@ class DunningService:
         else:
             outcome = OUTCOME[self.final_outcome]
         if outcome == "canceled" and sub_status not in ENDED:
-            try:
+            with suppress(ConflictError):       # already ended meanwhile
                 self._subscriptions.cancel(case.subscription_id, at_period_end=False)
-            except ConflictError:
-                pass                            # already ended
         with self._ctx.transaction() as s:
             row = self._open_case(s, invoice_id)
             self._ctx.jobs.done(s, [job], result=outcome or "closed")
             if row is not None and outcome is None:
                 self._close(s, row, "closed")
-            elif row is not None:
+            elif row is not None and outcome is not None:
                 self._exhaust(s, row, outcome)
 
     # --- helpers ----------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from billingos import Billing
-from billingos.emulator.settings import DEFAULT_HARD_DECLINES
 from billingos.dunning import HARD_DECLINES
+from billingos.emulator.settings import DEFAULT_HARD_DECLINES
 
 from .conftest import World
 
@@ -162,7 +162,7 @@ def test_stripe_retries_on_are_followed_not_doubled(billing: Billing, emulator: 
     signals.dunning_exhausted.connect(hook)
     try:
         w.customer("org_s")
-        sub_id, inv_id = _renewal_fails(w, "org_s")
+        _sub_id, inv_id = _renewal_fails(w, "org_s")
         for _ in range(11):
             billing.testing.advance(days=1)
     finally:

@@ -27,6 +27,7 @@ from .entitlements import Check, EntitlementService
 from .errors import ConfigurationError, InvalidInputError
 from .invoices.service import InvoiceService
 from .jobs import Jobs
+from .notifications import NotificationService
 from .payment_methods import PaymentMethodService
 from .reconcile import ReconcileService
 from .schema_guard import guard_schema
@@ -80,6 +81,7 @@ class Billing:
         self.payment_methods = PaymentMethodService(ctx, customers=self.customers)
         self.reconcile = ReconcileService(ctx, webhooks=self.webhooks)
         self.dunning = DunningService(ctx, invoices=self.invoices, subscriptions=self.subscriptions)
+        self.notifications = NotificationService(ctx)
         # Built-in syncing goes through the same public registries a host uses.
         for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements,
                        self.payment_methods):

@@ -46,7 +46,8 @@ class BillingConfig(BaseModel):
     mailer: Any = None                          #: a ``billingos.Mailer`` (``send(message)``); default: logs
     email_from: str | None = None               #: the From address of billingos's emails
     merchant_email: str | None = None           #: who receives the merchant's emails (churn-risk alerts)
-    email_brand: str | None = None              #: the product name emails use ("Acme"); default "your subscription"
+    email_brand: str | None = None              #: the product name emails use ("Acme")
+    portal_url: str | None = None               #: where emails send customers to update their card (absolute URL)
 
     @field_validator("webhook_tolerance")
     @classmethod
@@ -107,6 +108,15 @@ class BillingConfig(BaseModel):
     def _brand(cls, v: str | None) -> str | None:
         if v is not None and (not v.strip() or len(v) > 80 or any(c in v for c in "\r\n")):
             raise ValueError("email_brand must be a short one-line name (at most 80 characters).")
+        return v
+
+    @field_validator("portal_url")
+    @classmethod
+    def _portal_url(cls, v: str | None) -> str | None:
+        bad = v is not None and (not v.startswith(("https://", "http://")) or len(v) > 2048
+                                 or any(c in v for c in " \r\n"))
+        if bad:
+            raise ValueError("portal_url must be an absolute http(s) URL, e.g. https://app.example.com/billing/portal.")
         return v
 
     @field_validator("default_currency")

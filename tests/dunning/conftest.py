@@ -11,6 +11,7 @@ import pytest
 
 from billingos import Billing, signals
 from billingos.emulator import Emulator, EmulatorSettings
+from billingos.notifications import OutboxMailer
 
 DUNNING_SIGNALS = ("payment_retry_scheduled", "payment_recovered", "dunning_exhausted", "payment_failed",
                    "subscription_canceled", "subscription_past_due")
@@ -41,6 +42,14 @@ class World:
         bad = b.stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail", params={"customer": c.id})
         b.customers.update(owner, default_payment_method=bad.id)
 
+    def emails(self, to: str | None = None) -> dict[str, int]:
+        outbox = self.billing.notifications.mailer
+        assert isinstance(outbox, OutboxMailer)
+        out: dict[str, int] = {}
+        for m in outbox.sent(to=to):
+            out[m.template] = out.get(m.template, 0) + 1
+        return out
+
     def attempts(self, invoice_id: str) -> int:
         return int(self.billing.stripe.v1.invoices.retrieve(invoice_id).attempt_count)
 
@@ -60,6 +69,7 @@ def world(billing: Billing, retries_off: Emulator) -> Iterator[World]:
     v1.prices.create(params={"product": prod.id, "currency": "usd", "unit_amount": 3000,
                              "recurring": {"interval": "month"}, "lookup_key": "pro_monthly"})
     billing.testing.connect()
+    billing.notifications.mailer = OutboxMailer()
     w = World(billing)
     hooks = []
     for name in DUNNING_SIGNALS:

@@ -53,8 +53,12 @@ def test_three_retries_on_days_3_5_10_then_cancel(world: World) -> None:
     assert b.subscriptions.get(sub_id).status == "canceled"
     case = b.dunning.get(inv_id)
     assert (case.status, case.outcome, case.retries_done, case.next_retry_at) == ("exhausted", "canceled", 3, None)
+    assert world.emails("org_a@example.com") == {"payment_failed": 1, "retry_scheduled": 3, "dunning_exhausted": 1}
     b.testing.advance(days=30)       # nothing more happens
     assert world.attempts(inv_id) == 4 and len(world.names("dunning_exhausted")) == 1
+    assert world.emails("org_a@example.com") == {"payment_failed": 1, "retry_scheduled": 3, "dunning_exhausted": 1}
+    last = world.billing.notifications.mailer.sent("dunning_exhausted")[0]   # type: ignore[attr-defined]
+    assert last.subject == "Your subscription was canceled" and "$30.00" in last.text and inv_id not in last.text
 
 
 def test_final_outcome_unpaid_leaves_the_subscription(billing: Billing, retries_off: object) -> None:
@@ -99,6 +103,7 @@ def test_recovery_mid_way_stops_the_schedule(world: World) -> None:
     assert [kw["retry"] for kw in world.names("payment_retry_scheduled")] == [1, 2]
     assert b.dunning.get(inv_id).status == "recovered" and b.dunning.past_due("org_r") is None
     assert b.has_feature("org_r", "export")
+    assert world.emails("org_r@example.com") == {"payment_failed": 1, "retry_scheduled": 2, "payment_recovered": 1}
 
 
 def test_customer_pays_between_retries(world: World) -> None:
@@ -125,6 +130,7 @@ def test_hard_decline_is_not_retried(world: World) -> None:
     for _ in range(11):
         b.testing.advance(days=1)
     assert world.attempts(inv_id) == 1 and world.names("payment_retry_scheduled") == []
+    assert world.emails("org_h@example.com") == {"payment_failed": 1, "dunning_exhausted": 1}
     exhausted = world.names("dunning_exhausted")
     assert len(exhausted) == 1 and exhausted[0]["outcome"] == "canceled"
     assert b.subscriptions.get(sub.id).status == "canceled"

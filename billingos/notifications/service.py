@@ -32,6 +32,7 @@ from ..domain_events import (
 from ..errors import InvalidInputError
 from ..invoices.models import BillingInvoice
 from ..jobs import Job
+from ..subscriptions.models import BillingSubscription, BillingSubscriptionItem
 from .mailer import EmailMessage, LoggingMailer, Mailer
 from .render import TEMPLATES, Renderer
 
@@ -156,19 +157,20 @@ class NotificationService:
         context = {**context, "customer_name": row.name, "action_url": portal or action_url}
         self.enqueue(session, template, to=str(row.email), context=context, key=key)
 
-    def _plan(self, session: Session, price_id: str | None) -> str:
-        if price_id:
-            name = session.scalar(select(BillingProduct.name)
-                                  .join(BillingPrice, BillingPrice.product == BillingProduct.stripe_id)
-                                  .where(BillingPrice.stripe_id == price_id))
+    def _plan(self, session: Session, subscription_id: str | None) -> str:
+        """The product name of the subscription's first item ("Pro"), never an id."""
+        if subscription_id:
+            item = select(BillingSubscriptionItem.product_stripe_id).join(
+                BillingSubscription, BillingSubscription.id == BillingSubscriptionItem.subscription_id).where(
+                BillingSubscription.stripe_id == subscription_id).order_by(BillingSubscriptionItem.id).limit(1)
+            name = session.scalar(select(BillingProduct.name).where(BillingProduct.stripe_id == item.scalar_subquery()))
             if name:
                 return str(name)
         return "subscription"
 
     def _invoice_context(self, session: Session, inv: Invoice) -> dict[str, Any]:
-        price = next((line.price for line in inv.lines if line.price), None)
         return {"amount": inv.amount_due, "currency": inv.currency, "invoice_number": inv.number or "",
-                "plan": self._plan(session, price), "_url": inv.hosted_invoice_url}
+                "plan": self._plan(session, inv.subscription), "_url": inv.hosted_invoice_url}
 
     def _case_context(self, session: Session, case: DunningCase) -> dict[str, Any]:
         row = session.scalar(select(BillingInvoice).where(BillingInvoice.stripe_id == case.invoice_id))
@@ -184,7 +186,7 @@ class NotificationService:
             if item is not None else None
         has_pm = bool(session.scalar(select(BillingCustomer.default_payment_method).where(
             BillingCustomer.stripe_id == sub.customer)))
-        context = {"plan": self._plan(session, item.price if item else None), "trial_end": e.trial_end.isoformat(),
+        context = {"plan": self._plan(session, sub.id), "trial_end": e.trial_end.isoformat(),
                    "amount": int(amount or 0) * int((item.quantity if item else 1) or 1),
                    "currency": sub.currency or self._ctx.config.default_currency, "has_payment_method": has_pm}
         self._to_customer(session, "trial_ending", f"trial_ending:{sub.id}:{int(e.trial_end.timestamp())}",

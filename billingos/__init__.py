@@ -6,6 +6,7 @@ from .catalog import Catalog, load_catalog
 from .clock import Clock, FrozenClock, SystemClock
 from .config import BillingConfig
 from .customers import Customer, Page
+from .dunning import DunningCase
 from .entitlements import Check, Grant, Reservation
 from .errors import (
     BillingClosedError,
@@ -22,6 +23,7 @@ from .errors import (
 )
 from .invoices import Invoice, InvoiceLine
 from .money import Money
+from .notifications import EmailMessage, LoggingMailer, Mailer, OutboxMailer
 from .reconcile import ReconcileReport
 from .subscriptions import InvoicePreview, Subscription, SubscriptionItem
 from .webhooks import Receipt, WebhookPayloadError, WebhookSignatureError
@@ -40,15 +42,20 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "Customer",
+    "DunningCase",
+    "EmailMessage",
     "FrozenClock",
     "Grant",
     "InvalidInputError",
     "Invoice",
     "InvoiceLine",
     "InvoicePreview",
+    "LoggingMailer",
+    "Mailer",
     "MigrationRequiredError",
     "Money",
     "NotFoundError",
+    "OutboxMailer",
     "Page",
     "Receipt",
     "ReconcileRefusedError",

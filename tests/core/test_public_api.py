@@ -11,6 +11,7 @@ EXPECTED = {
     "Catalog", "load_catalog", "Invoice", "InvoiceLine", "ReconcileReport", "InvoicePreview", "Subscription",
     "SubscriptionItem", "Receipt", "WebhookPayloadError", "WebhookSignatureError", "BillingClosedError",
     "MigrationRequiredError", "ReconcileRefusedError",
+    "DunningCase", "EmailMessage", "LoggingMailer", "Mailer", "OutboxMailer",
 }
 
 
@@ -30,7 +31,7 @@ def test_signals_are_documented_and_past_tense() -> None:
         assert sig.name.endswith(("-created", "-updated", "-synced", "-canceled", "-paid", "-failed",
                                   "-reached", "-granted", "-revoked", "-renewed", "-activated", "-paused",
                                   "-resumed", "-ended", "-succeeded", "-fixed", "-due", "-lettered", "-end",
-                                  "-requested")), sig.name
+                                  "-requested", "-scheduled", "-recovered", "-exhausted")), sig.name
         assert f"\n{name} = " in source
         before = source.split(f"\n{name} = ")[0].rstrip().splitlines()[-1]
         assert before.startswith("#:"), f"signal {name} needs a #: comment giving sender and kwargs"

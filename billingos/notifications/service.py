@@ -11,10 +11,12 @@ context is stored as JSON and rendered at send time (``render.py``).
 from __future__ import annotations
 
 import builtins
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,6 +91,9 @@ class NotificationService:
             names = {validation.choice(n, "disabled", TEMPLATES) for n in disabled}
         if template_dir is not None:
             validation.text(template_dir, "template_dir", max_length=4096, required=True)
+            if not os.path.isdir(template_dir):
+                raise InvalidInputError(f"template_dir must be an existing directory, got "
+                                        f"{validation.echo(template_dir)}.", param="template_dir")
         if disabled is not None:
             self.disabled = names
         if template_dir is not None:
@@ -103,25 +108,30 @@ class NotificationService:
 
     def enqueue(self, session: Session, template: str, *, to: str, context: Mapping[str, Any], key: str) -> bool:
         """``send`` inside the caller's transaction: the email goes out only if that transaction commits."""
-        validation.choice(template, "template", TEMPLATES)
         validation.email(to, "to", required=True)
         validation.idempotency_key(key, "key")
+        data = self._context(template, context)
+        if template in self.disabled:
+            return False
+        return self._ctx.jobs.enqueue(session, QUEUE, key=key, payload={"template": template, "to": to,
+                                                                        "context": data})
+
+    def render(self, template: str, context: Mapping[str, Any]) -> EmailMessage:
+        """The message ``template`` renders to with ``context`` (a preview: nothing is sent)."""
+        data = self._context(template, context)
+        try:
+            return self._message(template, "preview@example.com", data, "preview")
+        except jinja2.UndefinedError as e:      # a host's template override uses a key the context lacks
+            raise InvalidInputError(f"context for {template}: {e}.", param="context") from None
+
+    def _context(self, template: str, context: Mapping[str, Any]) -> dict[str, Any]:
+        """The JSON context a template is rendered with: the given keys over brand, customer_name, action_url."""
+        validation.choice(template, "template", TEMPLATES)
         data = validation.json_object(dict(context) if isinstance(context, Mapping) else context, "context")
         missing = [k for k in REQUIRED[template] if k not in data]
         if missing:
             raise InvalidInputError(f"context for {template} needs {', '.join(missing)}.", param="context")
-        if template in self.disabled:
-            return False
-        base = {"brand": self._ctx.config.email_brand, "customer_name": None, "action_url": None}
-        return self._ctx.jobs.enqueue(session, QUEUE, key=key, payload={
-            "template": template, "to": to, "context": {**base, **data}})
-
-    def render(self, template: str, context: Mapping[str, Any]) -> EmailMessage:
-        """The message ``template`` renders to with ``context`` (a preview: nothing is sent)."""
-        validation.choice(template, "template", TEMPLATES)
-        data = validation.json_object(dict(context) if isinstance(context, Mapping) else context, "context")
-        base = {"brand": self._ctx.config.email_brand, "customer_name": None, "action_url": None}
-        return self._message(template, "preview@example.com", {**base, **data}, "preview")
+        return {"brand": self._ctx.config.email_brand, "customer_name": None, "action_url": None, **data}
 
     def _message(self, template: str, to: str, context: dict[str, Any], key: str) -> EmailMessage:
         subject, text, html = self.renderer.render(template, context)

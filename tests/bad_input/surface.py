@@ -74,6 +74,9 @@ EMAIL = Kind("email", lambda v: [*k.strings(v), ("no domain", "a@b"), ("two ats"
 CURSOR = Kind("cursor", lambda v: [*k.strings(v), ("not a cursor", "zzzz"), ("foreign cursor", "YzpA")])
 
 
+LONG_PATH = "/" + "d" * 100_000
+
+
 def _id(prefix: str) -> Kind:
     return Kind(f"{prefix}_ id", lambda v: k.ids(prefix, v))
 
@@ -249,6 +252,15 @@ BY_NAME: dict[str, Param] = {
                                                             ("infinity", k.INF), ("string", "0.1"), ("bool", True)]),
                         0.1),
     "via": _p(CALLABLE, "handler"),
+    # branch dunning: billing.dunning and billing.notifications
+    "template": _lit(_enum(), "payment_recovered"),
+    "to": _lit(EMAIL, "a@b.co"),
+    "disabled": _lit(Kind("list of template names", lambda v: [("string", "payment_failed"), ("unknown", ["nope"]),
+                                                               ("int", [1]), ("dict", {"a": 1}), ("NUL", ["a\x00"])]),
+                     []),
+    "template_dir": _lit(Kind("directory", lambda v: [("missing", "/nonexistent/billingos/emails"),
+                                                      ("a file", "/etc/hostname"), ("empty", ""), ("NUL", "/tmp\x00"),
+                                                      ("int", 5), ("bytes", b"/tmp"), ("100k", LONG_PATH)]), "/tmp"),
 }
 
 #: By ``"service.method"`` and name, where a name means something else in that function.
@@ -277,6 +289,10 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("analytics.*", "at"): _p(DATE, "today"),
     ("analytics.*", "customer"): _p(_id("cus"), "customer_id"),
     ("subscriptions.complete", "data"): _lit(_objects("sub", "subscription"), None),
+    ("dunning.list", "status"): _lit(_enum(), "open"),
+    ("notifications.*", "context"): _lit(Kind("email context", lambda v: [
+        *k.json_objects(), ("missing keys", {"amount": 1}), ("none", None)]),
+        {"amount": 3000, "currency": "usd", "invoice_number": "A-1"}),
 }
 
 #: Arguments a call needs besides the swept one (world attributes), by function.

@@ -3,6 +3,7 @@
     billing.testing.connect()          # the emulator's webhooks now reach billing.webhooks.receive
     billing.testing.advance(days=31)   # move time: renewals, trial ends, retries; deliver and process
     billing.testing.drain()            # deliver every due webhook and run every queued job now
+    billing.testing.outbox             # the emails sent (an OutboxMailer replaces the configured mailer)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import validation
 from .clock import FrozenClock
 from .errors import BillingError, ConfigurationError, InvalidInputError
+from .notifications import OutboxMailer
 
 if TYPE_CHECKING:
     from .billing import Billing
@@ -54,6 +56,15 @@ class TestKit:
         except BillingError as e:
             return e.status
         return 200
+
+    @property
+    def outbox(self) -> OutboxMailer:
+        """The emails billingos sent (``outbox.messages``, ``outbox.sent("payment_failed")``). The first use
+        replaces the configured mailer with an ``OutboxMailer``, unless it already is one."""
+        notifications = self._billing.notifications
+        if not isinstance(notifications.mailer, OutboxMailer):
+            notifications.mailer = OutboxMailer()
+        return notifications.mailer
 
     def advance(self, delta: timedelta | None = None, **kw: float) -> Any:
         """Move the shared FrozenClock, let the emulator run what fell due, then drain. ``delta`` and the

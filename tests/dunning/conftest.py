@@ -69,7 +69,7 @@ def world(billing: Billing, retries_off: Emulator) -> Iterator[World]:
     v1.prices.create(params={"product": prod.id, "currency": "usd", "unit_amount": 3000,
                              "recurring": {"interval": "month"}, "lookup_key": "pro_monthly"})
     billing.testing.connect()
-    billing.notifications.mailer = OutboxMailer()
+    assert billing.testing.outbox.messages == []
     w = World(billing)
     hooks = []
     for name in DUNNING_SIGNALS:

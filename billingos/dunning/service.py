@@ -238,9 +238,12 @@ class DunningService:
         except CardDeclinedError:
             pass                                # the failure is reported below (and by the webhook)
         except StripeRequestError as exc:
-            if exc.stripe_code not in ("invoice_no_payment_method", "invoice_payment_intent_requires_action"):
+            if exc.stripe_code in ("invoice_already_paid", "invoice_not_editable"):
+                pass                            # paid or voided meanwhile: the sync below says so
+            elif exc.stripe_code in ("invoice_no_payment_method", "invoice_payment_intent_requires_action"):
+                skipped = True                  # no charge was made: Stripe reports no failure
+            else:
                 raise
-            skipped = True                      # no charge was made: Stripe reports no failure
         def apply(session: Session, obj: dict[str, Any]) -> None:
             self._invoices.apply(session, obj)
             if obj.get("status") == "open":

@@ -33,6 +33,7 @@ def _day(b: Billing, clock: FrozenClock, em: Emulator, rng: random.Random, dupli
 def test_webhook_order_never_changes_the_outcome(sqlite_engine: Engine, seed: int, duplicate: float,
                                                  recover_on: int | None) -> None:
     from sqlalchemy import text
+
     from billingos.models import metadata
     with sqlite_engine.begin() as conn:         # hypothesis reuses the function-scoped database: empty it
         for t in reversed(metadata.sorted_tables):

@@ -1,6 +1,9 @@
 """billingos: Stripe billing inside your own Python app."""
 
 from . import signals
+from .actor import Actor
+from .api_keys import ApiKey, CreatedApiKey
+from .audit import AuditEvent
 from .billing import Billing
 from .catalog import Catalog, load_catalog
 from .clock import Clock, FrozenClock, SystemClock
@@ -13,12 +16,15 @@ from .errors import (
     CardDeclinedError,
     ConfigurationError,
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     MigrationRequiredError,
     NotFoundError,
+    RateLimitedError,
     ReconcileRefusedError,
     StripeRequestError,
     StripeUnavailableError,
+    UnauthenticatedError,
 )
 from .invoices import Invoice, InvoiceLine
 from .money import Money
@@ -29,6 +35,9 @@ from .webhooks import Receipt, WebhookPayloadError, WebhookSignatureError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Actor",
+    "ApiKey",
+    "AuditEvent",
     "Billing",
     "BillingClosedError",
     "BillingConfig",
@@ -39,7 +48,9 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "ConflictError",
+    "CreatedApiKey",
     "Customer",
+    "ForbiddenError",
     "FrozenClock",
     "Grant",
     "InvalidInputError",
@@ -50,6 +61,7 @@ __all__ = [
     "Money",
     "NotFoundError",
     "Page",
+    "RateLimitedError",
     "Receipt",
     "ReconcileRefusedError",
     "ReconcileReport",
@@ -59,6 +71,7 @@ __all__ = [
     "Subscription",
     "SubscriptionItem",
     "SystemClock",
+    "UnauthenticatedError",
     "WebhookPayloadError",
     "WebhookSignatureError",
     "__version__",

@@ -11,6 +11,8 @@ EXPECTED = {
     "Catalog", "load_catalog", "Invoice", "InvoiceLine", "ReconcileReport", "InvoicePreview", "Subscription",
     "SubscriptionItem", "Receipt", "WebhookPayloadError", "WebhookSignatureError", "BillingClosedError",
     "MigrationRequiredError", "ReconcileRefusedError",
+    # issue 12 (docs/api.md, docs/audit.md): API keys, the audit log's actor and entries, the API's errors
+    "Actor", "ApiKey", "CreatedApiKey", "AuditEvent", "UnauthenticatedError", "ForbiddenError", "RateLimitedError",
 }
 
 

@@ -2,7 +2,7 @@
 ``billing_audit_events`` (triggers refuse UPDATE and DELETE on both SQLite and PostgreSQL).
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-03 13:10:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import billingos.db
 
 revision = '0008'
-down_revision = '0004'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -53,7 +53,7 @@ class ApiKeyService:
     @property
     def mode(self) -> str:
         """``live`` with a live Stripe key, else ``test``: keys of the other mode are refused."""
-        return "live" if self._ctx.config.stripe_api_key.startswith(("sk_live_", "rk_live_")) else "test"
+        return "live" if (self._ctx.config.stripe_api_key or "").startswith(("sk_live_", "rk_live_")) else "test"
 
     def create(self, name: str, scopes: Iterable[str], *, owner_id: str | None = None,
                actor: Actor | None = None) -> CreatedApiKey:

@@ -1,6 +1,9 @@
 """billingos: Stripe billing inside your own Python app."""
 
 from . import signals
+from .actor import Actor
+from .api_keys import ApiKey, CreatedApiKey
+from .audit import AuditEvent
 from .billing import Billing
 from .catalog import Catalog, load_catalog
 from .clock import Clock, FrozenClock, SystemClock
@@ -14,12 +17,15 @@ from .errors import (
     CardDeclinedError,
     ConfigurationError,
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     MigrationRequiredError,
     NotFoundError,
+    RateLimitedError,
     ReconcileRefusedError,
     StripeRequestError,
     StripeUnavailableError,
+    UnauthenticatedError,
 )
 from .invoices import Invoice, InvoiceLine
 from .money import Money
@@ -31,6 +37,9 @@ from .webhooks import Receipt, WebhookPayloadError, WebhookSignatureError
 __version__ = "0.1.0"
 
 __all__ = [
+    "Actor",
+    "ApiKey",
+    "AuditEvent",
     "Billing",
     "BillingClosedError",
     "BillingConfig",
@@ -41,9 +50,11 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "ConflictError",
+    "CreatedApiKey",
     "Customer",
     "DunningCase",
     "EmailMessage",
+    "ForbiddenError",
     "FrozenClock",
     "Grant",
     "InvalidInputError",
@@ -57,6 +68,7 @@ __all__ = [
     "NotFoundError",
     "OutboxMailer",
     "Page",
+    "RateLimitedError",
     "Receipt",
     "ReconcileRefusedError",
     "ReconcileReport",
@@ -66,6 +78,7 @@ __all__ = [
     "Subscription",
     "SubscriptionItem",
     "SystemClock",
+    "UnauthenticatedError",
     "WebhookPayloadError",
     "WebhookSignatureError",
     "__version__",

@@ -16,6 +16,10 @@ from sqlalchemy.pool import StaticPool
 
 from . import validation
 from .announce import announce_signals
+from .api import JsonApi
+from .api.operations import Services as ApiServices
+from .api_keys import ApiKeyService
+from .audit import AuditService
 from .bus import EventBus
 from .catalog.service import CatalogService
 from .clock import Clock, SystemClock
@@ -82,6 +86,11 @@ class Billing:
         self.reconcile = ReconcileService(ctx, webhooks=self.webhooks)
         self.dunning = DunningService(ctx, invoices=self.invoices, subscriptions=self.subscriptions)
         self.notifications = NotificationService(ctx)
+        self.api_keys = ApiKeyService(ctx)
+        self.audit = AuditService(ctx)          # records sensitive operations from their domain events
+        self.api = JsonApi(ctx, api_keys=self.api_keys, services=ApiServices(
+            entitlements=self.entitlements, usage=self.usage, subscriptions=self.subscriptions,
+            invoices=self.invoices, customers=self.customers))
         # Built-in syncing goes through the same public registries a host uses.
         for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements,
                        self.payment_methods):

@@ -14,6 +14,7 @@ __all__ = ["BillingConfig"]
 
 EMULATOR_API_KEY = "sk_test_billingos_emulator"
 MIN_SECRET_LENGTH = 16   # Stripe's whsec_ secrets are 38+; 16 characters is 96+ bits of a random secret
+API_RATE_LIMITS = {"entitlements:read": "1200/minute", "usage:write": "1200/minute", "billing:read": "120/minute"}
 
 
 class BillingConfig(BaseModel):
@@ -48,6 +49,10 @@ class BillingConfig(BaseModel):
     merchant_email: str | None = None           #: who receives the merchant's emails (churn-risk alerts)
     email_brand: str | None = None              #: the product name emails use ("Acme")
     portal_url: str | None = None               #: where emails send customers to update their card (absolute URL)
+    #: The JSON API's rate limit per API key, by scope (``limits`` notation: "600/minute", "10/second;1000/hour")
+    api_rate_limits: dict[str, str] = Field(default_factory=lambda: dict(API_RATE_LIMITS))
+    #: Where the counters live: a ``limits`` storage URI; None means ``redis_url`` when set, else in memory
+    api_rate_limit_storage: str | None = None
 
     @field_validator("webhook_tolerance")
     @classmethod
@@ -118,6 +123,19 @@ class BillingConfig(BaseModel):
         if bad:
             raise ValueError("portal_url must be an absolute http(s) URL, e.g. https://app.example.com/billing/portal.")
         return v
+    @field_validator("api_rate_limits")
+    @classmethod
+    def _rate_limits(cls, v: dict[str, str]) -> dict[str, str]:
+        from limits import parse_many
+        unknown = set(v) - set(API_RATE_LIMITS)
+        if unknown:
+            raise ValueError(f"api_rate_limits keys are scopes ({', '.join(API_RATE_LIMITS)}), got {sorted(unknown)}")
+        for scope, text in v.items():
+            try:
+                parse_many(text)
+            except ValueError:
+                raise ValueError(f"api_rate_limits[{scope!r}] must read like '600/minute', got {text!r}") from None
+        return {**API_RATE_LIMITS, **v}
 
     @field_validator("default_currency")
     @classmethod

@@ -13,27 +13,35 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .actor import Actor
+    from .api_keys.schemas import ApiKey
     from .catalog.report import CatalogSyncReport
     from .customers.schemas import Customer
     from .dunning.schemas import DunningCase
+    from .entitlements.schemas import Grant
     from .invoices.schemas import Invoice
     from .reconcile.schemas import ReconcileReport
     from .subscriptions.schemas import Subscription
     from .webhooks.schemas import WebhookEventInfo
 
 __all__ = [
+    "ApiKeyCreated",
+    "ApiKeyRevoked",
     "CancellationRequested",
     "CatalogSynced",
     "CustomerSynced",
     "DunningExhausted",
+    "EntitlementOverrideChanged",
     "EntitlementsChanged",
     "InvoiceSynced",
     "PaymentFailed",
     "PaymentRecovered",
     "PaymentRetryScheduled",
     "PaymentSucceeded",
+    "ReconcileCompleted",
     "ReconciliationFixed",
     "ScheduledChangeMoved",
+    "SubscriptionChanged",
     "SubscriptionSynced",
     "TrialWillEnd",
     "UsageThresholdReached",
@@ -164,3 +172,44 @@ class DunningExhausted:
 
     case: DunningCase
     outcome: str
+class ApiKeyCreated:
+    """An API key was created (its secret is never in an event)."""
+
+    key: ApiKey
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class ApiKeyRevoked:
+    before: ApiKey
+    after: ApiKey
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class EntitlementOverrideChanged:
+    """``entitlements.grant``/``revoke`` changed an owner's override (``after`` None: revoked), by ``actor``."""
+
+    owner_id: str
+    feature: str
+    before: Grant | None
+    after: Grant | None
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class ReconcileCompleted:
+    """A reconcile run finished (whatever it fixed; ``ReconciliationFixed`` is the alert above a threshold)."""
+
+    report: ReconcileReport
+
+
+@dataclass(frozen=True)
+class SubscriptionChanged:
+    """A write of ``billing.subscriptions`` (``change``, ``cancel``, ``resume``, ``pause``) was applied, asked for
+    by ``actor``: published in the transaction that applied Stripe's answer, after ``SubscriptionSynced``."""
+
+    action: str
+    before: Subscription
+    after: Subscription
+    actor: Actor

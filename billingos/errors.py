@@ -10,12 +10,15 @@ __all__ = [
     "CardDeclinedError",
     "ConfigurationError",
     "ConflictError",
+    "ForbiddenError",
     "InvalidInputError",
     "MigrationRequiredError",
     "NotFoundError",
+    "RateLimitedError",
     "ReconcileRefusedError",
     "StripeRequestError",
     "StripeUnavailableError",
+    "UnauthenticatedError",
 ]
 
 
@@ -87,6 +90,32 @@ class NotFoundError(BillingError, LookupError):
 
     code = "not_found"
     status = 404
+
+
+class UnauthenticatedError(BillingError):
+    """No valid credentials: a missing, malformed, unknown or revoked API key (the message never says which
+    part was wrong beyond the header's shape, and never repeats the key)."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class ForbiddenError(BillingError):
+    """Valid credentials that lack the permission asked for (e.g. an API key without the scope)."""
+
+    code = "forbidden"
+    status = 403
+
+
+class RateLimitedError(BillingError):
+    """Too many requests for this key: ``retry_after`` seconds until the window lets one through."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, limit: int, remaining: int = 0, reset: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after, self.limit, self.remaining, self.reset = retry_after, limit, remaining, reset
 
 
 class ConflictError(BillingError):

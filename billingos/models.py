@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .api_keys.models import BillingApiKey
+from .audit.models import BillingAuditEvent
 from .catalog.models import *  # noqa: F403
 from .customers.models import BillingCustomer
 from .db import Base, metadata
@@ -28,6 +30,8 @@ from .webhooks.models import BillingWebhookEvent
 
 __all__ = [
     "Base",
+    "BillingApiKey",
+    "BillingAuditEvent",
     "BillingCancellationFeedback",
     "BillingCustomer",
     "BillingDunningCase",

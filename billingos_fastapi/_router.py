@@ -119,6 +119,8 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
             return JSONResponse(NOT_FOUND, status_code=404, media_type=PROBLEM_TYPE)
         return await webhooks(request)
 
+    from ._api import add_api_routes
+    add_api_routes(router, billing, prefix)
     return router
 
 

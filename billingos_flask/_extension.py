@@ -10,6 +10,8 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from werkzeug.local import LocalProxy
 
 from billingos import Billing, BillingError
+from billingos.api import MAX_BODY as MAX_API_BODY
+from billingos.api import ApiRequest, client_js, openapi_document
 from billingos.pages import MAX_FORM, TEMPLATES_DIR, Incoming, Outgoing, Pages, mount_pages, static_file
 from billingos.webhooks import MAX_BODY as MAX_WEBHOOK_BODY
 from billingos.webhooks import declared_length
@@ -141,8 +143,24 @@ class BillingOS:
         for path in ("/webhooks", "/webhooks/"):
             bp.add_url_rule(path, "webhooks", self._webhook_view, methods=["POST"], strict_slashes=True,
                             merge_slashes=False)
+        # The JSON API: one catch-all route; billing.api routes, authenticates and answers (problems included).
+        bp.add_url_rule("/api/v1/openapi.json", "api_openapi", self._openapi_view, methods=["GET"])
+        bp.add_url_rule("/api/v1/billingos.js", "api_client_js", _client_js_view, methods=["GET"])
+        bp.add_url_rule("/api/v1/<path:path>", "api", self._api_view,
+                        methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
         bp.register_error_handler(BillingError, problem_response)
         return bp
+
+    def _api_view(self, path: str) -> Response:
+        request_ = ApiRequest(method=request.method, path=path, query=request.args.to_dict(),
+                              headers={k.lower(): v for k, v in request.headers.items()},
+                              body=request.stream.read(MAX_API_BODY + 1) if request.method != "GET" else b"",
+                              client_address=request.remote_addr)
+        out = self.billing.api.handle(request_)
+        return Response(out.body, status=out.status, headers=out.headers, content_type=out.content_type)
+
+    def _openapi_view(self) -> dict[str, Any]:
+        return openapi_document(current_app.config["BILLINGOS_URL_PREFIX"])
 
     def _webhook_view(self) -> Response | dict[str, Any]:
         declared_length(request.headers.get("Content-Length"))
@@ -164,6 +182,12 @@ class BillingOS:
         if owner is None:
             return unauthenticated()
         return self.billing.customers.get(owner_id=owner).model_dump(mode="json")
+
+
+def _client_js_view() -> Response:
+    response = Response(client_js(), content_type="text/javascript; charset=utf-8")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 def _read_limited(stream: Any) -> bytes:

@@ -22,7 +22,7 @@ from ..db import upsert
 from ..subscriptions.models import BillingSubscription, BillingSubscriptionChange
 from .models import BillingEntitlement
 
-__all__ = ["OVERRIDE", "SUB_PREFIX", "Diff", "Recomputer", "feature_limit", "live_keys", "sweep"]
+__all__ = ["OVERRIDE", "SUB_PREFIX", "Diff", "Recomputer", "feature_limit", "live_keys", "override_of", "sweep"]
 
 GRANTING = ("active", "trialing")
 GRACE = ("past_due",)
@@ -182,3 +182,11 @@ class Recomputer:
                 break
             since = at
         return since
+
+
+def override_of(session: Session, owner_id: str, key: str) -> Any:
+    """The owner's override for ``key`` as a ``Grant`` (the audit log's before/after), or None."""
+    from .schemas import Grant
+    row = session.scalars(select(BillingEntitlement).filter_by(owner_id=owner_id, feature_key=key,
+                                                               source=OVERRIDE)).one_or_none()
+    return Grant.from_row(row) if row is not None else None

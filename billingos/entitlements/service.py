@@ -19,17 +19,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .. import validation
+from ..actor import Actor, parse_actor
 from ..catalog.mirror import sync_feature
 from ..catalog.models import BillingFeature
 from ..db import in_many, on_commit, upsert
-from ..domain_events import CatalogSynced, EntitlementsChanged, SubscriptionSynced
+from ..domain_events import CatalogSynced, EntitlementOverrideChanged, EntitlementsChanged, SubscriptionSynced
 from ..errors import BillingError, InvalidInputError, MigrationRequiredError
 from ..freshness import lock_object
 from ..stripe_api import call_stripe
 from ..subscriptions.models import BillingSubscription
 from ..webhooks import Mirror
 from .cache import BackendDown, EntitlementCache, Entry, Features
-from .grants import OVERRIDE, SUB_PREFIX, Diff, Recomputer, feature_limit, live_keys, sweep
+from .grants import OVERRIDE, SUB_PREFIX, Diff, Recomputer, feature_limit, live_keys, override_of, sweep
 from .inputs import KEY_PATTERN, MAX_AMOUNT, amount_of, feature_key, valid_owner
 from .mirror import summary_mirror
 from .models import BillingEntitlement
@@ -269,11 +270,12 @@ class EntitlementService:
 
     # --- overrides ------------------------------------------------------------------------------------
     def grant(self, owner_id: str, key: str, *, limit: int | None = None, reset: str | None = None,
-              rollover: bool = False, expires_at: datetime | None = None, reason: str | None = None) -> Grant:
+              rollover: bool = False, expires_at: datetime | None = None, reason: str | None = None,
+              actor: Actor | None = None) -> Grant:
         """A per-owner override (e.g. a sales-granted feature), optionally with a limit and an expiry.
 
         It adds to whatever the plan grants (limits add up) and survives plan changes. Granting the
-        same key again replaces the override."""
+        same key again replaces the override. ``actor`` (default: the system) is recorded in the audit log."""
         owner_id = validation.owner_id(owner_id)
         key = feature_key(key)
         ftype = self.known_type(key)
@@ -291,6 +293,7 @@ class EntitlementService:
                                        or expires_at <= now):
             raise InvalidInputError("expires_at must be a timezone-aware datetime in the future.", param="expires_at")
         validation.text(reason, "reason", max_length=500)
+        who = parse_actor(actor)
         values = {"owner_id": owner_id, "feature_key": key, "source": OVERRIDE, "subscription_stripe_id": None,
                   "feature_type": ftype, "limit_value": limit,
                   "reset": (reset or "billing_period") if ftype == "metered" else None, "rollover": rollover,
@@ -299,25 +302,31 @@ class EntitlementService:
         with self._ctx.transaction() as session:
             self._locked(session, owner_id)
             diff = self._diffing(session, owner_id, now)
+            before = override_of(session, owner_id, key)
             row = upsert(session, BillingEntitlement, values, key=["owner_id", "feature_key", "source"],
                          update=[k for k in values if k not in ("owner_id", "feature_key", "source", "created_at")])
             out = Grant.from_row(row)
+            self._ctx.events.publish(session, EntitlementOverrideChanged(owner_id, key, before, out, who))
             self._finish(session, diff, now)
         return out
 
-    def revoke(self, owner_id: str, key: str) -> bool:
-        """Remove the owner's override for ``key``; plan grants stay. True when one was removed."""
+    def revoke(self, owner_id: str, key: str, *, actor: Actor | None = None) -> bool:
+        """Remove the owner's override for ``key`` (plan grants stay); True when one was removed. Audited."""
         owner_id = validation.owner_id(owner_id)
         key = feature_key(key)
         self.known_type(key)
+        who = parse_actor(actor)
         now = self._clock.now()
         with self._ctx.transaction() as session:
             self._locked(session, owner_id)
             diff = self._diffing(session, owner_id, now)
+            before = override_of(session, owner_id, key)
             gone = session.execute(delete(BillingEntitlement).where(
                 BillingEntitlement.owner_id == owner_id, BillingEntitlement.feature_key == key,
                 BillingEntitlement.source == OVERRIDE).execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
+            if gone:
+                self._ctx.events.publish(session, EntitlementOverrideChanged(owner_id, key, before, None, who))
             self._finish(session, diff, now, reason="override_revoked")
         return bool(gone)
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import validation
-from ..domain_events import ReconciliationFixed
+from ..domain_events import ReconcileCompleted, ReconciliationFixed
 from ..errors import InvalidInputError, ReconcileRefusedError
 from ..freshness import ROUNDS, StaleStateError, claim_fresh, read_versions
 from ..stripe_api import call_stripe, plain
@@ -113,6 +113,8 @@ class ReconcileService:
                             removal_limit=p.limit) for p in plans]
         report = ReconcileReport(events_backfilled=backfilled, events_processed=processed, kinds=kinds,
                                  dry_run=dry_run)
+        if not dry_run:
+            self._ctx.events.publish(None, ReconcileCompleted(report))
         if report.fixed > self.threshold and not dry_run:
             self._ctx.events.publish(None, ReconciliationFixed(report))
         return report

@@ -11,18 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import intents, validation
+from ..actor import Actor, parse_actor
 from ..customers import Customer
-from ..domain_events import ScheduledChangeMoved, SubscriptionSynced
+from ..domain_events import ScheduledChangeMoved, SubscriptionChanged, SubscriptionSynced
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError, StripeUnavailableError
 from ..freshness import apply_fresh, claim_fresh
-from ..invoices import invoice_line
 from ..stripe_api import call_stripe, intent_key, plain
 from . import feedback as cancel_feedback
 from . import inputs
 from .inputs import PAUSE_BEHAVIORS, PRORATION, REACTIVATE_OPTIONS, STATUSES
 from .mirrors import subscription_mirrors, subscriptions_reconciler
 from .models import BillingSubscription
-from .schemas import InvoicePreview, PreviewLine, Proration, Subscription
+from .prices import discounts_for, preview_from_invoice, resolve_items, resolve_price
+from .schemas import InvoicePreview, Proration, Subscription
 from .sync import mark_gone, sync_subscription, sync_subscription_schedule
 from .upcoming import preview_from
 
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
     from ..webhooks import Mirror
 
 _SCHEDULE_EXPAND = ["phases.items.price"]
+
+
+#: What a write records in the audit log: the action, who asked, and the subscription before it.
+Audit = tuple[str, Actor, Subscription]
 
 
 class SubscriptionService:
@@ -72,7 +77,7 @@ class SubscriptionService:
             raise InvalidInputError(f"metadata key {intents.METADATA_KEY!r} is reserved for billingos's intent key.",
                                     param="metadata")
         cust = self._customer(customer)
-        params = {"customer": cust.id, "items": self._items(lines, source), **params,
+        params = {"customer": cust.id, "items": resolve_items(self._ctx.stripe, lines, source), **params,
                   "expand": ["latest_invoice"]}
         # One intent, one subscription (issue 8 item 2): recorded before Stripe is called, its key in the
         # subscription's metadata, so a retry finds what an earlier attempt made whatever failed between.
@@ -121,9 +126,9 @@ class SubscriptionService:
         date = int((proration_date or self._ctx.now()).timestamp())
         details: dict[str, Any] = {"items": items, "proration_behavior": behavior, "proration_date": date}
         params = {"customer": sub.customer, "subscription": sub.id, "subscription_details": details,
-                  **_discounts(promotion_code)}
+                  **discounts_for(promotion_code)}
         inv = call_stripe(self._ctx.stripe.v1.invoices.create_preview, params=params)
-        preview = _preview(plain(inv), date)
+        preview = preview_from_invoice(plain(inv), date)
         chosen = proration or self.default_proration
         if chosen == "at_period_end":
             return preview.model_copy(update={"amount_due_now": 0, "effective_at": sub.current_period_end})
@@ -146,17 +151,19 @@ class SubscriptionService:
 
     def change(self, subscription: Subscription | str, *, price: str | None = None, quantity: int | None = None,
                proration: Proration | None = None, proration_date: datetime | None = None,
-               promotion_code: str | None = None) -> Subscription:
-        """Upgrade, downgrade or change the quantity of the subscription's plan item.
+               promotion_code: str | None = None, actor: Actor | None = None) -> Subscription:
+        """Upgrade, downgrade or change the quantity of the subscription's plan item (audited with ``actor``).
 
         ``proration="at_period_end"`` schedules the change for the end of the current period (a Stripe
         subscription schedule: nothing is charged now, the renewal bills the new items); see
         ``Subscription.scheduled_change`` and ``cancel_scheduled_change()``. Any other change applies now and
         replaces a pending scheduled one (the schedule is released first, else it would undo this change)."""
         inputs.change(price, quantity, proration, proration_date)
+        who = parse_actor(actor)
         sub = self._require(subscription)
+        audit = ("change", who, sub)
         items, behavior = self._change_items(sub, price, quantity, proration)
-        discounts = _discounts(promotion_code)
+        discounts = discounts_for(promotion_code)
         if (proration or self.default_proration) == "at_period_end":
             if promotion_code is not None:
                 raise InvalidInputError("A promotion code applies to a change made now, not at the period end.",
@@ -164,18 +171,19 @@ class SubscriptionService:
             if proration_date is not None:
                 raise InvalidInputError("proration_date does not apply to an at_period_end change.",
                                         param="proration_date")
-            return self._schedule_change(sub, items[0])
+            return self._schedule_change(sub, items[0], audit)
         if sub.schedule is not None:
             sub = self._release_schedule(sub)
         params: dict[str, Any] = {"items": items, "proration_behavior": behavior,
                                   "expand": ["latest_invoice"], **discounts}
         if proration_date is not None:
             params["proration_date"] = int(proration_date.timestamp())
-        return self._update(sub, params, "change")
+        return self._update(sub, params, "change", audit)
 
     def cancel(self, subscription: Subscription | str, *, at_period_end: bool = True, prorate: bool = False,
-               invoice_now: bool = False, feedback: str | None = None, comment: str | None = None) -> Subscription:
-        """Cancel at the end of the paid period (default) or now (optionally prorating a credit).
+               invoice_now: bool = False, feedback: str | None = None, comment: str | None = None,
+               actor: Actor | None = None) -> Subscription:
+        """Cancel at the end of the paid period (default) or now (optionally prorating a credit). Audited.
 
         ``feedback`` (one of Stripe's reasons, ``feedback.FEEDBACK``) and ``comment``: the customer's answer
         to the cancellation survey, sent to Stripe as ``cancellation_details``, stored, and published with
@@ -184,19 +192,21 @@ class SubscriptionService:
         validation.boolean(prorate, "prorate")
         validation.boolean(invoice_now, "invoice_now")
         answer = cancel_feedback.details(feedback, comment)
+        who = parse_actor(actor)
         sub = self._require(subscription)
+        audit = ("cancel", who, sub)
         if sub.status in ("canceled", "incomplete_expired"):
             raise ConflictError(f"Subscription {sub.id} has already ended ({sub.status}); use reactivate().")
         extra = {"cancellation_details": answer} if answer else {}
         if at_period_end:
             if sub.schedule is not None:     # Stripe refuses to cancel a scheduled subscription directly
                 sub = self._release_schedule(sub)
-            done = self._update(sub, {"cancel_at_period_end": True, **extra}, "cancel")
+            done = self._update(sub, {"cancel_at_period_end": True, **extra}, "cancel", audit)
         else:
             done = self._commit(lambda: plain(call_stripe(
                 self._ctx.stripe.v1.subscriptions.cancel, sub.id,
                 params={"prorate": prorate, "invoice_now": invoice_now, **extra},
-                options={"idempotency_key": intent_key("subscription.cancel", sub.id)})), sub.id)
+                options={"idempotency_key": intent_key("subscription.cancel", sub.id)})), sub.id, audit=audit)
         cancel_feedback.record(self._ctx, done, answer, at_period_end=at_period_end)
         return done
 
@@ -207,13 +217,16 @@ class SubscriptionService:
             raise ConflictError(f"Subscription {sub.id} has no scheduled change to cancel.")
         return self._release_schedule(sub)
 
-    def resume(self, subscription: Subscription | str) -> Subscription:
+    def resume(self, subscription: Subscription | str, *, actor: Actor | None = None) -> Subscription:
         """Undo a scheduled cancellation, lift a collection pause, or resume a ``paused`` subscription."""
+        who = parse_actor(actor)
         sub = self._require(subscription)
+        audit = ("resume", who, sub)
         if sub.status == "paused":
             return self._commit(lambda: plain(call_stripe(
                 self._ctx.stripe.v1.subscriptions.resume, sub.id, params={"billing_cycle_anchor": "now"},
-                options={"idempotency_key": intent_key("subscription.resume", sub.id, sub.status)})), sub.id)
+                options={"idempotency_key": intent_key("subscription.resume", sub.id, sub.status)})), sub.id,
+                audit=audit)
         params: dict[str, Any] = {}
         if sub.cancel_at_period_end or sub.cancel_at is not None:
             params.update(cancel_at_period_end=False)
@@ -221,16 +234,17 @@ class SubscriptionService:
             params["pause_collection"] = ""
         if not params:
             raise ConflictError(f"Subscription {sub.id} is neither scheduled to cancel nor paused.")
-        return self._update(sub, params, "resume")
+        return self._update(sub, params, "resume", audit)
 
     def pause(self, subscription: Subscription | str, *, behavior: str = "void",
-              resumes_at: datetime | None = None) -> Subscription:
+              resumes_at: datetime | None = None, actor: Actor | None = None) -> Subscription:
         """Pause collection: invoices are voided (default), kept as drafts, or marked uncollectible."""
         pause: dict[str, Any] = {"behavior": validation.choice(behavior, "behavior", PAUSE_BEHAVIORS)}
         if resumes_at is not None:
             pause["resumes_at"] = inputs.future(resumes_at, "resumes_at", self._ctx.now())
+        who = parse_actor(actor)
         sub = self._require(subscription)
-        return self._update(sub, {"pause_collection": pause}, "pause")
+        return self._update(sub, {"pause_collection": pause}, "pause", ("pause", who, sub))
 
     def reactivate(self, subscription: Subscription | str, **options: Any) -> Subscription:
         """After churn: a new subscription for the same customer and the same items. ``options``: those of
@@ -338,16 +352,21 @@ class SubscriptionService:
 
     # --- internals ---------------------------------------------------------------------------------
     def _commit(self, call: Callable[[], dict[str, Any]], name: str | None = None,
-                schedule: dict[str, Any] | None = None, intent: str | None = None) -> Subscription:
+                schedule: dict[str, Any] | None = None, intent: str | None = None,
+                audit: Audit | None = None) -> Subscription:
         """Stripe first (``call``), then the local rows, never over a newer state (``freshness.apply_fresh``).
-        ``intent``: the create intent this finishes, in the same transaction."""
+        ``intent``: the create intent this finishes, in the same transaction. ``audit`` (action, actor,
+        state before): published as ``SubscriptionChanged`` in that transaction too (the audit log)."""
         def apply(session: Session, data: dict[str, Any]) -> Subscription:
             if intent is not None:
                 intents.finish(session, intent, data["id"], self._ctx.now())
             self._sync_invoice(session, data.get("latest_invoice"))
             if schedule is not None:
                 self.apply_schedule(session, schedule)
-            return self.apply(session, data)
+            after = self.apply(session, data)
+            if audit is not None:
+                self._ctx.events.publish(session, SubscriptionChanged(audit[0], audit[2], after, audit[1]))
+            return after
 
         def first() -> dict[str, Any]:
             data = call()
@@ -370,7 +389,7 @@ class SubscriptionService:
         items = (data.get("items") or {}).get("data") or []
         self._catalog.ensure_products({_id((i.get("price") or {}).get("product")) for i in items} - {None})
 
-    def _schedule_change(self, sub: Subscription, item: dict[str, Any]) -> Subscription:
+    def _schedule_change(self, sub: Subscription, item: dict[str, Any], audit: Audit) -> Subscription:
         """Two phases on the subscription's schedule (made from it if it has none): the current items until
         the period end, then the changed items; released after that. Idempotent like the other writes."""
         if sub.cancel_at_period_end or sub.cancel_at is not None:
@@ -404,7 +423,7 @@ class SubscriptionService:
                               options={"idempotency_key": intent_key("subscription.schedule_change", schedule["id"],
                                                                      schedule.get("phases"), params)})
         return self._commit(lambda: plain(call_stripe(stripe_v1.subscriptions.retrieve, sub.id)), sub.id,
-                            schedule=plain(updated))
+                            schedule=plain(updated), audit=audit)
 
     def _release_schedule(self, sub: Subscription) -> Subscription:
         assert sub.schedule is not None
@@ -430,7 +449,7 @@ class SubscriptionService:
         if isinstance(invoice, dict) and invoice.get("id") and claim_fresh(session, invoice["id"], 0):
             self._invoices.apply(session, invoice)
 
-    def _update(self, sub: Subscription, params: dict[str, Any], action: str) -> Subscription:
+    def _update(self, sub: Subscription, params: dict[str, Any], action: str, audit: Audit) -> Subscription:
         # The key follows the row's version: a double click replays, the same action after another
         # change (cancel, resume, cancel again) is a new request.
         version = self._version(sub)
@@ -438,7 +457,8 @@ class SubscriptionService:
                  version]
         return self._commit(lambda: plain(call_stripe(
             self._ctx.stripe.v1.subscriptions.update, sub.id, params=params,
-            options={"idempotency_key": intent_key(f"subscription.{action}", sub.id, params, state)})), sub.id)
+            options={"idempotency_key": intent_key(f"subscription.{action}", sub.id, params, state)})), sub.id,
+            audit=audit)
 
     def _change_items(self, sub: Subscription, price: str | None, quantity: int | None,
                       proration: Proration | None) -> tuple[builtins.list[dict[str, Any]], str]:
@@ -452,45 +472,10 @@ class SubscriptionService:
             raise ConflictError(f"Subscription {sub.id} has no licensed item to change.")
         item: dict[str, Any] = {"id": plan.id}
         if price is not None:
-            item["price"] = self._price_id(price)
+            item["price"] = resolve_price(self._ctx.stripe, price)["id"]
         if quantity is not None:
             item["quantity"] = quantity
         return [item], PRORATION[policy]
-
-    def _items(self, lines: builtins.list[dict[str, Any]], param: str) -> builtins.list[dict[str, Any]]:
-        """Shape-checked lines (``_lines``) resolved against Stripe."""
-        out = []
-        for n, line in enumerate(lines):
-            price = self._price(line["price"], "price" if param == "price" else f"items[{n}].price")
-            item: dict[str, Any] = {"price": price["id"]}
-            metered = (price.get("recurring") or {}).get("usage_type") == "metered"
-            if line.get("quantity") is not None:
-                if metered:
-                    raise InvalidInputError(f"items[{n}]: a metered price takes no quantity.",
-                                            param=f"items[{n}].quantity")
-                item["quantity"] = line["quantity"]
-            out.append(item)
-        return out
-
-    def _price_id(self, ref: str) -> str:
-        return str(self._price(ref)["id"])
-
-    def _price(self, ref: Any, param: str = "price") -> dict[str, Any]:
-        """A lookup key or a ``price_`` id, resolved against Stripe (the catalog's source of truth)."""
-        if inputs.price_ref(ref, param).startswith("price_"):
-            try:
-                return plain(call_stripe(self._ctx.stripe.v1.prices.retrieve, ref))
-            except NotFoundError:
-                raise InvalidInputError(f"Unknown price {ref!r}.", param=param) from None
-        found = call_stripe(self._ctx.stripe.v1.prices.list, params={"lookup_keys": [ref], "active": True})
-        if not found.data:
-            raise InvalidInputError(f"Unknown price {ref!r}: no active Stripe price has that lookup_key. "
-                                    "Sync your catalog first.", param=param)
-        price = plain(found.data[0])
-        if price.get("type") != "recurring":
-            raise InvalidInputError(f"Price {ref!r} is one-time; a subscription needs a recurring price.",
-                                    param=param)
-        return price
 
     def _customer(self, ref: Customer | str) -> Customer:
         if isinstance(ref, Customer):
@@ -503,23 +488,6 @@ class SubscriptionService:
         if isinstance(ref, Subscription):
             return self._get(ref.id, "subscription")   # act on the current local state, not a stale snapshot
         return self._get(ref, "subscription")
-
-
-def _preview(inv: dict[str, Any], date: int) -> InvoicePreview:
-    lines = [invoice_line(ln) for ln in (inv.get("lines") or {}).get("data") or []]
-    return InvoicePreview(
-        currency=inv["currency"], subtotal=inv.get("subtotal") or 0, total=inv.get("total") or 0,
-        amount_due=inv.get("amount_due") or 0, proration_date=date,
-        lines=[PreviewLine(description=ln["description"], amount=ln["amount"], proration=ln["proration"],
-                           price=ln["price"], quantity=ln["quantity"], period_start=ln["period_start"],
-                           period_end=ln["period_end"]) for ln in lines])
-
-
-def _discounts(promotion_code: str | None) -> dict[str, Any]:
-    """``discounts`` for a Stripe promotion code id (``promo_...``), checked; {} without one."""
-    if promotion_code is None:
-        return {}
-    return {"discounts": [{"promotion_code": validation.stripe_id(promotion_code, "promo", "promotion_code")}]}
 
 
 def _id(value: Any) -> str | None:

@@ -26,10 +26,14 @@ def test_create_router_returns_an_api_router(billing: Billing) -> None:
     router = create_router(billing, customer_loader=owner_from_header)
     assert isinstance(router, APIRouter)
     paths = sorted(r.path for r in router.routes)  # type: ignore[attr-defined]
-    assert [p for p in paths if "/portal/" not in p] == [
+    assert [p for p in paths if "/portal/" not in p and "/api/v1/" not in p] == [
         "/billing/customer", "/billing/static/{path:path}", "/billing/stripe/{rest:path}", "/billing/webhooks",
         "/billing/webhooks/{tail:path}"]
     assert "/billing/portal/" in paths and "/billing/portal/invoices/{invoice_id}/pdf" in paths
+    assert [p for p in paths if "/api/v1/" in p] == sorted([
+        "/billing/api/v1/entitlements/check", "/billing/api/v1/usage", "/billing/api/v1/subscription",
+        "/billing/api/v1/invoices", "/billing/api/v1/customer", "/billing/api/v1/openapi.json",
+        "/billing/api/v1/billingos.js", "/billing/api/v1/{path:path}"])
     bare = sorted(r.path for r in create_router(billing, customer_loader=owner_from_header,  # type: ignore[attr-defined]
                                                 portal_mode="off").routes)
     assert "/billing/portal/" not in bare

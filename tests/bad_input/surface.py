@@ -46,6 +46,11 @@ NOT_SWEPT = {
     "jobs.define": "declares a queue with its handler (wiring at construction)",
     "jobs.failed": "records a failure of claimed Job objects",
     "Billing.close": "no parameters",
+    "api.handle": "takes the ApiRequest an adapter builds; bad HTTP input (headers, query, body, paths, methods) "
+                  "is swept through both adapters in tests/api",
+    "api.actor": "builds an Actor from an authenticated key and its ApiRequest (wiring for the audit log)",
+    "api_keys.authenticate": "a credential check: every refusal is one UnauthenticatedError (401) that never names "
+                             "the part that was wrong; swept in tests/api_keys and through HTTP in tests/api",
 }
 
 
@@ -130,6 +135,14 @@ def _objects(prefix: str, obj: str) -> Kind:
 def _id_list(prefix: str) -> Kind:
     return Kind(f"list of {prefix}_ ids", lambda v: k.id_lists(prefix))
 
+
+SCOPES = Kind("scopes", lambda v: [("string", "usage:write"), ("empty list", []), ("unknown scope", ["admin"]),
+                                   ("trailing newline", ["usage:write\n"]), ("bytes", b"usage:write"), ("int", 5),
+                                   ("None inside", [None]), ("dict", {"admin": 1}), ("NaN", k.NAN),
+                                   ("100k characters", [k.LONG])])
+ACTOR = Kind("Actor", lambda v: [("string", "alice"), ("dict", {"kind": "admin"}), ("int", 5), ("bool", True)])
+API_KEY_ID = Kind("API key id", lambda v: [*k.strings(v), ("unknown shape", "key_xyz"), ("secret instead",
+                                                                                       "bos_test_" + "0" * 12)])
 
 # --- classification --------------------------------------------------------------------------------
 #: By parameter name. The valid value is a ``World`` attribute unless marked literal.
@@ -261,6 +274,11 @@ BY_NAME: dict[str, Param] = {
     "template_dir": _lit(Kind("directory", lambda v: [("missing", "/nonexistent/billingos/emails"),
                                                       ("a file", "/etc/hostname"), ("empty", ""), ("NUL", "/tmp\x00"),
                                                       ("int", 5), ("bytes", b"/tmp"), ("100k", LONG_PATH)]), "/tmp"),
+    # branch api: API keys and the audit log
+    "scopes": _lit(SCOPES, ["usage:write"]),
+    "actor": _lit(ACTOR, None),
+    "key_id": _p(API_KEY_ID, "api_key"),
+    "actor_kind": _lit(_enum(), "admin"),
 }
 
 #: By ``"service.method"`` and name, where a name means something else in that function.

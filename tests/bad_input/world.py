@@ -47,6 +47,7 @@ class World:
     usage_key: str = "sweep-usage-1"
     other_usage_key: str = "sweep-usage-other-1"
     cursor: str = ""
+    api_key: str = ""
     catalog_path: str = ""
     catalog: dict[str, Any] = field(default_factory=lambda: CATALOG)
     tables: list[str] = field(default_factory=list)
@@ -146,6 +147,7 @@ def build(engine: Engine, tmp: Path) -> World:
     w.other_reservation = billing.entitlements.reserve(w.other_owner, "api_calls", 1, "sweep-reservation").id
     body, headers = w.signed()
     w.event_id = billing.webhooks.receive(body, headers).event_id
+    w.api_key = billing.api_keys.create("sweep", ["billing:read"], owner_id=w.owner).key.id
     page = billing.customers.list(limit=1)
     w.cursor = page.next_cursor or ""
     path = tmp / "catalog.yaml"

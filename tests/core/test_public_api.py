@@ -12,6 +12,8 @@ EXPECTED = {
     "SubscriptionItem", "Receipt", "WebhookPayloadError", "WebhookSignatureError", "BillingClosedError",
     "MigrationRequiredError", "ReconcileRefusedError",
     "DunningCase", "EmailMessage", "LoggingMailer", "Mailer", "OutboxMailer",
+    # issue 12 (docs/api.md, docs/audit.md): API keys, the audit log's actor and entries, the API's errors
+    "Actor", "ApiKey", "CreatedApiKey", "AuditEvent", "UnauthenticatedError", "ForbiddenError", "RateLimitedError",
 }
 
 

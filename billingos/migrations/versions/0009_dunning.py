@@ -1,7 +1,7 @@
 """dunning: one row per failed subscription invoice (its retries and outcome).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-03 13:30:00
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import billingos.db
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,3 @@
+from tests.entitlements.conftest import Plans, plans
+
+__all__ = ["Plans", "plans"]

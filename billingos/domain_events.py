@@ -172,6 +172,9 @@ class DunningExhausted:
 
     case: DunningCase
     outcome: str
+
+
+@dataclass(frozen=True)
 class ApiKeyCreated:
     """An API key was created (its secret is never in an event)."""
 

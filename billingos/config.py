@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .analytics.settings import AnalyticsSettings
 from .clock import Clock
 from .errors import ConfigurationError
 from .money import validate_currency
@@ -39,6 +40,7 @@ class BillingConfig(BaseModel):
     owner_metadata_key: str = "billingos_owner_id"   #: Stripe metadata key that carries the owner id
     #: reconcile refuses to remove more than this share of a kind's local objects in one run (force=True)
     reconcile_max_removal: float = Field(default=0.10, ge=0.0, le=1.0, allow_inf_nan=False)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)   #: revenue definitions (a dict works)
 
     @field_validator("webhook_tolerance")
     @classmethod

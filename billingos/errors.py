@@ -12,6 +12,7 @@ __all__ = [
     "ConflictError",
     "InvalidInputError",
     "MigrationRequiredError",
+    "MissingRateError",
     "NotFoundError",
     "ReconcileRefusedError",
     "StripeRequestError",
@@ -125,3 +126,10 @@ class StripeUnavailableError(StripeRequestError):
 
     code = "stripe_unavailable"
     status = 503
+
+
+class MissingRateError(BillingError, LookupError):
+    """A figure needs converting from a currency the host's rate table has no rate for on that date."""
+
+    status = 409
+    code = "missing_rate"

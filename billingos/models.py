@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .analytics.models import BillingFxRate, BillingLedgerEntry
 from .catalog.models import *  # noqa: F403
 from .customers.models import BillingCustomer
 from .db import Base, metadata
@@ -14,7 +15,6 @@ from .payment_methods.models import BillingPaymentMethod
 from .subscriptions.models import (
     BillingCancellationFeedback,
     BillingSubscription,
-    BillingSubscriptionChange,
     BillingSubscriptionItem,
 )
 from .usage.models import (
@@ -33,12 +33,13 @@ __all__ = [
     "BillingEntitlementCounter",
     "BillingEntitlementUsage",
     "BillingIntent",
+    "BillingFxRate",
     "BillingInvoice",
     "BillingJob",
+    "BillingLedgerEntry",
     "BillingLock",
     "BillingPaymentMethod",
     "BillingSubscription",
-    "BillingSubscriptionChange",
     "BillingSubscriptionItem",
     "BillingUsageEvent",
     "BillingUsageKey",

@@ -11,6 +11,7 @@ EXPECTED = {
     "Catalog", "load_catalog", "Invoice", "InvoiceLine", "ReconcileReport", "InvoicePreview", "Subscription",
     "SubscriptionItem", "Receipt", "WebhookPayloadError", "WebhookSignatureError", "BillingClosedError",
     "MigrationRequiredError", "ReconcileRefusedError",
+    "MissingRateError",
 }
 
 

@@ -54,7 +54,7 @@ class LedgerWriter:
         known = {d["id"]: d for d in (prev.detail.get("discounts", []) if prev is not None else [])
                  if d.get("forever") is not None}
         state = state_of(ev.obj, self.settings, known)
-        rank = ev.type_rank * 10 + state.status_rank
+        rank = ev.type_rank * 10      # inside one second: created, then updates in arrival order, then deleted
         at = ev.at
         before = self._last(session, sub_id, (at, rank))
         level = self._level(session, sub_id, (at, rank))

@@ -19,9 +19,7 @@ from .settings import AnalyticsSettings
 __all__ = ["SubState", "discount_detail", "state_of"]
 
 _NORM = {"month": Fraction(1), "year": Fraction(1, 12), "week": Fraction(52, 12), "day": Fraction(365, 12)}
-COUNTED = {"active", "past_due"}
-_STATUS_ORDER = {"incomplete": 0, "trialing": 1, "active": 2, "past_due": 3, "paused": 4, "unpaid": 5,
-                 "canceled": 6, "incomplete_expired": 6}
+
 
 
 @dataclass(frozen=True)
@@ -38,10 +36,6 @@ class SubState:
         d = self.detail
         return (self.mrr, self.currency, self.status, d.get("prices"), d.get("quantity"),
                 tuple(x["id"] for x in d.get("discounts", [])), d.get("cancel_scheduled"))
-
-    @property
-    def status_rank(self) -> int:
-        return _STATUS_ORDER.get(self.status, 3)
 
 
 def _id(value: Any) -> str | None:

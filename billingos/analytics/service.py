@@ -18,7 +18,7 @@ from .. import validation
 from ..db import upsert
 from ..domain_events import SubscriptionSynced
 from ..errors import InvalidInputError
-from ..money import Money, validate_currency
+from ..money import CURRENCY_EXPONENTS, Money
 from . import queries, reports
 from .ledger import ORDER, LedgerWriter, evidence_of
 from .models import BillingFxRate
@@ -175,7 +175,10 @@ class AnalyticsService:
     # --- rates -----------------------------------------------------------------------------------
     def set_rate(self, currency: str, rate: Decimal | str | int, on: date) -> None:
         """From ``on``: 1 ``currency`` = ``rate`` reporting-currency units (the host's dated rate table)."""
-        currency = validate_currency(currency)
+        if not isinstance(currency, str) or currency.lower() not in CURRENCY_EXPONENTS:
+            raise InvalidInputError(f"currency must be a three-letter ISO 4217 code such as 'eur', got "
+                                    f"{validation.echo(currency)}.", param="currency")
+        currency = currency.lower()
         if currency == self.currency:
             raise InvalidInputError(f"currency is the reporting currency ({currency}); its rate is always 1.",
                                     param="currency")

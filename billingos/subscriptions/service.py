@@ -35,8 +35,7 @@ if TYPE_CHECKING:
     from ..webhooks import Mirror
 
 _SCHEDULE_EXPAND = ["phases.items.price"]
-# Discounts expanded: the revenue ledger tells forever discounts (which reduce MRR) from the others.
-EXPAND = ["latest_invoice", "discounts.source.coupon"]
+EXPAND = ["latest_invoice", "discounts.source.coupon"]   # the ledger tells forever discounts from the others
 
 
 class SubscriptionService:
@@ -283,7 +282,7 @@ class SubscriptionService:
         validation.stripe_id(subscription_id, "sub", "subscription_id")
         try:
             return plain(call_stripe(self._ctx.stripe.v1.subscriptions.retrieve, subscription_id,
-                                     params={"expand": ["discounts.source.coupon"]}))
+                                     params={"expand": EXPAND[1:]}))
         except NotFoundError:
             return None
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from billingos import Billing, FrozenClock
-from billingos.stripe_api import plain   # SDK objects to dicts (not analytics code)
+from billingos.stripe_api import plain  # SDK objects to dicts (not analytics code)
 from tests.conftest import WEBHOOK_SECRET
 
 PLANS = [("month", 1, 1000), ("month", 1, 2900), ("year", 1, 60000), ("week", 1, 1000), ("month", 3, 25000)]

@@ -199,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
     from .catalog import cli as catalog_cli
     if hasattr(catalog_cli, "add_commands"):
         catalog_cli.add_commands(sub)
+    from .analytics import cli as analytics_cli
+    analytics_cli.add_commands(sub)
     return p
 
 

@@ -66,7 +66,8 @@ def run_backfill(ctx: Context, svc: AnalyticsService, *, days: float, rebuild: b
         with ctx.transaction() as s:
             s.execute(delete(BillingLedgerEntry))
     for done, sub in enumerate(subs, 1):
-        evidence = _history(sub, sorted(events.get(sub["id"], []), key=lambda e: e["created"]), ctx.now())
+        mine = events.get(sub["id"], [])[::-1]       # the Events API lists newest first; a stable sort keeps
+        evidence = _history(sub, sorted(mine, key=lambda e: e["created"]), ctx.now())   # one second's order
         with ctx.transaction() as s:
             owner = s.scalar(select(BillingCustomer.owner_id).where(
                 BillingCustomer.stripe_id == _id(sub.get("customer"))))

@@ -58,9 +58,9 @@ def to_csv(svc: AnalyticsService, kind: str, start: Any, end: Any, interval: str
                     "mrr_after", "status_before", "status_after", "source", "stripe_event_id"])
         for e in svc.ledger(limit=10_000):
             if a <= e.effective_at < b:
-                w.writerow([cell(x) for x in (e.effective_at, e.customer, e.subscription, e.owner_id, e.cause,
-                                              e.mrr_after.currency, e.mrr_before, e.mrr_after, e.status_before,
-                                              e.status_after, e.source, e.stripe_event_id)])
+                w.writerow([cell(e.effective_at), e.customer, e.subscription, e.owner_id or "", e.cause,
+                            e.mrr_after.currency, cell(e.mrr_before), cell(e.mrr_after), e.status_before or "",
+                            e.status_after, e.source, e.stripe_event_id or ""])
     elif kind == "top_customers":
         w.writerow(["customer", "owner_id", "mrr", "currency", "mrr_native", "native_currency"])
         for t in svc.top_customers(moment(end, "end"), limit=1000):

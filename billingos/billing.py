@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from . import validation
+from .analytics.service import AnalyticsService
 from .announce import announce_signals
 from .api import JsonApi
 from .api.operations import Services as ApiServices
@@ -77,6 +78,8 @@ class Billing:
         self.webhooks = WebhookService(ctx)
         self.catalog = CatalogService(ctx)
         self.customers = CustomerService(ctx)
+        # Before entitlements: the ledger row of a sync is posted before grants read it (grace periods).
+        self.analytics = AnalyticsService(ctx)
         self.invoices = InvoiceService(ctx, customers=self.customers)
         self.entitlements = EntitlementService(ctx, catalog=self.catalog)
         self.subscriptions = SubscriptionService(ctx, customers=self.customers, invoices=self.invoices,

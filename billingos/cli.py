@@ -201,6 +201,8 @@ def parser() -> argparse.ArgumentParser:
         catalog_cli.add_commands(sub)
     from .api_keys import cli as api_keys_cli
     api_keys_cli.add_commands(sub)
+    from .analytics import cli as analytics_cli
+    analytics_cli.add_commands(sub)
     return p
 
 

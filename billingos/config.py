@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .analytics.settings import AnalyticsSettings
 from .clock import Clock
 from .errors import ConfigurationError
 from .money import validate_currency
@@ -53,6 +54,7 @@ class BillingConfig(BaseModel):
     api_rate_limits: dict[str, str] = Field(default_factory=lambda: dict(API_RATE_LIMITS))
     #: Where the counters live: a ``limits`` storage URI; None means ``redis_url`` when set, else in memory
     api_rate_limit_storage: str | None = None
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)   #: revenue definitions (a dict works)
 
     @field_validator("webhook_tolerance")
     @classmethod

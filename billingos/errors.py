@@ -13,6 +13,7 @@ __all__ = [
     "ForbiddenError",
     "InvalidInputError",
     "MigrationRequiredError",
+    "MissingRateError",
     "NotFoundError",
     "RateLimitedError",
     "ReconcileRefusedError",
@@ -154,3 +155,10 @@ class StripeUnavailableError(StripeRequestError):
 
     code = "stripe_unavailable"
     status = 503
+
+
+class MissingRateError(BillingError, LookupError):
+    """A figure needs converting from a currency the host's rate table has no rate for on that date."""
+
+    status = 409
+    code = "missing_rate"

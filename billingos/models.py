@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .analytics.models import BillingFxRate, BillingLedgerEntry
 from .api_keys.models import BillingApiKey
 from .audit.models import BillingAuditEvent
 from .catalog.models import *  # noqa: F403
@@ -17,7 +18,6 @@ from .payment_methods.models import BillingPaymentMethod
 from .subscriptions.models import (
     BillingCancellationFeedback,
     BillingSubscription,
-    BillingSubscriptionChange,
     BillingSubscriptionItem,
 )
 from .usage.models import (
@@ -38,13 +38,14 @@ __all__ = [
     "BillingEntitlement",
     "BillingEntitlementCounter",
     "BillingEntitlementUsage",
+    "BillingFxRate",
     "BillingIntent",
     "BillingInvoice",
     "BillingJob",
+    "BillingLedgerEntry",
     "BillingLock",
     "BillingPaymentMethod",
     "BillingSubscription",
-    "BillingSubscriptionChange",
     "BillingSubscriptionItem",
     "BillingUsageEvent",
     "BillingUsageKey",

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from ..analytics.models import BillingLedgerEntry
 from ..catalog.models import BillingFeature, BillingPlanFeature
 from ..catalog.schemas import PlanFeature
 from ..db import upsert
-from ..subscriptions.models import BillingSubscription, BillingSubscriptionChange
+from ..subscriptions.models import BillingSubscription
 from .models import BillingEntitlement
 
 __all__ = ["OVERRIDE", "SUB_PREFIX", "Diff", "Recomputer", "feature_limit", "live_keys", "override_of", "sweep"]
@@ -173,11 +174,14 @@ class Recomputer:
 
     @staticmethod
     def _past_due_since(session: Session, sub: BillingSubscription, now: datetime) -> datetime:
-        """When the subscription entered past_due, from the subscription change ledger."""
+        """When the subscription entered past_due (Stripe's time), from the subscription ledger."""
         since = now
-        for status, at in session.execute(select(BillingSubscriptionChange.status_to, BillingSubscriptionChange.at)
-                                          .where(BillingSubscriptionChange.subscription_stripe_id == sub.stripe_id)
-                                          .order_by(BillingSubscriptionChange.id.desc())):
+        ledger = BillingLedgerEntry
+        for status, at in session.execute(select(ledger.status_after, ledger.effective_at)
+                                          .where(ledger.subscription_stripe_id == sub.stripe_id,
+                                                 ledger.source != "correction")
+                                          .order_by(ledger.effective_at.desc(), ledger.rank.desc(),
+                                                    ledger.id.desc())):
             if status not in GRACE:
                 break
             since = at

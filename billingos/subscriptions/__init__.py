@@ -1,6 +1,5 @@
 from .models import (
     BillingSubscription,
-    BillingSubscriptionChange,
     BillingSubscriptionItem,
     BillingSubscriptionSchedule,
 )
@@ -8,6 +7,6 @@ from .schemas import InvoicePreview, PreviewLine, ScheduledChange, Subscription,
 from .service import SubscriptionService
 from .sync import sync_subscription, sync_subscription_schedule
 
-__all__ = ["BillingSubscription", "BillingSubscriptionChange", "BillingSubscriptionItem",
+__all__ = ["BillingSubscription", "BillingSubscriptionItem",
            "BillingSubscriptionSchedule", "InvoicePreview", "PreviewLine", "ScheduledChange", "Subscription",
            "SubscriptionItem", "SubscriptionService", "sync_subscription", "sync_subscription_schedule"]

@@ -84,24 +84,6 @@ class BillingSubscriptionSchedule(Base):
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class BillingSubscriptionChange(Base):
-    """Append-only ledger: one row whenever a subscription's status, items or quantities change.
-
-    Analytics (MRR movements, churn) are computed from this ledger, never from proration lines."""
-
-    __tablename__ = "billing_subscription_changes"
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    subscription_stripe_id: Mapped[str] = mapped_column(String(255), index=True)
-    customer_stripe_id: Mapped[str] = mapped_column(String(255), index=True)
-    owner_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    status_from: Mapped[str | None] = mapped_column(String(32))
-    status_to: Mapped[str] = mapped_column(String(32))
-    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)      # [{price, quantity, product}]
-    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
 class BillingCancellationFeedback(Base):
     """Why a customer canceled: the reason survey's answer (also sent to Stripe as ``cancellation_details``)."""
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..webhooks import Mirror
 
 _SCHEDULE_EXPAND = ["phases.items.price"]
+EXPAND = ["latest_invoice", "discounts.source.coupon"]   # the ledger tells forever discounts from the others
 
 
 #: What a write records in the audit log: the action, who asked, and the subscription before it.
@@ -78,7 +79,7 @@ class SubscriptionService:
                                     param="metadata")
         cust = self._customer(customer)
         params = {"customer": cust.id, "items": resolve_items(self._ctx.stripe, lines, source), **params,
-                  "expand": ["latest_invoice"]}
+                  "expand": EXPAND}
         # One intent, one subscription (issue 8 item 2): recorded before Stripe is called, its key in the
         # subscription's metadata, so a retry finds what an earlier attempt made whatever failed between.
         intent = intents.begin(self._ctx, "subscription.create", cust.id, params, key=idempotency_key)
@@ -175,7 +176,7 @@ class SubscriptionService:
         if sub.schedule is not None:
             sub = self._release_schedule(sub)
         params: dict[str, Any] = {"items": items, "proration_behavior": behavior,
-                                  "expand": ["latest_invoice"], **discounts}
+                                  "expand": EXPAND, **discounts}
         if proration_date is not None:
             params["proration_date"] = int(proration_date.timestamp())
         return self._update(sub, params, "change", audit)
@@ -294,7 +295,8 @@ class SubscriptionService:
         """The subscription as Stripe has it now; None when Stripe has no such subscription."""
         validation.stripe_id(subscription_id, "sub", "subscription_id")
         try:
-            return plain(call_stripe(self._ctx.stripe.v1.subscriptions.retrieve, subscription_id))
+            return plain(call_stripe(self._ctx.stripe.v1.subscriptions.retrieve, subscription_id,
+                                     params={"expand": EXPAND[1:]}))
         except NotFoundError:
             return None
 

@@ -13,7 +13,6 @@ from ..customers.models import BillingCustomer
 from ..db import upsert
 from .models import (
     BillingSubscription,
-    BillingSubscriptionChange,
     BillingSubscriptionItem,
     BillingSubscriptionSchedule,
 )
@@ -44,18 +43,11 @@ def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -
         "stripe_created": utc(obj.get("created")), "synced_at": now, "schedule": _id(obj.get("schedule")),
     }
     before = session.scalars(select(BillingSubscription).where(BillingSubscription.stripe_id == obj["id"])).first()
-    before_state = _ledger_state(before) if before is not None else None
     values["version"] = 1 if before is None else before.version + (before.data != obj)
     row = upsert(session, BillingSubscription, values, key=["stripe_id"])
     _sync_items(session, row, items)
     session.flush()
     session.refresh(row, ["items"])
-    after_state = _ledger_state(row)
-    if after_state != before_state:
-        session.add(BillingSubscriptionChange(
-            subscription_stripe_id=row.stripe_id, customer_stripe_id=customer, owner_id=owner, at=now,
-            status_from=before_state[0] if before_state else None, status_to=row.status,
-            items=after_state[1], cancel_at_period_end=row.cancel_at_period_end))
     return row
 
 
@@ -87,12 +79,6 @@ def _sync_items(session: Session, row: BillingSubscription, items: list[dict[str
             BillingSubscriptionItem.subscription_id == row.id)):
         if old.stripe_id not in keep:
             session.delete(old)
-
-
-def _ledger_state(row: BillingSubscription) -> tuple[str, list[dict[str, Any]], bool]:
-    items = sorted(({"price": i.price_stripe_id, "quantity": i.quantity, "product": i.product_stripe_id}
-                    for i in row.items), key=lambda d: (d["price"] or "", d["quantity"] or 0))
-    return row.status, items, row.cancel_at_period_end
 
 
 def mark_gone(session: Session, row: BillingSubscription, *, now: datetime) -> BillingSubscription:

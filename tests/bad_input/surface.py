@@ -306,6 +306,12 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("customers.list", "limit"): _lit(_int(1), 10),
     ("analytics.*", "at"): _p(DATE, "today"),
     ("analytics.*", "customer"): _p(_id("cus"), "customer_id"),
+    ("analytics.set_rate", "currency"): _lit(Kind("currency", lambda v: [*k.strings(v), ("unknown", "xyz"),
+                                                                         ("reporting currency", "usd")]), "eur"),
+    ("analytics.set_rate", "rate"): _lit(Kind("rate", lambda v: [("zero", 0), ("negative", -1), ("NaN", "NaN"),
+                                                                 ("float", 1.1), ("bool", True), ("text", "abc"),
+                                                                 ("huge", "1e400"), ("list", ["1.1"])]), "1.1"),
+    ("analytics.set_rate", "on"): _p(DATE, "today"),
     ("subscriptions.complete", "data"): _lit(_objects("sub", "subscription"), None),
     ("dunning.list", "status"): _lit(_enum(), "open"),
     ("notifications.*", "context"): _lit(Kind("email context", lambda v: [

@@ -14,6 +14,7 @@ EXPECTED = {
     "DunningCase", "EmailMessage", "LoggingMailer", "Mailer", "OutboxMailer",
     # issue 12 (docs/api.md, docs/audit.md): API keys, the audit log's actor and entries, the API's errors
     "Actor", "ApiKey", "CreatedApiKey", "AuditEvent", "UnauthenticatedError", "ForbiddenError", "RateLimitedError",
+    "MissingRateError",
 }
 
 

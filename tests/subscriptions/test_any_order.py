@@ -137,3 +137,33 @@ def test_events_in_any_order_with_duplicates_converge(trial: bool, ops: list[str
         billing.webhooks.receive(body, headers)
     assert {e.status for e in billing.webhooks.events(limit=1000)} <= {"processed", "ignored"}
     assert _state(billing) == _stripe_state(em)
+    _assert_ledger_matches_history(billing, events)
+
+
+def _oracle_mrr(sub: dict[str, Any]) -> int:
+    """MRR of one subscription object, written here independently of billingos.analytics (monthly prices,
+    no discounts in these lifecycles): licensed items of an active or past_due subscription."""
+    if sub["status"] not in ("active", "past_due") or sub.get("pause_collection"):
+        return 0
+    return sum(i["price"]["unit_amount"] * (i.get("quantity") or 1) for i in sub["items"]["data"])
+
+
+def _assert_ledger_matches_history(billing: Billing, events: list[dict[str, Any]]) -> None:
+    """The ledger, fed the events in any order and any number of times, says at every second what Stripe's
+    state was at the end of that second (exactly once: a change counted twice would show). Seconds in
+    which one subscription changed more than once are compared only through the seconds after them:
+    Stripe's timestamps cannot order changes inside one second."""
+    subs = [e for e in events if e["type"].startswith("customer.subscription.")]
+    level: dict[str, int] = {}
+    per_second: dict[int, int] = {}
+    counts: dict[tuple[str, int], int] = {}
+    for e in subs:                                        # emission order: Stripe's own order
+        obj = e["data"]["object"]
+        level[obj["id"]] = _oracle_mrr(obj)
+        per_second[e["created"]] = sum(level.values())
+        counts[(obj["id"], e["created"])] = counts.get((obj["id"], e["created"]), 0) + 1
+    ambiguous = {t for (_, t), n in counts.items() if n > 1}
+    for t, expected in per_second.items():
+        if t not in ambiguous:
+            at = datetime.fromtimestamp(t, UTC)
+            assert billing.analytics.mrr(at=at).amount == expected, (at, billing.analytics.ledger())

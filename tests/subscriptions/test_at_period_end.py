@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from billingos import Billing, signals
+from billingos.analytics.models import BillingLedgerEntry
 from billingos.errors import ConflictError, InvalidInputError, StripeUnavailableError
-from billingos.subscriptions import BillingSubscription, BillingSubscriptionChange
+from billingos.subscriptions import BillingSubscription
 from billingos.subscriptions.models import BillingSubscriptionSchedule
 
 FEB_15 = datetime(2026, 2, 15, 12, tzinfo=UTC)
@@ -19,7 +20,7 @@ FEB_15 = datetime(2026, 2, 15, 12, tzinfo=UTC)
 def _counts(billing: Billing) -> tuple[int, ...]:
     with billing.session_factory() as s:
         return tuple(s.scalar(select(func.count()).select_from(m)) or 0
-                     for m in (BillingSubscription, BillingSubscriptionChange, BillingSubscriptionSchedule))
+                     for m in (BillingSubscription, BillingLedgerEntry, BillingSubscriptionSchedule))
 
 
 def _remote(billing: Billing, sub_id: str) -> Any:

@@ -1,0 +1,6 @@
+"""Revenue analytics: the subscription ledger (``billing_subscription_ledger``) and ``billing.analytics``."""
+
+from .models import BillingFxRate, BillingLedgerEntry
+from .settings import AnalyticsSettings
+
+__all__ = ["AnalyticsSettings", "BillingFxRate", "BillingLedgerEntry"]

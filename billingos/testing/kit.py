@@ -25,7 +25,7 @@ __all__ = ["TestKit"]
 
 WEBHOOK_URL = "http://127.0.0.1/billingos/webhooks"   # an in-process receiver; nothing listens there
 ENDPOINT_TAG = "billingos_test_kit"                   # metadata key marking the kit's endpoint
-MAX_ADVANCE = timedelta(days=3660)
+MAX_ADVANCE = timedelta(days=3660)                    # advance() moves time at most this far at once
 #: Periodic jobs advance() does not run: reconciliation heals webhooks the kit never misses (a full pass
 #: costs Stripe list calls). Call billing.reconcile() to test it.
 PERIODIC_SKIPPED = frozenset({"reconcile"})
@@ -33,6 +33,8 @@ _UNITS = ("weeks", "days", "hours", "minutes", "seconds")
 
 
 class TestKit:
+    """``billing.testing``: drive the emulator from tests and demos (``connect``, ``advance``, ``drain``)."""
+
     def __init__(self, billing: Billing) -> None:
         if billing.emulator is None:
             raise ConfigurationError("billing.testing needs the Stripe emulator (stripe_emulator=True).")

@@ -29,6 +29,8 @@ class Mail:
 
 @runtime_checkable
 class Mailer(Protocol):
+    """Sends one message. billingos's notifications take any object with this method."""
+
     def send(self, message: Mail) -> None: ...
 
 

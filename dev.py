@@ -4,6 +4,8 @@
     python3 dev.py example        # the example app on SQLite + the built-in Stripe emulator
     python3 dev.py test [ARGS]    # the whole test suite (pytest ARGS)
     python3 dev.py lint           # ruff + mypy + import-linter (the architecture's boundaries)
+    python3 dev.py docs [ARGS]    # regenerate docs/reference/ and build the site into site/ (mkdocs ARGS)
+    python3 dev.py bench [ARGS]   # run every bench/ script, then rewrite docs/performance.md's figures
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def run(*cmd: str) -> int:
 
 def main(argv: list[str]) -> int:
     task, args = (argv[0], argv[1:]) if argv else ("help", [])
-    if task not in {"example", "test", "lint"}:
+    if task not in {"example", "test", "lint", "docs", "bench"}:
         print(__doc__)
         return 0 if task == "help" else 2
     ensure_venv()
@@ -50,6 +52,12 @@ def main(argv: list[str]) -> int:
         return run(str(PY), "-m", "example_app", *args)
     if task == "test":
         return run(str(PY), "-m", "pytest", *args)
+    if task == "docs":
+        os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")   # mkdocs-material's end-of-life banner
+        status = run(str(PY), "tools/signals_doc.py") or run(str(PY), "tools/reference_docs.py")
+        return status or run(str(PY), "-m", "mkdocs", "build", "--strict", *args)
+    if task == "bench":
+        return run(str(PY), "tools/bench_report.py", *args)
     status = run(str(BIN / "ruff"), "check", "billingos", "billingos_flask", "billingos_fastapi", "example_app", "tests", "bench")
     status = status or run(str(BIN / "mypy"))
     return status or run(str(BIN / "lint-imports"), "--no-cache")

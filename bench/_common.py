@@ -1,7 +1,10 @@
-"""Shared helpers for the benchmark scripts: timing, percentiles and database targets."""
+"""Shared helpers for the benchmark scripts: timing, percentiles, database targets, and ``figure()``, the
+machine-readable line each result is also printed as (``tools/bench_report.py`` turns them into
+docs/performance.md)."""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import time
@@ -55,3 +58,18 @@ def postgres_schema() -> Iterator[Engine | None]:
 
 def row(label: str, *cells: Any) -> str:
     return f"{label:<40}" + "".join(f"{c!s:>16}" for c in cells)
+
+
+#: Marks a result line on stdout; the rest of the line is one JSON object.
+FIGURE_PREFIX = "BENCH_FIGURE "
+
+
+def figure(bench: str, section: str, name: str, value: float, unit: str, *, baseline: str | None = None,
+           baseline_value: float | None = None, ratio: float | None = None, note: str | None = None) -> None:
+    """Print one figure for the report: ``value`` (in ``unit``) of ``name``, with the baseline it was measured
+    against in the same run. ``ratio`` defaults to value / baseline_value."""
+    if ratio is None and baseline_value:
+        ratio = value / baseline_value
+    record = {"bench": bench, "section": section, "name": name, "value": value, "unit": unit,
+              "baseline": baseline, "baseline_value": baseline_value, "ratio": ratio, "note": note}
+    print(FIGURE_PREFIX + json.dumps(record), flush=True)

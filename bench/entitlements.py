@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text
 
+from bench._common import figure
 from billingos import Billing
 from billingos.clock import FrozenClock
 from billingos.emulator import Emulator
@@ -86,6 +87,9 @@ def report(name: str, unit: str, base_name: str, base: list[float], measured: li
            "p50": pct(measured, 0.5) / scale, "p99": pct(measured, 0.99) / scale}
     row["ratio_p50"] = row["p50"] / row["base_p50"]
     row["ratio_p99"] = row["p99"] / row["base_p99"]
+    for q in ("p50", "p99"):
+        figure("entitlements", name.split(". ", 1)[-1], f"has_feature {q}", row[q], unit, baseline=f"{base_name} {q}",
+               baseline_value=row[f"base_{q}"])
     print(f"{name}\n  baseline {base_name}: p50 {row['base_p50']:.3f} {unit}, p99 {row['base_p99']:.3f} {unit}\n"
           f"  has_feature:         p50 {row['p50']:.3f} {unit}, p99 {row['p99']:.3f} {unit}\n"
           f"  ratio:               p50 {row['ratio_p50']:.2f}x, p99 {row['ratio_p99']:.2f}x")

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 
-from bench._common import per_second, percentiles, postgres_schema, row, timed
+from bench._common import figure, per_second, percentiles, postgres_schema, row, timed
 from billingos import Billing, FrozenClock
 from billingos.emulator import Emulator
 from billingos.usage.models import BillingUsageEvent
@@ -163,6 +163,15 @@ def report(name: str, billing: Billing, args: argparse.Namespace) -> None:
               f"{spread['dup_eps'] / spread['baseline_eps']:.2f}"))
     print(f"(baseline = {label} into billing_usage_events of the same rows; median of {args.rounds} rounds, "
           f"batches of {args.batch})")
+    figure("usage", name, "track p50, one event per transaction", o50, "µs", baseline="bare INSERT p50",
+           baseline_value=b50)
+    figure("usage", name, "track p99", o99, "µs", baseline="bare INSERT p99", baseline_value=b99)
+    for what, result, key in (("track_many, new events", bulk, "ours_eps"),
+                              ("track_many, the same events again (all duplicates)", bulk, "dup_eps"),
+                              ("track_many, random UUID keys, spread timestamps", spread, "ours_eps"),
+                              ("the same, all duplicates", spread, "dup_eps")):
+        figure("usage", name, f"{what} ({n:,} events)", result[key], "events/s", baseline=label,
+               baseline_value=result["baseline_eps"])
 
 
 def main() -> None:

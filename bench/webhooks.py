@@ -29,7 +29,7 @@ import time
 from sqlalchemy import Column, MetaData, String, Table, Text
 from sqlalchemy.engine import Engine
 
-from bench._common import per_second, postgres_schema, row, timed
+from bench._common import figure, per_second, postgres_schema, row, timed
 from billingos import Billing, FrozenClock
 from billingos.emulator import Emulator, signature_header
 from billingos.stripe_api import plain
@@ -98,6 +98,10 @@ def measure(name: str, engine: Engine, n: int) -> None:
     print(row(f"{name}: receive + process", f"{e2e:,.0f}/s", f"{e2e / base:.2f}x"))
     print(row(f"{name}: receive only (2xx)", f"{recv:,.0f}/s", f"{recv / base:.2f}x"))
     print(row(f"{name}: process only (task)", f"{proc:,.0f}/s", f"{proc / base:.2f}x"))
+    base_name = "raw HMAC verify + INSERT"
+    for label, value in (("receive + process inline", e2e), ("receive() only: the request's share", recv),
+                         ("the task: claim, fetch, sync, commit", proc)):
+        figure("webhooks", name, label, value, "events/s", baseline=base_name, baseline_value=base)
 
 
 def _stored(billing: Billing, events: list[dict[str, Any]]) -> None:
@@ -153,6 +157,9 @@ def latency(pg: Engine, seconds: float, customers: int) -> None:
         billing.close()
     print(row(f"PostgreSQL, {seconds * 1000:.0f} ms Stripe latency: {customers} customers",
               f"1 worker {results[1]:.1f} s", f"8 workers {results[8]:.1f} s", f"{results[1] / results[8]:.1f}x"))
+    figure("webhooks", f"PostgreSQL, Stripe answering after {seconds * 1000:.0f} ms",
+           f"{customers} customers' events drained by 8 workers", results[8], "s", baseline="1 worker",
+           baseline_value=results[1], ratio=results[1] / results[8], note="ratio: speed-up over 1 worker")
 
     clock = FrozenClock(datetime(2026, 1, 1, tzinfo=UTC))
     em = Emulator(clock=clock)
@@ -175,6 +182,9 @@ def latency(pg: Engine, seconds: float, customers: int) -> None:
     took = _workers(billing, 8)
     fetches = sum(1 for method, path, _ in em.request_log[before:] if method == "GET" and path.endswith(sub.id))
     print(row("50 events for one subscription, 8 workers", f"{fetches} fetches", f"{took:.1f} s"))
+    figure("webhooks", f"PostgreSQL, Stripe answering after {seconds * 1000:.0f} ms",
+           "Stripe fetches for 50 events of one subscription (8 workers)", fetches, "fetches",
+           baseline="one fetch per event", baseline_value=50)
     billing.close()
 
 

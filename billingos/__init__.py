@@ -35,7 +35,7 @@ from .reconcile import ReconcileReport
 from .subscriptions import InvoicePreview, Subscription, SubscriptionItem
 from .webhooks import Receipt, WebhookPayloadError, WebhookSignatureError
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the installed billingos's version (pyproject.toml's)
 
 __all__ = [
     "Actor",

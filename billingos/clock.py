@@ -16,6 +16,8 @@ def utc(ts: int | float | None) -> datetime | None:
 
 @runtime_checkable
 class Clock(Protocol):
+    """What billingos asks the time of: ``SystemClock`` in production, ``FrozenClock`` in tests and demos."""
+
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
         ...

@@ -12,6 +12,7 @@ PROBLEM_TYPE = "application/problem+json"
 
 
 def problem_response(err: BillingError) -> Response:
+    """A ``BillingError`` as an RFC 9457 ``application/problem+json`` response with the error's status."""
     return _problem(err.to_problem(), err.status)
 
 

@@ -21,11 +21,9 @@ from billingos_flask import current_billing
 
 from .plans import attach_card, login_required
 
-#: The emulator's webhook endpoint for this app. Deliveries never open a socket: the emulator hands
-#: each signed event to :func:`connect_webhooks`'s receiver, which runs it through the app's own
-#: ``POST /billing/webhooks`` (the whole Flask stack: CSRF exemption, signature check, huey task).
-WEBHOOK_HOST = "http://localhost"
-ENDPOINT_TAG = {"example_app": "in_process"}
+#: Signs the emulator's webhooks in demo mode (a BILLINGOS_WEBHOOK_SECRETS entry comes first when set).
+DEMO_WEBHOOK_SECRET = "whsec_example_app_demo_only"
+LEGACY_ENDPOINT_TAG = {"example_app": "in_process"}   # the endpoint older instance/ dirs carry
 ADVANCE_DAYS = {1: "1 day", 7: "1 week", 31: "1 month"}
 FAILING_CARD = "pm_card_chargeCustomerFail"   # attaches fine, then every charge is declined
 
@@ -59,46 +57,27 @@ class DemoClock(FrozenClock):
 
 
 def demo_billing(app: Flask) -> Billing:
-    """The emulator on a DemoClock, with a webhook endpoint (found or created once) whose secret
-    billingos verifies: what you would set up in the Stripe Dashboard, done in-process."""
+    """The emulator on a DemoClock, its state saved in the instance dir. Its webhooks are signed with the
+    first configured secret, as a Stripe Dashboard endpoint's would be (see :func:`init_demo`)."""
     cfg = app.config
     clock = DemoClock(Path(app.instance_path) / "demo_clock.txt")
     emulator = Emulator(clock=clock, state_path=cfg["BILLINGOS_EMULATOR_STATE_PATH"])
-    secret = _endpoint_secret(emulator, _webhook_url(app))
-    secrets = [s for s in _as_list(cfg.get("BILLINGOS_WEBHOOK_SECRETS")) if s != secret]
+    _forget_legacy_endpoint(emulator)
+    secrets = _as_list(cfg.get("BILLINGOS_WEBHOOK_SECRETS")) or [DEMO_WEBHOOK_SECRET]
     return Billing(database_url=cfg["BILLINGOS_DATABASE_URL"], emulator=emulator, clock=clock,
-                   webhook_secrets=[secret, *secrets],
+                   webhook_secrets=secrets,
                    webhook_tolerance=cfg.get("BILLINGOS_WEBHOOK_TOLERANCE", 300),
                    redis_url=cfg.get("BILLINGOS_REDIS_URL"),
                    default_currency=cfg.get("BILLINGOS_DEFAULT_CURRENCY", "usd"))
 
 
-def connect_webhooks(app: Flask, billing: Billing) -> None:
-    """Route the endpoint's deliveries through ``POST /billing/webhooks`` of this very app."""
-    path = app.config["BILLINGOS_URL_PREFIX"] + "/webhooks"
-
-    def receive(body: bytes, headers: dict[str, str]) -> int:
-        return app.test_client().post(path, data=body, headers=headers).status_code
-
-    assert billing.emulator is not None
-    billing.emulator.webhooks.connect(_webhook_url(app), receive)
-
-
-def _webhook_url(app: Flask) -> str:
-    return WEBHOOK_HOST + app.config["BILLINGOS_URL_PREFIX"] + "/webhooks"
-
-
-def _endpoint_secret(emulator: Emulator, url: str) -> str:
-    client = emulator.client()   # like the Dashboard: straight to "Stripe", not through billingos
+def _forget_legacy_endpoint(emulator: Emulator) -> None:
+    """Instance dirs from before ``billing.testing.connect(app)`` hold an endpoint of their own: remove it,
+    or it would get every event a second time."""
+    client = emulator.client()
     for endpoint in client.v1.webhook_endpoints.list(params={"limit": 100}).data:
-        if endpoint.to_dict().get("metadata") == ENDPOINT_TAG:
-            if endpoint.url != url:   # BILLINGOS_URL_PREFIX changed since the last run
-                client.v1.webhook_endpoints.update(endpoint.id, params={"url": url})
-            return emulator.webhooks.secret(endpoint.id)
-    created = client.v1.webhook_endpoints.create(params={
-        "url": url, "enabled_events": ["*"], "metadata": ENDPOINT_TAG,
-        "description": "billingos example app (delivered in-process)"})
-    return str(created.secret)
+        if endpoint.to_dict().get("metadata") == LEGACY_ENDPOINT_TAG:
+            client.v1.webhook_endpoints.delete(endpoint.id)
 
 
 def _as_list(value: Any) -> list[str]:
@@ -141,6 +120,8 @@ def failing_card() -> Response:
 
 
 def init_demo(app: Flask, billing: Billing) -> None:
-    connect_webhooks(app, billing)
+    # The emulator's webhooks go through this app's own POST /billing/webhooks (the whole Flask stack:
+    # CSRF exemption, signature check, huey task), as Stripe's would over the internet.
+    billing.testing.connect(app)
     app.register_blueprint(bp)
     app.jinja_env.globals["demo_mode"] = True

@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict
 
 
 class InvoiceLine(BaseModel):
+    """One line of an invoice: an amount in integer minor units of ``currency``, the price and period it
+    bills, and whether it is a proration."""
+
     model_config = ConfigDict(frozen=True)
 
     id: str | None

@@ -21,6 +21,9 @@ class KindReport(BaseModel):
 
 
 class ReconcileReport(BaseModel):
+    """What one ``billing.reconcile()`` did: events backfilled from the Events API and processed, and per
+    object kind what the full-list comparison fixed (``report.kind("invoice")``, ``report.fixed``)."""
+
     model_config = ConfigDict(frozen=True)
 
     events_backfilled: int

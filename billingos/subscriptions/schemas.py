@@ -10,6 +10,8 @@ ACTIVE_STATUSES = ("active", "trialing")
 
 
 class SubscriptionItem(BaseModel):
+    """One price on a subscription, with its quantity and (since Stripe's 2025 API) its own period."""
+
     model_config = ConfigDict(frozen=True)
 
     id: str

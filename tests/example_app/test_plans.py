@@ -366,6 +366,19 @@ def test_dashboard_changes_reach_the_db_through_the_webhook_route(app: Flask, bi
     assert (event.type, event.status) == ("customer.subscription.updated", "processed")
 
 
+def test_the_demo_connects_through_the_documented_path_and_a_restart_keeps_one_endpoint(
+        app: Flask, billing: Billing, tmp_path: Path) -> None:
+    """demo mode is billing.testing.connect(app): one endpoint at the app's own route, signed with the
+    configured secret; a restart (same saved emulator state) moves it rather than adding another."""
+    assert billing.emulator is not None
+    endpoints = billing.emulator.client().v1.webhook_endpoints.list().data
+    assert [e.url for e in endpoints] == ["http://testserver/billing/webhooks"]
+    assert billing.emulator.webhooks.secret(endpoints[0].id) == billing.config.webhook_secrets[0]
+    restarted = make_app(tmp_path / "instance")
+    again = restarted.extensions["billingos"].billing_for(restarted)
+    assert [e.id for e in again.emulator.client().v1.webhook_endpoints.list().data] == [endpoints[0].id]
+
+
 def test_webhook_route_is_csrf_exempt_but_checks_signatures(app: Flask) -> None:
     client = app.test_client()
     response = client.post("/billing/webhooks", data=b'{"id": "evt_1"}',

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,13 +29,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .db import Base, UTCDateTime
 from .db import BigID as ID
-from .errors import ConflictError
+from .errors import ConflictError, NotFoundError, StripeRequestError, StripeUnavailableError
 from .stripe_api import intent_key
 
 if TYPE_CHECKING:
     from .context import Context
 
-__all__ = ["IDEMPOTENCY_WINDOW", "METADATA_KEY", "BillingIntent", "Intent", "begin", "finish", "refuse"]
+__all__ = ["IDEMPOTENCY_WINDOW", "METADATA_KEY", "BillingIntent", "Intent", "begin", "carrying", "finish", "make",
+           "refuse"]
 
 METADATA_KEY = "billingos_intent"
 IDEMPOTENCY_WINDOW = timedelta(hours=23)   # Stripe keeps keys at least 24 h; an hour of margin for clocks
@@ -116,3 +118,25 @@ def refuse(ctx: Context, key: str) -> None:
     with ctx.transaction() as session:
         session.execute(update(BillingIntent).where(BillingIntent.key == key, BillingIntent.status == "pending")
                         .values(status="failed", updated_at=ctx.now()))
+
+
+def make(ctx: Context, intent: Intent, create: Callable[[], dict[str, Any]],
+         find: Callable[[], dict[str, Any] | None] | None = None) -> dict[str, Any]:
+    """The intent's Stripe object: on a retry, what an earlier attempt made (``find``), else ``create()``.
+    A refusal marks the intent failed; an unknown outcome (Stripe unreachable) leaves it for the retry."""
+    if intent.retried and find is not None:
+        found = find()
+        if found is not None:
+            return found
+    try:
+        return create()
+    except StripeUnavailableError:
+        raise
+    except (StripeRequestError, NotFoundError):
+        refuse(ctx, intent.key)
+        raise
+
+
+def carrying(objects: Iterable[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    """The object whose metadata carries intent ``key``."""
+    return next((o for o in objects if (o.get("metadata") or {}).get(METADATA_KEY) == key), None)

@@ -70,6 +70,12 @@ def change_plan() -> Response:
     sub = live_subscription(billing, _owner())
     option = chosen_option(billing, sub, request.form.get("price"))
     when = proration_date(request.form.get("proration_date"), billing.now())
+    if option.proration == "at_period_end":       # nothing is prorated: it applies at the renewal
+        changed = billing.subscriptions.change(sub, price=option.lookup_key, proration="at_period_end")
+        scheduled = changed.scheduled_change
+        flash(f"Done: you move to {option.nickname} on "
+              f"{scheduled.effective_at:%d %b %Y}." if scheduled else f"Done: you are now on {option.nickname}.")
+        return redirect(url_for("account.plan"), 303)
     billing.subscriptions.change(sub, price=option.lookup_key, proration=option.proration, proration_date=when)
     flash(f"Done: you are now on {option.nickname}.")
     return redirect(url_for("account.plan"), 303)

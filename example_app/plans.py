@@ -29,9 +29,10 @@ TRIAL_PRICE = "pro_monthly"      # signup starts a trial on Pro ...
 TRIAL_DAYS = 14                  # ... for 14 days, no card needed
 TEST_CARD = "pm_card_visa"       # Stripe's test token; a real app collects cards with Stripe Elements
 ENDED = ("canceled", "incomplete_expired")
-#: Upgrades are charged now; downgrades apply from the next renewal; same-tier switches are prorated
-#: onto the next invoice. ("A downgrade at period end" in docs/subscriptions.md.)
-PRORATION: dict[str, Proration] = {"Upgrade": "always_invoice", "Downgrade": "none", "Switch": "prorate"}
+#: Upgrades are charged now; downgrades apply at the next renewal (the customer keeps the plan paid for
+#: until then: "a downgrade at period end" in docs/subscriptions.md); same-tier switches are prorated onto
+#: the next invoice, except a change of billing interval, which Stripe invoices at once (the preview says so).
+PRORATION: dict[str, Proration] = {"Upgrade": "always_invoice", "Downgrade": "at_period_end", "Switch": "prorate"}
 PREVIEW_MAX_AGE = timedelta(hours=1)
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -104,22 +104,22 @@ class CustomerService:
         sent = {k: v for k, v in params.items() if v is not None}
 
         def create() -> dict[str, Any]:
-            found = self._stripe_existing(owner_id, params["email"]) \
-                if intent.past_idempotency(self._ctx.now()) else None
-            try:
-                made = plain(found or call_stripe(self._ctx.stripe.v1.customers.create, params=sent,
-                                                  options={"idempotency_key": intent.key}))
-            except StripeUnavailableError:
-                raise                                # the outcome is unknown: the retry is the same intent
-            except (StripeRequestError, NotFoundError):
-                intents.refuse(self._ctx, intent.key)    # refused for good: the next attempt is a new request
-                raise
-            return self._default_payment_method(made, payment_method, intent.key)
+            return plain(call_stripe(self._ctx.stripe.v1.customers.create, params=sent,
+                                     options={"idempotency_key": intent.key}))
+
+        def find() -> dict[str, Any] | None:      # only past the window: search is slow to see new customers
+            found = self._stripe_existing(owner_id, params["email"])
+            return None if found is None else plain(found)
+
+        def made() -> dict[str, Any]:
+            late = intent.past_idempotency(self._ctx.now())
+            return self._default_payment_method(intents.make(self._ctx, intent, create, find if late else None),
+                                                payment_method, intent.key)
 
         def apply(session: Session, data: dict[str, Any]) -> Customer | None:
             intents.finish(session, intent.key, data["id"], self._ctx.now())
             return self.apply(session, data)
-        snapshot = apply_fresh(self._ctx, create, apply, refetch=self.fetch)
+        snapshot = apply_fresh(self._ctx, made, apply, refetch=self.fetch)
         if snapshot is None:
             raise NotFoundError("The customer was deleted in Stripe while it was being created.")
         return snapshot

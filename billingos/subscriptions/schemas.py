@@ -150,4 +150,7 @@ class InvoicePreview(BaseModel):
     lines: list[PreviewLine]
     proration_date: int | None
     amount_due_now: int = 0               # charged when the change is made (an invoice issued now), else 0
-    effective_at: datetime | None = None  # an at_period_end change: when it applies (the previewed renewal)
+    effective_at: datetime | None = None  # when the change applies: now, or the period end (at_period_end)
+    invoiced_now: bool = False            # Stripe issues this invoice at once (always_invoice, interval change)
+    invoiced_at: datetime | None = None   # when Stripe issues it: now, or the current period end
+    resets_billing_cycle: bool = False    # an interval change: the billing cycle restarts at the change

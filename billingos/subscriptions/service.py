@@ -14,7 +14,7 @@ from .. import intents, validation
 from ..actor import Actor, parse_actor
 from ..customers import Customer
 from ..domain_events import ScheduledChangeMoved, SubscriptionChanged, SubscriptionSynced
-from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError, StripeUnavailableError
+from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
 from ..freshness import apply_fresh, claim_fresh
 from ..stripe_api import call_stripe, intent_key, plain
 from . import feedback as cancel_feedback
@@ -25,7 +25,7 @@ from .models import BillingSubscription
 from .prices import discounts_for, preview_from_invoice, resolve_items, resolve_price
 from .schemas import InvoicePreview, Proration, Subscription
 from .sync import mark_gone, sync_subscription, sync_subscription_schedule
-from .upcoming import preview_from
+from .upcoming import interval_changes, preview_from, timed
 
 if TYPE_CHECKING:
     from ..catalog.service import CatalogService
@@ -86,56 +86,54 @@ class SubscriptionService:
         if intent.status == "done" and intent.object_id:
             return self._commit(lambda: self._refetch(str(intent.object_id)), intent.object_id)
         params["metadata"] = {**params["metadata"], intents.METADATA_KEY: intent.key}
-        return self._commit(lambda: self._create(cust.id, params, intent), intent=intent.key)
 
-    def _create(self, customer: str, params: dict[str, Any], intent: intents.Intent) -> dict[str, Any]:
-        if intent.retried:      # an earlier attempt may have made it (Stripe may have forgotten the key)
-            found = self._by_intent(customer, intent.key)
-            if found is not None:
-                return found
-        try:
+        def find() -> dict[str, Any] | None:       # Stripe may have forgotten the key: look by metadata
+            page = call_stripe(self._ctx.stripe.v1.subscriptions.list, params={
+                "customer": cust.id, "status": "all", "limit": 100, "expand": ["data.latest_invoice"]})
+            return intents.carrying(map(plain, page.auto_paging_iter()), intent.key)
+
+        def create() -> dict[str, Any]:
             return plain(call_stripe(self._ctx.stripe.v1.subscriptions.create, params=params,
                                      options={"idempotency_key": intent.key}))
-        except StripeUnavailableError:
-            raise                                # unknown outcome: the retry is the same intent
-        except (StripeRequestError, NotFoundError):
-            intents.refuse(self._ctx, intent.key)    # refused for good: the next attempt is a new request
-            raise
-
-    def _by_intent(self, customer: str, key: str) -> dict[str, Any] | None:
-        """The customer's subscription made for intent ``key``, read from Stripe (every status)."""
-        page = call_stripe(self._ctx.stripe.v1.subscriptions.list,
-                           params={"customer": customer, "status": "all", "limit": 100,
-                                   "expand": ["data.latest_invoice"]})
-        for sub in page.auto_paging_iter():
-            data = plain(sub)
-            if (data.get("metadata") or {}).get(intents.METADATA_KEY) == key:
-                return data
-        return None
+        return self._commit(lambda: intents.make(self._ctx, intent, create, find), intent=intent.key)
 
     # --- changes -----------------------------------------------------------------------------------
     def preview_change(self, subscription: Subscription | str, *, price: str | None = None,
                        quantity: int | None = None, proration: Proration | None = None,
                        proration_date: datetime | None = None, promotion_code: str | None = None) -> InvoicePreview:
-        """Stripe's own preview of the invoice that ``change()`` with the same arguments produces.
+        """Stripe's own preview of the invoice that ``change()`` with the same arguments produces, and when
+        Stripe issues it (as Stripe documents it):
 
-        ``at_period_end``: the renewal invoice with the new items (nothing is due now), previewed as the
-        subscription's upcoming invoice with the items changed and no prorations."""
+        - ``always_invoice``, or a change of billing interval (monthly to yearly) with any immediate policy:
+          Stripe invoices at once (``invoiced_now``, ``amount_due_now`` = ``amount_due``); an interval change
+          also restarts the billing cycle today (``resets_billing_cycle``), the unused time credited;
+        - ``prorate`` (a downgrade too): the prorations, a credit for a downgrade, wait for the next invoice
+          (``invoiced_at`` = the period end); ``none``: no proration, the next renewal bills the new price;
+        - ``at_period_end``: the renewal invoice with the new items (nothing is due now), previewed as the
+          subscription's upcoming invoice with the items changed and no prorations."""
         inputs.change(price, quantity, proration, proration_date)
         sub = self._require(subscription)
         items, behavior = self._change_items(sub, price, quantity, proration)
-        date = int((proration_date or self._ctx.now()).timestamp())
+        moment = proration_date or self._ctx.now()
+        date = int(moment.timestamp())
+        policy = proration or self.default_proration
+        resets = policy != "at_period_end" and self._interval_changes(sub, items[0])
         details: dict[str, Any] = {"items": items, "proration_behavior": behavior, "proration_date": date}
+        if resets:
+            details["billing_cycle_anchor"] = "now"     # what Stripe does on its own for an interval change
         params = {"customer": sub.customer, "subscription": sub.id, "subscription_details": details,
                   **discounts_for(promotion_code)}
         inv = call_stripe(self._ctx.stripe.v1.invoices.create_preview, params=params)
         preview = preview_from_invoice(plain(inv), date)
-        chosen = proration or self.default_proration
-        if chosen == "at_period_end":
-            return preview.model_copy(update={"amount_due_now": 0, "effective_at": sub.current_period_end})
-        if chosen == "always_invoice":       # the previewed invoice is issued, and charged, now
-            return preview.model_copy(update={"amount_due_now": preview.amount_due})
-        return preview
+        return timed(preview, sub, moment=moment, policy=policy, resets=resets)
+
+    def _interval_changes(self, sub: Subscription, item: dict[str, Any]) -> bool:
+        """Whether the change moves the plan item to another billing interval."""
+        current = next((i.price for i in sub.items if i.id == item["id"]), None)
+        if "price" not in item or current is None or current == item["price"]:
+            return False
+        return interval_changes(resolve_price(self._ctx.stripe, current),
+                                resolve_price(self._ctx.stripe, item["price"]))
 
     def upcoming(self, owner_id: str) -> InvoicePreview | None:
         """The owner's next invoice as Stripe previews it (amount and ``effective_at``, the date it is issued),

@@ -159,8 +159,32 @@ def test_downgrade_applies_from_the_next_renewal(app: Flask, billing: Billing, c
                      client.get("/account/plan/change?price=free_monthly").get_data(as_text=True))
     assert date is not None
     assert post(client, "/account/plan/change", price="free_monthly", proration_date=date.group(1)).status_code == 303
-    assert _sub(billing, owner).price == "free_monthly"
-    assert len(billing.invoices.list(owner)) == invoices   # nothing invoiced now
+    sub = _sub(billing, owner)
+    assert sub.price == "pro_monthly"                       # the plan paid for stays until the renewal
+    assert sub.scheduled_change is not None and sub.scheduled_change.lookup_key == "free_monthly"
+    assert sub.scheduled_change.effective_at == sub.current_period_end
+    assert len(billing.invoices.list(owner)) == invoices   # nothing invoiced or credited now
+    assert f"you move to Free on {sub.current_period_end:%d %b %Y}" in text(client.get("/account/plan"))
+    assert post(client, "/demo/advance", page="/demo/", days="31").status_code == 303
+    assert _sub(billing, owner).price == "free_monthly"     # applied at the renewal
+
+
+def test_switch_to_yearly_says_it_is_charged_now(app: Flask, billing: Billing, client: FlaskClient) -> None:
+    """Issue 8 item 18: Stripe invoices an interval change at once and restarts the cycle; the preview page
+    says so (it used to say "on your next invoice"), and the charge is what it showed."""
+    _with_card_after_trial(client, billing)
+    owner = _owner(app)
+    page = client.get("/account/plan/change?price=pro_yearly")
+    words = text(page)
+    assert "charged now: your billing cycle restarts today" in words and "next invoice" not in words
+    due = re.search(r'data-testid="amount-due" class="notice"><strong>([^<]+)</strong>', page.get_data(as_text=True))
+    date = re.search(r'name="proration_date" value="(\d+)"', page.get_data(as_text=True))
+    assert due is not None and date is not None
+    assert post(client, "/account/plan/change", price="pro_yearly", proration_date=date.group(1)).status_code == 303
+    sub = _sub(billing, owner)
+    assert sub.price == "pro_yearly" and sub.current_period_start == billing.now()
+    latest = billing.invoices.list(owner)[0]
+    assert Money(latest.amount_due, latest.currency).format() == due.group(1)
 
 
 @pytest.mark.parametrize("args, message", [

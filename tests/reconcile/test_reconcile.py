@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from billingos import Billing, InvalidInputError, signals
 from billingos.customers import BillingCustomer
@@ -20,15 +20,17 @@ def _rows(billing: Billing) -> dict[str, Any]:
 
 def test_dual_write_fault_after_stripe_is_healed(billing: Billing) -> None:
     """The Stripe call succeeds, the commit fails: reconcile re-creates the row from Stripe."""
-    def boom(session: Any) -> None:
+    from billingos.domain_events import CustomerSynced
+
+    def boom(session: Any, event: Any) -> None:   # the transaction storing it fails, after Stripe made it
         raise RuntimeError("database went away before commit")
 
-    event.listen(billing.session_factory, "before_commit", boom)
+    billing.events.subscribe_in_transaction(CustomerSynced, boom)
     try:
         with pytest.raises(RuntimeError, match="went away"):
             billing.customers.create(owner_id="org_lost", email="lost@b.co")
     finally:
-        event.remove(billing.session_factory, "before_commit", boom)
+        billing.events._in_transaction[CustomerSynced].remove(boom)
     assert _rows(billing) == {}
     remote = billing.stripe.v1.customers.list().data
     assert len(remote) == 1

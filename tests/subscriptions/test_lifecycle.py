@@ -227,17 +227,18 @@ def test_failed_stripe_call_writes_nothing(billing: Billing, plans: Any, card_cu
 
 
 def test_dual_write_fault_is_healed_by_reconcile(billing: Billing, plans: Any, card_customer: Any) -> None:
-    from sqlalchemy import event
+    from billingos.domain_events import SubscriptionSynced
 
-    def boom(session: Any) -> None:
+    def boom(session: Any, event: Any) -> None:   # the transaction storing it fails, after Stripe made it
         raise RuntimeError("commit lost")
 
-    event.listen(billing.session_factory, "before_commit", boom)
+    billing.events.subscribe_in_transaction(SubscriptionSynced, boom)
     try:
         with pytest.raises(RuntimeError):
             billing.subscriptions.create(card_customer, price="pro_monthly")
     finally:
-        event.remove(billing.session_factory, "before_commit", boom)
+        billing.events._in_transaction[SubscriptionSynced].remove(boom)
+    assert len(billing.stripe.v1.subscriptions.list(params={"customer": card_customer.id}).data) == 1
     assert billing.subscriptions.list("org_card") == []
     billing.reconcile()
     subs = billing.subscriptions.list("org_card")

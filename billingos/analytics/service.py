@@ -53,18 +53,37 @@ class AnalyticsService:
             self.writer.post(session, evidence, owner_id=event.after.owner_id, now=now)
 
     def ledger(self, *, customer: str | None = None, subscription: str | None = None,
+               start: date | datetime | None = None, end: date | datetime | None = None,
                limit: int = 100) -> builtins.list[LedgerEntry]:
-        """The ledger's rows in order (oldest first), for one customer or subscription or all; the last
-        ``limit`` of them."""
+        """The ledger's rows in order (oldest first), for one customer or subscription or all, effective in
+        ``[start, end)``; the last ``limit`` (at most 10,000) of them."""
+        limit = validation.limit(limit, maximum=10_000)
+        q = self._ledger_query(customer, subscription, start, end)
+        with self._read() as s:
+            rows = list(s.scalars(q.order_by(*(c.desc() for c in ORDER)).limit(limit)))
+        return [_entry(r) for r in reversed(rows)]
+
+    def _ledger_query(self, customer: Any, subscription: Any, start: Any, end: Any) -> Any:
         q = select(L)
         if customer is not None:
             q = q.where(L.customer_stripe_id == validation.stripe_id(customer, "cus", "customer"))
         if subscription is not None:
             q = q.where(L.subscription_stripe_id == validation.stripe_id(subscription, "sub", "subscription"))
-        limit = validation.limit(limit, maximum=10_000)
-        with self._read() as s:
-            rows = list(s.scalars(q.order_by(*(c.desc() for c in ORDER)).limit(limit)))
-        return [_entry(r) for r in reversed(rows)]
+        if start is not None:
+            q = q.where(L.effective_at >= moment(start, "start"))
+        if end is not None:
+            q = q.where(L.effective_at < moment(end, "end"))
+        return q
+
+    def ledger_rows(self, start: date | datetime, end: date | datetime) -> Iterator[LedgerEntry]:
+        """Every row effective in ``[start, end)``, oldest first, read in batches (for exports)."""
+        q = self._ledger_query(None, None, *self._range(start, end)).order_by(*ORDER)   # checked now, not lazily
+
+        def rows() -> Iterator[LedgerEntry]:
+            with self._read() as s:
+                for r in s.scalars(q.execution_options(yield_per=2000)):
+                    yield _entry(r)
+        return rows()
 
     # --- figures at an instant -------------------------------------------------------------------
     def mrr(self, at: date | datetime | None = None) -> Money:

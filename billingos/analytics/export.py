@@ -53,14 +53,12 @@ def to_csv(svc: AnalyticsService, kind: str, start: Any, end: Any, interval: str
             for i, (nrr, grr, paying) in enumerate(zip(c.nrr, c.grr, c.customers, strict=True)):
                 w.writerow([cell(c.start.date()), i, c.size, cell(c.mrr), paying, cell(nrr), cell(grr)])
     elif kind == "ledger":
-        a, b = moment(start, "start"), moment(end, "end")
         w.writerow(["effective_at", "customer", "subscription", "owner_id", "cause", "currency", "mrr_before",
                     "mrr_after", "status_before", "status_after", "source", "stripe_event_id"])
-        for e in svc.ledger(limit=10_000):
-            if a <= e.effective_at < b:
-                w.writerow([cell(e.effective_at), e.customer, e.subscription, e.owner_id or "", e.cause,
-                            e.mrr_after.currency, cell(e.mrr_before), cell(e.mrr_after), e.status_before or "",
-                            e.status_after, e.source, e.stripe_event_id or ""])
+        for e in svc.ledger_rows(start, end):
+            w.writerow([cell(e.effective_at), e.customer, e.subscription, e.owner_id or "", e.cause,
+                        e.mrr_after.currency, cell(e.mrr_before), cell(e.mrr_after), e.status_before or "",
+                        e.status_after, e.source, e.stripe_event_id or ""])
     elif kind == "top_customers":
         w.writerow(["customer", "owner_id", "mrr", "currency", "mrr_native", "native_currency"])
         for t in svc.top_customers(moment(end, "end"), limit=1000):

@@ -63,8 +63,11 @@ class LedgerWriter:
             return None
         if before_state is None and state.mrr == 0 and state.status in ("canceled", "incomplete_expired"):
             return None         # a subscription that never counted and is already over: nothing to post
-        row = self._add(session, ev, sub_id, owner_id, at, rank, before_state, state, now)
         following = self._next(session, sub_id, (at, rank))
+        reached = _as_state(following, following.mrr_after) if following is not None else None
+        if following is not None and following.effective_at == at and reached is not None and reached.key == state.key:
+            return None         # the same second already reaches this state (a write path's row, then its event)
+        row = self._add(session, ev, sub_id, owner_id, at, rank, before_state, state, now)
         if following is not None and before_state is not None:
             self._add(session, ev, sub_id, owner_id, following.effective_at, following.rank, state, before_state,
                       now, cause="correction")

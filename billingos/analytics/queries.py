@@ -183,7 +183,7 @@ def cohort_cells(session: Session, bounds: Sequence[datetime]) -> list[CohortCel
     nxt = func.lead(lv.c.k, 1, n).over(partition_by=(lv.c.c, lv.c.cur), order_by=lv.c.k)
     base = func.max(case((lv.c.k == cohort.c.k0, lv.c.e), else_=None)).over(partition_by=(lv.c.c, lv.c.cur))
     spans = (select(cohort.c.k0, lv.c.cur, lv.c.k, nxt.label("k1"), lv.c.e, base.label("l0"))
-             .select_from(lv.join(cohort, cohort.c.c == lv.c.c)).subquery("spans"))
+             .select_from(lv.join(cohort, cohort.c.c == lv.c.c)).cte("spans"))   # read twice: computed once
     capped = case((spans.c.e < spans.c.l0, spans.c.e), else_=spans.c.l0)
     paying = case((spans.c.e > 0, 1), else_=0)
     adds = select(spans.c.k0, spans.c.cur, spans.c.k.label("k"), spans.c.e.label("v"), capped.label("g"),

@@ -6,12 +6,13 @@ transaction), so revenue history commits with the state it derives from or not a
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from .. import validation
@@ -52,24 +53,43 @@ class AnalyticsService:
             self.writer.post(session, evidence, owner_id=event.after.owner_id, now=now)
 
     def ledger(self, *, customer: str | None = None, subscription: str | None = None,
+               start: date | datetime | None = None, end: date | datetime | None = None,
                limit: int = 100) -> builtins.list[LedgerEntry]:
-        """The ledger's rows in order (oldest first), for one customer or subscription or all; the last
-        ``limit`` of them."""
+        """The ledger's rows in order (oldest first), for one customer or subscription or all, effective in
+        ``[start, end)``; the last ``limit`` (at most 10,000) of them."""
+        limit = validation.limit(limit, maximum=10_000)
+        q = self._ledger_query(customer, subscription, start, end)
+        with self._read() as s:
+            rows = list(s.scalars(q.order_by(*(c.desc() for c in ORDER)).limit(limit)))
+        return [_entry(r) for r in reversed(rows)]
+
+    def _ledger_query(self, customer: Any, subscription: Any, start: Any, end: Any) -> Any:
         q = select(L)
         if customer is not None:
             q = q.where(L.customer_stripe_id == validation.stripe_id(customer, "cus", "customer"))
         if subscription is not None:
             q = q.where(L.subscription_stripe_id == validation.stripe_id(subscription, "sub", "subscription"))
-        limit = validation.limit(limit, maximum=10_000)
-        with self._ctx.session_factory() as s:
-            rows = list(s.scalars(q.order_by(*(c.desc() for c in ORDER)).limit(limit)))
-        return [_entry(r) for r in reversed(rows)]
+        if start is not None:
+            q = q.where(L.effective_at >= moment(start, "start"))
+        if end is not None:
+            q = q.where(L.effective_at < moment(end, "end"))
+        return q
+
+    def ledger_rows(self, start: date | datetime, end: date | datetime) -> Iterator[LedgerEntry]:
+        """Every row effective in ``[start, end)``, oldest first, read in batches (for exports)."""
+        q = self._ledger_query(None, None, *self._range(start, end)).order_by(*ORDER)   # checked now, not lazily
+
+        def rows() -> Iterator[LedgerEntry]:
+            with self._read() as s:
+                for r in s.scalars(q.execution_options(yield_per=2000)):
+                    yield _entry(r)
+        return rows()
 
     # --- figures at an instant -------------------------------------------------------------------
     def mrr(self, at: date | datetime | None = None) -> Money:
         """Monthly recurring revenue at ``at`` (default now), in the reporting currency."""
         when = self._at(at)
-        with self._ctx.session_factory() as s:
+        with self._read() as s:
             per = queries.mrr_by_currency(s, when)
             from .fx import Rates
             return Money(Rates(s, self.currency, per).convert(per, when.date()), self.currency)
@@ -82,7 +102,7 @@ class AnalyticsService:
     def active_subscribers(self, at: date | datetime | None = None) -> int:
         """Paying customers (MRR above 0) at ``at``."""
         when = self._at(at)
-        with self._ctx.session_factory() as s:
+        with self._read() as s:
             return queries.paying_customers(s, when)
 
     def arpa(self, at: date | datetime | None = None) -> Money | None:
@@ -98,7 +118,7 @@ class AnalyticsService:
         when = self._at(at)
         month = when.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         bounds = [shift(month, "month", -n) for n in range(self.settings.ltv_months, -1, -1)]
-        with self._ctx.session_factory() as s:
+        with self._read() as s:
             churn = reports.average([m.customer_churn_rate for m in
                                      reports.movements(s, bounds, self.settings, self.currency)])
         arpa = self.arpa(when)
@@ -111,7 +131,7 @@ class AnalyticsService:
         ``mrr`` converted)."""
         when = self._at(at)
         limit = validation.limit(limit, maximum=MAX_TOP)
-        with self._ctx.session_factory() as s:
+        with self._read() as s:
             rows = queries.top_customers(s, when, limit)
             from .fx import Rates
             rates = Rates(s, self.currency, {cur for _, _, cur, _ in rows})
@@ -124,19 +144,19 @@ class AnalyticsService:
                   interval: str = "month") -> builtins.list[Movement]:
         """New, expansion, contraction, churn, reactivation and FX per interval of ``[start, end)``."""
         bounds = self._bounds(start, end, interval)
-        with self._ctx.session_factory() as s:
+        with self._read() as s:
             return reports.movements(s, bounds, self.settings, self.currency)
 
     def cohorts(self, start: date | datetime, end: date | datetime) -> builtins.list[Cohort]:
         """Monthly cohorts (customers by the month they first paid) with NRR and GRR per month since."""
         bounds = self._bounds(start, end, "month")
-        with self._ctx.session_factory() as s:
+        with self._read() as s:
             return reports.cohorts(s, bounds, self.currency)
 
     def trial_conversion(self, start: date | datetime, end: date | datetime) -> Decimal | None:
         """Of the trials that ended in ``[start, end)``, the share that became paying."""
         a, b = self._range(start, end)
-        with self._ctx.session_factory() as s:
+        with self._read() as s:
             ended, converted = queries.trial_outcomes(s, a, b)
         return ratio(converted, ended)
 
@@ -145,7 +165,7 @@ class AnalyticsService:
         whose dunning window (``dunning_window_days``) has closed; the first invoice after a trial left out."""
         a, b = self._range(start, end)
         closed = self._ctx.now() - timedelta(days=self.settings.dunning_window_days)
-        with self._ctx.session_factory() as s:
+        with self._read() as s:
             volumes = queries.failed_invoice_volume(s, a, b, closed)
             from .fx import Rates
             rates = Rates(s, self.currency, volumes)
@@ -162,7 +182,7 @@ class AnalyticsService:
         n = len(bounds) - 1
         prev = [shift(bounds[0], interval, -i) for i in range(n, 0, -1)]
         combined = prev + bounds
-        with self._ctx.session_factory() as s:
+        with self._read() as s:
             values = value_of(s, metric, combined, self.settings, self.currency)
         return [Point(bounds[i], bounds[i + 1], values[n + i], values[i]) for i in range(n)]
 
@@ -190,7 +210,7 @@ class AnalyticsService:
 
     def rates(self) -> dict[str, builtins.list[tuple[date, Decimal]]]:
         """The rate table into the reporting currency: currency -> [(valid from, rate)], oldest first."""
-        with self._ctx.session_factory() as s:
+        with self._read() as s:
             out: dict[str, builtins.list[tuple[date, Decimal]]] = {}
             for cur, day, rate in s.execute(select(BillingFxRate.currency, BillingFxRate.valid_from,
                                                    BillingFxRate.rate).where(BillingFxRate.quote == self.currency)
@@ -210,6 +230,15 @@ class AnalyticsService:
         if progress is not None:
             validation.callable_(progress, "progress")
         return run_backfill(self._ctx, self, days=days, rebuild=rebuild, progress=progress)
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read-only transaction for reports. On PostgreSQL without JIT: compiling these plans costs
+        more (a quarter second and up) than running them."""
+        with self._ctx.session_factory() as s, s.begin():
+            if self._ctx.dialect == "postgresql":
+                s.execute(text("SET LOCAL jit = off"))
+            yield s
 
     # --- argument checks -------------------------------------------------------------------------
     def _at(self, at: Any) -> datetime:

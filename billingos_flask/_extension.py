@@ -11,7 +11,7 @@ from werkzeug.local import LocalProxy
 
 from billingos import Billing, BillingError
 from billingos.api import MAX_BODY as MAX_API_BODY
-from billingos.api import ApiRequest, client_js, openapi_document
+from billingos.api import OPERATIONS, ApiRequest, client_js, openapi_document
 from billingos.pages import MAX_FORM, TEMPLATES_DIR, Incoming, Outgoing, Pages, mount_pages, static_file
 from billingos.webhooks import MAX_BODY as MAX_WEBHOOK_BODY
 from billingos.webhooks import declared_length
@@ -146,6 +146,9 @@ class BillingOS:
         # The JSON API: one catch-all route; billing.api routes, authenticates and answers (problems included).
         bp.add_url_rule("/api/v1/openapi.json", "api_openapi", self._openapi_view, methods=["GET"])
         bp.add_url_rule("/api/v1/billingos.js", "api_client_js", _client_js_view, methods=["GET"])
+        for op in OPERATIONS:      # one rule per operation, like FastAPI's routes; the catch-all answers the rest
+            bp.add_url_rule(f"/api/v1/{op.path}", f"api_{op.id}", self._api_view, methods=[op.method],
+                            defaults={"path": op.path})
         bp.add_url_rule("/api/v1/<path:path>", "api", self._api_view,
                         methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
         bp.register_error_handler(BillingError, problem_response)

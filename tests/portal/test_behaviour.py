@@ -145,6 +145,9 @@ def test_cancel_at_period_end_with_a_reason_then_resume(portal: Portal) -> None:
     assert resumed.location.endswith("done=resumed")
     assert not _sub(portal).cancel_at_period_end
     assert "Renews on 15 Feb 2026." in portal.follow(resumed).text
+    audit = billing.audit.list(target_type="subscription").items      # the audit log names the owner
+    assert [(e.action, e.actor_kind, e.actor_id, e.target_id) for e in audit] == [
+        ("subscription.resume", "owner", OWNER, sub.id), ("subscription.cancel", "owner", OWNER, sub.id)]
 
 
 def test_cancel_now_then_a_canceled_customer_may_pick_any_plan(portal: Portal) -> None:

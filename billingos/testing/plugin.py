@@ -12,8 +12,8 @@ Fixtures, each overridable by a fixture of the same name in your conftest.py:
 - ``deliver_webhooks``: ``deliver_webhooks(app)`` sends them through your app's own webhook route instead.
 - ``advance``: ``advance(days=31)`` moves time, then runs what fell due (renewals, retries, webhooks, jobs).
 - ``billing_factory``: ``.customer()`` and ``.subscription(state="past_due", usage={...})``.
-- ``mail_outbox``: an in-memory mailer (``billingos.testing.MailOutbox``); given to ``Billing`` as its
-  ``mailer`` when ``BillingConfig`` takes one.
+- ``mail_outbox``: the emails billingos sends (``billingos.OutboxMailer``, ``billing``'s mailer, the same
+  object as ``billing.testing.outbox``): ``mail_outbox.sent("payment_failed")``.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ import pytest
 
 from ..billing import Billing
 from ..clock import FrozenClock
-from ..config import BillingConfig
 from ..emulator import Emulator
+from ..notifications import OutboxMailer
 from .factories import Factory
-from .outbox import MailOutbox
 
 __all__ = ["START", "WEBHOOK_SECRET"]
 
@@ -61,17 +60,16 @@ def emulator(billing_clock: FrozenClock) -> Emulator:
 
 
 @pytest.fixture
-def mail_outbox() -> MailOutbox:
-    return MailOutbox()
+def mail_outbox() -> OutboxMailer:
+    """Every email billingos sends in the test (``.messages``, ``.sent(template, to=...)``, ``.clear()``)."""
+    return OutboxMailer()
 
 
 @pytest.fixture
 def billing(billing_options: dict[str, Any], billing_catalog: Any, billing_clock: FrozenClock,
-            emulator: Emulator, mail_outbox: MailOutbox) -> Iterator[Billing]:
+            emulator: Emulator, mail_outbox: OutboxMailer) -> Iterator[Billing]:
     options: dict[str, Any] = {"emulator": emulator, "clock": billing_clock, "webhook_secrets": [WEBHOOK_SECRET],
-                               **billing_options}
-    if "mailer" in BillingConfig.model_fields:   # the notifications' Mailer seam, when this billingos has it
-        options.setdefault("mailer", mail_outbox)
+                               "mailer": mail_outbox, **billing_options}
     b = Billing(**options)
     try:
         b.migrate()

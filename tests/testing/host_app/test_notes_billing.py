@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 
 from billingos import Billing
-from billingos.testing import Mail, Mailer
 
 
 @pytest.mark.parametrize(("state", "export"), [("trialing", 200), ("active", 200), ("past_due", 200),
@@ -50,12 +49,11 @@ def test_a_past_due_subscription_is_canceled_after_the_retries(app, billing: Bil
     assert billing.subscriptions.get(sub.id).status == "canceled"
 
 
-def test_the_outbox_is_a_mailer(mail_outbox) -> None:
-    assert isinstance(mail_outbox, Mailer)
-    mail_outbox.send(Mail(to="a@acme.co", subject="Welcome", text="Hi, see https://app.example/plan",
-                          kind="welcome"))
-    assert [m.subject for m in mail_outbox.to("A@acme.co")] == ["Welcome"]
-    assert mail_outbox.links(mail_outbox.of_kind("welcome")[0]) == ["https://app.example/plan"]
+def test_a_failed_payment_emails_the_customer(billing: Billing, billing_factory, mail_outbox) -> None:
+    sub = billing_factory.subscription(price="pro_monthly", state="past_due")
+    [mail] = mail_outbox.sent("payment_failed")
+    assert mail.to == f"{sub.owner_id}@example.com" and mail.subject and mail.text
+    assert billing.testing.outbox is mail_outbox          # the plugin's outbox is billing's mailer
 
 
 def test_one_clock_for_billing_and_the_emulator(billing: Billing, billing_clock, emulator) -> None:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from .. import validation
 from ..db import insert_ignore
 from ..domain_events import (
+    CustomerSynced,
     DunningExhausted,
     InvoiceSynced,
     PaymentFailed,
@@ -83,6 +84,7 @@ class DunningService:
         ctx.events.subscribe_in_transaction(PaymentFailed, self._payment_failed)
         ctx.events.subscribe_in_transaction(InvoiceSynced, self._invoice_synced)
         ctx.events.subscribe_in_transaction(SubscriptionSynced, self._subscription_synced)
+        ctx.events.subscribe_in_transaction(CustomerSynced, self._customer_synced)
 
     # --- reading ----------------------------------------------------------------------------------
     def get(self, invoice_id: str) -> DunningCase:
@@ -125,8 +127,9 @@ class DunningService:
         insert_ignore(session, BillingDunningCase, {
             "invoice_stripe_id": inv.id, "subscription_stripe_id": inv.subscription, "customer_stripe_id": inv.customer,
             "owner_id": inv.owner_id, "status": "open", "amount_due": inv.amount_due, "currency": inv.currency,
-            "retries_planned": len(self.retry_days), "retries_done": 0, "first_failed_at": now,
-            "closes_at": now + timedelta(days=self.retry_days[-1]), "updated_at": now}, key=["invoice_stripe_id"])
+            "retries_planned": len(self.retry_days), "retries_done": 0, "retried_by": "billingos",
+            "first_failed_at": now, "closes_at": now + timedelta(days=self.retry_days[-1]), "updated_at": now},
+            key=["invoice_stripe_id"])
         self._ctx.jobs.enqueue(session, FAILURE, key=f"{inv.id}:{e.attempt_count}", group=inv.id,
                                payload={"invoice": inv.id})
 
@@ -153,6 +156,18 @@ class DunningService:
                                                 BillingDunningCase.status == "open")
         for row in session.scalars(stmt.with_for_update() if self._ctx.dialect == "postgresql" else stmt):
             self._exhaust(session, row, "unpaid" if e.after.status == "unpaid" else "canceled")
+
+    def _customer_synced(self, session: Session, e: CustomerSynced) -> None:
+        """A new default card (the portal's "update your card", or the host's): retry the open invoices now,
+        outside the schedule (it does not use up a scheduled retry)."""
+        pm = e.after.default_payment_method
+        if e.before is None or not pm or pm == e.before.default_payment_method:
+            return
+        for invoice_id in session.scalars(select(BillingDunningCase.invoice_stripe_id).where(
+                BillingDunningCase.customer_stripe_id == e.after.id, BillingDunningCase.status == "open",
+                BillingDunningCase.retried_by == "billingos")):
+            self._ctx.jobs.enqueue(session, RETRY, key=f"{invoice_id}:card:{pm}"[:255], group=invoice_id,
+                                   payload={"invoice": invoice_id, "retry": 0, "card": pm})
 
     def _close(self, session: Session, row: BillingDunningCase, status: str, outcome: str | None = None) -> None:
         now = self._ctx.now()
@@ -194,6 +209,7 @@ class DunningService:
                 return                          # Stripe stopped collecting: the sync of that closes the case
             if stripe_at is not None:           # Stripe's own retries are on: follow them, never retry twice
                 at = datetime.fromtimestamp(int(stripe_at), UTC)
+                row.retried_by = "stripe"
                 row.retries_done = max(row.retries_done, int(inv.get("attempt_count") or 1) - 1)
                 if row.next_retry_at != at:
                     row.next_retry_at = at
@@ -212,7 +228,7 @@ class DunningService:
                 at = max(row.first_failed_at + timedelta(days=day), now)
                 payload = {"invoice": invoice_id, "retry": n}
                 if self._ctx.jobs.enqueue(s, RETRY, key=f"{invoice_id}:{n}", payload=payload, run_at=at):
-                    row.next_retry_at = at
+                    row.next_retry_at, row.no_retry_reason = at, None
                     s.flush()
                     self._ctx.events.publish(s, PaymentRetryScheduled(DunningCase.from_row(row), n, at))
             else:
@@ -223,7 +239,7 @@ class DunningService:
         self._each(jobs, self._retry)
 
     def _retry(self, job: Job) -> None:
-        invoice_id, n = job.payload["invoice"], int(job.payload["retry"])
+        invoice_id, n, card = job.payload["invoice"], int(job.payload["retry"]), job.payload.get("card")
         with self._ctx.transaction() as s:     # count the retry before paying: a failure report finds it counted
             row = self._open_case(s, invoice_id)
             if row is None:
@@ -234,7 +250,7 @@ class DunningService:
         skipped = False
         try:
             call_stripe(stripe.invoices.pay, invoice_id, params={"off_session": True},
-                        options={"idempotency_key": intent_key("dunning.retry", invoice_id, n)})
+                        options={"idempotency_key": intent_key("dunning.retry", invoice_id, n, card)})
         except CardDeclinedError:
             pass                                # the failure is reported below (and by the webhook)
         except StripeRequestError as exc:

@@ -33,7 +33,6 @@ class BillingDunningCase(Base):
     next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_decline_code: Mapped[str | None] = mapped_column(String(64))
     no_retry_reason: Mapped[str | None] = mapped_column(String(32))  # hard_decline | no_payment_method
-    retried_by: Mapped[str] = mapped_column(String(16), default="billingos")   # or "stripe": its retries are on
     first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime)         # first failure + the schedule's last day
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

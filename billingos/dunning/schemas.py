@@ -12,8 +12,7 @@ class DunningCase(BaseModel):
     ``status``: ``open`` (retrying or waiting for the window to close), ``recovered`` (paid),
     ``exhausted`` (gave up; ``outcome`` is ``canceled`` or ``unpaid``) or ``closed`` (the invoice was
     voided or marked uncollectible outside dunning). ``no_retry_reason``: ``hard_decline`` or
-    ``no_payment_method`` when retries were not attempted. ``retried_by``: ``billingos``, or ``stripe`` when
-    the account's own retries are on and billingos follows them."""
+    ``no_payment_method`` when retries were not attempted."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -30,7 +29,6 @@ class DunningCase(BaseModel):
     next_retry_at: datetime | None
     last_decline_code: str | None
     no_retry_reason: str | None
-    retried_by: str
     first_failed_at: datetime
     closes_at: datetime
     closed_at: datetime | None
@@ -42,5 +40,4 @@ class DunningCase(BaseModel):
                    amount_due=row.amount_due, currency=row.currency, retries_planned=row.retries_planned,
                    retries_done=row.retries_done, next_retry_at=row.next_retry_at,
                    last_decline_code=row.last_decline_code, no_retry_reason=row.no_retry_reason,
-                   retried_by=row.retried_by,
                    first_failed_at=row.first_failed_at, closes_at=row.closes_at, closed_at=row.closed_at)

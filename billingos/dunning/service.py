@@ -127,9 +127,8 @@ class DunningService:
         insert_ignore(session, BillingDunningCase, {
             "invoice_stripe_id": inv.id, "subscription_stripe_id": inv.subscription, "customer_stripe_id": inv.customer,
             "owner_id": inv.owner_id, "status": "open", "amount_due": inv.amount_due, "currency": inv.currency,
-            "retries_planned": len(self.retry_days), "retries_done": 0, "retried_by": "billingos",
-            "first_failed_at": now, "closes_at": now + timedelta(days=self.retry_days[-1]), "updated_at": now},
-            key=["invoice_stripe_id"])
+            "retries_planned": len(self.retry_days), "retries_done": 0, "first_failed_at": now,
+            "closes_at": now + timedelta(days=self.retry_days[-1]), "updated_at": now}, key=["invoice_stripe_id"])
         self._ctx.jobs.enqueue(session, FAILURE, key=f"{inv.id}:{e.attempt_count}", group=inv.id,
                                payload={"invoice": inv.id})
 
@@ -163,9 +162,10 @@ class DunningService:
         pm = e.after.default_payment_method
         if e.before is None or not pm or pm == e.before.default_payment_method:
             return
-        for invoice_id in session.scalars(select(BillingDunningCase.invoice_stripe_id).where(
+        for invoice_id in session.scalars(select(BillingDunningCase.invoice_stripe_id).join(
+                BillingInvoice, BillingInvoice.stripe_id == BillingDunningCase.invoice_stripe_id).where(
                 BillingDunningCase.customer_stripe_id == e.after.id, BillingDunningCase.status == "open",
-                BillingDunningCase.retried_by == "billingos")):
+                BillingInvoice.next_payment_attempt.is_(None))):     # Stripe retrying itself: leave it to Stripe
             self._ctx.jobs.enqueue(session, RETRY, key=f"{invoice_id}:card:{pm}"[:255], group=invoice_id,
                                    payload={"invoice": invoice_id, "retry": 0, "card": pm})
 
@@ -209,7 +209,6 @@ class DunningService:
                 return                          # Stripe stopped collecting: the sync of that closes the case
             if stripe_at is not None:           # Stripe's own retries are on: follow them, never retry twice
                 at = datetime.fromtimestamp(int(stripe_at), UTC)
-                row.retried_by = "stripe"
                 row.retries_done = max(row.retries_done, int(inv.get("attempt_count") or 1) - 1)
                 if row.next_retry_at != at:
                     row.next_retry_at = at

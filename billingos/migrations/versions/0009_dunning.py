@@ -33,7 +33,6 @@ def upgrade() -> None:
     sa.Column('next_retry_at', billingos.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_decline_code', sa.String(length=64), nullable=True),
     sa.Column('no_retry_reason', sa.String(length=32), nullable=True),
-    sa.Column('retried_by', sa.String(length=16), nullable=False),
     sa.Column('first_failed_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closes_at', billingos.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('closed_at', billingos.db.UTCDateTime(timezone=True), nullable=True),

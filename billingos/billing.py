@@ -88,7 +88,7 @@ class Billing:
         self.payment_methods = PaymentMethodService(ctx, customers=self.customers)
         self.reconcile = ReconcileService(ctx, webhooks=self.webhooks)
         self.dunning = DunningService(ctx, invoices=self.invoices, subscriptions=self.subscriptions)
-        self.notifications = NotificationService(ctx)
+        self.notifications = NotificationService(ctx, entitlements=self.entitlements)
         self.api_keys = ApiKeyService(ctx)
         self.audit = AuditService(ctx)          # records sensitive operations from their domain events
         self.api = JsonApi(ctx, api_keys=self.api_keys, services=ApiServices(

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from .. import validation
 from ..db import insert_ignore
 from ..domain_events import (
+    CustomerSynced,
     DunningExhausted,
     InvoiceSynced,
     PaymentFailed,
@@ -83,6 +84,7 @@ class DunningService:
         ctx.events.subscribe_in_transaction(PaymentFailed, self._payment_failed)
         ctx.events.subscribe_in_transaction(InvoiceSynced, self._invoice_synced)
         ctx.events.subscribe_in_transaction(SubscriptionSynced, self._subscription_synced)
+        ctx.events.subscribe_in_transaction(CustomerSynced, self._customer_synced)
 
     # --- reading ----------------------------------------------------------------------------------
     def get(self, invoice_id: str) -> DunningCase:
@@ -154,6 +156,19 @@ class DunningService:
         for row in session.scalars(stmt.with_for_update() if self._ctx.dialect == "postgresql" else stmt):
             self._exhaust(session, row, "unpaid" if e.after.status == "unpaid" else "canceled")
 
+    def _customer_synced(self, session: Session, e: CustomerSynced) -> None:
+        """A new default card (the portal's "update your card", or the host's): retry the open invoices now,
+        outside the schedule (it does not use up a scheduled retry)."""
+        pm = e.after.default_payment_method
+        if e.before is None or not pm or pm == e.before.default_payment_method:
+            return
+        for invoice_id in session.scalars(select(BillingDunningCase.invoice_stripe_id).join(
+                BillingInvoice, BillingInvoice.stripe_id == BillingDunningCase.invoice_stripe_id).where(
+                BillingDunningCase.customer_stripe_id == e.after.id, BillingDunningCase.status == "open",
+                BillingInvoice.next_payment_attempt.is_(None))):     # Stripe retrying itself: leave it to Stripe
+            self._ctx.jobs.enqueue(session, RETRY, key=f"{invoice_id}:card:{pm}"[:255], group=invoice_id,
+                                   payload={"invoice": invoice_id, "retry": 0, "card": pm})
+
     def _close(self, session: Session, row: BillingDunningCase, status: str, outcome: str | None = None) -> None:
         now = self._ctx.now()
         row.status, row.outcome, row.next_retry_at, row.closed_at, row.updated_at = status, outcome, None, now, now
@@ -212,7 +227,7 @@ class DunningService:
                 at = max(row.first_failed_at + timedelta(days=day), now)
                 payload = {"invoice": invoice_id, "retry": n}
                 if self._ctx.jobs.enqueue(s, RETRY, key=f"{invoice_id}:{n}", payload=payload, run_at=at):
-                    row.next_retry_at = at
+                    row.next_retry_at, row.no_retry_reason = at, None
                     s.flush()
                     self._ctx.events.publish(s, PaymentRetryScheduled(DunningCase.from_row(row), n, at))
             else:
@@ -223,7 +238,7 @@ class DunningService:
         self._each(jobs, self._retry)
 
     def _retry(self, job: Job) -> None:
-        invoice_id, n = job.payload["invoice"], int(job.payload["retry"])
+        invoice_id, n, card = job.payload["invoice"], int(job.payload["retry"]), job.payload.get("card")
         with self._ctx.transaction() as s:     # count the retry before paying: a failure report finds it counted
             row = self._open_case(s, invoice_id)
             if row is None:
@@ -234,7 +249,7 @@ class DunningService:
         skipped = False
         try:
             call_stripe(stripe.invoices.pay, invoice_id, params={"off_session": True},
-                        options={"idempotency_key": intent_key("dunning.retry", invoice_id, n)})
+                        options={"idempotency_key": intent_key("dunning.retry", invoice_id, n, card)})
         except CardDeclinedError:
             pass                                # the failure is reported below (and by the webhook)
         except StripeRequestError as exc:

@@ -80,6 +80,7 @@ class Queue:
     trigger: Callable[[str], Any] | None = None  # runs after the commit that enqueued job ``key``
     on_dead: Callable[[JobInfo], Any] | None = None
     running: set[int] = field(default_factory=set)   # thread ids inside run(): an inline trigger must not recurse
+    poked: set[int] = field(default_factory=set)     # ...and those whose handler triggered more: claim again
 
     def backoff(self, attempts: int) -> timedelta:
         return min(self.base_delay * (2 ** max(0, attempts - 1)), self.max_delay)
@@ -128,22 +129,25 @@ class Jobs:
         _optional_key_and_limit(key, limit)
         me = threading.get_ident()
         if me in q.running:       # an inline trigger from inside a handler: the outer loop takes it
+            q.poked.add(me)
             return 0
         q.running.add(me)
         try:
             handled = 0
             while limit is None or handled < limit:
                 room = q.batch if limit is None else min(q.batch, limit - handled)
+                q.poked.discard(me)
                 claimed = self._claim(q, key=key, limit=room)
                 key = None
                 if claimed:
                     self._handle(q, claimed)
                     handled += len(claimed)
-                if len(claimed) < room:     # the queue had no more due jobs
+                if len(claimed) < room and me not in q.poked:     # no more due jobs, none enqueued meanwhile
                     break
             return handled
         finally:
             q.running.discard(me)
+            q.poked.discard(me)
 
     def claim(self, queue: str, *, key: str | None = None, limit: int | None = None) -> list[Job]:
         """Claim due jobs of ``queue`` for a worker of your own (``run`` claims and handles them for you)."""

@@ -41,6 +41,7 @@ from .render import TEMPLATES, Renderer
 if TYPE_CHECKING:
     from ..context import Context
     from ..dunning.schemas import DunningCase
+    from ..entitlements import EntitlementService
     from ..invoices.schemas import Invoice
 
 __all__ = ["REQUIRED", "NotificationService"]
@@ -66,8 +67,9 @@ DECLINES = {"insufficient_funds": "insufficient funds", "expired_card": "the car
 class NotificationService:
     """See the module docstring and docs/notifications.md. Built by ``Billing``."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, entitlements: EntitlementService) -> None:
         self._ctx = ctx
+        self._entitlements = entitlements
         config = ctx.config
         self.mailer: Mailer = config.mailer if config.mailer is not None else LoggingMailer()
         self.renderer = Renderer()
@@ -215,8 +217,9 @@ class NotificationService:
     def _retry_scheduled(self, session: Session, e: PaymentRetryScheduled) -> None:
         ctx = self._case_context(session, e.case)
         url = ctx.pop("_url")
+        grace_until = e.case.first_failed_at + self._entitlements.grace_period    # features kept while past due
         ctx.update(retry=e.retry, retries=e.case.retries_planned, retry_at=e.retry_at.isoformat(),
-                   access_until=None)
+                   access_until=grace_until.isoformat() if grace_until > e.retry_at else None)
         self._to_customer(session, "retry_scheduled", f"retry_scheduled:{e.case.invoice_id}:{e.retry}", ctx,
                           customer=e.case.customer_id, action_url=url)
 

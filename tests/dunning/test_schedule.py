@@ -57,7 +57,13 @@ def test_three_retries_on_days_3_5_10_then_cancel(world: World) -> None:
     b.testing.advance(days=30)       # nothing more happens
     assert world.attempts(inv_id) == 4 and len(world.names("dunning_exhausted")) == 1
     assert world.emails("org_a@example.com") == {"payment_failed": 1, "retry_scheduled": 3, "dunning_exhausted": 1}
-    last = world.billing.notifications.mailer.sent("dunning_exhausted")[0]   # type: ignore[attr-defined]
+    retries = world.billing.testing.outbox.sent("retry_scheduled")
+    assert [("Your access continues until February 25, 2026" in m.text, m.subject) for m in retries] == [
+        (True, "We will retry your payment of $30.00 on February 18, 2026"),
+        (True, "We will retry your payment of $30.00 on February 20, 2026"),
+        (False, "We will retry your payment of $30.00 on February 25, 2026")]    # access ends with the last retry
+    assert "attempt 1 of 3" in retries[0].text and "Your access continues until February 25, 2026" in retries[0].text
+    last = world.billing.testing.outbox.sent("dunning_exhausted")[0]
     assert last.subject == "Your subscription was canceled" and "$30.00" in last.text and inv_id not in last.text
 
 
@@ -92,10 +98,11 @@ def test_recovery_mid_way_stops_the_schedule(world: World) -> None:
     assert world.attempts(inv_id) == 2
     assert b.dunning.past_due("org_r") is not None
     good = b.stripe.v1.payment_methods.attach("pm_card_visa", params={"customer": b.customers.get(owner_id="org_r").id})
-    b.customers.update("org_r", default_payment_method=good.id)
-    b.testing.advance(days=2)            # retry 2 on day 5 succeeds
+    b.customers.update("org_r", default_payment_method=good.id)     # "update your card": retried at once
     assert world.attempts(inv_id) == 3
     assert b.subscriptions.get(sub_id).status == "active"
+    assert b.dunning.get(inv_id).retries_done == 1                  # the card's retry is outside the schedule
+    b.testing.advance(days=2)            # retry 2 (day 5) finds the case recovered: no charge
     recovered = world.names("payment_recovered")
     assert len(recovered) == 1 and recovered[0]["case"].invoice_id == inv_id
     b.testing.advance(days=10)

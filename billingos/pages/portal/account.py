@@ -49,7 +49,8 @@ def overview(ctx: PageContext) -> Result:
         "title": "Billing", "nav": "overview", "notice": notice(ctx), "customer": customer, "subscription": sub,
         "plan": plan_name(products, sub), "status": status_words(sub, ctx.pages.fmt, billing.now()),
         "ended": sub is None or sub.status in ENDED, "upcoming": upcoming,
-        "card": next((c for c in cards if c.default), None), "return_url": ctx.options.get("return_url")})
+        "card": next((c for c in cards if c.default), None), "return_url": ctx.options.get("return_url"),
+        "past_due": billing.dunning.past_due(owner) if sub is not None and sub.status == "past_due" else None})
 
 
 def plans(ctx: PageContext) -> Result:

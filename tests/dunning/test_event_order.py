@@ -4,15 +4,18 @@ signal and each email once."""
 from __future__ import annotations
 
 import random
+import shutil
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy.engine import Engine
 
 from billingos import Billing, signals
+from billingos.billing import _make_engine
 from billingos.clock import FrozenClock
 from billingos.emulator import Emulator, EmulatorSettings
 from tests.conftest import WEBHOOK_SECRET
@@ -30,17 +33,14 @@ def _day(b: Billing, clock: FrozenClock, em: Emulator, rng: random.Random, dupli
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(seed=st.integers(0, 2**32 - 1), duplicate=st.sampled_from([0.0, 0.5, 1.0]),
        recover_on=st.sampled_from([None, 4, 7]))
-def test_webhook_order_never_changes_the_outcome(sqlite_engine: Engine, seed: int, duplicate: float,
-                                                 recover_on: int | None) -> None:
-    from sqlalchemy import text
-
-    from billingos.models import metadata
-    with sqlite_engine.begin() as conn:         # hypothesis reuses the function-scoped database: empty it
-        for t in reversed(metadata.sorted_tables):
-            conn.execute(text(f'DELETE FROM "{t.name}"'))
+def test_webhook_order_never_changes_the_outcome(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory,
+                                                 seed: int, duplicate: float, recover_on: int | None) -> None:
+    db = tmp_path_factory.mktemp("order") / "billing.db"      # a fresh database per example
+    shutil.copy(sqlite_template, db)
+    engine = _make_engine(f"sqlite:///{db}")
     clock = FrozenClock(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
     em = Emulator(clock=clock, settings=EmulatorSettings(retry_schedule_days=(), after_final_failure="past_due"))
-    b = Billing(engine=sqlite_engine, emulator=em, clock=clock, webhook_secrets=[WEBHOOK_SECRET])
+    b = Billing(engine=engine, emulator=em, clock=clock, webhook_secrets=[WEBHOOK_SECRET])
     seen: Counter[str] = Counter()
 
     def hook(sender: Any, **kw: Any) -> None:
@@ -83,3 +83,4 @@ def test_webhook_order_never_changes_the_outcome(sqlite_engine: Engine, seed: in
         for sig in (signals.payment_retry_scheduled, signals.payment_recovered, signals.dunning_exhausted):
             sig.disconnect(hook)
         b.close()
+        engine.dispose()

@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._common import figure
 from billingos import Billing
 
 REDIS_URL = os.environ.get("BILLINGOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -120,6 +121,10 @@ def main() -> None:
         for kind in ("flask", "fastapi"):
             a50, a95, b50, b95 = run(kind, billing, secret)
             print(f"{kind:<10}{a50:>12.0f}{a95:>12.0f}{b50:>13.0f}{b95:>13.0f}{a95 / b95:>10.2f}x")
+            section = f"{kind}, SQLite, rate limits on {storage}"
+            for q, api, bare in (("p50", a50, b50), ("p95", a95, b95)):
+                figure("api", section, f"GET entitlements/check {q} (API key + rate limit)", api, "µs",
+                       baseline=f"bare route {q}", baseline_value=bare)
         billing.close()
 
 

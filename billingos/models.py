@@ -12,6 +12,7 @@ from .dunning.models import BillingDunningCase
 from .entitlements.models import BillingEntitlement, BillingEntitlementCounter, BillingEntitlementUsage
 from .freshness import BillingLock
 from .intents import BillingIntent
+from .insights.models import BillingChurnModel, BillingChurnScore, BillingInsight
 from .invoices.models import BillingInvoice
 from .jobs.models import BillingJob
 from .payment_methods.models import BillingPaymentMethod
@@ -40,6 +41,9 @@ __all__ = [
     "BillingEntitlementUsage",
     "BillingFxRate",
     "BillingIntent",
+    "BillingChurnModel",
+    "BillingChurnScore",
+    "BillingInsight",
     "BillingInvoice",
     "BillingJob",
     "BillingLedgerEntry",

@@ -12,12 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..catalog.models import BillingFeature, BillingPlanFeature, BillingPrice, BillingProduct
+from ..catalog.models import BillingFeature, BillingMeter, BillingPlanFeature, BillingPrice, BillingProduct
 from ..pricing import project, rate
 from ..subscriptions.models import BillingSubscription
 from ..usage.models import BillingUsageSummary
@@ -71,7 +70,7 @@ def plans(s: Session, *, currency: str, interval: str | None, interval_count: in
     p = BillingPrice
     prices = list(s.scalars(select(p).where(p.active.is_(True), p.type == "recurring", p.currency == currency,
                                              p.interval == interval).order_by(p.id)))
-    meter_of = {m.stripe_id: m.event_name for m in s.execute(select(_meter_cols()))} if prices else {}
+    meter_of = dict(s.execute(select(BillingMeter.stripe_id, BillingMeter.event_name)).all()) if prices else {}
     products = {r.stripe_id: r for r in s.scalars(select(BillingProduct).where(BillingProduct.active.is_(True),
                                                                                 BillingProduct.deleted_at.is_(None)))}
     out: dict[str, Plan] = {}
@@ -95,11 +94,6 @@ def plans(s: Session, *, currency: str, interval: str | None, interval_count: in
         old = plan.limits.get(key, 0)
         plan.limits[key] = None if limit is None or old is None else max(old, limit)
     return out
-
-
-def _meter_cols() -> Any:
-    from ..catalog.models import BillingMeter
-    return BillingMeter.__table__.c.stripe_id, BillingMeter.__table__.c.event_name
 
 
 def suggest(s: Session, owner_id: str, *, now: datetime, seat_feature: str = "seats") -> UpgradeSuggestion | None:

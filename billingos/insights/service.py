@@ -50,8 +50,8 @@ class InsightService:
         self.store = AlertStore(ctx)
         ctx.events.subscribe_in_transaction(PaymentFailed, self._payment_failed)
         ctx.events.subscribe_in_transaction(UsageThresholdReached, self._usage_limit)
-        ctx.events.subscribe(UsageThresholdReached, self._maybe_nudge)
         ctx.jobs.define("insights.daily", self._daily_job, max_attempts=3, base_delay=timedelta(minutes=10))
+        ctx.jobs.define("insights.nudge", self._nudge_job, max_attempts=5)
         ctx.tasks.every("insights.daily", timedelta(hours=24), self.enqueue_daily)
 
     # --- configuration ----------------------------------------------------------------------------
@@ -275,15 +275,17 @@ class InsightService:
                                 if e.next_payment_attempt else None})
 
     def _usage_limit(self, s: Session, e: UsageThresholdReached) -> None:
+        if e.threshold >= nudges.UPGRADE_AT * 100:      # look for an upgrade after the commit, durably
+            self._ctx.jobs.enqueue(s, "insights.nudge", key=f"{e.owner_id}:{e.period_start.isoformat()}",
+                                   payload={"owner_id": e.owner_id})
         self.store.record(s, kind="usage_limit", owner_id=e.owner_id,
                           dedupe_key=f"usage_limit:{e.owner_id}:{e.meter}:{e.period_start.isoformat()}:{e.threshold}",
                           message=f"{e.meter} reached {e.threshold}% of its limit ({e.used:,} of {e.limit:,}).",
                           data={"meter": e.meter, "threshold": e.threshold, "limit": e.limit, "used": e.used,
                                 "period_start": e.period_start.isoformat(), "period_end": e.period_end.isoformat()})
 
-    def _maybe_nudge(self, e: UsageThresholdReached) -> None:
-        if e.threshold >= nudges.UPGRADE_AT * 100:
-            self.check_upgrades(owner_ids=[e.owner_id])
+    def _nudge_job(self, jobs: builtins.list[Any]) -> None:
+        self.check_upgrades(owner_ids=sorted({j.payload["owner_id"] for j in jobs}))
 
 
 def _report_fields(report: dict[str, Any]) -> dict[str, Any]:

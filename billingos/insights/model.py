@@ -23,6 +23,13 @@ __all__ = ["Fitted", "describe", "evaluate", "explain", "lift_at", "load", "skle
 ALGORITHMS = ("logistic_regression", "gradient_boosting")
 
 
+def single_threaded() -> Any:
+    """Gradient boosting's OpenMP threads on small data cost far more than they save, and on a busy host
+    they oversubscribe the cores (a 100x slowdown was measured): billingos fits and predicts on one thread."""
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=1)
+
+
 def sklearn_modules() -> Any:
     try:
         import numpy
@@ -92,6 +99,14 @@ def calibration_table(y: Any, p: Any, bins: int = 10) -> list[dict[str, float]]:
 def evaluate(snaps: Sequence[Snapshot], *, min_customers: int, min_churn_events: int, seed: int = 0,
              shuffle_labels: bool = False) -> tuple[Fitted, dict[str, Any]]:
     """Compare the candidates on a time split of ``snaps`` (oldest first); refit the better on all of them."""
+    sklearn_modules()
+    with single_threaded():
+        return _evaluate(snaps, min_customers=min_customers, min_churn_events=min_churn_events, seed=seed,
+                         shuffle_labels=shuffle_labels)
+
+
+def _evaluate(snaps: Sequence[Snapshot], *, min_customers: int, min_churn_events: int, seed: int,
+              shuffle_labels: bool) -> tuple[Fitted, dict[str, Any]]:
     np = sklearn_modules()
     from sklearn.metrics import brier_score_loss
     dates = sorted({s.at for s in snaps})
@@ -163,12 +178,13 @@ def explain(fitted: Fitted, x: Any, top: int = 3) -> tuple[Any, list[list[tuple[
     """Risk per row and, per row, the features that raise it most: how far the risk falls when that one
     feature is set to its median (occlusion). Works the same for either algorithm."""
     np = sklearn_modules()
-    risk = fitted.estimator.predict_proba(x)[:, 1]
-    drops = np.zeros_like(x, dtype=float)
-    for j, median in enumerate(fitted.baseline):
-        moved = x.copy()
-        moved[:, j] = median
-        drops[:, j] = risk - fitted.estimator.predict_proba(moved)[:, 1]
+    with single_threaded():
+        risk = fitted.estimator.predict_proba(x)[:, 1]
+        drops = np.zeros_like(x, dtype=float)
+        for j, median in enumerate(fitted.baseline):
+            moved = x.copy()
+            moved[:, j] = median
+            drops[:, j] = risk - fitted.estimator.predict_proba(moved)[:, 1]
     order = np.argsort(-drops, axis=1)[:, :top]
     reasons = [[(fitted.names[j], float(drops[i, j])) for j in order[i] if drops[i, j] > 0.005]
                for i in range(len(x))]

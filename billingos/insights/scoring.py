@@ -53,6 +53,7 @@ def store(s: Session, snap: Snapshot, risk: Sequence[float], words: Sequence[lis
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     detected, at_risk = [], 0
     rows = []
+    risk = [round(r, 6) for r in risk]          # as stored: the threshold compares what the merchant sees
     for i, owner in enumerate(snap.owners):
         since = episodes.get(owner)
         if risk[i] >= threshold:
@@ -62,7 +63,7 @@ def store(s: Session, snap: Snapshot, risk: Sequence[float], words: Sequence[lis
                 detected.append(i)
         else:
             since = None
-        rows.append({"owner_id": owner, "score": round(risk[i], 6), "scored_at": snap.at, "model_version": version,
+        rows.append({"owner_id": owner, "score": risk[i], "scored_at": snap.at, "model_version": version,
                      "reasons": words[i], "features": {n: round(v, 4) for n, v in zip(snap.names, snap.rows[i],
                                                                                       strict=True)},
                      "episode_since": since})

@@ -114,8 +114,12 @@ def _evaluate(snaps: Sequence[Snapshot], *, min_customers: int, min_churn_events
         raise InsufficientDataError(f"Churn training needs at least 3 snapshot dates with known outcomes; there "
                                     f"are {len(dates)}. Wait for more history or widen start/end.")
     split = dates[max(1, int(len(dates) * 0.7))]
-    train = [s for s in snaps if s.at + HORIZON <= split]
-    test = [s for s in snaps if s.at >= split]
+    train = [s for s in snaps if s.at + HORIZON <= split and s.rows]
+    test = [s for s in snaps if s.at >= split and s.rows]
+    if not train or not test:
+        raise InsufficientDataError(f"The snapshots span {dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}: a time split "
+                                    "needs training snapshots whose 30-day outcome is known before the test ones "
+                                    "start (about 100 days of history or more).")
     x_tr, y_tr = _stack(train)
     x_te, y_te = _stack(test)
     if shuffle_labels:                       # the leakage check: with labels cut loose, AUC must fall to ~0.5

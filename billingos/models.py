@@ -11,8 +11,8 @@ from .db import Base, metadata
 from .dunning.models import BillingDunningCase
 from .entitlements.models import BillingEntitlement, BillingEntitlementCounter, BillingEntitlementUsage
 from .freshness import BillingLock
-from .intents import BillingIntent
 from .insights.models import BillingChurnModel, BillingChurnScore, BillingInsight
+from .intents import BillingIntent
 from .invoices.models import BillingInvoice
 from .jobs.models import BillingJob
 from .payment_methods.models import BillingPaymentMethod
@@ -34,16 +34,16 @@ __all__ = [
     "BillingApiKey",
     "BillingAuditEvent",
     "BillingCancellationFeedback",
+    "BillingChurnModel",
+    "BillingChurnScore",
     "BillingCustomer",
     "BillingDunningCase",
     "BillingEntitlement",
     "BillingEntitlementCounter",
     "BillingEntitlementUsage",
     "BillingFxRate",
-    "BillingIntent",
-    "BillingChurnModel",
-    "BillingChurnScore",
     "BillingInsight",
+    "BillingIntent",
     "BillingInvoice",
     "BillingJob",
     "BillingLedgerEntry",

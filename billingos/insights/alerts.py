@@ -46,7 +46,7 @@ class AlertStore:
         dialect = session.get_bind().dialect.name
         if dialect in ("postgresql", "sqlite"):
             from sqlalchemy.dialects import postgresql, sqlite
-            stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t.__table__).values(**values)
+            stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t).values(**values)
             found = session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(t.id)).first()
             return None if found is None else int(found[0])
         if session.scalar(select(t.id).where(t.dedupe_key == values["dedupe_key"])) is not None:  # pragma: no cover

@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -157,8 +157,9 @@ class Extractor:
             for row in self._s.execute(select(p.stripe_id, p.billing_scheme, p.unit_amount, p.unit_amount_decimal,
                                               p.tiers_mode, p.tiers, p.transform_quantity, p.interval,
                                               p.interval_count, p.usage_type)):
+                dec = row.unit_amount_decimal
                 shape = {"billing_scheme": row.billing_scheme, "unit_amount": row.unit_amount,
-                         "unit_amount_decimal": None if row.unit_amount_decimal is None else str(row.unit_amount_decimal),
+                         "unit_amount_decimal": None if dec is None else str(dec),
                          "tiers_mode": row.tiers_mode, "tiers": row.tiers, "transform_quantity": row.transform_quantity}
                 self._prices[row.stripe_id] = (shape, monthly_factor(row.interval, row.interval_count),
                                                row.usage_type == "metered")
@@ -196,11 +197,12 @@ class Extractor:
                        func.count(func.distinct(case((e.timestamp >= d30, e.meter), else_=None))),
                        func.max(e.timestamp))
                 .where(e.timestamp >= at - LOOKBACK, e.timestamp < at).group_by(e.owner_id))
-        ts = e.__table__.c.timestamp.type
         out = {}
         for owner, u7, u30, meters, last in self._s.execute(stmt):
             if isinstance(last, str):           # SQLite's MAX() returns the stored text, not the column type
-                last = ts.process_result_value(datetime.fromisoformat(last), None)
+                last = datetime.fromisoformat(last)
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
             out[owner] = (float(u7 or 0), float(u30 or 0), int(meters or 0), last)
         return out
 
@@ -212,6 +214,8 @@ class Extractor:
         out: dict[str, tuple[int, float]] = {}
         day = timedelta(days=1)
         for owner, created, paid_at, status in self._s.execute(stmt):
+            if owner is None or created is None:
+                continue
             failed, past_due = out.get(owner, (0, 0.0))
             if created < at - day and (paid_at is None or paid_at > created + day):
                 failed += 1

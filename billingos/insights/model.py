@@ -78,7 +78,7 @@ def roc_auc(y: Any, p: Any) -> float:
 def lift_at(y: Any, p: Any, share: float = 0.1) -> float:
     """The churn rate among the riskiest ``share`` of rows divided by the overall churn rate."""
     np = sklearn_modules()
-    n = max(1, int(math.ceil(len(y) * share)))
+    n = max(1, math.ceil(len(y) * share))
     top = np.argsort(-p, kind="stable")[:n]
     overall = float(y.mean())
     return float(y[top].mean() / overall) if overall > 0 else float("nan")

@@ -23,7 +23,7 @@ from ..usage.models import BillingUsageSummary
 from ..usage.projection import price_shape
 from .schemas import UpgradeSuggestion
 
-__all__ = ["Plan", "UPGRADE_AT", "plans", "suggest"]
+__all__ = ["UPGRADE_AT", "Plan", "plans", "suggest"]
 
 #: Share of a limit at which usage suggests an upgrade.
 UPGRADE_AT = 0.9
@@ -36,7 +36,7 @@ class Plan:
     key: str                               # the catalog key (or the product id)
     licensed: BillingPrice
     metered: dict[str, BillingPrice] = field(default_factory=dict)     # meter event name -> price
-    limits: dict[str, int | None] = field(default_factory=dict)        # meter or seat feature -> limit (None: unlimited)
+    limits: dict[str, int | None] = field(default_factory=dict)        # meter or seat feature -> limit (None: no cap)
 
     def cost(self, seats: int, usage: dict[str, int]) -> int:
         total = rate(price_shape(self.licensed, {}), seats).amount
@@ -119,7 +119,7 @@ def suggest(s: Session, owner_id: str, *, now: datetime, seat_feature: str = "se
     start, end = sub.current_period_start, sub.current_period_end
     seats = int(item.quantity or 1)
     used = _period_usage(s, owner_id, start)
-    projected = {m: int(math.ceil(project(v, start, end, now))) for m, v in used.items()}
+    projected = {m: math.ceil(project(v, start, end, now)) for m, v in used.items()}
     reasons = []
     for meter, limit in current.limits.items():
         if meter != seat_feature and limit and used.get(meter, 0) >= UPGRADE_AT * limit:

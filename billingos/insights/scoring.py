@@ -68,7 +68,7 @@ def store(s: Session, snap: Snapshot, risk: Sequence[float], words: Sequence[lis
                                                                                       strict=True)},
                      "episode_since": since})
     for lo in range(0, len(rows), CHUNK):
-        stmt = insert(t.__table__)
+        stmt = insert(t)
         stmt = stmt.on_conflict_do_update(index_elements=["owner_id"], set_={
             c: stmt.excluded[c] for c in ("score", "scored_at", "model_version", "reasons", "features",
                                           "episode_since")})

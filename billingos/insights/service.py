@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -83,10 +84,11 @@ class InsightService:
         """Train on snapshots every ``every`` from ``start`` (default: 30 days after the first subscription
         change) to ``end`` (default: 30 days ago, the last date whose outcome is known). Raises
         InsufficientDataError below ``min_customers`` customers or ``min_churn_events`` churn events."""
+        validation.integer(seed, "seed", minimum=0, maximum=2**32 - 1)
         snaps = self._snapshots(start=start, end=end, every=every, min_customers=min_customers,
                                 min_churn_events=min_churn_events)
         fitted, report = ml.evaluate(snaps, min_customers=min_customers, min_churn_events=min_churn_events,
-                                     seed=validation.integer(seed, "seed", minimum=0, maximum=2**32 - 1))
+                                     seed=seed)
         now = self._ctx.now()
         with self._ctx.transaction() as s:
             row = BillingChurnModel(created_at=now, algorithm=fitted.algorithm, feature_names=fitted.names,
@@ -100,6 +102,8 @@ class InsightService:
         validation.timedelta_(every, "every", minimum=timedelta(days=1), maximum=timedelta(days=90))
         validation.integer(min_customers, "min_customers", minimum=1, maximum=10**9)
         validation.integer(min_churn_events, "min_churn_events", minimum=1, maximum=10**9)
+        if start is not None:
+            validation.aware_datetime(start, "start")
         now = self._ctx.now()
         end = validation.aware_datetime(end, "end") if end is not None else now - HORIZON
         if end > now - HORIZON:
@@ -109,8 +113,6 @@ class InsightService:
             first = s.scalar(select(func.min(BillingSubscriptionChange.at)))
             if start is None:
                 start = (first or now) + HORIZON
-            else:
-                validation.aware_datetime(start, "start")
             if start >= end:
                 raise InsufficientDataError(f"No snapshot fits between {start:%Y-%m-%d} and {end:%Y-%m-%d}: there is "
                                       "too little history (snapshots need 30 days before and after them).")
@@ -198,8 +200,8 @@ class InsightService:
         if owner_ids is None:
             t = BillingSubscription
             with self._ctx.session_factory() as s:
-                owners = sorted(set(s.scalars(select(t.owner_id).where(t.owner_id.is_not(None),
-                                                                        t.status.in_(nudges.LIVE)))))
+                owners = sorted({o for o in s.scalars(select(t.owner_id).where(t.status.in_(nudges.LIVE)))
+                                 if o is not None})
         else:
             owners = [validation.owner_id(o) for o in validation.keys(owner_ids, "owner_ids")]
         out = []
@@ -254,10 +256,8 @@ class InsightService:
             return self._ctx.jobs.enqueue(s, "insights.daily", key=f"daily:{self._ctx.now():%Y-%m-%d}")
 
     def _daily_job(self, jobs: builtins.list[Any]) -> None:
-        try:
+        with contextlib.suppress(NotFoundError):     # no model trained yet: nudges still run
             self.score_churn()
-        except NotFoundError:          # no model trained yet: nudges still run
-            pass
         self.check_upgrades()
 
     def _payment_failed(self, s: Session, e: PaymentFailed) -> None:

@@ -3,9 +3,10 @@ the facts live, so it can be pointed at the analytics ledger when that lands.
 
 Every value is what was known at the snapshot date ``at`` (no leakage):
 
-- the subscription state comes from the append-only ``billing_subscription_changes`` ledger (the last row at
-  or before ``at``), never from today's ``billing_subscriptions`` row; ``cancel_at_period_end`` is not read at
-  all (it is the answer, not a predictor);
+- MRR and seats come from the analytics lane's append-only revenue ledger (``billing_subscription_ledger``:
+  the last row of each subscription at or before ``at``, its MRR already normalised and counted as
+  ANALYTICS.md says), never from today's ``billing_subscriptions`` row; ``cancel_at_period_end`` is not read
+  at all (it is the answer, not a predictor);
 - usage counts only events stamped before ``at``;
 - a failed payment is an invoice created before ``at - 1 day`` that was not paid within a day of its
   creation, decided from ``stripe_created`` and ``paid_at`` alone (``attempt_count`` is today's value and
@@ -13,28 +14,26 @@ Every value is what was known at the snapshot date ``at`` (no leakage):
 - days past due count from the oldest invoice created before ``at`` and unpaid at ``at``.
 
 The label of a snapshot row is whether the customer's MRR went to 0 within ``HORIZON`` after ``at``
-(ANALYTICS.md: churn is MRR reaching 0), read from the same ledger.
+(ANALYTICS.md: churn is MRR reaching 0), read from the same ledger. MRR sums minor units across currencies
+(the model sees a size, not money); a multi-currency host converts with its own signal if that matters.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ..catalog.models import BillingPrice
+from ..analytics.models import BillingLedgerEntry
 from ..invoices.models import BillingInvoice
-from ..pricing import rate
-from ..subscriptions.models import BillingSubscriptionChange
 from ..usage.models import BillingUsageEvent
 
-__all__ = ["BUILT_IN", "HORIZON", "Extractor", "History", "Snapshot", "monthly_factor"]
+__all__ = ["BUILT_IN", "HORIZON", "Extractor", "History", "Snapshot"]
 
 #: The label's window: churned within 30 days of the snapshot.
 HORIZON = timedelta(days=30)
@@ -43,7 +42,6 @@ LOOKBACK = timedelta(days=90)
 #: The built-in features, in the model's column order (host signals follow).
 BUILT_IN = ("usage_trend", "days_since_usage", "features_used", "failed_payments", "days_past_due",
             "downgrades", "tenure_days", "mrr", "seats")
-COUNTED = ("active", "past_due")          # statuses whose MRR counts (ANALYTICS.md)
 _DAY = 86400.0
 
 #: A host signal: ``fn(owner_ids, at)`` -> {owner_id: number}, known at ``at``; missing owners count as 0.
@@ -97,19 +95,12 @@ class History:
         return (at - first).total_seconds() / _DAY
 
 
-def monthly_factor(interval: str | None, count: int | None) -> Fraction:
-    """ANALYTICS.md's normalisation: a year is 1/12, a week 52/12, a day 365/12, divided by interval_count."""
-    per = {"month": Fraction(1), "year": Fraction(1, 12), "week": Fraction(52, 12), "day": Fraction(365, 12)}
-    return per.get(interval or "month", Fraction(1)) / max(1, count or 1)
-
-
 class Extractor:
     """Reads the feature rows of many customers at once: a handful of set-based queries per snapshot."""
 
     def __init__(self, session: Session, *, signals: Mapping[str, Signal] | None = None) -> None:
         self._s = session
         self._signals = dict(signals or {})
-        self._prices: dict[str, tuple[dict[str, Any], Fraction, bool]] | None = None
 
     @property
     def names(self) -> list[str]:
@@ -117,15 +108,17 @@ class Extractor:
 
     # --- the ledger --------------------------------------------------------------------------------
     def history(self, until: datetime) -> History:
-        """Every owner's MRR and seats at each change of any of its subscriptions, up to ``until``."""
-        c = BillingSubscriptionChange
-        stmt = (select(c.owner_id, c.subscription_stripe_id, c.at, c.status_to, c.items)
-                .where(c.owner_id.is_not(None), c.at <= until).order_by(c.owner_id, c.at, c.id))
+        """Every owner's MRR and seats after each change of any of its subscriptions, up to ``until``."""
+        e = BillingLedgerEntry
+        stmt = (select(e.owner_id, e.subscription_stripe_id, e.effective_at, e.mrr_after, e.detail)
+                .where(e.owner_id.is_not(None), e.effective_at <= until)
+                .order_by(e.owner_id, e.effective_at, e.rank, e.id))
         owners: dict[str, _Owner] = {}
         subs: dict[str, dict[str, tuple[float, int]]] = {}
-        for owner, sub, at, status, items in self._s.execute(stmt):
+        for owner, sub, at, mrr_after, detail in self._s.execute(stmt):
             mine = subs.setdefault(owner, {})
-            mine[sub] = self._value(items) if status in COUNTED else (0.0, 0)
+            paying = mrr_after > 0
+            mine[sub] = (float(mrr_after), int((detail or {}).get("quantity") or 0) if paying else 0)
             h = owners.setdefault(owner, _Owner())
             mrr, seats = sum(v[0] for v in mine.values()), sum(v[1] for v in mine.values())
             if h.times and h.times[-1] == at:
@@ -135,35 +128,6 @@ class Extractor:
                 h.mrr.append(mrr)
                 h.seats.append(seats)
         return History(owners)
-
-    def _value(self, items: Iterable[Mapping[str, Any]]) -> tuple[float, int]:
-        """(MRR in minor units, licensed seats) of a ledger row's items, rated by ``billingos.pricing``."""
-        prices = self._price_table()
-        mrr, seats = Fraction(0), 0
-        for item in items or ():
-            found = prices.get(str(item.get("price")))
-            qty = int(item.get("quantity") or 0)
-            if found is None or found[2]:             # unknown or metered: not MRR
-                continue
-            shape, factor, _ = found
-            mrr += rate(shape, qty).amount * factor
-            seats += qty
-        return float(mrr), seats
-
-    def _price_table(self) -> dict[str, tuple[dict[str, Any], Fraction, bool]]:
-        if self._prices is None:
-            p = BillingPrice
-            self._prices = {}
-            for row in self._s.execute(select(p.stripe_id, p.billing_scheme, p.unit_amount, p.unit_amount_decimal,
-                                              p.tiers_mode, p.tiers, p.transform_quantity, p.interval,
-                                              p.interval_count, p.usage_type)):
-                dec = row.unit_amount_decimal
-                shape = {"billing_scheme": row.billing_scheme, "unit_amount": row.unit_amount,
-                         "unit_amount_decimal": None if dec is None else str(dec),
-                         "tiers_mode": row.tiers_mode, "tiers": row.tiers, "transform_quantity": row.transform_quantity}
-                self._prices[row.stripe_id] = (shape, monthly_factor(row.interval, row.interval_count),
-                                               row.usage_type == "metered")
-        return self._prices
 
     # --- one snapshot ------------------------------------------------------------------------------
     def snapshot(self, history: History, at: datetime, *, labelled: bool,

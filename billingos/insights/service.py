@@ -22,10 +22,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import validation
+from ..analytics.models import BillingLedgerEntry
 from ..customers.schemas import Page
 from ..domain_events import PaymentFailed, UpgradeOpportunityDetected, UsageThresholdReached
 from ..errors import ConfigurationError, InsufficientDataError, InvalidInputError, NotFoundError
-from ..subscriptions.models import BillingSubscription, BillingSubscriptionChange
+from ..subscriptions.models import BillingSubscription
 from . import model as ml
 from . import nudges
 from .alerts import AlertStore
@@ -81,8 +82,8 @@ class InsightService:
     def train_churn_model(self, *, start: datetime | None = None, end: datetime | None = None,
                           every: timedelta = timedelta(days=7), min_customers: int = 50,
                           min_churn_events: int = 20, seed: int = 0) -> ChurnReport:
-        """Train on snapshots every ``every`` from ``start`` (default: 30 days after the first subscription
-        change) to ``end`` (default: 30 days ago, the last date whose outcome is known). Raises
+        """Train on snapshots every ``every`` from ``start`` (default: 30 days after the first ledger
+        entry) to ``end`` (default: 30 days ago, the last date whose outcome is known). Raises
         InsufficientDataError below ``min_customers`` customers or ``min_churn_events`` churn events."""
         validation.integer(seed, "seed", minimum=0, maximum=2**32 - 1)
         snaps = self._snapshots(start=start, end=end, every=every, min_customers=min_customers,
@@ -110,7 +111,7 @@ class InsightService:
             raise InvalidInputError("end must be at least 30 days ago: later snapshots have no known outcome yet.",
                                     param="end")
         with self._ctx.session_factory() as s:
-            first = s.scalar(select(func.min(BillingSubscriptionChange.at)))
+            first = s.scalar(select(func.min(BillingLedgerEntry.effective_at)))
             if start is None:
                 start = (first or now) + HORIZON
             if start >= end:

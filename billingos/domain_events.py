@@ -230,6 +230,7 @@ class ChurnRiskDetected:
     threshold: float
     reasons: tuple[str, ...]
     insight_id: int
+    mrr: int = 0            # at the score, in minor units (currencies not converted)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from ..db import BigID as ID
 __all__ = ["KINDS", "STATES", "BillingChurnModel", "BillingChurnScore", "BillingInsight"]
 
 #: What an insight is about.
-KINDS = ("churn_risk", "payment_failed", "usage_limit", "upgrade_opportunity")
+KINDS = ("churn_risk", "payment_failed", "usage_limit", "upgrade_opportunity", "cancellation_survey")
 #: new -> read -> dismissed | acted (each step records who and when).
 STATES = ("new", "read", "dismissed", "acted")
 

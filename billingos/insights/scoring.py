@@ -77,5 +77,6 @@ def store(s: Session, snap: Snapshot, risk: Sequence[float], words: Sequence[lis
         owner = snap.owners[i]
         insight = record(s, owner, risk[i], words[i])
         if insight is not None:
-            publish(s, ChurnRiskDetected(owner, risk[i], threshold, tuple(words[i]), insight))
+            mrr = round(snap.rows[i][snap.names.index("mrr")] * 100)
+            publish(s, ChurnRiskDetected(owner, risk[i], threshold, tuple(words[i]), insight, mrr))
     return ScoreRun(snap.at, version, len(rows), at_risk, tuple(snap.owners[i] for i in detected))

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from .. import validation
 from ..analytics.models import BillingLedgerEntry
 from ..customers.schemas import Page
-from ..domain_events import PaymentFailed, UpgradeOpportunityDetected, UsageThresholdReached
+from ..domain_events import DunningExhausted, PaymentFailed, UpgradeOpportunityDetected, UsageThresholdReached
 from ..errors import ConfigurationError, InsufficientDataError, InvalidInputError, NotFoundError
 from ..subscriptions.models import BillingSubscription
 from . import model as ml
@@ -52,6 +52,7 @@ class InsightService:
         self.store = AlertStore(ctx)
         ctx.events.subscribe_in_transaction(PaymentFailed, self._payment_failed)
         ctx.events.subscribe_in_transaction(UsageThresholdReached, self._usage_limit)
+        ctx.events.subscribe_in_transaction(DunningExhausted, self._cancellation_survey)
         ctx.jobs.define("insights.daily", self._daily_job, max_attempts=3, base_delay=timedelta(minutes=10))
         ctx.jobs.define("insights.nudge", self._nudge_job, max_attempts=5)
         ctx.tasks.every("insights.daily", timedelta(hours=24), self.enqueue_daily)
@@ -224,8 +225,8 @@ class InsightService:
                since: datetime | None = None, until: datetime | None = None, limit: int = 50,
                after: str | None = None) -> Page[Insight]:
         """Insights newest first, filtered by ``kind`` (churn_risk, payment_failed, usage_limit,
-        upgrade_opportunity), owner, ``state`` (new, read, dismissed, acted) and creation time. Keyset pages:
-        pass ``next_cursor`` as ``after``."""
+        upgrade_opportunity, cancellation_survey), owner, ``state`` (new, read, dismissed, acted) and creation
+        time. Keyset pages: pass ``next_cursor`` as ``after``."""
         return self.store.list(kind=kind, owner_id=owner_id, state=state, since=since, until=until, limit=limit,
                                after=after)
 
@@ -274,6 +275,20 @@ class InsightService:
                                 "attempt_count": e.attempt_count,
                                 "next_payment_attempt": e.next_payment_attempt.isoformat()
                                 if e.next_payment_attempt else None})
+
+    def _cancellation_survey(self, s: Session, e: DunningExhausted) -> None:
+        """Dunning canceled a subscription: ask the customer why (an involuntary churn worth a call)."""
+        case = e.case
+        if e.outcome != "canceled" or case.owner_id is None:
+            return
+        self.store.record(s, kind="cancellation_survey", owner_id=case.owner_id,
+                          dedupe_key=f"cancellation_survey:{case.invoice_id}",
+                          message=f"Subscription {case.subscription_id} was canceled after {case.retries_done} failed "
+                                  f"payment retries ({case.amount_due / 100:,.2f} {case.currency.upper()} unpaid): "
+                                  "ask the customer why and whether a new card would bring them back.",
+                          data={"subscription": case.subscription_id, "invoice": case.invoice_id,
+                                "amount_due": case.amount_due, "currency": case.currency,
+                                "retries_done": case.retries_done, "last_decline_code": case.last_decline_code})
 
     def _usage_limit(self, s: Session, e: UsageThresholdReached) -> None:
         if e.threshold >= nudges.UPGRADE_AT * 100:      # look for an upgrade after the commit, durably

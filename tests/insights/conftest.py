@@ -35,6 +35,7 @@ CATALOG: dict[str, Any] = {
 @pytest.fixture
 def shop(billing: Billing) -> Billing:
     billing.testing.connect()
+    assert billing.testing.outbox.messages == []           # capture mail from the start
     billing.catalog.sync(Catalog.model_validate(CATALOG))
     return billing
 

@@ -98,3 +98,15 @@ def test_bad_parameters_are_named(shop: Billing) -> None:
     with pytest.raises(InvalidInputError) as e:
         shop.insights.configure(threshold=1.5)
     assert e.value.param == "threshold"
+
+
+def test_dunning_that_ends_in_cancellation_asks_why(shop: Billing) -> None:
+    subscribe(shop, "org_g", "basic")
+    _fail_card(shop, "org_g")
+    shop.testing.advance(days=31)
+    assert shop.insights.alerts(kind="cancellation_survey").items == []
+    shop.testing.advance(days=14)                # retries on days 3, 5 and 10 fail: dunning cancels
+    surveys = shop.insights.alerts(kind="cancellation_survey").items
+    assert [s.owner_id for s in surveys] == ["org_g"]
+    assert surveys[0].data["amount_due"] == 1000 and "canceled after" in surveys[0].message
+    assert shop.subscriptions.list("org_g")[0].status == "canceled"

@@ -20,6 +20,8 @@ from billingos.insights.model import evaluate
 from .history_db import SIZE, START, generated
 
 END = START + timedelta(days=SIZE["days"])
+#: Building the history (first run only, then cached) drives the emulator for minutes.
+pytestmark = pytest.mark.timeout(1800)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,9 @@ def history_file(request: pytest.FixtureRequest) -> Path:
 def history(history_file: Path, tmp_path: Path) -> Iterator[Billing]:
     db = tmp_path / "history.db"
     shutil.copy(history_file, db)
-    billing = Billing(database_url=f"sqlite:///{db}", stripe_emulator=True, clock=FrozenClock(END))
+    billing = Billing(database_url=f"sqlite:///{db}", stripe_emulator=True, clock=FrozenClock(END),
+                      merchant_email="ops@shop.example")
+    assert billing.testing.outbox.messages == []           # capture mail from the start
     yield billing
     billing.close()
 
@@ -93,6 +97,9 @@ def test_scoring_stores_reasons_and_fires_once_per_episode(history: Billing) -> 
     assert sorted(f["owner_id"] for f in fired) == sorted(t.owner_id for t in top)
     assert history.insights.score_churn().detected == ()        # the episode is still open: no new signal
     assert len(fired) == 3
+    history.testing.drain()
+    mails = history.testing.outbox.sent("churn_risk_alert", to="ops@shop.example")
+    assert len(mails) == 3 and all("risk of churning" in m.text for m in mails)
     alerts = history.insights.alerts(kind="churn_risk").items
     assert sorted(a.owner_id for a in alerts) == sorted(t.owner_id for t in top)
     assert all(a.message.startswith("Churn risk") for a in alerts)

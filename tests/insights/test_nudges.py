@@ -37,6 +37,8 @@ def test_ninety_percent_of_a_limit_fires_once_per_period(shop: Billing, captured
     assert (sg.current_amount, sg.suggested_amount) == (costs["basic"], costs["pro"])
     assert set(sg.reasons) == {"usage_90", "cheaper_plan"}
     assert sg.suggested_price == "pro_monthly"
+    mails = shop.testing.outbox.sent("upgrade_suggestion", to="org_a@b.co")
+    assert len(mails) == 1 and "On pro you would pay" in mails[0].text
 
     shop.usage.track("org_a", "api_calls", 300, "u3")           # 105%: same period, no second nudge
     shop.insights.check_upgrades()                              # nor from the daily check

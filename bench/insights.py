@@ -144,7 +144,7 @@ def extract(billing: Billing, at: datetime) -> int:
         return len(ex.snapshot(ex.history(at), at, labelled=False).rows)
 
 
-def best_of(fn: Any, rounds: int = 3) -> float:
+def best_of(fn: Any, rounds: int = 2) -> float:
     times = []
     for _ in range(rounds):
         t = time.perf_counter()

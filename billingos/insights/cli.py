@@ -11,6 +11,7 @@ __all__ = ["add_commands"]
 
 def add_commands(subparsers: Any) -> None:
     """Add the ``insights`` command group to the main ``billingos`` parser's subparsers."""
+    from ..cli import add_settings
     group = subparsers.add_parser("insights", help="churn prediction and alerts")
     sub = group.add_subparsers(dest="insights_command", required=True)
     ev = sub.add_parser("evaluate", help="train the churn model on a time split and print its report",
@@ -25,7 +26,7 @@ def add_commands(subparsers: Any) -> None:
     ev.add_argument("--min-customers", type=int, default=50)
     ev.add_argument("--min-churn-events", type=int, default=20)
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
-    ev.add_argument("--database-url")
+    add_settings(ev)
     ev.set_defaults(func=_evaluate)
 
 

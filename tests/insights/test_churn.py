@@ -130,11 +130,11 @@ def test_the_command_line_prints_the_report(history_file: Path, tmp_path: Path,
     db = tmp_path / "cli.db"
     shutil.copy(history_file, db)
     end = (END - timedelta(days=30)).date().isoformat()
-    assert main(["insights", "evaluate", "--database-url", f"sqlite:///{db}", "--end", end,
+    assert main(["insights", "evaluate", "--database-url", f"sqlite:///{db}", "--stripe-emulator", "--end", end,
                  "--min-churn-events", "15"]) == 0
     out = capsys.readouterr().out
     assert "holdout ROC AUC" in out and "top-decile lift" in out and "calibration" in out
     auc = float(out.split("holdout ROC AUC ")[1].split()[0])
     assert auc >= 0.80
-    assert main(["insights", "evaluate", "--stored", "--database-url", f"sqlite:///{db}"]) == 0
+    assert main(["insights", "evaluate", "--stored", "--database-url", f"sqlite:///{db}", "--stripe-emulator"]) == 0
     assert f"holdout ROC AUC {auc:.3f}" in capsys.readouterr().out

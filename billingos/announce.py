@@ -13,6 +13,7 @@ from . import signals
 from .domain_events import (
     CancellationRequested,
     CatalogSynced,
+    ChurnRiskDetected,
     CustomerSynced,
     DunningExhausted,
     EntitlementsChanged,
@@ -25,6 +26,7 @@ from .domain_events import (
     ScheduledChangeMoved,
     SubscriptionSynced,
     TrialWillEnd,
+    UpgradeOpportunityDetected,
     UsageThresholdReached,
     WebhookDeadLettered,
 )
@@ -71,6 +73,11 @@ def announce_signals(bus: EventBus, sender: object) -> None:
         period_start=e.period_start, period_end=e.period_end))
     on(WebhookDeadLettered, lambda e: signals.webhook_dead_lettered.send(sender, event=e.event))
     on(ReconciliationFixed, lambda e: signals.reconciliation_fixed.send(sender, report=e.report))
+    on(ChurnRiskDetected, lambda e: signals.churn_risk_detected.send(
+        sender, owner_id=e.owner_id, score=e.score, threshold=e.threshold, reasons=list(e.reasons),
+        insight_id=e.insight_id))
+    on(UpgradeOpportunityDetected, lambda e: signals.upgrade_opportunity_detected.send(
+        sender, owner_id=e.owner_id, suggestion=e.suggestion, insight_id=e.insight_id))
 
 
 def _customer(sender: object, before: Customer | None, after: Customer) -> None:

@@ -30,6 +30,7 @@ from .customers.service import CustomerService
 from .dunning import DunningService
 from .entitlements import Check, EntitlementService
 from .errors import ConfigurationError, InvalidInputError
+from .insights import InsightService
 from .invoices.service import InvoiceService
 from .jobs import Jobs
 from .notifications import NotificationService
@@ -94,6 +95,7 @@ class Billing:
         self.api = JsonApi(ctx, api_keys=self.api_keys, services=ApiServices(
             entitlements=self.entitlements, usage=self.usage, subscriptions=self.subscriptions,
             invoices=self.invoices, customers=self.customers))
+        self.insights = InsightService(ctx)
         # Built-in syncing goes through the same public registries a host uses.
         for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements,
                        self.payment_methods):

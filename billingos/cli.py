@@ -203,6 +203,8 @@ def parser() -> argparse.ArgumentParser:
     api_keys_cli.add_commands(sub)
     from .analytics import cli as analytics_cli
     analytics_cli.add_commands(sub)
+    from .insights import cli as insights_cli
+    insights_cli.add_commands(sub)
     return p
 
 

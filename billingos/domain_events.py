@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .customers.schemas import Customer
     from .dunning.schemas import DunningCase
     from .entitlements.schemas import Grant
+    from .insights.schemas import UpgradeSuggestion
     from .invoices.schemas import Invoice
     from .reconcile.schemas import ReconcileReport
     from .subscriptions.schemas import Subscription
@@ -29,6 +30,7 @@ __all__ = [
     "ApiKeyRevoked",
     "CancellationRequested",
     "CatalogSynced",
+    "ChurnRiskDetected",
     "CustomerSynced",
     "DunningExhausted",
     "EntitlementOverrideChanged",
@@ -44,6 +46,7 @@ __all__ = [
     "SubscriptionChanged",
     "SubscriptionSynced",
     "TrialWillEnd",
+    "UpgradeOpportunityDetected",
     "UsageThresholdReached",
     "WebhookDeadLettered",
 ]
@@ -216,3 +219,24 @@ class SubscriptionChanged:
     before: Subscription
     after: Subscription
     actor: Actor
+
+
+@dataclass(frozen=True)
+class ChurnRiskDetected:
+    """A churn-risk episode opened: the calibrated risk crossed the threshold (insights)."""
+
+    owner_id: str
+    score: float
+    threshold: float
+    reasons: tuple[str, ...]
+    insight_id: int
+    mrr: int = 0            # at the score, in minor units (currencies not converted)
+
+
+@dataclass(frozen=True)
+class UpgradeOpportunityDetected:
+    """An upgrade nudge was recorded for the owner's current billing period (insights)."""
+
+    owner_id: str
+    suggestion: UpgradeSuggestion
+    insight_id: int

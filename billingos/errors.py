@@ -11,6 +11,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ForbiddenError",
+    "InsufficientDataError",
     "InvalidInputError",
     "MigrationRequiredError",
     "MissingRateError",
@@ -124,6 +125,14 @@ class ConflictError(BillingError):
 
     code = "conflict"
     status = 409
+
+
+class InsufficientDataError(BillingError):
+    """Too little history for a trustworthy answer (e.g. too few customers or churn events to train a churn
+    model); billingos says so rather than guess. ``details`` has ``have`` and ``need``."""
+
+    code = "insufficient_data"
+    status = 422
 
 
 class StripeRequestError(BillingError):

@@ -11,6 +11,7 @@ from .db import Base, metadata
 from .dunning.models import BillingDunningCase
 from .entitlements.models import BillingEntitlement, BillingEntitlementCounter, BillingEntitlementUsage
 from .freshness import BillingLock
+from .insights.models import BillingChurnModel, BillingChurnScore, BillingInsight
 from .intents import BillingIntent
 from .invoices.models import BillingInvoice
 from .jobs.models import BillingJob
@@ -33,12 +34,15 @@ __all__ = [
     "BillingApiKey",
     "BillingAuditEvent",
     "BillingCancellationFeedback",
+    "BillingChurnModel",
+    "BillingChurnScore",
     "BillingCustomer",
     "BillingDunningCase",
     "BillingEntitlement",
     "BillingEntitlementCounter",
     "BillingEntitlementUsage",
     "BillingFxRate",
+    "BillingInsight",
     "BillingIntent",
     "BillingInvoice",
     "BillingJob",

@@ -10,6 +10,7 @@ from blinker import Namespace
 
 __all__ = [
     "catalog_synced",
+    "churn_risk_detected",
     "customer_created",
     "customer_updated",
     "dunning_exhausted",
@@ -30,6 +31,7 @@ __all__ = [
     "subscription_resumed",
     "subscription_updated",
     "trial_will_end",
+    "upgrade_opportunity_detected",
     "usage_threshold_reached",
     "webhook_dead_lettered",
 ]
@@ -146,3 +148,13 @@ entitlement_revoked = namespace.signal("entitlement-revoked")
 #: kwargs: ``owner_id`` (str), ``meter`` (str, the meter's event_name), ``threshold`` (int percent),
 #: ``limit`` (int), ``used`` (int, the period's total then), ``period_start``, ``period_end`` (datetimes).
 usage_threshold_reached = namespace.signal("usage-threshold-reached")
+
+#: A customer's calibrated churn risk crossed the threshold (once per episode: it fires again only after the
+#: risk went back below the threshold). sender: Billing; kwargs: ``owner_id`` (str), ``score`` (float, 0-1),
+#: ``threshold`` (float), ``reasons`` (list of str, in words), ``insight_id`` (int).
+churn_risk_detected = namespace.signal("churn-risk-detected")
+
+#: A customer would be better served by a higher plan (usage at 90% of a limit, seats maxed out, or a
+#: projected overage that makes the higher plan cheaper); once per billing period. sender: Billing; kwargs:
+#: ``owner_id`` (str), ``suggestion`` (billingos.insights.UpgradeSuggestion), ``insight_id`` (int).
+upgrade_opportunity_detected = namespace.signal("upgrade-opportunity-detected")

@@ -151,8 +151,8 @@ class Recomputer:
             expires = sub.cancel_at if sub.cancel_at is not None else None
             if expires is not None and expires <= now:
                 continue
-            for item in sub.items:
-                for pf in pfs.get(item.product_stripe_id or "", []):
+            for product in dict.fromkeys(item.product_stripe_id or "" for item in sub.items):   # a product once,
+                for pf in pfs.get(product, []):            # however many of its prices (licensed + metered) it has
                     feature = features.get(pf.feature_key)
                     if feature is not None and not feature.active:
                         continue

@@ -24,11 +24,13 @@ from .. import validation
 from ..catalog.models import BillingMeter, BillingPrice, BillingProduct
 from ..customers.models import BillingCustomer
 from ..domain_events import (
+    ChurnRiskDetected,
     DunningExhausted,
     PaymentFailed,
     PaymentRecovered,
     PaymentRetryScheduled,
     TrialWillEnd,
+    UpgradeOpportunityDetected,
     UsageThresholdReached,
 )
 from ..errors import InvalidInputError
@@ -83,6 +85,8 @@ class NotificationService:
         on(PaymentRecovered, self._recovered)
         on(DunningExhausted, self._exhausted)
         on(UsageThresholdReached, self._usage_threshold)
+        on(UpgradeOpportunityDetected, self._upgrade_suggestion)
+        on(ChurnRiskDetected, self._churn_risk_alert)
 
     def configure(self, *, disabled: builtins.list[str] | None = None, template_dir: str | None = None) -> None:
         """``disabled``: templates never sent (e.g. ``["usage_threshold"]``). ``template_dir``: a folder whose
@@ -235,6 +239,28 @@ class NotificationService:
         ctx.update(outcome=e.outcome, attempts=e.case.retries_done + 1)
         self._to_customer(session, "dunning_exhausted", f"dunning_exhausted:{e.case.invoice_id}", ctx,
                           customer=e.case.customer_id, action_url=url if e.outcome == "unpaid" else None)
+
+    def _upgrade_suggestion(self, session: Session, e: UpgradeOpportunityDetected) -> None:
+        sg = e.suggestion
+        why = {"usage_90": "You have used 90% of a limit of your plan.", "seats_maxed": "Every seat of your plan "
+               "is taken.", "cheaper_plan": "At your current usage, a higher plan would cost you less."}
+        ctx = {"reason": " ".join(why[r] for r in sg.reasons if r in why), "suggested_plan": sg.suggested_plan,
+               "suggested_amount": sg.suggested_amount, "current_amount": sg.current_amount,
+               "savings": max(0, sg.saving), "currency": sg.currency}
+        key = f"upgrade_suggestion:{e.owner_id}:{int(sg.period_start.timestamp())}"
+        self._to_customer(session, "upgrade_suggestion", key[:255], ctx, owner_id=e.owner_id)
+
+    def _churn_risk_alert(self, session: Session, e: ChurnRiskDetected) -> None:
+        """To the merchant (``merchant_email``), once per risk episode."""
+        to = self._ctx.config.merchant_email
+        if not to or "churn_risk_alert" in self.disabled:
+            return
+        row = session.scalar(select(BillingCustomer).where(BillingCustomer.owner_id == e.owner_id))
+        ctx = {"customer_email": (row.email if row is not None else None) or e.owner_id, "risk": e.score,
+               "reasons": list(e.reasons), "mrr": e.mrr, "currency": (row.currency if row is not None else None)
+               or self._ctx.config.default_currency, "customer_name": row.name if row is not None else None,
+               "action_url": None}
+        self.enqueue(session, "churn_risk_alert", to=to, context=ctx, key=f"churn_risk_alert:{e.insight_id}")
 
     def _usage_threshold(self, session: Session, e: UsageThresholdReached) -> None:
         meter = session.scalar(select(BillingMeter.display_name).where(BillingMeter.event_name == e.meter))

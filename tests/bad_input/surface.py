@@ -279,6 +279,10 @@ BY_NAME: dict[str, Param] = {
     "actor": _lit(ACTOR, None),
     "key_id": _p(API_KEY_ID, "api_key"),
     "actor_kind": _lit(_enum(), "admin"),
+    # billing.insights (branch churn)
+    "insight_id": _p(_int(1), "insight"),
+    "by": _lit(TEXT, "ann@shop.example"),
+    "owner_ids": _lit(Kind("list of owner ids", lambda v: k.key_lists()), ["org_sweep"]),
 }
 
 #: By ``"service.method"`` and name, where a name means something else in that function.
@@ -317,6 +321,9 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("notifications.*", "context"): _lit(Kind("email context", lambda v: [
         *k.json_objects(), ("missing keys", {"amount": 1}), ("none", None)]),
         {"amount": 3000, "currency": "usd", "invoice_number": "A-1"}),
+    ("insights.*", "kind"): _lit(_enum(), "usage_limit"),
+    ("insights.*", "state"): _lit(_enum(), "new"),
+    ("insights.add_signal", "name"): _lit(TEXT, "logins"),
 }
 
 #: Arguments a call needs besides the swept one (world attributes), by function.

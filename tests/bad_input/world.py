@@ -48,6 +48,7 @@ class World:
     other_usage_key: str = "sweep-usage-other-1"
     cursor: str = ""
     api_key: str = ""
+    insight: int = 0
     catalog_path: str = ""
     catalog: dict[str, Any] = field(default_factory=lambda: CATALOG)
     tables: list[str] = field(default_factory=list)
@@ -148,6 +149,9 @@ def build(engine: Engine, tmp: Path) -> World:
     body, headers = w.signed()
     w.event_id = billing.webhooks.receive(body, headers).event_id
     w.api_key = billing.api_keys.create("sweep", ["billing:read"], owner_id=w.owner).key.id
+    with billing.transaction() as s:
+        w.insight = billing.insights.store.record(s, kind="usage_limit", owner_id=w.owner, dedupe_key="sweep",
+                                                  message="api_calls reached 80% of its limit.", data={}) or 0
     page = billing.customers.list(limit=1)
     w.cursor = page.next_cursor or ""
     path = tmp / "catalog.yaml"

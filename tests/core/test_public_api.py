@@ -15,6 +15,7 @@ EXPECTED = {
     # issue 12 (docs/api.md, docs/audit.md): API keys, the audit log's actor and entries, the API's errors
     "Actor", "ApiKey", "CreatedApiKey", "AuditEvent", "UnauthenticatedError", "ForbiddenError", "RateLimitedError",
     "MissingRateError",
+    "InsufficientDataError",
 }
 
 
@@ -34,7 +35,7 @@ def test_signals_are_documented_and_past_tense() -> None:
         assert sig.name.endswith(("-created", "-updated", "-synced", "-canceled", "-paid", "-failed",
                                   "-reached", "-granted", "-revoked", "-renewed", "-activated", "-paused",
                                   "-resumed", "-ended", "-succeeded", "-fixed", "-due", "-lettered", "-end",
-                                  "-requested", "-scheduled", "-recovered", "-exhausted")), sig.name
+                                  "-requested", "-scheduled", "-recovered", "-exhausted", "-detected")), sig.name
         assert f"\n{name} = " in source
         before = source.split(f"\n{name} = ")[0].rstrip().splitlines()[-1]
         assert before.startswith("#:"), f"signal {name} needs a #: comment giving sender and kwargs"

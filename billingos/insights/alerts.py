@@ -1,0 +1,177 @@
+"""The alerts and insights store: record once, list with filters (keyset pagination, newest first), mark
+read, dismissed or acted on (who and when), export to CSV."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from .. import validation
+from ..customers.schemas import Page
+from ..errors import ConflictError, InvalidInputError, NotFoundError
+from .models import KINDS, STATES, BillingInsight
+from .schemas import Insight
+
+if TYPE_CHECKING:
+    from ..context import Context
+
+__all__ = ["AlertStore"]
+
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,40}")
+CSV_COLUMNS = ("id", "created_at", "kind", "owner_id", "state", "message", "read_at", "read_by", "dismissed_at",
+               "dismissed_by", "acted_at", "acted_by", "note", "data")
+#: Which states each mark moves from: a dismissed or acted-on insight is settled.
+_FROM = {"read": ("new",), "dismissed": ("new", "read"), "acted": ("new", "read")}
+
+
+class AlertStore:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def record(self, session: Session, *, kind: str, owner_id: str, dedupe_key: str, message: str,
+               data: dict[str, Any]) -> int | None:
+        """Store an insight in ``session``'s transaction; None when ``dedupe_key`` was recorded before."""
+        t = BillingInsight
+        values = {"kind": kind, "owner_id": owner_id, "dedupe_key": dedupe_key[:255], "message": message,
+                  "data": data, "state": "new", "created_at": self._ctx.now()}
+        dialect = session.get_bind().dialect.name
+        if dialect in ("postgresql", "sqlite"):
+            from sqlalchemy.dialects import postgresql, sqlite
+            stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t).values(**values)
+            found = session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(t.id)).first()
+            return None if found is None else int(found[0])
+        if session.scalar(select(t.id).where(t.dedupe_key == values["dedupe_key"])) is not None:  # pragma: no cover
+            return None
+        return int(session.execute(insert(t).values(**values).returning(t.id)).scalar_one())  # pragma: no cover
+
+    # --- reading ----------------------------------------------------------------------------------
+    def list(self, *, kind: str | None = None, owner_id: str | None = None, state: str | None = None,
+             since: datetime | None = None, until: datetime | None = None, limit: int = 50,
+             after: str | None = None) -> Page[Insight]:
+        validation.limit(limit, maximum=1000)
+        stmt = self._query(kind=kind, owner_id=owner_id, state=state, since=since, until=until)
+        start = _decode(after)
+        if start is not None:
+            stmt = stmt.where(BillingInsight.id < start)
+        with self._ctx.session_factory() as s:
+            rows = list(s.scalars(stmt.limit(limit + 1)))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page[Insight](items=[Insight.from_row(r) for r in rows],
+                             next_cursor=_encode(rows[-1].id) if more else None)
+
+    def get(self, insight_id: int) -> Insight:
+        validation.integer(insight_id, "insight_id", minimum=1, maximum=2**63 - 1)
+        with self._ctx.session_factory() as s:
+            row = s.get(BillingInsight, insight_id)
+        if row is None:
+            raise NotFoundError(f"No insight {insight_id}.", param="insight_id")
+        return Insight.from_row(row)
+
+    def unread(self, *, kind: str | None = None) -> int:
+        from sqlalchemy import func
+        stmt = select(func.count()).select_from(BillingInsight).where(BillingInsight.state == "new")
+        if kind is not None:
+            stmt = stmt.where(BillingInsight.kind == validation.choice(kind, "kind", KINDS))
+        with self._ctx.session_factory() as s:
+            return int(s.scalar(stmt) or 0)
+
+    def export_csv(self, *, kind: str | None = None, owner_id: str | None = None, state: str | None = None,
+                   since: datetime | None = None, until: datetime | None = None) -> str:
+        """Every insight the filters match, newest first, as CSV text (``data`` as a JSON column)."""
+        return "".join(self.iter_csv(kind=kind, owner_id=owner_id, state=state, since=since, until=until))
+
+    def iter_csv(self, *, kind: str | None = None, owner_id: str | None = None, state: str | None = None,
+                 since: datetime | None = None, until: datetime | None = None) -> Iterator[str]:
+        stmt = self._query(kind=kind, owner_id=owner_id, state=state, since=since, until=until)
+        buf = io.StringIO()
+        out = csv.writer(buf)
+        out.writerow(CSV_COLUMNS)
+        with self._ctx.session_factory() as s:
+            for row in s.scalars(stmt.execution_options(yield_per=1000)):
+                out.writerow([_cell(getattr(row, c)) if c != "data" else json.dumps(row.data, sort_keys=True)
+                              for c in CSV_COLUMNS])
+                if buf.tell() > 65536:
+                    yield buf.getvalue()
+                    buf.seek(0)
+                    buf.truncate()
+        yield buf.getvalue()
+
+    def _query(self, *, kind: Any, owner_id: Any, state: Any, since: Any, until: Any) -> Any:
+        t = BillingInsight
+        stmt = select(t).order_by(t.id.desc())
+        if kind is not None:
+            stmt = stmt.where(t.kind == validation.choice(kind, "kind", KINDS))
+        if owner_id is not None:
+            stmt = stmt.where(t.owner_id == validation.owner_id(owner_id))
+        if state is not None:
+            stmt = stmt.where(t.state == validation.choice(state, "state", STATES))
+        if since is not None:
+            stmt = stmt.where(t.created_at >= validation.aware_datetime(since, "since"))
+        if until is not None:
+            stmt = stmt.where(t.created_at < validation.aware_datetime(until, "until"))
+        if since is not None and until is not None and until <= since:
+            raise InvalidInputError("until must be after since.", param="until")
+        return stmt
+
+    # --- marking ----------------------------------------------------------------------------------
+    def mark(self, insight_id: int, state: str, *, by: str, note: str | None = None) -> Insight:
+        """Move an insight to ``read``, ``dismissed`` or ``acted``, recording ``by`` (who) and when. Marking it
+        again in the same state changes nothing; a settled (dismissed or acted) insight cannot move back."""
+        validation.integer(insight_id, "insight_id", minimum=1, maximum=2**63 - 1)
+        validation.choice(state, "state", tuple(_FROM))
+        who = validation.text(by, "by", max_length=255, required=True)
+        note = validation.text(note, "note", max_length=2000, multiline=True)
+        t = BillingInsight
+        with self._ctx.transaction() as s:
+            row = s.get(t, insight_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"No insight {insight_id}.", param="insight_id")
+            if row.state == state:
+                return Insight.from_row(row)
+            if row.state not in _FROM[state]:
+                raise ConflictError(f"Insight {insight_id} is already {row.state}; it cannot be marked {state}.",
+                                    param="state")
+            values: dict[str, Any] = {"state": state, f"{state}_at": self._ctx.now(), f"{state}_by": who}
+            if note is not None:
+                values["note"] = note
+            if state != "read" and row.read_at is None:     # settling an unread insight reads it too
+                values.update(read_at=values[f"{state}_at"], read_by=who)
+            s.execute(update(t).where(t.id == insight_id).values(**values))
+            s.refresh(row)
+            return Insight.from_row(row)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _encode(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"i:{row_id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: Any) -> int | None:
+    if cursor is None:
+        return None
+    if not isinstance(cursor, str) or not _CURSOR.fullmatch(cursor):
+        raise InvalidInputError(f"after must be the next_cursor of a previous page, got {validation.echo(cursor)}.",
+                                param="after")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("i:") or not raw[2:].isdigit() or len(raw) > 21:
+            raise ValueError
+        return int(raw[2:])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInputError(f"after={validation.echo(cursor)} is not a cursor from a previous page.",
+                                param="after") from None

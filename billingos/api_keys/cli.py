@@ -49,7 +49,7 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    from ..cli import add_settings   # the key's mode (live or test) follows the Stripe key in use
+    from ..cli import add_settings  # the key's mode (live or test) follows the Stripe key in use
     keys = sub.add_parser("api-keys", help="API keys for the JSON API").add_subparsers(dest="keys_command",
                                                                                         required=True)
     create = keys.add_parser("create", help="create a key and print its secret once")

@@ -7,13 +7,17 @@ carries it: a service that records an audit entry takes ``actor=`` and passes it
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from .errors import InvalidInputError
 
-__all__ = ["SYSTEM", "Actor", "ActorKind", "parse_actor"]
+__all__ = ["SYSTEM", "Actor", "ActorKind", "parse_actor", "request_id_from"]
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 ActorKind = Literal["admin", "owner", "api_key", "system"]
 
@@ -56,3 +60,8 @@ def parse_actor(actor: Any) -> Actor:
         raise InvalidInputError(f"actor must be a billingos.Actor (who did this), got {validation.echo(actor)}.",
                                 param="actor")
     return actor
+
+
+def request_id_from(given: str | None) -> str:
+    """The request id an HTTP request names (its ``X-Request-ID`` header when well formed), else a new one."""
+    return given if isinstance(given, str) and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex

@@ -156,7 +156,9 @@ def _page_endpoint(pages: Pages, name: str, owner_dep: Any) -> Callable[..., Any
                             body=await _read_limited(request, MAX_FORM) if request.method == "POST" else b"",
                             cookies=request.cookies, owner_id=owner_id, secure=request.url.scheme == "https",
                             origin=f"{request.url.scheme}://{request.url.netloc}",
-                            path=request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+                            path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                            client_address=request.client.host if request.client else None,
+                            request_id=request.headers.get("x-request-id"))
         return _response(await run_in_threadpool(pages.handle, name, incoming))
 
     page.__name__ = f"billingos_{name.replace('.', '_')}"

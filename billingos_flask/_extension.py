@@ -176,7 +176,8 @@ class BillingOS:
                             body=_body() if request.method == "POST" else b"",
                             cookies=request.cookies, owner_id=owner, secure=request.is_secure,
                             path=request.script_root + request.full_path.rstrip("?"),
-                            origin=request.host_url.rstrip("/"))
+                            origin=request.host_url.rstrip("/"), client_address=request.remote_addr,
+                            request_id=request.headers.get("X-Request-ID"))
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         return _response(self._pages[app].handle(_route, incoming))
 

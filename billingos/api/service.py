@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..actor import Actor
+from ..actor import Actor, request_id_from
 from ..api_keys import ApiKey
 from ..context import Context
 from ..errors import (
@@ -37,7 +36,6 @@ log = logging.getLogger("billingos.api")
 MAX_BODY = 1_000_000
 JSON = "application/json"
 PROBLEM = "application/problem+json"
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _BEARER = re.compile(r"Bearer ([\x21-\x7e]{1,200})")
 
 
@@ -84,7 +82,7 @@ class JsonApi:
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """Answer one request; never raises (every failure is a problem document)."""
-        request_id = _request_id(request.headers.get("x-request-id"))
+        request_id = request_id_from(request.headers.get("x-request-id"))
         headers = {"X-Request-ID": request_id, "Cache-Control": "no-store"}
         try:
             op = self._route(request)
@@ -110,7 +108,7 @@ class JsonApi:
 
     def actor(self, key: ApiKey, request: ApiRequest) -> Actor:
         """The audit log's ``Actor`` for a request made with ``key``."""
-        return Actor(kind="api_key", id=key.id, request_id=_request_id(request.headers.get("x-request-id")),
+        return Actor(kind="api_key", id=key.id, request_id=request_id_from(request.headers.get("x-request-id")),
                      client_address=(request.client_address or None))
 
     def _route(self, request: ApiRequest) -> Operation:
@@ -149,10 +147,6 @@ class BodyTooLarge(InvalidInputError):
 
 class InternalError(BillingError):
     code, status = "internal_error", 500
-
-
-def _request_id(given: str | None) -> str:
-    return given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def _limited(d: Decision) -> RateLimitedError:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode
 
+from ..actor import Actor, ActorKind, request_id_from
 from ..errors import BillingError, InvalidInputError, NotFoundError
 from .formatting import Formatter
 from .results import File, LoginRequired, Redirect, Render, Result
@@ -58,6 +59,8 @@ class Incoming:
     path: str = "/"                     # the full path asked for (for the login redirect's next)
     secure: bool = False                # https: cookies get Secure
     origin: str = ""                    # "https://app.example.com": for the absolute URLs Stripe wants
+    client_address: str | None = None   # the peer's address, for the audit log
+    request_id: str | None = None       # the X-Request-ID header as sent (checked by ctx.actor())
 
 
 @dataclass
@@ -83,6 +86,7 @@ class PageContext:
         self.csrf_token = csrf_token
         self.origin = incoming.origin
         self._owner = incoming.owner_id
+        self._client, self._request_id = incoming.client_address, incoming.request_id
 
     @property
     def owner_id(self) -> str:
@@ -94,6 +98,12 @@ class PageContext:
 
     def url(self, name: str, /, **params: Any) -> str:
         return self.pages.url(name, **params)
+
+    def actor(self, kind: ActorKind = "owner", id: str | None = None) -> Actor:
+        """Who the audit log names for this request's action (the signed-in owner by default), with the
+        request id and the client's address."""
+        return Actor(kind=kind, id=self.owner_id if id is None and kind == "owner" else id,
+                     request_id=request_id_from(self._request_id), client_address=self._client or None)
 
     def return_url(self, value: str | None, default: str) -> str:
         """``value`` when it is a safe place to send the customer back to, else ``default``."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ...actor import Actor
 from ...errors import BillingError, ConflictError, InvalidInputError
 from ...subscriptions.feedback import FEEDBACK
 from ..results import Redirect, Render, Result
@@ -111,7 +110,7 @@ def change(ctx: PageContext) -> Result:
     proration = _proration(option, sub, billing)
     stamp = _stamp(ctx.form.get("stamp"), billing.now()) if proration != "at_period_end" else None
     billing.subscriptions.change(sub, price=option.price, proration=proration, proration_date=stamp,
-                                 promotion_code=code["id"] if code else None, actor=_owner(ctx))
+                                 promotion_code=code["id"] if code else None, actor=ctx.actor())
     return Redirect(ctx.url("portal.overview", done="scheduled" if proration == "at_period_end" else "changed"))
 
 
@@ -130,7 +129,7 @@ def cancel(ctx: PageContext) -> Result:
     comment = (ctx.form.get("comment") or "").strip() or None
     try:
         ctx.billing.subscriptions.cancel(sub, at_period_end=when == "period_end", feedback=feedback,
-                                         comment=comment, actor=_owner(ctx))
+                                         comment=comment, actor=ctx.actor())
     except InvalidInputError as err:
         return Render("portal/cancel.html", {"title": "Cancel your plan", "nav": "overview", "subscription": sub,
                                              "reasons": FEEDBACK, "error": str(err)}, 400)
@@ -139,13 +138,8 @@ def cancel(ctx: PageContext) -> Result:
 
 def resume(ctx: PageContext) -> Result:
     sub = live_subscription(ctx.billing, ctx.owner_id)
-    ctx.billing.subscriptions.resume(sub, actor=_owner(ctx))
+    ctx.billing.subscriptions.resume(sub, actor=ctx.actor())
     return Redirect(ctx.url("portal.overview", done="resumed"))
-
-
-def _owner(ctx: PageContext) -> Actor:
-    """Who the audit log names for a portal action: the signed-in owner."""
-    return Actor(kind="owner", id=ctx.owner_id)
 
 
 def _proration(option: PlanOption, sub: Any, billing: Any) -> Proration:

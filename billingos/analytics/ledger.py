@@ -61,8 +61,6 @@ class LedgerWriter:
         before_state = _as_state(before, level)
         if before_state is not None and before_state.key == state.key:
             return None
-        if before_state is None and state.mrr == 0 and state.status in ("canceled", "incomplete_expired"):
-            return None         # a subscription that never counted and is already over: nothing to post
         following = self._next(session, sub_id, (at, rank))
         reached = _as_state(following, following.mrr_after) if following is not None else None
         if following is not None and following.effective_at == at and reached is not None and reached.key == state.key:
@@ -125,6 +123,8 @@ def _as_state(row: L | None, level: int) -> SubState | None:
 def _cause(before: SubState | None, after: SubState) -> str:
     """Why the state changed, as a founder would name it."""
     if before is None or before.status == "none":
+        if after.status in ("canceled", "incomplete_expired"):
+            return "canceled"
         return "new" if after.mrr > 0 else ("trial_started" if after.status == "trialing" else "created")
     b, a = before.status, after.status
     if b != a:

@@ -93,3 +93,33 @@ def test_trial_conversion_and_series_with_previous_period(
     csv_text = billing.analytics.export("new", date(2026, 1, 1), date(2026, 2, 1), interval="week")
     assert csv_text.splitlines()[0] == "start,end,new,previous"
     assert csv_text.splitlines()[4].split(",")[2:] == ["100.00", "0.00"]
+
+
+def test_failed_payment_recovery_rate(billing: Billing, shop: dict[str, str], subscribe: Callable[..., Any],
+                                      kit: Any) -> None:
+    sc = billing.stripe.v1
+    saved, lost = subscribe(shop["monthly_100"]), subscribe(shop["weekly_10"])
+    for sub in (saved, lost):
+        fail = sc.payment_methods.attach("pm_card_chargeCustomerFail", params={"customer": sub.customer})
+        sc.customers.update(sub.customer, params={"invoice_settings": {"default_payment_method": fail.id}})
+    kit.advance(days=7)                                   # the weekly renewal fails (Jan 22)
+    kit.advance(days=25)                                  # the monthly one too (Feb 15)
+    good = sc.payment_methods.attach("pm_card_visa", params={"customer": saved.customer})
+    sc.customers.update(saved.customer, params={"invoice_settings": {"default_payment_method": good.id}})
+    failed = [i for i in sc.invoices.list(params={"customer": saved.customer}).data if i.status == "open"]
+    sc.invoices.pay(failed[0].id)                          # recovered
+    start, end = date(2026, 1, 16), date(2026, 3, 1)
+    assert billing.analytics.recovery_rate(start, end) == Decimal(0)   # the recovered one's window is open
+    kit.advance(days=12)
+
+    def counted(i: Any) -> bool:           # the rule, restated: window closed, failed at least once
+        closed = i.created <= int(billing.now().timestamp()) - 10 * 86400
+        in_range = 1768521600 <= i.created < 1772323200                 # Jan 16 .. Mar 1, 2026
+        return closed and in_range and i.amount_due > 0 and (i.attempt_count > 1 if i.status == "paid"
+                                                              else i.attempt_count >= 1)
+    invoices = [i for s in (saved, lost) for i in sc.invoices.list(params={"customer": s.customer}).data
+                if counted(i)]
+    recovered = sum(i.amount_due for i in invoices if i.status == "paid")
+    assert recovered == 10000
+    expected = (Decimal(recovered) / sum(i.amount_due for i in invoices)).quantize(Decimal("0.000001"))
+    assert billing.analytics.recovery_rate(start, end) == expected and Decimal(0) < expected < Decimal(1)

@@ -22,6 +22,10 @@ def test_check_value_12500_dollars(billing: Billing, shop: dict[str, str], subsc
     assert billing.analytics.active_subscribers() == 150
     again = billing.analytics.backfill()
     assert again.rows_written == 0 and billing.analytics.mrr() == Money(1_250_000, "usd")
+    stages: list[str] = []
+    rebuilt = billing.analytics.backfill(7, rebuild=True, progress=lambda stage, done: stages.append(stage))
+    assert rebuilt.rows_written == report.rows_written and billing.analytics.mrr() == Money(1_250_000, "usd")
+    assert {"events", "subscriptions"} <= set(stages)
 
 
 def test_check_value_through_webhooks(billing: Billing, shop: dict[str, str], subscribe: Callable[..., Any],

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from . import validation
+from .admin import AdminService
 from .analytics.service import AnalyticsService
 from .announce import announce_signals
 from .api import JsonApi
@@ -35,6 +36,7 @@ from .jobs import Jobs
 from .notifications import NotificationService
 from .payment_methods import PaymentMethodService
 from .reconcile import ReconcileService
+from .refunds import RefundService
 from .schema_guard import guard_schema
 from .stripe_api import build_client
 from .subscriptions.service import SubscriptionService
@@ -94,6 +96,8 @@ class Billing:
         self.api = JsonApi(ctx, api_keys=self.api_keys, services=ApiServices(
             entitlements=self.entitlements, usage=self.usage, subscriptions=self.subscriptions,
             invoices=self.invoices, customers=self.customers))
+        self.refunds = RefundService(ctx, invoices=self.invoices)
+        self.admin = AdminService(ctx)
         # Built-in syncing goes through the same public registries a host uses.
         for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements,
                        self.payment_methods):

@@ -98,7 +98,7 @@ class PageContext:
     @property
     def admin(self) -> str:
         """The admin's identity as text (what the host's admin_loader returned); AdminRequired without one."""
-        if self._admin is None:
+        if not admitted(self._admin):
             raise AdminRequired(logged_in=self._owner is not None)
         return admin_label(self._admin)
 
@@ -160,7 +160,7 @@ class Pages:
             route = self.routes[name]
             if any(not isinstance(v, str) or not _PARAM.fullmatch(v) for v in incoming.params.values()):
                 raise NotFoundError("No such page.")
-            if route.admin and incoming.admin is None:
+            if route.admin and not admitted(incoming.admin):
                 raise AdminRequired(logged_in=incoming.owner_id is not None)
             form = parse_form(incoming.body) if incoming.method == "POST" else {}
             ctx = PageContext(self, incoming, form, token)
@@ -216,6 +216,11 @@ class Pages:
         except Exception:   # a broken host template must not hide the error itself
             log.exception("billingos error page failed")
             return Outgoing(status, {"content-type": "text/plain; charset=utf-8"}, f"{title}\n{message}".encode())
+
+
+def admitted(identity: Any) -> bool:
+    """An admin_loader's answer lets someone in unless it is None, False or an empty string."""
+    return identity is not None and identity is not False and identity != ""
 
 
 def admin_label(identity: Any) -> str:

@@ -42,14 +42,14 @@ class Client:
 
     def get(self, path: str, *, headers: dict[str, str] | None = None, **query: str) -> Answer:
         h = self.headers if headers is None else headers
-        return self._wrap(self.raw.get(path, headers=h, **({"query_string": query} if self.kind == "flask"
-                                                            else {"params": query})))
+        extra = {} if not query else {"query_string": query} if self.kind == "flask" else {"params": query}
+        return self._wrap(self.raw.get(path, headers=h, **extra))
 
     def post(self, path: str, data: dict[str, str], *, headers: dict[str, str] | None = None) -> Answer:
         h = self.headers if headers is None else headers
         return self._wrap(self.raw.post(path, data=data, headers=h))
 
-    def token(self, path: str = "/billing/admin/customers") -> str:
+    def token(self, path: str = "/billing/admin/reconcile") -> str:
         page = self.get(path)
         found = _TOKEN.search(page.text)
         assert found, f"no CSRF token on {path}: {page.status} {page.text[:300]}"

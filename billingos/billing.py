@@ -97,7 +97,7 @@ class Billing:
             entitlements=self.entitlements, usage=self.usage, subscriptions=self.subscriptions,
             invoices=self.invoices, customers=self.customers))
         self.refunds = RefundService(ctx, invoices=self.invoices)
-        self.admin = AdminService(ctx)
+        self.admin = AdminService(ctx, reconcile=self.reconcile)
         # Built-in syncing goes through the same public registries a host uses.
         for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements,
                        self.payment_methods):

@@ -9,16 +9,16 @@ primary key, so a deep page costs what the first one does.
 from __future__ import annotations
 
 import base64
+import inspect
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, func, or_, select
 
 from .. import validation
 from ..customers import BillingCustomer, Customer, Page
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import BillingError, InvalidInputError, NotFoundError
 from ..invoices import BillingInvoice, Invoice
 from ..subscriptions.models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
 from ..subscriptions.schemas import Subscription
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ..context import Context
+    from ..reconcile import ReconcileService
 
 __all__ = ["CUSTOMER_STATUSES", "EXPORT_COLUMNS", "AdminService"]
 
@@ -45,8 +46,9 @@ _EXPORT_CHUNK = 500
 
 
 class AdminService:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, reconcile: ReconcileService) -> None:
         self._ctx = ctx
+        self._reconcile = reconcile
 
     # --- customers ---------------------------------------------------------------------------------
     def customers(self, *, search: str | None = None, status: str | None = None, plan: str | None = None,
@@ -167,18 +169,31 @@ class AdminService:
             return {"id": row.stripe_event_id, "type": row.type, "object_id": row.object_id, "source": row.source,
                     "created": row.stripe_created, "received_at": row.received_at, "payload": row.payload}
 
-    def record_reconcile(self, *, started_at: datetime, started_by: str, dry_run: bool, report: Any = None,
-                         error: str | None = None) -> None:
-        """Keep a reconciliation run's report (``report``: a ReconcileReport, or None when it failed)."""
-        validation.aware_datetime(started_at, "started_at")
-        by = validation.text(started_by, "started_by", max_length=120, required=True)
+    def run_reconcile(self, *, started_by: str, dry_run: bool = False) -> dict[str, Any]:
+        """Run reconciliation now and keep its report (or its error, which is raised again) with who started
+        it. ``dry_run=True`` asks the reconcile service for a dry run; one without that option refuses it."""
+        by = validation.text(started_by, "started_by", max_length=120, required=True) or ""
         validation.boolean(dry_run, "dry_run")
-        validation.text(error, "error", max_length=500, multiline=True)
-        data = report.model_dump(mode="json") if report is not None else {}
-        with self._ctx.transaction() as s:
-            s.add(BillingReconcileRun(started_at=started_at, finished_at=self._ctx.now(), started_by=by,
-                                      dry_run=dry_run, fixed=int(getattr(report, "fixed", 0) or 0), error=error,
-                                      report=data))
+        if dry_run and not self.supports_dry_run:
+            raise InvalidInputError("This reconcile service has no dry run.", param="dry_run")
+        started = self._ctx.now()
+        report, error = None, None
+        try:
+            report = self._reconcile.run(**({"dry_run": True} if dry_run else {}))
+        except BillingError as err:
+            error = str(err)[:500]
+            raise
+        finally:
+            with self._ctx.transaction() as s:
+                s.add(BillingReconcileRun(started_at=started, finished_at=self._ctx.now(), started_by=by,
+                                          dry_run=dry_run, fixed=int(getattr(report, "fixed", 0) or 0), error=error,
+                                          report=report.model_dump(mode="json") if report is not None else {}))
+        return self.reconcile_runs(limit=1)[0]
+
+    @property
+    def supports_dry_run(self) -> bool:
+        """Whether ``reconcile.run`` takes ``dry_run`` (it does once the hardening work is merged)."""
+        return "dry_run" in inspect.signature(self._reconcile.run).parameters
 
     def reconcile_runs(self, *, limit: int = 10) -> list[dict[str, Any]]:
         """The latest recorded runs, newest first."""

@@ -91,7 +91,7 @@ class RefundService:
             params["reason"] = reason
         refund = call_stripe(self._ctx.stripe.v1.refunds.create, params=params, options={
             "idempotency_key": intent_key("refund.create", invoice_id, take, left.refunded)})
-        self.refresh_invoice(invoice_id)
+        self._refresh_invoice(invoice_id)
         return Refund.from_stripe(plain(refund), invoice_id)
 
     def credit_note(self, invoice_id: str, *, amount: int, reason: str | None = None, memo: str | None = None,
@@ -125,10 +125,10 @@ class RefundService:
             params["memo"] = memo
         note = call_stripe(self._ctx.stripe.v1.credit_notes.create, params=params, options={
             "idempotency_key": intent_key("credit_note.create", invoice_id, amount, settle, left.credited)})
-        self.refresh_invoice(invoice_id)
+        self._refresh_invoice(invoice_id)
         return CreditNote.from_stripe(plain(note))
 
-    def refresh_invoice(self, invoice_id: str) -> Invoice:
+    def _refresh_invoice(self, invoice_id: str) -> Invoice:
         """Fetch the invoice and apply it locally, never over a newer state."""
         def fetch(name: str) -> dict[str, Any]:
             obj = self._invoices.fetch(name)

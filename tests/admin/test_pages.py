@@ -111,9 +111,9 @@ def test_apply_a_coupon(world: World, client: Client) -> None:
     assert client.submit(f"{A}/subscriptions/{sub}/coupon", {"coupon": "NOPE"}).status == 404
     assert client.submit(f"{A}/subscriptions/{sub}/coupon", {"coupon": ""}).status == 400
     assert client.submit(f"{A}/subscriptions/{sub}/coupon", {"coupon": "LOYAL20"}).status == 303
-    remote = world.billing.stripe.v1.subscriptions.retrieve(sub).to_dict()
-    assert [d["source"]["coupon"] if "source" in d else d["coupon"]["id"] for d in remote["discounts"]
-            if isinstance(d, dict)] or remote["discounts"]
+    remote = world.billing.stripe.v1.subscriptions.retrieve(sub, params={"expand": ["discounts"]}).to_dict()
+    coupons = [d["source"]["coupon"] if "source" in d else d["coupon"] for d in remote["discounts"]]
+    assert [c if isinstance(c, str) else c["id"] for c in coupons] == ["LOYAL20"]
 
 
 def test_grant_and_revoke_an_override(world: World, client: Client) -> None:

@@ -279,6 +279,11 @@ BY_NAME: dict[str, Param] = {
     "actor": _lit(ACTOR, None),
     "key_id": _p(API_KEY_ID, "api_key"),
     "actor_kind": _lit(_enum(), "admin"),
+    # the admin dashboard (branch admin): billing.admin reads, billing.refunds
+    "started_by": _lit(TEXT, "ops@example.com"),
+    "settle": _lit(_enum(), "refund"),
+    "memo": _lit(TEXT, "goodwill"),
+    "plan": _lit(_id("prod"), "prod_1A2b3C"),
 }
 
 #: By ``"service.method"`` and name, where a name means something else in that function.
@@ -317,6 +322,9 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("notifications.*", "context"): _lit(Kind("email context", lambda v: [
         *k.json_objects(), ("missing keys", {"amount": 1}), ("none", None)]),
         {"amount": 3000, "currency": "usd", "invoice_number": "A-1"}),
+    ("admin.*", "status"): _lit(_enum(), "active"),
+    ("admin.*", "customer"): _p(_id("cus"), "customer_id"),
+    ("refunds.*", "reason"): _lit(_enum(), "duplicate"),
 }
 
 #: Arguments a call needs besides the swept one (world attributes), by function.

@@ -3,9 +3,8 @@ one or many) and reconciliation (the last reports; run now, a dry run first wher
 
 from __future__ import annotations
 
-import inspect
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...errors import BillingError, InvalidInputError, NotFoundError
 from ..results import Redirect, Result
@@ -82,26 +81,17 @@ def replay_jobs(ctx: PageContext) -> Result:
     return Redirect(ctx.url("admin.jobs", queue=queue, done="jobs_replayed"))
 
 
-def _supports_dry_run(ctx: PageContext) -> bool:
-    return "dry_run" in inspect.signature(ctx.billing.reconcile.run).parameters
-
-
 def reconcile(ctx: PageContext) -> Result:
     return page(ctx, "reconcile.html", "reconcile", "Reconciliation", runs=ctx.billing.admin.reconcile_runs(),
-                dry_run=_supports_dry_run(ctx))
+                dry_run=ctx.billing.admin.supports_dry_run)
 
 
 def run_reconcile(ctx: PageContext) -> Result:
-    """Run now: a dry run (when the service has one) unless the admin confirmed a real run."""
-    admin, billing = ctx.admin, ctx.billing
-    dry = _supports_dry_run(ctx) and ctx.form.get("mode") != "apply"
-    options: dict[str, Any] = {"dry_run": True} if dry else {}
-    started = billing.now()
+    """Run now: a dry run (where the reconcile service has one) unless the admin chose to repair."""
+    admin, service = ctx.admin, ctx.billing.admin
     try:
-        report = billing.reconcile.run(**options)
+        service.run_reconcile(started_by=admin, dry_run=service.supports_dry_run and ctx.form.get("mode") != "apply")
     except BillingError as err:
-        billing.admin.record_reconcile(started_at=started, started_by=admin, dry_run=dry, error=str(err)[:500])
-        return page(ctx, "reconcile.html", "reconcile", "Reconciliation", 400, runs=billing.admin.reconcile_runs(),
-                    dry_run=_supports_dry_run(ctx), error=str(err))
-    billing.admin.record_reconcile(started_at=started, started_by=admin, dry_run=dry, report=report)
+        return page(ctx, "reconcile.html", "reconcile", "Reconciliation", 400, runs=service.reconcile_runs(),
+                    dry_run=service.supports_dry_run, error=str(err))
     return Redirect(ctx.url("admin.reconcile", done="reconciled"))

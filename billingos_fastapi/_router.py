@@ -82,7 +82,8 @@ def _nobody() -> None:
 
 
 def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | None = None,
-                  admin_loader: Callable[..., Any] | None = None, prefix: str = "/billing", portal_mode: str = "pages", templates: str | None = None,
+                  admin_loader: Callable[..., Any] | None = None, prefix: str = "/billing",
+                  portal_mode: str = "pages", templates: str | None = None,
                   secret_key: str | bytes | None = None, login_url: str | None = None,
                   allowed_origins: tuple[str, ...] | list[str] = (), return_url: str | None = None) -> APIRouter:
     """An APIRouter with billingos's routes. ``customer_loader`` is a dependency (it may itself use

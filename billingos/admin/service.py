@@ -9,14 +9,14 @@ primary key, so a deep page costs what the first one does.
 from __future__ import annotations
 
 import base64
-import inspect
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select
 
 from .. import validation
+from ..catalog.models import BillingPrice
 from ..customers import BillingCustomer, Customer, Page
 from ..errors import BillingError, InvalidInputError, NotFoundError
 from ..invoices import BillingInvoice, Invoice
@@ -114,7 +114,7 @@ class AdminService:
         if status == "none":
             stmt = stmt.where(~exists().where(BillingSubscription.customer_stripe_id == c.stripe_id))
             if plan is not None:
-                stmt = stmt.where(False)
+                stmt = stmt.where(false())
         elif status is not None or plan is not None:
             s, i = BillingSubscription, BillingSubscriptionItem
             cond = [s.customer_stripe_id == c.stripe_id]
@@ -169,17 +169,17 @@ class AdminService:
             return {"id": row.stripe_event_id, "type": row.type, "object_id": row.object_id, "source": row.source,
                     "created": row.stripe_created, "received_at": row.received_at, "payload": row.payload}
 
-    def run_reconcile(self, *, started_by: str, dry_run: bool = False) -> dict[str, Any]:
+    def run_reconcile(self, *, started_by: str, dry_run: bool = False, force: bool = False) -> dict[str, Any]:
         """Run reconciliation now and keep its report (or its error, which is raised again) with who started
-        it. ``dry_run=True`` asks the reconcile service for a dry run; one without that option refuses it."""
+        it. ``dry_run`` and ``force`` are the reconcile service's own (a dry run writes nothing; force removes
+        local rows past the removal guard)."""
         by = validation.text(started_by, "started_by", max_length=120, required=True) or ""
         validation.boolean(dry_run, "dry_run")
-        if dry_run and not self.supports_dry_run:
-            raise InvalidInputError("This reconcile service has no dry run.", param="dry_run")
+        validation.boolean(force, "force")
         started = self._ctx.now()
         report, error = None, None
         try:
-            report = self._reconcile.run(**({"dry_run": True} if dry_run else {}))
+            report = self._reconcile.run(dry_run=dry_run, force=force)
         except BillingError as err:
             error = str(err)[:500]
             raise
@@ -189,11 +189,6 @@ class AdminService:
                                           dry_run=dry_run, fixed=int(getattr(report, "fixed", 0) or 0), error=error,
                                           report=report.model_dump(mode="json") if report is not None else {}))
         return self.reconcile_runs(limit=1)[0]
-
-    @property
-    def supports_dry_run(self) -> bool:
-        """Whether ``reconcile.run`` takes ``dry_run`` (it does once the hardening work is merged)."""
-        return "dry_run" in inspect.signature(self._reconcile.run).parameters
 
     def reconcile_runs(self, *, limit: int = 10) -> list[dict[str, Any]]:
         """The latest recorded runs, newest first."""
@@ -221,10 +216,14 @@ class AdminService:
             about = {customer_id, *subs, *(i.stripe_id for i in invoices)}
             events = list(s.scalars(select(BillingWebhookEvent).where(BillingWebhookEvent.object_id.in_(about))
                                     .order_by(BillingWebhookEvent.id.desc()).limit(limit)))
+            prices = {str(i.get("price")) for c in changes for i in c.items or []}
+            names = {pid: str(key) for pid, key in s.execute(
+                select(BillingPrice.stripe_id, BillingPrice.lookup_key)
+                .where(BillingPrice.stripe_id.in_(prices), BillingPrice.lookup_key.is_not(None)))}
         previous: dict[str, Any] = {}
         entries = []
         for change in reversed(changes):       # oldest first, so each change is told against the one before
-            entries.append(change_entry(change, previous.get(change.subscription_stripe_id)))
+            entries.append(change_entry(change, previous.get(change.subscription_stripe_id), names))
             previous[change.subscription_stripe_id] = change
         for invoice in invoices:
             entries.extend(invoice_entries(invoice))

@@ -13,27 +13,29 @@ def _money(amount: int, currency: str | None) -> str:
     return Money(int(amount), cur).format() if cur in CURRENCY_EXPONENTS else f"{amount} {currency or ''}".strip()
 
 
-def _plans(items: list[dict[str, Any]] | None) -> str:
-    return ", ".join(f"{i.get('price')}" + (f" × {i['quantity']}" if (i.get("quantity") or 1) != 1 else "")
-                     for i in items or []) or "no items"
+def _plans(items: list[dict[str, Any]] | None, names: dict[str, str]) -> str:
+    return ", ".join(names.get(str(i.get("price")), str(i.get("price")))
+                     + (f" × {i['quantity']}" if (i.get("quantity") or 1) != 1 else "") for i in items or []) \
+        or "no items"
 
 
-def change_entry(change: Any, before: Any | None) -> TimelineEntry:
-    """One ledger row: started, status change, plan change, cancel scheduled or undone."""
+def change_entry(change: Any, before: Any | None, names: dict[str, str]) -> TimelineEntry:
+    """One ledger row: started, status change, plan change, cancel scheduled or undone. ``names``: price id ->
+    lookup key, so the entry reads "basic_monthly"."""
     if before is None:
         title = f"Subscription started ({change.status_to})" if change.status_from is None else \
             f"Subscription {change.status_from} → {change.status_to}"
     elif change.status_from != change.status_to:
         title = f"Subscription {change.status_from or 'new'} → {change.status_to}"
-    elif _plans(before.items) != _plans(change.items):
+    elif _plans(before.items, names) != _plans(change.items, names):
         title = "Plan changed"
     elif change.cancel_at_period_end != before.cancel_at_period_end:
         title = "Cancellation at period end scheduled" if change.cancel_at_period_end else "Cancellation undone"
     else:
         title = "Subscription updated"
-    detail = _plans(change.items)
-    if before is not None and _plans(before.items) != detail:
-        detail = f"{_plans(before.items)} → {detail}"
+    detail = _plans(change.items, names)
+    if before is not None and _plans(before.items, names) != detail:
+        detail = f"{_plans(before.items, names)} → {detail}"
     return TimelineEntry(at=change.at, kind="subscription", title=title, detail=detail,
                          ref=change.subscription_stripe_id)
 

@@ -212,10 +212,7 @@ class SubscriptionService:
     def apply_coupon(self, subscription: Subscription | str, coupon: str) -> Subscription:
         """Put a Stripe coupon (its id) on the subscription; it replaces the subscription's discounts."""
         validation.lookup_key(coupon, "coupon")
-        sub = self._require(subscription)
-        if sub.status in ("canceled", "incomplete_expired"):
-            raise ConflictError(f"Subscription {sub.id} has ended ({sub.status}); a coupon cannot apply.")
-        return self._update(sub, {"discounts": [{"coupon": coupon}]}, "coupon")
+        return self._update(self._require(subscription), {"discounts": [{"coupon": coupon}]}, "coupon")
 
     def cancel_scheduled_change(self, subscription: Subscription | str) -> Subscription:
         """Drop a pending ``at_period_end`` change: the subscription's schedule is released, its items stay."""

@@ -39,13 +39,15 @@ def _form(path: str) -> dict[str, str]:
 
 def test_the_route_table_is_what_both_apps_mount(world: World) -> None:
     from flask import Flask
-    from billingos_flask import BillingOS
+
     from billingos_fastapi import create_router
+    from billingos_flask import BillingOS
     app = Flask(__name__)
+    app.config["SECRET_KEY"] = "admin-tests-secret-key-0123456789"
     BillingOS(app, billing=world.billing)
     flask_rules = {(m, r.rule.replace("<", "{").replace(">", "}")) for r in app.url_map.iter_rules()
                    if r.rule.startswith("/billing/admin") for m in r.methods - {"HEAD", "OPTIONS"}}
-    router = create_router(world.billing)
+    router = create_router(world.billing, secret_key="admin-tests-secret-key-0123456789")
     fastapi_rules = {(m, r.path) for r in router.routes if r.path.startswith("/billing/admin")  # type: ignore[attr-defined]
                      for m in r.methods}  # type: ignore[attr-defined]
     ours = {(m, "/billing" + r.path) for r in admin_routes() for m in r.methods}

@@ -190,6 +190,8 @@ def test_jobs_page_and_replay_by_queue(world: World, client: Client) -> None:
 
 def test_reconcile_run_now_keeps_its_report(world: World, client: Client) -> None:
     assert "No run from this dashboard yet" in client.get(f"{A}/reconcile").text
+    assert client.submit(f"{A}/reconcile/run", {"mode": "sideways"}).status == 400
+    assert world.billing.admin.reconcile_runs() == []
     done = client.submit(f"{A}/reconcile/run", {"mode": "apply"})
     assert done.status == 303
     runs = world.billing.admin.reconcile_runs()

@@ -111,7 +111,13 @@ def test_reconcile_runs_are_kept_with_who_started_them(world: World) -> None:
     run = admin.run_reconcile(started_by="ops@example.com")
     assert run["started_by"] == "ops@example.com" and run["dry_run"] is False and run["error"] is None
     assert [r["started_at"] for r in admin.reconcile_runs()] == [run["started_at"]]
-    if not admin.supports_dry_run:
-        with pytest.raises(InvalidInputError):
-            admin.run_reconcile(started_by="ops@example.com", dry_run=True)
-        assert len(admin.reconcile_runs()) == 1
+    world.billing.emulator.webhooks.mode = "manual"       # the change reaches us only through reconciliation
+    world.billing.stripe.v1.customers.update(world.bob.id, params={"name": "Changed in Stripe"})
+    dry = admin.run_reconcile(started_by="ops@example.com", dry_run=True)
+    assert dry["dry_run"] is True and world.billing.customers.get(owner_id="org_bob").name == "Bob Broken"
+    assert len(admin.reconcile_runs()) == 2 and world.bob.id in str(dry["report"])
+    done = admin.run_reconcile(started_by="ops@example.com")
+    assert done["fixed"] + done["report"]["events_processed"] >= 1 and world.billing.customers.get(owner_id="org_bob").name == "Changed in Stripe"
+    with pytest.raises(InvalidInputError):
+        admin.run_reconcile(started_by=" ", dry_run=True)
+    assert len(admin.reconcile_runs()) == 3

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 WEBHOOK_STATUSES = ("pending", "processing", "processed", "ignored", "failed", "dead")
 JOB_STATUSES = ("pending", "running", "done", "failed", "dead")
-REPLAYABLE = ("dead", "failed", "ignored", "processed")
+REPLAYABLE = ("dead", "failed")      # in bulk; any single event can be replayed from its page
 _PICK = "pick:"          # a checkbox per row: name "pick:<id>"
 
 
@@ -35,7 +35,9 @@ def webhook(ctx: PageContext) -> Result:
         raise NotFoundError("No such event.")
     event = ctx.billing.admin.webhook_event(eid)
     job = ctx.billing.jobs.get("webhooks", eid)
-    return page(ctx, "webhook.html", "webhooks", f"Event {eid}", event=event, job=job,
+    status = None if job is None else (job.result or "processed") if job.status == "done" else \
+        {"running": "processing"}.get(job.status, job.status)      # as billing.webhooks.events() words it
+    return page(ctx, "webhook.html", "webhooks", f"Event {eid}", event=event, job=job, status=status,
                 payload=json.dumps(event["payload"], indent=2, sort_keys=True, ensure_ascii=False))
 
 
@@ -82,16 +84,18 @@ def replay_jobs(ctx: PageContext) -> Result:
 
 
 def reconcile(ctx: PageContext) -> Result:
-    return page(ctx, "reconcile.html", "reconcile", "Reconciliation", runs=ctx.billing.admin.reconcile_runs(),
-                dry_run=ctx.billing.admin.supports_dry_run)
+    return page(ctx, "reconcile.html", "reconcile", "Reconciliation", runs=ctx.billing.admin.reconcile_runs())
 
 
 def run_reconcile(ctx: PageContext) -> Result:
-    """Run now: a dry run (where the reconcile service has one) unless the admin chose to repair."""
-    admin, service = ctx.admin, ctx.billing.admin
+    """Run now: a dry run unless the admin chose to repair (``force``: past the removal guard too)."""
+    mode = ctx.form.get("mode", "dry_run")
+    if mode not in ("dry_run", "apply", "force"):
+        raise InvalidInputError("Choose a dry run, a run, or a forced run.", param="mode")
+    service = ctx.billing.admin
     try:
-        service.run_reconcile(started_by=admin, dry_run=service.supports_dry_run and ctx.form.get("mode") != "apply")
+        service.run_reconcile(started_by=ctx.admin, dry_run=mode == "dry_run", force=mode == "force")
     except BillingError as err:
         return page(ctx, "reconcile.html", "reconcile", "Reconciliation", 400, runs=service.reconcile_runs(),
-                    dry_run=service.supports_dry_run, error=str(err))
+                    error=str(err))
     return Redirect(ctx.url("admin.reconcile", done="reconciled"))

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy.orm import defer
 
 from .. import validation
 from ..catalog.models import BillingPrice
@@ -102,7 +103,8 @@ class AdminService:
     def _customer_query(self, search: str | None, status: str | None, plan: str | None,
                         delinquent: bool | None) -> Any:
         c = BillingCustomer
-        stmt = select(c).where(c.deleted_at.is_(None)).order_by(c.id.desc())
+        # the list never shows the full Stripe object (``data``): leaving it out halves the rows read
+        stmt = select(c).options(defer(c.data)).where(c.deleted_at.is_(None)).order_by(c.id.desc())
         if search is not None:
             stmt = stmt.where(_search(search))
         if status is not None:

@@ -164,18 +164,18 @@ def test_credit_note_to_the_balance_with_a_confirmation_step(world: World, clien
 
 
 def test_replay_a_dead_webhook_once_it_is_fixed(world: World, client: Client) -> None:
-    page = client.get(f"{A}/webhooks", status="dead")
+    page = client.get(f"{A}/events", status="dead")
     assert world.dead_event in page.text and "bob&#39;s CRM is down" in page.text
-    detail = client.get(f"{A}/webhooks/{world.dead_event}")
+    detail = client.get(f"{A}/events/{world.dead_event}")
     assert detail.status == 200 and "Bob Broken" in detail.text and "customer.updated" in detail.text
     world.broken["on"] = False
-    done = client.submit(f"{A}/webhooks/replay", {f"pick:{world.dead_event}": "1"})
+    done = client.submit(f"{A}/events/replay", {f"pick:{world.dead_event}": "1"})
     assert done.status == 303
     world.billing.testing.drain()
     status = {e.id: e.status for e in world.billing.webhooks.events()}
     assert status[world.dead_event] == "processed"
-    assert client.submit(f"{A}/webhooks/replay", {}).status == 400
-    assert client.submit(f"{A}/webhooks/replay", {"pick:evt_nope": "1"}).status == 404
+    assert client.submit(f"{A}/events/replay", {}).status == 400
+    assert client.submit(f"{A}/events/replay", {"pick:evt_nope": "1"}).status == 404
 
 
 def test_jobs_page_and_replay_by_queue(world: World, client: Client) -> None:

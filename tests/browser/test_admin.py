@@ -168,7 +168,7 @@ def test_an_admin_works_through_the_dashboard(world: World, tab: Any) -> None:
     page.get_by_role("button", name="Replay picked").click()
     assert "queued again" in page.get_by_role("status").inner_text()
     world.billing.testing.drain()
-    page.goto(f"/billing/admin/webhooks/{world.dead_event}")
+    page.goto(f"/billing/admin/events/{world.dead_event}")
     assert "Processed" in page.locator("hgroup").inner_text()
     check(page, "webhook")
 

@@ -17,16 +17,17 @@ from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import defer
 
 from .. import validation
-from ..catalog.models import BillingPrice
+from ..analytics.models import BillingLedgerEntry
+from ..audit.models import BillingAuditEvent
 from ..customers import BillingCustomer, Customer, Page
 from ..errors import BillingError, InvalidInputError, NotFoundError
 from ..invoices import BillingInvoice, Invoice
-from ..subscriptions.models import BillingSubscription, BillingSubscriptionChange, BillingSubscriptionItem
+from ..subscriptions.models import BillingSubscription, BillingSubscriptionItem
 from ..subscriptions.schemas import Subscription
 from ..webhooks.models import BillingWebhookEvent
 from .models import BillingReconcileRun
 from .schemas import CustomerRow, TimelineEntry
-from .timeline import change_entry, invoice_entries, webhook_entry
+from .timeline import audit_entry, invoice_entries, ledger_entry, webhook_entry
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -203,14 +204,16 @@ class AdminService:
     # --- timeline ----------------------------------------------------------------------------------
     def timeline(self, customer_id: str, *, limit: int = 200) -> list[TimelineEntry]:
         """What happened to the customer, newest first: subscription changes (the ledger), invoices and
-        their payments, and the Stripe events about the customer, its subscriptions and invoices."""
+        their payments, the Stripe events about the customer, its subscriptions and invoices, and the audit
+        log's entries for its owner (admin actions among them)."""
         validation.stripe_id(customer_id, "cus", "customer_id")
         validation.limit(limit, maximum=1000)
+        ledger = BillingLedgerEntry
         with self._ctx.session_factory() as s:
-            changes = list(s.scalars(select(BillingSubscriptionChange)
-                                     .where(BillingSubscriptionChange.customer_stripe_id == customer_id)
-                                     .order_by(BillingSubscriptionChange.at.desc(), BillingSubscriptionChange.id.desc())
-                                     .limit(limit)))
+            owner = s.scalar(select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == customer_id))
+            changes = list(s.scalars(select(ledger).where(ledger.customer_stripe_id == customer_id,
+                                                          ledger.source != "correction")
+                                     .order_by(ledger.effective_at.desc(), ledger.rank.desc()).limit(limit)))
             invoices = list(s.scalars(select(BillingInvoice).where(BillingInvoice.customer_stripe_id == customer_id)
                                       .order_by(BillingInvoice.id.desc()).limit(limit)))
             subs = list(s.scalars(select(BillingSubscription.stripe_id)
@@ -218,18 +221,14 @@ class AdminService:
             about = {customer_id, *subs, *(i.stripe_id for i in invoices)}
             events = list(s.scalars(select(BillingWebhookEvent).where(BillingWebhookEvent.object_id.in_(about))
                                     .order_by(BillingWebhookEvent.id.desc()).limit(limit)))
-            prices = {str(i.get("price")) for c in changes for i in c.items or []}
-            names = {pid: str(key) for pid, key in s.execute(
-                select(BillingPrice.stripe_id, BillingPrice.lookup_key)
-                .where(BillingPrice.stripe_id.in_(prices), BillingPrice.lookup_key.is_not(None)))}
-        previous: dict[str, Any] = {}
-        entries = []
-        for change in reversed(changes):       # oldest first, so each change is told against the one before
-            entries.append(change_entry(change, previous.get(change.subscription_stripe_id), names))
-            previous[change.subscription_stripe_id] = change
+            audited = [] if owner is None else list(s.scalars(
+                select(BillingAuditEvent).where(BillingAuditEvent.owner_id == owner)
+                .order_by(BillingAuditEvent.id.desc()).limit(limit)))
+        entries = [ledger_entry(c) for c in changes]
         for invoice in invoices:
             entries.extend(invoice_entries(invoice))
         entries.extend(webhook_entry(e) for e in events)
+        entries.extend(audit_entry(a) for a in audited)
         entries.sort(key=lambda e: e.at, reverse=True)
         return entries[:limit]
 

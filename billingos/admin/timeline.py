@@ -13,31 +13,34 @@ def _money(amount: int, currency: str | None) -> str:
     return Money(int(amount), cur).format() if cur in CURRENCY_EXPONENTS else f"{amount} {currency or ''}".strip()
 
 
-def _plans(items: list[dict[str, Any]] | None, names: dict[str, str]) -> str:
-    return ", ".join(names.get(str(i.get("price")), str(i.get("price")))
-                     + (f" × {i['quantity']}" if (i.get("quantity") or 1) != 1 else "") for i in items or []) \
-        or "no items"
+CAUSES = {"new": "Subscription started", "trial_started": "Trial started", "created": "Subscription created",
+          "trial_converted": "Trial converted", "past_due_left": "Payment recovered", "resumed": "Resumed",
+          "paused": "Paused", "past_due_entered": "Payment past due", "canceled": "Subscription canceled",
+          "unpaid": "Unpaid", "status_changed": "Status changed", "cancel_scheduled": "Cancellation at period "
+          "end scheduled", "reactivated": "Cancellation undone", "upgrade": "Plan upgraded",
+          "downgrade": "Plan downgraded", "quantity": "Quantity changed", "discount": "Discount changed",
+          "updated": "Subscription updated"}
 
 
-def change_entry(change: Any, before: Any | None, names: dict[str, str]) -> TimelineEntry:
-    """One ledger row: started, status change, plan change, cancel scheduled or undone. ``names``: price id ->
-    lookup key, so the entry reads "basic_monthly"."""
-    if before is None:
-        title = f"Subscription started ({change.status_to})" if change.status_from is None else \
-            f"Subscription {change.status_from} → {change.status_to}"
-    elif change.status_from != change.status_to:
-        title = f"Subscription {change.status_from or 'new'} → {change.status_to}"
-    elif _plans(before.items, names) != _plans(change.items, names):
-        title = "Plan changed"
-    elif change.cancel_at_period_end != before.cancel_at_period_end:
-        title = "Cancellation at period end scheduled" if change.cancel_at_period_end else "Cancellation undone"
-    else:
-        title = "Subscription updated"
-    detail = _plans(change.items, names)
-    if before is not None and _plans(before.items, names) != detail:
-        detail = f"{_plans(before.items, names)} → {detail}"
-    return TimelineEntry(at=change.at, kind="subscription", title=title, detail=detail,
-                         ref=change.subscription_stripe_id)
+def ledger_entry(row: Any) -> TimelineEntry:
+    """One row of the subscription ledger (analytics' own record of every change, at Stripe's time)."""
+    title = CAUSES.get(row.cause, row.cause.replace("_", " ").capitalize())
+    detail = f"MRR {_money(row.mrr_before, row.currency)} → {_money(row.mrr_after, row.currency)}"
+    if row.status_before != row.status_after:
+        detail += f"; {row.status_before or 'new'} → {row.status_after}"
+    prices = row.detail.get("prices") if isinstance(row.detail, dict) else None
+    if prices:
+        detail += "; " + ", ".join(str(p) for p in prices)
+    return TimelineEntry(at=row.effective_at, kind="subscription", title=title, detail=detail,
+                         ref=row.subscription_stripe_id)
+
+
+def audit_entry(event: Any) -> TimelineEntry:
+    """An audit log entry: who (an admin, the owner, an API key, the system) did what."""
+    return TimelineEntry(at=event.occurred_at, kind="admin" if event.actor_kind == "admin" else "audit",
+                         title=event.action.replace("_", " ").replace(".", ": ", 1),
+                         detail=f"by {event.actor_kind}{':' + event.actor_id if event.actor_id else ''}",
+                         ref=event.target_id)
 
 
 def invoice_entries(inv: Any) -> list[TimelineEntry]:

@@ -209,10 +209,12 @@ class SubscriptionService:
         cancel_feedback.record(self._ctx, done, answer, at_period_end=at_period_end)
         return done
 
-    def apply_coupon(self, subscription: Subscription | str, coupon: str) -> Subscription:
-        """Put a Stripe coupon (its id) on the subscription; it replaces the subscription's discounts."""
+    def apply_coupon(self, subscription: Subscription | str, coupon: str, *,
+                     actor: Actor | None = None) -> Subscription:
+        """Put a Stripe coupon (its id) on the subscription, replacing its discounts. Audited."""
         validation.lookup_key(coupon, "coupon")
-        return self._update(self._require(subscription), {"discounts": [{"coupon": coupon}]}, "coupon")
+        sub, who = self._require(subscription), parse_actor(actor)
+        return self._update(sub, {"discounts": [{"coupon": coupon}]}, "coupon", ("coupon", who, sub))
 
     def cancel_scheduled_change(self, subscription: Subscription | str) -> Subscription:
         """Drop a pending ``at_period_end`` change: the subscription's schedule is released, its items stay."""

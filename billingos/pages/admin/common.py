@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from ...actor import Actor
 from ...errors import InvalidInputError
 from ...money import CURRENCY_EXPONENTS
 from ..results import Render
@@ -30,6 +31,11 @@ def page(ctx: PageContext, template: str, nav: str, title: str, http_status: int
     nav_items = [(key, label, route) for key, label, route in ADMIN_NAV if route in ctx.pages.routes]
     return Render(f"admin/{template}", {"title": title, "nav": nav, "admin": ctx.admin, "admin_nav": nav_items,
                                         "notice": NOTICES.get(ctx.query.get("done", "")), **data}, http_status)
+
+
+def actor(ctx: PageContext) -> Actor:
+    """The admin, as the audit log records who did an operation."""
+    return Actor(kind="admin", id=ctx.admin.strip()[:255] or "admin")
 
 
 def flag(value: str | None, param: str) -> bool | None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import InvalidInputError, NotFoundError
 from ..results import Redirect, Result
-from .common import optional, page
+from .common import actor, optional, page
 
 if TYPE_CHECKING:
     from ...subscriptions import Subscription
@@ -54,14 +54,15 @@ def cancel(ctx: PageContext) -> Result:
     when = ctx.form.get("when", "period_end")
     if when not in ("now", "period_end"):
         raise InvalidInputError("Choose when to cancel: now or at the end of the period.", param="when")
-    ctx.billing.subscriptions.cancel(sub, at_period_end=when == "period_end", prorate=ctx.form.get("prorate") == "yes")
+    ctx.billing.subscriptions.cancel(sub, at_period_end=when == "period_end", prorate=ctx.form.get("prorate") == "yes",
+                                     actor=actor(ctx))
     return Redirect(ctx.url("admin.subscription", subscription_id=sub.id,
                             done="cancels" if when == "period_end" else "canceled"))
 
 
 def resume(ctx: PageContext) -> Result:
     sub = _subscription(ctx)
-    ctx.billing.subscriptions.resume(sub)
+    ctx.billing.subscriptions.resume(sub, actor=actor(ctx))
     return Redirect(ctx.url("admin.subscription", subscription_id=sub.id, done="resumed"))
 
 
@@ -92,14 +93,14 @@ def change(ctx: PageContext) -> Result:
     price, proration = _choice(ctx, ctx.form)
     stamp = _stamp(ctx.form.get("stamp"), ctx.billing.now()) if proration != "at_period_end" else None
     ctx.billing.subscriptions.change(sub, price=price, proration=proration,  # type: ignore[arg-type]
-                                     proration_date=stamp)
+                                     proration_date=stamp, actor=actor(ctx))
     return Redirect(ctx.url("admin.subscription", subscription_id=sub.id,
                             done="scheduled" if proration == "at_period_end" else "changed"))
 
 
 def coupon(ctx: PageContext) -> Result:
     sub = _subscription(ctx)
-    ctx.billing.subscriptions.apply_coupon(sub, (ctx.form.get("coupon") or "").strip())
+    ctx.billing.subscriptions.apply_coupon(sub, (ctx.form.get("coupon") or "").strip(), actor=actor(ctx))
     return Redirect(ctx.url("admin.subscription", subscription_id=sub.id, done="coupon"))
 
 
@@ -126,13 +127,14 @@ def grant(ctx: PageContext) -> Result:
     ctx.billing.entitlements.grant(owner, (ctx.form.get("feature") or "").strip(),
                                    limit=int(limit) if limit is not None else None,
                                    expires_at=ctx.billing.now() + timedelta(days=int(days)) if days else None,
-                                   reason=optional(ctx.form.get("reason")) or f"granted by {ctx.admin}")
+                                   reason=optional(ctx.form.get("reason")) or f"granted by {ctx.admin}",
+                                   actor=actor(ctx))
     return Redirect(ctx.url("admin.customer", customer_id=cid, done="granted"))
 
 
 def revoke(ctx: PageContext) -> Result:
     cid, owner = _owner(ctx)
-    ctx.billing.entitlements.revoke(owner, (ctx.form.get("feature") or "").strip())
+    ctx.billing.entitlements.revoke(owner, (ctx.form.get("feature") or "").strip(), actor=actor(ctx))
     return Redirect(ctx.url("admin.customer", customer_id=cid, done="revoked"))
 
 

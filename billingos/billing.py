@@ -96,7 +96,7 @@ class Billing:
         self.api = JsonApi(ctx, api_keys=self.api_keys, services=ApiServices(
             entitlements=self.entitlements, usage=self.usage, subscriptions=self.subscriptions,
             invoices=self.invoices, customers=self.customers))
-        self.refunds = RefundService(ctx, invoices=self.invoices)
+        self.refunds = RefundService(ctx, invoices=self.invoices, audit=self.audit)
         self.admin = AdminService(ctx, reconcile=self.reconcile)
         # Built-in syncing goes through the same public registries a host uses.
         for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements,

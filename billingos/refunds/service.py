@@ -12,12 +12,16 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from .. import validation
+from ..actor import Actor, parse_actor
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..freshness import apply_fresh
 from ..stripe_api import call_stripe, intent_key, plain
 from .schemas import CreditNote, Refund, Refundable
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..audit import AuditService
     from ..context import Context
     from ..invoices import Invoice, InvoiceService
 
@@ -30,9 +34,10 @@ MAX_AMOUNT = 99_999_999_999
 
 
 class RefundService:
-    def __init__(self, ctx: Context, *, invoices: InvoiceService) -> None:
+    def __init__(self, ctx: Context, *, invoices: InvoiceService, audit: AuditService) -> None:
         self._ctx = ctx
         self._invoices = invoices
+        self._audit = audit
 
     # --- reads -----------------------------------------------------------------------------------
     def refundable(self, invoice_id: str) -> Refundable:
@@ -67,9 +72,12 @@ class RefundService:
         return [CreditNote.from_stripe(plain(n)) for n in found.data]
 
     # --- writes ----------------------------------------------------------------------------------
-    def create(self, invoice_id: str, *, amount: int | None = None, reason: str | None = None) -> Refund:
-        """Refund the invoice's payment: all that is left (``amount`` None) or ``amount`` minor units."""
+    def create(self, invoice_id: str, *, amount: int | None = None, reason: str | None = None,
+               actor: Actor | None = None) -> Refund:
+        """Refund the invoice's payment: all that is left (``amount`` None) or ``amount`` minor units.
+        Audited (``invoice.refunded``) with ``actor`` in the transaction that refreshes the invoice."""
         validation.stripe_id(invoice_id, "in", "invoice_id")
+        who = parse_actor(actor)
         if amount is not None:
             validation.integer(amount, "amount", minimum=1, maximum=MAX_AMOUNT)
         if reason is not None:
@@ -91,15 +99,18 @@ class RefundService:
             params["reason"] = reason
         refund = call_stripe(self._ctx.stripe.v1.refunds.create, params=params, options={
             "idempotency_key": intent_key("refund.create", invoice_id, take, left.refunded)})
-        self._refresh_invoice(invoice_id)
-        return Refund.from_stripe(plain(refund), invoice_id)
+        done = Refund.from_stripe(plain(refund), invoice_id)
+        self._refresh_invoice(invoice_id, who, "invoice.refunded", {"refund": done.id, "amount": done.amount,
+                                                                    "currency": done.currency, "reason": reason})
+        return done
 
     def credit_note(self, invoice_id: str, *, amount: int, reason: str | None = None, memo: str | None = None,
-                    settle: str = "refund") -> CreditNote:
+                    settle: str = "refund", actor: Actor | None = None) -> CreditNote:
         """Issue a credit note for ``amount`` minor units. On an open invoice it lowers what is owed first;
         the part above that (a paid invoice's whole amount) is refunded (``settle="refund"``) or credited to
-        the customer's balance (``settle="credit"``)."""
+        the customer's balance (``settle="credit"``). Audited (``invoice.credit_note_issued``)."""
         validation.stripe_id(invoice_id, "in", "invoice_id")
+        who = parse_actor(actor)
         validation.integer(amount, "amount", minimum=1, maximum=MAX_AMOUNT)
         if reason is not None:
             validation.choice(reason, "reason", CREDIT_NOTE_REASONS)
@@ -125,19 +136,28 @@ class RefundService:
             params["memo"] = memo
         note = call_stripe(self._ctx.stripe.v1.credit_notes.create, params=params, options={
             "idempotency_key": intent_key("credit_note.create", invoice_id, amount, settle, left.credited)})
-        self._refresh_invoice(invoice_id)
-        return CreditNote.from_stripe(plain(note))
+        issued = CreditNote.from_stripe(plain(note))
+        self._refresh_invoice(invoice_id, who, "invoice.credit_note_issued", {
+            "credit_note": issued.id, "amount": issued.amount, "currency": issued.currency, "settle": settle,
+            "reason": reason})
+        return issued
 
-    def _refresh_invoice(self, invoice_id: str) -> Invoice:
-        """Fetch the invoice and apply it locally, never over a newer state."""
+    def _refresh_invoice(self, invoice_id: str, actor: Actor, action: str, after: dict[str, Any]) -> Invoice:
+        """Fetch the invoice and apply it locally (never over a newer state), with the audit entry of what
+        was done to it in the same transaction."""
         def fetch(name: str) -> dict[str, Any]:
             obj = self._invoices.fetch(name)
             if obj is None:
                 raise NotFoundError(f"Invoice {name} is gone in Stripe.", param="invoice_id")
             return obj
 
-        return apply_fresh(self._ctx, lambda: fetch(invoice_id), self._invoices.apply, refetch=fetch,
-                           name=invoice_id)
+        def apply(session: Session, obj: dict[str, Any]) -> Invoice:
+            invoice = self._invoices.apply(session, obj)
+            self._audit.record(session, actor=actor, action=action, target_type="invoice", target_id=invoice_id,
+                               owner_id=invoice.owner_id, after=after)
+            return invoice
+
+        return apply_fresh(self._ctx, lambda: fetch(invoice_id), apply, refetch=fetch, name=invoice_id)
 
     def _payment_intent(self, invoice_id: str) -> dict[str, Any] | None:
         """The invoice's paid PaymentIntent (Stripe's ``invoice.payments``), or None."""

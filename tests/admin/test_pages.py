@@ -86,6 +86,12 @@ def test_cancel_at_period_end_resume_and_cancel_now(world: World, client: Client
     assert subs.get(sub).status == "active"
     assert client.submit(f"{A}/subscriptions/{sub}/cancel", {"when": "now"}).status == 303
     assert subs.get(sub).status == "canceled"
+    audited = world.billing.audit.list(target_id=sub).items
+    assert [(e.action, e.actor_kind, e.actor_id) for e in audited] == [
+        ("subscription.cancel", "admin", "ops@example.com"), ("subscription.resume", "admin", "ops@example.com"),
+        ("subscription.cancel", "admin", "ops@example.com")]
+    timeline = client.get(f"{A}/customers/{world.alice.id}").text
+    assert "subscription: cancel" in timeline and "by admin:ops@example.com" in timeline
     listed = client.get(f"{A}/subscriptions", status="canceled")
     assert sub in listed.text and sub not in client.get(f"{A}/subscriptions", status="active").text
 
@@ -147,6 +153,9 @@ def test_refund_partial_then_the_rest_with_a_confirmation_step(world: World, cli
     assert sorted(r.amount for r in refunds.list(inv)) == [400, 600]
     assert refunds.refundable(inv).refund == 0
     assert "Nothing left to refund" in client.get(f"{A}/invoices/{inv}").text
+    audited = world.billing.audit.list(action="invoice.refunded").items
+    assert [(e.actor_kind, e.actor_id, e.target_id, e.after["amount"]) for e in audited] == [
+        ("admin", "ops@example.com", inv, 600), ("admin", "ops@example.com", inv, 400)]
 
 
 def test_credit_note_to_the_balance_with_a_confirmation_step(world: World, client: Client) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import InvalidInputError, NotFoundError
 from ...refunds import CREDIT_NOTE_REASONS, REFUND_REASONS, SETTLEMENTS
 from ..results import Redirect, Result
-from .common import decimal_text, minor_units, optional, page
+from .common import actor, decimal_text, minor_units, optional, page
 
 if TYPE_CHECKING:
     from ...invoices import Invoice
@@ -66,7 +66,7 @@ def refund(ctx: PageContext) -> Result:
     amount, reason = _refund_input(ctx, ctx.form, invoice)
     if amount is None:
         raise InvalidInputError("Confirm an amount to refund.", param="amount")
-    ctx.billing.refunds.create(invoice.id, amount=amount, reason=reason)
+    ctx.billing.refunds.create(invoice.id, amount=amount, reason=reason, actor=actor(ctx))
     return Redirect(ctx.url("admin.invoice", invoice_id=invoice.id, done="refunded"))
 
 
@@ -103,5 +103,5 @@ def credit_confirm(ctx: PageContext) -> Result:
 
 def credit(ctx: PageContext) -> Result:
     invoice = _invoice(ctx)
-    ctx.billing.refunds.credit_note(invoice.id, **_credit_input(ctx.form, invoice))
+    ctx.billing.refunds.credit_note(invoice.id, **_credit_input(ctx.form, invoice), actor=actor(ctx))
     return Redirect(ctx.url("admin.invoice", invoice_id=invoice.id, done="credited"))

@@ -108,6 +108,7 @@ class World:
     invoice: Any
     dead_event: str
     broken: dict[str, bool]
+    api_key: str
 
 
 def build_world(billing: Billing) -> World:
@@ -142,7 +143,8 @@ def build_world(billing: Billing) -> World:
     assert dead, billing.webhooks.events()
     invoice = billing.invoices.list("org_alice")[0]
     assert invoice.status == "paid"
-    return World(billing, alice, bob, billing.subscriptions.get(sub.id), invoice, dead[0].id, broken)
+    key = billing.api_keys.create("CRM sync", ["billing:read"]).key.id
+    return World(billing, alice, bob, billing.subscriptions.get(sub.id), invoice, dead[0].id, broken, key)
 
 
 @pytest.fixture

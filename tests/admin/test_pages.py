@@ -208,3 +208,33 @@ def test_reconcile_run_now_keeps_its_report(world: World, client: Client) -> Non
     assert {k["kind"] for k in runs[0]["report"]["kinds"]} >= {"customers", "subscriptions", "invoices"}
     page = client.get(f"{A}/reconcile")
     assert "by ops@example.com" in page.text and "subscriptions" in page.text
+
+
+def test_api_keys_created_shown_once_and_revoked(world: World, client: Client) -> None:
+    keys = world.billing.api_keys
+    made = client.submit(f"{A}/api-keys", {"name": "Zapier", "scope:usage:write": "1", "owner_id": "org_alice"})
+    assert made.status == 201
+    secret = re.search(r'id="secret" readonly value="(bos_test_[^"]+)"', made.text)
+    assert secret and "Copy the new key now" in made.text
+    key = keys.authenticate(secret.group(1))
+    assert (key.name, key.scopes, key.owner_id, key.created_by) == ("Zapier", ["usage:write"], "org_alice",
+                                                                    "admin:ops@example.com")
+    listing = client.get(f"{A}/api-keys")
+    assert "Zapier" in listing.text and secret.group(1) not in listing.text and "bos_test_" not in listing.text
+    assert client.submit(f"{A}/api-keys", {"name": "", "scope:usage:write": "1"}).status == 400
+    assert client.submit(f"{A}/api-keys", {"name": "No scopes"}).status == 400
+    assert sorted(k.name for k in keys.list()) == ["CRM sync", "Zapier"]
+    assert client.submit(f"{A}/api-keys/{key.id}/revoke").status == 303
+    assert keys.get(key.id).revoked_at is not None
+    assert client.submit(f"{A}/api-keys/key_000000000000/revoke").status == 404
+    assert client.submit(f"{A}/api-keys/key_nope/revoke").status == 400
+
+
+def test_audit_log_page_filters_and_exports(world: World, client: Client) -> None:
+    client.submit(f"{A}/subscriptions/{world.subscription.id}/cancel", {"when": "period_end"})
+    page = client.get(f"{A}/audit", actor_kind="admin")
+    assert page.status == 200 and "subscription.cancel" in page.text and "api_key.created" not in page.text
+    assert "api_key.created" in client.get(f"{A}/audit").text
+    assert client.get(f"{A}/audit", actor_kind="robot").status == 400
+    rows = list(csv.reader(io.StringIO(client.get(f"{A}/audit.csv", actor_kind="admin").text)))
+    assert len(rows) == 2 and "subscription.cancel" in rows[1]

@@ -8,7 +8,7 @@ services, each POST with the signed CSRF token every page form carries.
 from __future__ import annotations
 
 from ..core import Route
-from . import customers, invoices, operations, subscriptions
+from . import access, customers, invoices, operations, subscriptions
 
 __all__ = ["ADMIN_NAV", "admin_routes"]
 
@@ -59,4 +59,9 @@ def admin_routes() -> list[Route]:
         r("jobs_replay", "/jobs/replay", post, operations.replay_jobs),
         r("reconcile", "/reconcile", get, operations.reconcile),
         r("reconcile_run", "/reconcile/run", post, operations.run_reconcile),
+        r("api_keys", "/api-keys", get, access.api_keys),
+        r("api_key_create", "/api-keys", post, access.create_key),
+        r("api_key_revoke", "/api-keys/{key_id}/revoke", post, access.revoke_key),
+        r("audit", "/audit", get, access.audit),
+        r("audit_csv", "/audit.csv", get, access.audit_csv),
     ]

@@ -21,6 +21,7 @@ NOTICES = {
     "refunded": "The refund was sent.", "credited": "The credit note was issued.",
     "replayed": "The events were queued again.", "jobs_replayed": "The jobs were queued again.",
     "reconciled": "Reconciliation finished: its report is at the top.",
+    "key_revoked": "The API key was revoked: requests with it are refused from now on.",
 }
 
 

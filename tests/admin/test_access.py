@@ -34,8 +34,9 @@ def _state(world: World) -> tuple[object, ...]:
 
 
 def _form(path: str) -> dict[str, str]:
-    return {"name": "sneaky", "scope:billing:read": "1", "when": "now", "price": "pro_monthly", "proration": "none", "coupon": "X", "feature": "exports",
-            "amount": "1.00", "mode": "apply", "status": "dead", "queue": "webhooks"}
+    return {"name": "sneaky", "scope:billing:read": "1", "when": "now", "price": "pro_monthly", "proration": "none",
+            "coupon": "X", "feature": "exports", "amount": "1.00", "mode": "apply", "status": "dead",
+            "queue": "webhooks"}
 
 
 def test_the_route_table_is_what_both_apps_mount(world: World) -> None:

@@ -172,6 +172,11 @@ def test_an_admin_works_through_the_dashboard(world: World, tab: Any) -> None:
     assert "Processed" in page.locator("hgroup").inner_text()
     check(page, "webhook")
 
+    # the audit log holds what the admin did, by name
+    page.get_by_role("link", name="Audit log").click()
+    assert "subscription.cancel" in page.locator("tbody").inner_text()
+    assert "invoice.refunded" in page.locator("tbody").inner_text()
+
     # exports the customers to CSV
     page.get_by_role("link", name="Customers").click()
     with page.expect_download() as download:
@@ -186,6 +191,7 @@ def test_an_admin_works_through_the_dashboard(world: World, tab: Any) -> None:
 
     for path, name in (("/billing/admin/subscriptions", "subscriptions"), ("/billing/admin/jobs?queue=webhooks",
                                                                            "jobs"),
-                       ("/billing/admin/reconcile", "reconcile")):
+                       ("/billing/admin/reconcile", "reconcile"), ("/billing/admin/api-keys", "api-keys"),
+                       ("/billing/admin/audit", "audit")):
         page.goto(path)
         check(page, name)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from . import validation
+from .admin import AdminService
 from .analytics.service import AnalyticsService
 from .announce import announce_signals
 from .api import JsonApi
@@ -36,6 +37,7 @@ from .jobs import Jobs
 from .notifications import NotificationService
 from .payment_methods import PaymentMethodService
 from .reconcile import ReconcileService
+from .refunds import RefundService
 from .schema_guard import guard_schema
 from .stripe_api import build_client
 from .subscriptions.service import SubscriptionService
@@ -96,6 +98,8 @@ class Billing:
             entitlements=self.entitlements, usage=self.usage, subscriptions=self.subscriptions,
             invoices=self.invoices, customers=self.customers))
         self.insights = InsightService(ctx)
+        self.refunds = RefundService(ctx, invoices=self.invoices, audit=self.audit)
+        self.admin = AdminService(ctx, reconcile=self.reconcile)
         # Built-in syncing goes through the same public registries a host uses.
         for domain in (self.customers, self.catalog, self.subscriptions, self.invoices, self.entitlements,
                        self.payment_methods):

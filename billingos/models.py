@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .admin.models import BillingReconcileRun
 from .analytics.models import BillingFxRate, BillingLedgerEntry
 from .api_keys.models import BillingApiKey
 from .audit.models import BillingAuditEvent
@@ -49,6 +50,7 @@ __all__ = [
     "BillingLedgerEntry",
     "BillingLock",
     "BillingPaymentMethod",
+    "BillingReconcileRun",
     "BillingSubscription",
     "BillingSubscriptionItem",
     "BillingUsageEvent",

@@ -7,7 +7,7 @@ from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
@@ -77,8 +77,13 @@ def _no_loader() -> str | None:
     raise ConfigurationError("This route needs the current owner: pass customer_loader= to create_router().")
 
 
+def _nobody() -> None:
+    return None
+
+
 def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | None = None,
-                  prefix: str = "/billing", portal_mode: str = "pages", templates: str | None = None,
+                  admin_loader: Callable[..., Any] | None = None, prefix: str = "/billing",
+                  portal_mode: str = "pages", templates: str | None = None,
                   secret_key: str | bytes | None = None, login_url: str | None = None,
                   allowed_origins: tuple[str, ...] | list[str] = (), return_url: str | None = None) -> APIRouter:
     """An APIRouter with billingos's routes. ``customer_loader`` is a dependency (it may itself use
@@ -86,14 +91,16 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
 
     The portal pages (``{prefix}/portal/``, see docs/portal.md): ``portal_mode`` "pages", "stripe" (a redirect
     to Stripe's hosted portal) or "off"; ``templates``: a folder whose ``billingos/*.html`` replace
-    billingos's own; ``secret_key`` signs CSRF tokens; ``login_url`` receives visitors nobody logged in."""
+    billingos's own; ``secret_key`` signs CSRF tokens; ``login_url`` receives visitors nobody logged in.
+    ``admin_loader``: a dependency returning the admin's identity or None; without it every admin page
+    (``{prefix}/admin/``, see docs/admin.md) is refused."""
     router = APIRouter(prefix=prefix, route_class=ProblemRoute, tags=["billing"])
     owner_dep = Depends(customer_loader or _no_loader)
     env = environment(templates)
     pages = mount_pages(billing, prefix=prefix, render=lambda name, ctx: env.get_template(name).render(ctx),
                         portal_mode=portal_mode, secret_key=secret_key, login_url=login_url,
                         allowed_origins=allowed_origins, return_url=return_url)
-    _page_routes(router, pages, owner_dep)
+    _page_routes(router, pages, owner_dep, Depends(customer_loader or _nobody), Depends(admin_loader or _nobody))
 
     @router.get("/customer", name="billingos.customer")
     def current_customer(owner_id: str | None = owner_dep) -> Any:
@@ -124,10 +131,12 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
     return router
 
 
-def _page_routes(router: APIRouter, pages: Pages, owner_dep: Any) -> None:
+def _page_routes(router: APIRouter, pages: Pages, owner_dep: Any, maybe_owner: Any, admin_dep: Any) -> None:
     for route in pages.routes.values():
-        router.add_api_route(route.path, _page_endpoint(pages, route.name, owner_dep), methods=list(route.methods),
-                             name=f"billingos.{route.name}", include_in_schema=False)
+        endpoint = _admin_endpoint(pages, route.name, maybe_owner, admin_dep) if route.admin else \
+            _page_endpoint(pages, route.name, owner_dep)
+        router.add_api_route(route.path, endpoint, methods=list(route.methods), name=f"billingos.{route.name}",
+                             include_in_schema=False)
 
     @router.get("/static/{path:path}", include_in_schema=False)
     def static(path: str) -> Response:
@@ -152,21 +161,38 @@ def _page_routes(router: APIRouter, pages: Pages, owner_dep: Any) -> None:
 
 def _page_endpoint(pages: Pages, name: str, owner_dep: Any) -> Callable[..., Any]:
     async def page(request: Request, owner_id: Any = owner_dep) -> Response:
-        incoming = Incoming(method=request.method, params=dict(request.path_params), query=dict(request.query_params),
-                            body=await _read_limited(request, MAX_FORM) if request.method == "POST" else b"",
-                            cookies=request.cookies, owner_id=owner_id, secure=request.url.scheme == "https",
-                            origin=f"{request.url.scheme}://{request.url.netloc}",
-                            path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-                            client_address=request.client.host if request.client else None,
-                            request_id=request.headers.get("x-request-id"))
-        return _response(await run_in_threadpool(pages.handle, name, incoming))
+        return await _handle(pages, name, request, owner_id, None)
 
     page.__name__ = f"billingos_{name.replace('.', '_')}"
     return page
 
 
+def _admin_endpoint(pages: Pages, name: str, owner_dep: Any, admin_dep: Any) -> Callable[..., Any]:
+    async def page(request: Request, owner_id: Any = owner_dep, admin: Any = admin_dep) -> Response:
+        return await _handle(pages, name, request, owner_id, admin)
+
+    page.__name__ = f"billingos_{name.replace('.', '_')}"
+    return page
+
+
+async def _handle(pages: Pages, name: str, request: Request, owner_id: Any, admin: Any) -> Response:
+    # the form is read only once the page may be shown (an admin page refuses before that, in pages.handle)
+    body = await _read_limited(request, MAX_FORM) if request.method == "POST" else b""
+    incoming = Incoming(method=request.method, params=dict(request.path_params), query=dict(request.query_params),
+                        body=body, cookies=request.cookies, owner_id=owner_id, admin=admin,
+                        secure=request.url.scheme == "https", origin=f"{request.url.scheme}://{request.url.netloc}",
+                        path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+                        client_address=request.client.host if request.client else None,
+                        request_id=request.headers.get("x-request-id"))
+    return _response(await run_in_threadpool(pages.handle, name, incoming))
+
+
 def _response(out: Outgoing) -> Response:
-    response = Response(out.body, status_code=out.status, headers=out.headers)
+    response: Response
+    if isinstance(out.body, bytes):
+        response = Response(out.body, status_code=out.status, headers=out.headers)
+    else:                                     # a streamed download (Starlette iterates it in the threadpool)
+        response = StreamingResponse(out.body, status_code=out.status, headers=out.headers)
     for cookie, value, options in out.cookies:
         response.set_cookie(cookie, value, **options)
     return response

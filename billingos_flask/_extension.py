@@ -56,6 +56,7 @@ class BillingOS:
         self._built: weakref.WeakKeyDictionary[Flask, Billing] = weakref.WeakKeyDictionary()
         self._pages: weakref.WeakKeyDictionary[Flask, Pages] = weakref.WeakKeyDictionary()
         self._customer_loader: OwnerLoader | None = None
+        self._admin_loader: OwnerLoader | None = None
         self._feature_denied_handler: Callable[[str, str | None], Any] | None = None
         if app is not None:
             self.init_app(app)
@@ -94,6 +95,17 @@ class BillingOS:
             raise RuntimeError("No customer loader: decorate a function with @ext.customer_loader that "
                                "returns the logged-in owner id (or None).")
         return cast("str | None", current_app.ensure_sync(self._customer_loader)())
+
+    def admin_loader(self, fn: F) -> F:
+        """Register the function that returns the current request's admin identity, or None for everyone
+        who may not see the admin pages (``{prefix}/admin/``). Without one, every admin page is refused."""
+        self._admin_loader = fn
+        return fn
+
+    def load_admin(self) -> Any:
+        if self._admin_loader is None:
+            return None
+        return current_app.ensure_sync(self._admin_loader)()
 
     def feature_denied_handler(self, fn: Callable[[str, str | None], Any]) -> Callable[[str, str | None], Any]:
         """Register what a ``@requires_feature`` view answers when access is denied, like flask-login's
@@ -171,14 +183,16 @@ class BillingOS:
         return receipt.model_dump()
 
     def _page_view(self, _route: str, **params: str) -> Response:
-        owner = self.load_owner_id()
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        admin_page = self._pages[app].routes[_route].admin
+        admin = self.load_admin() if admin_page else None
+        owner = self.load_owner_id() if not admin_page or self._customer_loader is not None else None
         incoming = Incoming(method=request.method, params=params, query=request.args.to_dict(),
                             body=_body() if request.method == "POST" else b"",
                             cookies=request.cookies, owner_id=owner, secure=request.is_secure,
                             path=request.script_root + request.full_path.rstrip("?"),
-                            origin=request.host_url.rstrip("/"), client_address=request.remote_addr,
+                            origin=request.host_url.rstrip("/"), admin=admin, client_address=request.remote_addr,
                             request_id=request.headers.get("X-Request-ID"))
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
         return _response(self._pages[app].handle(_route, incoming))
 
     def _customer_view(self) -> Response | dict[str, Any]:

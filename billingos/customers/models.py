@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Integer, String
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, JSONType, UTCDateTime
@@ -32,3 +32,12 @@ class BillingCustomer(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)   # +1 whenever the synced object changes
+
+
+# The admin customer search: a case-insensitive email or name *prefix* (``lower(email) LIKE 'ab%'``) uses
+# these; text_pattern_ops makes LIKE prefixes indexable on PostgreSQL whatever the database's collation.
+# PostgreSQL only: SQLite cannot reflect expression indexes, and its LIKE is case-insensitive anyway.
+Index("ix_billing_customers_email_lower", func.lower(BillingCustomer.email).label("email_lower"),
+      postgresql_ops={"email_lower": "text_pattern_ops"}).ddl_if(dialect="postgresql")
+Index("ix_billing_customers_name_lower", func.lower(BillingCustomer.name).label("name_lower"),
+      postgresql_ops={"name_lower": "text_pattern_ops"}).ddl_if(dialect="postgresql")

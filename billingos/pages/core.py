@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from ..actor import Actor, ActorKind, request_id_from
 from ..errors import BillingError, InvalidInputError, NotFoundError
 from .formatting import Formatter
-from .results import File, LoginRequired, Redirect, Render, Result
+from .results import AdminRequired, File, LoginRequired, Redirect, Render, Result
 from .safety import CSRF_COOKIE, CSRF_FIELD, Csrf, safe_return_url
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class Route:
     path: str
     methods: tuple[str, ...]
     page: Callable[[PageContext], Result]
+    admin: bool = False     # admins only: refused before the form is read unless admin_loader gave someone
 
 
 @dataclass
@@ -61,13 +62,14 @@ class Incoming:
     origin: str = ""                    # "https://app.example.com": for the absolute URLs Stripe wants
     client_address: str | None = None   # the peer's address, for the audit log
     request_id: str | None = None       # the X-Request-ID header as sent (checked by ctx.actor())
+    admin: Any = None                   # what the host's admin_loader returned (None: not an admin)
 
 
 @dataclass
 class Outgoing:
     status: int
     headers: dict[str, str]
-    body: bytes = b""
+    body: bytes | Iterable[bytes] = b""    # an iterable is streamed (a large CSV export)
     cookies: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)   # (name, value, options)
 
 
@@ -87,6 +89,7 @@ class PageContext:
         self.origin = incoming.origin
         self._owner = incoming.owner_id
         self._client, self._request_id = incoming.client_address, incoming.request_id
+        self._admin = incoming.admin
 
     @property
     def owner_id(self) -> str:
@@ -95,6 +98,13 @@ class PageContext:
             raise LoginRequired()
         from .. import validation
         return validation.owner_id(self._owner)
+
+    @property
+    def admin(self) -> str:
+        """The admin's identity as text (what the host's admin_loader returned); AdminRequired without one."""
+        if not admitted(self._admin):
+            raise AdminRequired(logged_in=self._owner is not None)
+        return admin_label(self._admin)
 
     def url(self, name: str, /, **params: Any) -> str:
         return self.pages.url(name, **params)
@@ -160,6 +170,8 @@ class Pages:
             route = self.routes[name]
             if any(not isinstance(v, str) or not _PARAM.fullmatch(v) for v in incoming.params.values()):
                 raise NotFoundError("No such page.")
+            if route.admin and not admitted(incoming.admin):
+                raise AdminRequired(logged_in=incoming.owner_id is not None)
             form = parse_form(incoming.body) if incoming.method == "POST" else {}
             ctx = PageContext(self, incoming, form, token)
             if incoming.method == "POST" and not self.csrf.valid(incoming.cookies.get(CSRF_COOKIE),
@@ -168,6 +180,11 @@ class Pages:
                                    "The page was open too long or came from another site. Go back, reload the "
                                    "page and try again.")
             return self._result(ctx, route.page(ctx))
+        except AdminRequired as denied:
+            if denied.logged_in or not self.login_url:
+                return self._error(None, 403 if denied.logged_in else 401, "Admins only",
+                                   "This page is for the billing team. Log in with an admin account.")
+            return self._redirect(Redirect(f"{self.login_url}?{urlencode({'next': incoming.path})}", 302))
         except LoginRequired:
             if self.login_url:
                 return self._redirect(Redirect(f"{self.login_url}?{urlencode({'next': incoming.path})}", 302))
@@ -188,7 +205,7 @@ class Pages:
         if isinstance(result, File):
             disposition = f'attachment; filename="{quote(result.filename)}"'
             return Outgoing(200, {"content-type": result.content_type, "content-disposition": disposition},
-                            result.body)
+                            result.body if isinstance(result.body, bytes) else _guarded(result.body))
         return self.render(ctx, result)
 
     def render(self, ctx: PageContext | None, result: Render) -> Outgoing:
@@ -209,6 +226,25 @@ class Pages:
         except Exception:   # a broken host template must not hide the error itself
             log.exception("billingos error page failed")
             return Outgoing(status, {"content-type": "text/plain; charset=utf-8"}, f"{title}\n{message}".encode())
+
+
+def admitted(identity: Any) -> bool:
+    """An admin_loader's answer lets someone in unless it is None, False or an empty string."""
+    return identity is not None and identity is not False and identity != ""
+
+
+def admin_label(identity: Any) -> str:
+    """The admin identity shown on pages: text, printable, at most 120 characters."""
+    text = identity if isinstance(identity, str) else str(getattr(identity, "email", None) or identity)
+    return _BAD_CHARS.sub("", text)[:120] or "admin"
+
+
+def _guarded(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """A streamed body: a failure after the headers went out can only end the stream, so it is logged."""
+    try:
+        yield from chunks
+    except Exception:
+        log.exception("billingos streamed download failed")
 
 
 def parse_form(body: bytes) -> dict[str, str]:

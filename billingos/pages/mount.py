@@ -40,8 +40,9 @@ def mount_pages(billing: Billing, *, prefix: str, render: Callable[[str, dict[st
                               hashlib.sha256).hexdigest()
     elif not isinstance(secret_key, str | bytes) or not secret_key:
         raise ConfigurationError("secret_key must be a non-empty string (use your app's secret key).")
+    from .admin import admin_routes
     from .portal import portal_routes
-    routes = [*portal_routes(portal_mode), *extra_routes]
+    routes = [*portal_routes(portal_mode), *admin_routes(), *extra_routes]
     return Pages(billing, routes=routes, prefix=prefix, secret_key=secret_key, render=render, login_url=login_url,
                  allowed_origins=origins,
                  options={"portal_mode": portal_mode, "return_url": return_url, "home_url": f"{prefix}/portal/"})

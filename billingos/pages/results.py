@@ -3,10 +3,11 @@ usual typed ``BillingError`` (``NotFoundError`` → the styled 404 page) or ``Lo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["File", "LoginRequired", "Redirect", "Render", "Result"]
+__all__ = ["AdminRequired", "File", "LoginRequired", "Redirect", "Render", "Result"]
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,10 @@ class Redirect:
 
 @dataclass(frozen=True)
 class File:
-    """A download: ``body`` bytes of ``content_type``, saved by the browser as ``filename``."""
+    """A download: ``body`` bytes (or an iterable of chunks, streamed) of ``content_type``, saved by the
+    browser as ``filename``."""
 
-    body: bytes
+    body: bytes | Iterable[bytes]
     content_type: str
     filename: str
 
@@ -40,3 +42,11 @@ Result = Render | Redirect | File
 
 class LoginRequired(Exception):
     """Nobody is logged in: the dispatcher answers the host's login redirect or a 401 page."""
+
+
+class AdminRequired(Exception):
+    """No admin: 403 for a logged-in customer, else the host's login redirect or a 401 page."""
+
+    def __init__(self, *, logged_in: bool = False) -> None:
+        super().__init__("admins only")
+        self.logged_in = logged_in

@@ -209,6 +209,13 @@ class SubscriptionService:
         cancel_feedback.record(self._ctx, done, answer, at_period_end=at_period_end)
         return done
 
+    def apply_coupon(self, subscription: Subscription | str, coupon: str, *,
+                     actor: Actor | None = None) -> Subscription:
+        """Put a Stripe coupon (its id) on the subscription, replacing its discounts. Audited."""
+        validation.lookup_key(coupon, "coupon")
+        sub, who = self._require(subscription), parse_actor(actor)
+        return self._update(sub, {"discounts": [{"coupon": coupon}]}, "coupon", ("coupon", who, sub))
+
     def cancel_scheduled_change(self, subscription: Subscription | str) -> Subscription:
         """Drop a pending ``at_period_end`` change: the subscription's schedule is released, its items stay."""
         sub = self._require(subscription)

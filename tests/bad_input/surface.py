@@ -283,6 +283,11 @@ BY_NAME: dict[str, Param] = {
     "insight_id": _p(_int(1), "insight"),
     "by": _lit(TEXT, "ann@shop.example"),
     "owner_ids": _lit(Kind("list of owner ids", lambda v: k.key_lists()), ["org_sweep"]),
+    # the admin dashboard (branch admin): billing.admin reads, billing.refunds
+    "started_by": _lit(TEXT, "ops@example.com"),
+    "settle": _lit(_enum(), "refund"),
+    "memo": _lit(TEXT, "goodwill"),
+    "plan": _lit(_id("prod"), "prod_1A2b3C"),
 }
 
 #: By ``"service.method"`` and name, where a name means something else in that function.
@@ -324,6 +329,9 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("insights.*", "kind"): _lit(_enum(), "usage_limit"),
     ("insights.*", "state"): _lit(_enum(), "new"),
     ("insights.add_signal", "name"): _lit(TEXT, "logins"),
+    ("admin.*", "status"): _lit(_enum(), "active"),
+    ("admin.*", "customer"): _p(_id("cus"), "customer_id"),
+    ("refunds.*", "reason"): _lit(_enum(), "duplicate"),
 }
 
 #: Arguments a call needs besides the swept one (world attributes), by function.

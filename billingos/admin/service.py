@@ -1,0 +1,285 @@
+"""Reads for the admin dashboard: the customer list (search, filters, keyset pages, export), the
+subscription list and a customer's activity timeline. Writes go through the domains' own services.
+
+The customer search is shaped so each branch can use an index (see migration 0011): a Stripe id or an
+owner id is an equality, an email or a name is a case-insensitive *prefix*. Pages run newest first on the
+primary key, so a deep page costs what the first one does.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy.orm import defer
+
+from .. import validation
+from ..analytics.models import BillingLedgerEntry
+from ..audit.models import BillingAuditEvent
+from ..customers import BillingCustomer, Customer, Page
+from ..errors import BillingError, InvalidInputError, NotFoundError
+from ..invoices import BillingInvoice, Invoice
+from ..subscriptions.models import BillingSubscription, BillingSubscriptionItem
+from ..subscriptions.schemas import Subscription
+from ..webhooks.models import BillingWebhookEvent
+from .models import BillingReconcileRun
+from .schemas import CustomerRow, TimelineEntry
+from .timeline import audit_entry, invoice_entries, ledger_entry, webhook_entry
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ..context import Context
+    from ..reconcile import ReconcileService
+
+__all__ = ["CUSTOMER_STATUSES", "EXPORT_COLUMNS", "AdminService"]
+
+SUBSCRIPTION_STATUSES = ("trialing", "active", "past_due", "unpaid", "canceled", "incomplete",
+                         "incomplete_expired", "paused")
+CUSTOMER_STATUSES = (*SUBSCRIPTION_STATUSES, "none")      # "none": no subscription at all
+EXPORT_COLUMNS = ("stripe_id", "owner_id", "email", "name", "status", "plan", "delinquent", "currency", "balance",
+                  "created")
+LIVE = ("trialing", "active", "past_due", "unpaid", "incomplete", "paused")
+_CURSOR = re.compile(r"[A-Za-z0-9_\-]{1,32}")
+_EXPORT_CHUNK = 500
+
+
+class AdminService:
+    def __init__(self, ctx: Context, *, reconcile: ReconcileService) -> None:
+        self._ctx = ctx
+        self._reconcile = reconcile
+
+    # --- customers ---------------------------------------------------------------------------------
+    def customers(self, *, search: str | None = None, status: str | None = None, plan: str | None = None,
+                  delinquent: bool | None = None, after: str | None = None, limit: int = 50) -> Page[CustomerRow]:
+        """Customers newest first. ``search``: a Stripe id (``cus_…``) or owner id (exact), or the start of
+        an email or name (any case). ``status``: a subscription status (or "none"); ``plan``: a product id."""
+        validation.limit(limit, maximum=500)
+        start = _decode(after)
+        stmt = self._customer_query(search, status, plan, delinquent).limit(limit + 1)
+        if start is not None:
+            stmt = stmt.where(BillingCustomer.id < start)
+        with self._ctx.session_factory() as s:
+            rows = list(s.scalars(stmt))
+            more = len(rows) > limit
+            rows = rows[:limit]
+            current = _current_subscriptions(s, [r.stripe_id for r in rows])
+        items = [_row(r, current.get(r.stripe_id)) for r in rows]
+        return Page[CustomerRow](items=items, next_cursor=_encode(rows[-1].id) if more and rows else None)
+
+    def export_customers(self, *, search: str | None = None, status: str | None = None, plan: str | None = None,
+                         delinquent: bool | None = None) -> Iterator[list[str]]:
+        """Every matching customer as a row of ``EXPORT_COLUMNS`` (text), read in keyset chunks so a large
+        export never holds more than a chunk in memory. Arguments are checked before the first row."""
+        base = self._customer_query(search, status, plan, delinquent).limit(_EXPORT_CHUNK)
+
+        def rows() -> Iterator[list[str]]:
+            last: int | None = None
+            while True:
+                stmt = base if last is None else base.where(BillingCustomer.id < last)
+                with self._ctx.session_factory() as s:
+                    chunk = list(s.scalars(stmt))
+                    current = _current_subscriptions(s, [r.stripe_id for r in chunk])
+                for r in chunk:
+                    row = _row(r, current.get(r.stripe_id))
+                    c = row.customer
+                    yield [c.id, c.owner_id or "", c.email or "", c.name or "", row.status or "", row.plan or "",
+                           "yes" if c.delinquent else "no", c.currency or "", str(c.balance),
+                           c.created.isoformat() if c.created else ""]
+                if len(chunk) < _EXPORT_CHUNK:
+                    return
+                last = chunk[-1].id
+
+        return rows()
+
+    def customer_query_sql(self, *, search: str | None = None, after: str | None = None, limit: int = 50) -> Any:
+        """The customer list's statement (for EXPLAIN in tests and benchmarks)."""
+        stmt = self._customer_query(search, None, None, None).limit(validation.limit(limit, maximum=500))
+        start = _decode(after)
+        return stmt if start is None else stmt.where(BillingCustomer.id < start)
+
+    def _customer_query(self, search: str | None, status: str | None, plan: str | None,
+                        delinquent: bool | None) -> Any:
+        c = BillingCustomer
+        # the list never shows the full Stripe object (``data``): leaving it out halves the rows read
+        stmt = select(c).options(defer(c.data)).where(c.deleted_at.is_(None)).order_by(c.id.desc())
+        if search is not None:
+            stmt = stmt.where(_search(search))
+        if status is not None:
+            validation.choice(status, "status", CUSTOMER_STATUSES)
+        if plan is not None:
+            validation.stripe_id(plan, "prod", "plan")
+        if delinquent is not None:
+            stmt = stmt.where(c.delinquent.is_(validation.boolean(delinquent, "delinquent")))
+        if status == "none":
+            stmt = stmt.where(~exists().where(BillingSubscription.customer_stripe_id == c.stripe_id))
+            if plan is not None:
+                stmt = stmt.where(false())
+        elif status is not None or plan is not None:
+            s, i = BillingSubscription, BillingSubscriptionItem
+            cond = [s.customer_stripe_id == c.stripe_id]
+            if status is not None:
+                cond.append(s.status == status)
+            if plan is not None:
+                cond.append(exists().where(i.subscription_id == s.id, i.product_stripe_id == plan))
+            stmt = stmt.where(exists().where(and_(*cond)))
+        return stmt
+
+    # --- subscriptions -----------------------------------------------------------------------------
+    def subscriptions(self, *, status: str | None = None, plan: str | None = None, customer: str | None = None,
+                      after: str | None = None, limit: int = 50) -> Page[Subscription]:
+        """Subscriptions newest first, by status, plan (a product id) and customer (a Stripe id)."""
+        validation.limit(limit, maximum=500)
+        start = _decode(after)
+        s, i = BillingSubscription, BillingSubscriptionItem
+        stmt = select(s).order_by(s.id.desc()).limit(limit + 1)
+        if customer is not None:
+            stmt = stmt.where(s.customer_stripe_id == validation.stripe_id(customer, "cus", "customer"))
+        if status is not None:
+            stmt = stmt.where(s.status == validation.choice(status, "status", SUBSCRIPTION_STATUSES))
+        if plan is not None:
+            validation.stripe_id(plan, "prod", "plan")
+            stmt = stmt.where(exists().where(i.subscription_id == s.id, i.product_stripe_id == plan))
+        if start is not None:
+            stmt = stmt.where(s.id < start)
+        with self._ctx.session_factory() as session:
+            rows = list(session.scalars(stmt))
+            more = len(rows) > limit
+            rows = rows[:limit]
+            items = [Subscription.from_row(r) for r in rows]
+        return Page[Subscription](items=items, next_cursor=_encode(rows[-1].id) if more and rows else None)
+
+    def invoices(self, customer: str, *, limit: int = 50) -> list[Invoice]:
+        """The customer's invoices (by Stripe id, with or without an owner), newest first."""
+        validation.stripe_id(customer, "cus", "customer")
+        validation.limit(limit, maximum=500)
+        stmt = select(BillingInvoice).where(BillingInvoice.customer_stripe_id == customer) \
+            .order_by(BillingInvoice.stripe_created.desc(), BillingInvoice.id.desc()).limit(limit)
+        with self._ctx.session_factory() as s:
+            return [Invoice.from_row(r) for r in s.scalars(stmt)]
+
+    # --- webhook events and reconciliation -------------------------------------------------------
+    def webhook_event(self, event_id: str) -> dict[str, Any]:
+        """One stored Stripe event: its type, object, source, times and raw payload."""
+        validation.stripe_id(event_id, "evt", "event_id")
+        with self._ctx.session_factory() as s:
+            row = s.scalars(select(BillingWebhookEvent).where(BillingWebhookEvent.stripe_event_id == event_id)).first()
+            if row is None:
+                raise NotFoundError(f"No stored webhook event {event_id!r}.", param="event_id")
+            return {"id": row.stripe_event_id, "type": row.type, "object_id": row.object_id, "source": row.source,
+                    "created": row.stripe_created, "received_at": row.received_at, "payload": row.payload}
+
+    def run_reconcile(self, *, started_by: str, dry_run: bool = False, force: bool = False) -> dict[str, Any]:
+        """Run reconciliation now and keep its report (or its error, which is raised again) with who started
+        it. ``dry_run`` and ``force`` are the reconcile service's own (a dry run writes nothing; force removes
+        local rows past the removal guard)."""
+        by = validation.text(started_by, "started_by", max_length=120, required=True) or ""
+        validation.boolean(dry_run, "dry_run")
+        validation.boolean(force, "force")
+        started = self._ctx.now()
+        report, error = None, None
+        try:
+            report = self._reconcile.run(dry_run=dry_run, force=force)
+        except BillingError as err:
+            error = str(err)[:500]
+            raise
+        finally:
+            with self._ctx.transaction() as s:
+                s.add(BillingReconcileRun(started_at=started, finished_at=self._ctx.now(), started_by=by,
+                                          dry_run=dry_run, fixed=int(getattr(report, "fixed", 0) or 0), error=error,
+                                          report=report.model_dump(mode="json") if report is not None else {}))
+        return self.reconcile_runs(limit=1)[0]
+
+    def reconcile_runs(self, *, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest recorded runs, newest first."""
+        validation.limit(limit)
+        with self._ctx.session_factory() as s:
+            rows = s.scalars(select(BillingReconcileRun).order_by(BillingReconcileRun.id.desc()).limit(limit))
+            return [{"started_at": r.started_at, "finished_at": r.finished_at, "started_by": r.started_by,
+                     "dry_run": r.dry_run, "fixed": r.fixed, "error": r.error, "report": r.report} for r in rows]
+
+    # --- timeline ----------------------------------------------------------------------------------
+    def timeline(self, customer_id: str, *, limit: int = 200) -> list[TimelineEntry]:
+        """What happened to the customer, newest first: subscription changes (the ledger), invoices and
+        their payments, the Stripe events about the customer, its subscriptions and invoices, and the audit
+        log's entries for its owner (admin actions among them)."""
+        validation.stripe_id(customer_id, "cus", "customer_id")
+        validation.limit(limit, maximum=1000)
+        ledger = BillingLedgerEntry
+        with self._ctx.session_factory() as s:
+            owner = s.scalar(select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == customer_id))
+            changes = list(s.scalars(select(ledger).where(ledger.customer_stripe_id == customer_id,
+                                                          ledger.source != "correction")
+                                     .order_by(ledger.effective_at.desc(), ledger.rank.desc()).limit(limit)))
+            invoices = list(s.scalars(select(BillingInvoice).where(BillingInvoice.customer_stripe_id == customer_id)
+                                      .order_by(BillingInvoice.id.desc()).limit(limit)))
+            subs = list(s.scalars(select(BillingSubscription.stripe_id)
+                                  .where(BillingSubscription.customer_stripe_id == customer_id)))
+            about = {customer_id, *subs, *(i.stripe_id for i in invoices)}
+            events = list(s.scalars(select(BillingWebhookEvent).where(BillingWebhookEvent.object_id.in_(about))
+                                    .order_by(BillingWebhookEvent.id.desc()).limit(limit)))
+            audited = [] if owner is None else list(s.scalars(
+                select(BillingAuditEvent).where(BillingAuditEvent.owner_id == owner)
+                .order_by(BillingAuditEvent.id.desc()).limit(limit)))
+        entries = [ledger_entry(c) for c in changes]
+        for invoice in invoices:
+            entries.extend(invoice_entries(invoice))
+        entries.extend(webhook_entry(e) for e in events)
+        entries.extend(audit_entry(a) for a in audited)
+        entries.sort(key=lambda e: e.at, reverse=True)
+        return entries[:limit]
+
+
+def _search(value: Any) -> Any:
+    q = validation.text(value, "search", max_length=200, required=True) or ""
+    c = BillingCustomer
+    if q.startswith("cus_"):
+        return c.stripe_id == q
+    prefix = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    email = func.lower(c.email).like(prefix, escape="\\")
+    if "@" in q:
+        return email
+    return or_(email, func.lower(c.name).like(prefix, escape="\\"), c.owner_id == q)
+
+
+def _current_subscriptions(s: Session, customer_ids: list[str]) -> dict[str, BillingSubscription]:
+    """Per customer, its newest live subscription, else its newest one."""
+    if not customer_ids:
+        return {}
+    found: dict[str, BillingSubscription] = {}
+    rows = s.scalars(select(BillingSubscription).where(BillingSubscription.customer_stripe_id.in_(customer_ids))
+                     .order_by(BillingSubscription.id))
+    for sub in rows:
+        held = found.get(sub.customer_stripe_id)
+        if held is None or sub.status in LIVE or held.status not in LIVE:
+            found[sub.customer_stripe_id] = sub
+    return found
+
+
+def _row(row: BillingCustomer, sub: BillingSubscription | None) -> CustomerRow:
+    plan = None
+    if sub is not None:
+        plan = next((i.product_stripe_id for i in sub.items if i.usage_type != "metered"), None)
+    return CustomerRow(customer=Customer.from_row(row), status=sub.status if sub else None, plan=plan,
+                       subscription=sub.stripe_id if sub else None)
+
+
+def _encode(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"a:{row_id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: Any) -> int | None:
+    if cursor is None:
+        return None
+    if isinstance(cursor, str) and _CURSOR.fullmatch(cursor):
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+            if raw.startswith("a:") and raw[2:].isdigit() and len(raw) <= 20:
+                return int(raw[2:])
+        except (ValueError, UnicodeDecodeError):
+            pass
+    raise InvalidInputError(f"after must be the next_cursor of a previous page, got {validation.echo(cursor)}.",
+                            param="after")

@@ -49,6 +49,8 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
+    from ..cli import add_settings  # the same settings (flags and BILLINGOS_* variables) as every command
+
     keys = sub.add_parser("api-keys", help="API keys for the JSON API").add_subparsers(dest="keys_command",
                                                                                         required=True)
     create = keys.add_parser("create", help="create a key and print its secret once")
@@ -56,14 +58,14 @@ def add_commands(sub: Any) -> None:
     create.add_argument("--scope", action="append", required=True,
                         choices=("entitlements:read", "usage:write", "billing:read"), help="repeat for several")
     create.add_argument("--owner", help="the owner id the key acts for (default: every owner)")
-    create.add_argument("--database-url")
+    add_settings(create)
     create.set_defaults(func=_create)
     lst = keys.add_parser("list", help="list keys, newest first (never their secrets)")
     lst.add_argument("--owner")
     lst.add_argument("--all", action="store_true", help="include revoked keys")
-    lst.add_argument("--database-url")
+    add_settings(lst)
     lst.set_defaults(func=_list)
     rev = keys.add_parser("revoke", help="revoke a key at once")
     rev.add_argument("key_id")
-    rev.add_argument("--database-url")
+    add_settings(rev)
     rev.set_defaults(func=_revoke)

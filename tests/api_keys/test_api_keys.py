@@ -93,15 +93,17 @@ def test_bad_input_is_refused_and_nothing_written(billing: Billing, kwargs: dict
 def test_cli_create_list_revoke(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     assert main(["db", "upgrade", "--database-url", url]) == 0
-    assert main(["api-keys", "create", "ci", "--scope", "billing:read", "--owner", "org_9", "--database-url", url]) == 0
+    stripe = ["--stripe-emulator"]   # every command that builds a Billing names its Stripe (issue 8 item 1)
+    assert main(["api-keys", "create", "ci", "--scope", "billing:read", "--owner", "org_9", "--database-url", url,
+                 *stripe]) == 0
     out = capsys.readouterr().out
     secret = re.search(r"bos_test_\S+", out)[0]  # type: ignore[index]
     key_id = re.search(r"key_[0-9a-f]{12}", out)[0]  # type: ignore[index]
-    assert main(["api-keys", "list", "--database-url", url]) == 0
+    assert main(["api-keys", "list", "--database-url", url, *stripe]) == 0
     listed = capsys.readouterr().out
     assert key_id in listed and "org_9" in listed and secret not in listed
-    assert main(["api-keys", "revoke", key_id, "--database-url", url]) == 0
-    assert main(["api-keys", "revoke", "nope", "--database-url", url]) == 2
+    assert main(["api-keys", "revoke", key_id, "--database-url", url, *stripe]) == 0
+    assert main(["api-keys", "revoke", "nope", "--database-url", url, *stripe]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("billingos: key_id must be")
     with Billing(database_url=url, stripe_emulator=True) as billing:

@@ -20,6 +20,7 @@ SETTINGS = ("BILLINGOS_DATABASE_URL", "BILLINGOS_STRIPE_API_KEY", "BILLINGOS_STR
             "BILLINGOS_EMULATOR_STATE", "BILLINGOS_EMULATOR_STATE_PATH", "BILLINGOS_STRIPE_API_BASE",
             "BILLINGOS_REDIS_URL")
 CATALOG = Path(__file__).resolve().parents[2] / "example_app" / "catalog.toml"
+REQUIRED = {"start": "2026-01-01", "end": "2026-02-01"}     # required options without choices, by dest
 
 
 @pytest.fixture(autouse=True)
@@ -35,8 +36,11 @@ def _commands() -> list[list[str]]:
     def walk(p: argparse.ArgumentParser, path: list[str]) -> None:
         subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
         if not subs:
-            extra = [str(CATALOG) if a.dest == "file" else "x" for a in p._actions
-                     if not a.option_strings and a.nargs is None]
+            extra = [str(CATALOG) if a.dest == "file" else (next(iter(a.choices)) if a.choices else "x")
+                     for a in p._actions if not a.option_strings and a.nargs is None]
+            for a in p._actions:          # required options get a valid value, so only the settings are missing
+                if a.option_strings and a.required:
+                    extra += [a.option_strings[0], next(iter(a.choices)) if a.choices else REQUIRED[a.dest]]
             out.append(path + extra)
             return
         for name, child in subs[0].choices.items():

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from bench._common import postgres_schema, row
+from bench._common import figure, postgres_schema, row
 from billingos import Billing, FrozenClock
 from billingos.emulator import Emulator
 from billingos.pages import Incoming, environment, mount_pages
@@ -117,6 +117,11 @@ def main() -> None:
             page_p50, page_p95 = p50_p95(page, args.rounds)
             print(row(label, f"{raw_p95:.2f}", f"{svc_p95:.2f}", f"{page_p50:.2f}", f"{page_p95:.2f}",
                       f"{page_p95 / raw_p95:.1f}x"))
+            section = f"PostgreSQL, {args.customers:,} customers: {label}"
+            figure("admin", section, "billing.admin.customers p95", svc_p95, "ms",
+                   baseline="the same SELECT sent raw, p95", baseline_value=raw_p95)
+            figure("admin", section, "the whole customers page p95", page_p95, "ms",
+                   baseline="the same SELECT sent raw, p95", baseline_value=raw_p95)
         print("\nplan of the email prefix search (deep page):")
         print(explain(engine, billing.admin.customer_query_sql(search="user1", after=cursor)))
         assert deep.id

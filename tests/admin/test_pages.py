@@ -156,6 +156,7 @@ def test_refund_partial_then_the_rest_with_a_confirmation_step(world: World, cli
     audited = world.billing.audit.list(action="invoice.refunded").items
     assert [(e.actor_kind, e.actor_id, e.target_id, e.after["amount"]) for e in audited] == [
         ("admin", "ops@example.com", inv, 600), ("admin", "ops@example.com", inv, 400)]
+    assert all(e.client_address for e in audited)          # the request's peer, as the test clients send it
 
 
 def test_credit_note_to_the_balance_with_a_confirmation_step(world: World, client: Client) -> None:

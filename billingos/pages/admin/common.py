@@ -35,8 +35,8 @@ def page(ctx: PageContext, template: str, nav: str, title: str, http_status: int
 
 
 def actor(ctx: PageContext) -> Actor:
-    """The admin, as the audit log records who did an operation."""
-    return Actor(kind="admin", id=ctx.admin.strip()[:255] or "admin")
+    """The admin, as the audit log records who did an operation (with the request id and client address)."""
+    return ctx.actor("admin", ctx.admin.strip()[:255] or "admin")
 
 
 def flag(value: str | None, param: str) -> bool | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import figure
 from billingos import Billing
 from billingos.pages import Incoming, environment, mount_pages
 from billingos.stripe_api import plain
@@ -121,6 +122,8 @@ def main() -> None:
                 m50, m95 = p95(lambda get=get, path=path: get(path), n)
                 worst = max(worst, m95 / b95)
                 print(f"{name:<10}{kind:<10}{m50:>10.2f}{m95:>10.2f}{b95:>10.2f}{m95 / b95:>8.2f}")
+                figure("pages", kind, f"{name} page p95 (100 invoices)", m95, "ms",
+                       baseline="same template, precomputed data p95", baseline_value=b95)
         print(f"worst p95 ratio {worst:.2f} (target <= 3)")
         billing.close()
 

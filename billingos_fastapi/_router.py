@@ -85,7 +85,8 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
                   admin_loader: Callable[..., Any] | None = None, prefix: str = "/billing",
                   portal_mode: str = "pages", templates: str | None = None,
                   secret_key: str | bytes | None = None, login_url: str | None = None,
-                  allowed_origins: tuple[str, ...] | list[str] = (), return_url: str | None = None) -> APIRouter:
+                  allowed_origins: tuple[str, ...] | list[str] = (), return_url: str | None = None,
+                  publishable_key: str | None = None) -> APIRouter:
     """An APIRouter with billingos's routes. ``customer_loader`` is a dependency (it may itself use
     ``Depends``) that returns the current owner id, or None when nobody is logged in.
 
@@ -99,7 +100,8 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
     env = environment(templates)
     pages = mount_pages(billing, prefix=prefix, render=lambda name, ctx: env.get_template(name).render(ctx),
                         portal_mode=portal_mode, secret_key=secret_key, login_url=login_url,
-                        allowed_origins=allowed_origins, return_url=return_url)
+                        allowed_origins=allowed_origins, return_url=return_url,
+                        publishable_key=publishable_key)
     _page_routes(router, pages, owner_dep, Depends(customer_loader or _nobody), Depends(admin_loader or _nobody))
 
     @router.get("/customer", name="billingos.customer")

@@ -38,6 +38,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "BILLINGOS_LOGIN_URL": None,           # where the portal sends visitors nobody logged in (?next=...)
     "BILLINGOS_ALLOWED_ORIGINS": (),       # origins a return_url / next may point at, besides this site
     "BILLINGOS_RETURN_URL": None,          # the portal's "back to the app" link
+    "BILLINGOS_PUBLISHABLE_KEY": None,     # pk_...: Stripe Elements on the portal's "add a card" page
 }
 
 OwnerLoader = Callable[[], Any]
@@ -76,7 +77,8 @@ class BillingOS:
             billing, prefix=prefix, render=_render, portal_mode=app.config["BILLINGOS_PORTAL_MODE"],
             secret_key=app.config["BILLINGOS_SECRET_KEY"] or app.config.get("SECRET_KEY"),
             login_url=app.config["BILLINGOS_LOGIN_URL"], allowed_origins=app.config["BILLINGOS_ALLOWED_ORIGINS"],
-            return_url=app.config["BILLINGOS_RETURN_URL"])
+            return_url=app.config["BILLINGOS_RETURN_URL"],
+            publishable_key=app.config["BILLINGOS_PUBLISHABLE_KEY"])
         if billing.emulator is not None and billing.emulator.hosted.base_url is None:
             billing.emulator.hosted.base_url = f"{prefix}/stripe"     # the stand-in Stripe pages, mounted below
         app.register_blueprint(self._blueprint(pages), url_prefix=prefix)

@@ -14,7 +14,6 @@ from huey import MemoryHuey
 from billingos import Billing
 from billingos_flask import CONFIG_DEFAULTS, BillingOS
 
-from .account import bp as account_bp
 from .catalog import CATALOG_PATH, sync_catalog
 from .csrf import init_csrf
 from .demo import demo_billing, init_demo
@@ -41,6 +40,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         BILLINGOS_DATABASE_URL=db_url,
         BILLINGOS_STRIPE_EMULATOR=True,
         BILLINGOS_EMULATOR_STATE_PATH=str(Path(app.instance_path) / "stripe_emulator.json"),
+        # The plan, invoice and card pages are billingos's customer portal at /billing/portal/.
+        BILLINGOS_LOGIN_URL="/login",
+        BILLINGOS_RETURN_URL="/account",
     )
     app.config.update(config)
     for key, default in CONFIG_DEFAULTS.items():
@@ -54,10 +56,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     billing = ext.billing_for(app)
     billing.migrate()
     app.extensions["example_app.huey"] = _huey(billing)
-    init_csrf(app, exempt={"billingos.webhooks"})   # Stripe signs its webhooks; it cannot send a token
+    init_csrf(app)   # billingos's routes are exempt: webhooks are signed, its pages carry their own tokens
     app.before_request(_load_user)
     app.register_blueprint(bp)
-    app.register_blueprint(account_bp)
     app.register_blueprint(gated_bp)
     app.add_template_filter(money, "money")
     app.add_template_filter(_date, "date")

@@ -21,6 +21,8 @@ def csrf_token() -> str:
 def check_csrf() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint in current_app.extensions.get(EXEMPT, ()):
         return
+    if (request.endpoint or "").startswith("billingos."):   # billingos's pages check their own tokens
+        return
     expected, sent = session.get(FIELD), request.form.get(FIELD)
     if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
         abort(400, "The form's security token is missing or stale. Reload the page and try again.")

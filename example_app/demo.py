@@ -108,7 +108,7 @@ def advance() -> Response | tuple[str, int]:
         return render_template("demo.html", now=current_billing.now(), days=ADVANCE_DAYS, error=error), 400
     now = current_billing.testing.advance(days=int(days))
     flash(f"Time moved {ADVANCE_DAYS[int(days)]} forward: it is now {now:%d %b %Y, %H:%M} UTC.")
-    return redirect(url_for("account.plan"), 303)
+    return redirect(url_for("demo.tools"), 303)
 
 
 @bp.post("/failing-card")
@@ -116,7 +116,7 @@ def advance() -> Response | tuple[str, int]:
 def failing_card() -> Response:
     card = attach_card(current_billing, g.user.owner_id, FAILING_CARD)
     flash(f"Your default card is now {card}, which Stripe declines: the next charge fails and dunning starts.")
-    return redirect(url_for("account.plan"), 303)
+    return redirect(url_for("demo.tools"), 303)
 
 
 def init_demo(app: Flask, billing: Billing) -> None:

@@ -1,5 +1,5 @@
 """Pages: home, signup (a billing customer and a Pro trial), login, account, pricing. The plan and
-invoice pages are in account.py, the demo tools in demo.py."""
+invoice pages are billingos's customer portal (/billing/portal/), the demo tools in demo.py."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from billingos import BillingError, NotFoundError
+from billingos.pages import safe_return_url
 from billingos_flask import current_billing
 
 from .catalog import price_list
@@ -99,17 +100,19 @@ def _start_trial(owner_id: str) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
+    nxt = safe_return_url(request.values.get("next"))     # e.g. the portal page that asked for a login
     if request.method == "GET":
-        return render_template("login.html", form={})
+        return render_template("login.html", form={}, next=nxt)
     form = {"username": request.form.get("username", "").strip().lower(),
             "email": request.form.get("email", "").strip()}
     with _db() as db:
         user = db.scalars(select(User).where(User.username == form["username"],
                                              User.email == form["email"])).first()
     if user is None:
-        return render_template("login.html", form=form, error="No account with that username and email."), 400
+        return render_template("login.html", form=form, next=nxt,
+                               error="No account with that username and email."), 400
     _login(user)
-    return redirect(url_for("app.account"))
+    return redirect(nxt or url_for("app.account"))
 
 
 @bp.post("/logout")

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .. import validation
 from ..clock import utc
@@ -45,7 +45,8 @@ class InvoiceService:
         stmt = select(BillingInvoice).where(BillingInvoice.owner_id == owner_id)
         if status is not None:
             stmt = stmt.where(BillingInvoice.status == status)
-        stmt = stmt.order_by(BillingInvoice.stripe_created.desc(), BillingInvoice.id.desc()).limit(limit)
+        stmt = (stmt.order_by(BillingInvoice.stripe_created.desc(), BillingInvoice.id.desc()).limit(limit)
+                .options(defer(BillingInvoice.data)))      # the whole Stripe object: not needed for a snapshot
         with self._ctx.session_factory() as session:
             return [Invoice.from_row(r) for r in session.scalars(stmt)]
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .. import intents, validation
 from ..actor import Actor, parse_actor
@@ -289,7 +289,8 @@ class SubscriptionService:
         if active_only:
             stmt = stmt.where(BillingSubscription.status.in_(("active", "trialing", "past_due")))
         with self._ctx.session_factory() as session:
-            return [Subscription.from_row(r) for r in session.scalars(stmt.order_by(BillingSubscription.id))]
+            stmt = stmt.order_by(BillingSubscription.id).options(defer(BillingSubscription.data))
+            return [Subscription.from_row(r) for r in session.scalars(stmt)]
 
     def sync(self, obj: Any) -> Subscription:
         """Apply a Stripe subscription (dict or StripeObject) through the one sync path."""

@@ -26,7 +26,7 @@ def test_create_router_returns_an_api_router(billing: Billing) -> None:
     router = create_router(billing, customer_loader=owner_from_header)
     assert isinstance(router, APIRouter)
     paths = sorted(r.path for r in router.routes)  # type: ignore[attr-defined]
-    assert [p for p in paths if "/portal/" not in p and "/api/v1/" not in p] == [
+    assert [p for p in paths if "/portal/" not in p and "/api/v1/" not in p and "/admin/" not in p] == [
         "/billing/customer", "/billing/static/{path:path}", "/billing/stripe/{rest:path}", "/billing/webhooks",
         "/billing/webhooks/{tail:path}"]
     assert "/billing/portal/" in paths and "/billing/portal/invoices/{invoice_id}/pdf" in paths

@@ -32,13 +32,13 @@ def billing(app: Flask) -> Billing:
     return b
 
 
-def token(client: FlaskClient, page: str = "/account/plan") -> str:
+def token(client: FlaskClient, page: str = "/account") -> str:
     match = TOKEN.search(client.get(page).get_data(as_text=True))
     assert match is not None, f"no CSRF token on {page}"
     return match.group(1)
 
 
-def post(client: FlaskClient, path: str, page: str = "/account/plan", **form: str) -> TestResponse:
+def post(client: FlaskClient, path: str, page: str = "/account", **form: str) -> TestResponse:
     """POST the way a browser does: with the token of the page that shows the form."""
     return client.post(path, data={"csrf_token": token(client, page), **form})
 

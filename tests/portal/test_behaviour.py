@@ -218,3 +218,24 @@ def test_an_upgrade_during_the_trial_charges_nothing_now_and_shows_the_first_inv
     sub = _sub(portal)
     assert (sub.price, sub.status) == ("team_monthly", "trialing")
     assert [i.amount_due for i in portal.billing.invoices.list(OWNER)] == [0]     # nothing billed during the trial
+
+
+def test_a_host_restyles_and_rebrands_with_its_own_templates(pbilling, tmp_path) -> None:
+    folder = tmp_path / "billingos"
+    folder.mkdir()
+    (folder / "theme.html").write_text("<style>:root { --pico-primary: #7c3aed; }</style>")
+    (folder / "brand.html").write_text('<a href="/" class="bos-brand">ACME <b>Cloud</b></a>')
+    (folder / "error.html").write_text("{{ title }}: our own error page")
+    from .conftest import Portal
+    for portal in (Portal("fastapi", pbilling, templates=str(tmp_path)), _flask_with_templates(pbilling, tmp_path)):
+        page = portal.get("/billing/portal/")
+        assert page.status == 200 and "--pico-primary: #7c3aed" in page.html and "ACME <b>Cloud</b>" in page.html
+        assert portal.get("/billing/portal/invoices/in_nope").text == "Page not found: our own error page"
+
+
+def _flask_with_templates(pbilling, folder):
+    from .conftest import Portal
+    portal = Portal("flask", pbilling)
+    portal.app.template_folder = str(folder)       # the app's own templates come before billingos's
+    portal.app.jinja_env.cache.clear() if portal.app.jinja_env.cache else None
+    return portal

@@ -83,8 +83,8 @@ def preview(ctx: PageContext) -> Result:
     result = billing.subscriptions.preview_change(sub, price=option.price, proration=proration,
                                                   promotion_code=code["id"] if code else None)
     # What the customer pays when: an upgrade's invoice now; otherwise the previewed next invoice later.
-    now_invoice = proration == "always_invoice"
-    next_date = result.effective_at or (sub.trial_end if sub.status == "trialing" else sub.current_period_end)
+    now_invoice = result.invoiced_now
+    next_date = result.invoiced_at or (sub.trial_end if sub.status == "trialing" else sub.current_period_end)
     return Render("portal/confirm.html", {**data, "option": option, "preview": result, "new": False,
                                           "code": code, "stamp": result.proration_date,
                                           "later": proration == "at_period_end", "due_now": result.amount_due_now,

@@ -85,11 +85,13 @@ def plan_options(billing: Billing, sub: Subscription | None, fmt: Formatter) -> 
     options = []
     for price in prices:
         product = products.get(price.product)
+        amount = _one_unit(price)
         if product is None or price.type != "recurring" or price.usage_type == "metered" or not price.lookup_key \
-                or price.unit_amount is None:
+                or amount is None:
             continue
-        options.append(PlanOption(price.lookup_key, product.name, fmt.money(price.unit_amount, price.currency),
-                                  _per(price), _action(price, current), price.unit_amount))
+        shown = fmt.money(amount, price.currency)
+        options.append(PlanOption(price.lookup_key, product.name, shown if not price.tiers else f"from {shown}",
+                                  _per(price), _action(price, current), amount))
     return sorted(options, key=lambda o: (o.per, o.unit_amount))
 
 
@@ -107,6 +109,16 @@ def _per(price: PriceInfo) -> str:
     return f"per {price.interval}" if count == 1 else f"every {count} {price.interval}s"
 
 
+def _one_unit(price: PriceInfo) -> int | None:
+    """What one unit costs a period: the unit amount, or a tiered price's first tier (flat + one unit)."""
+    if price.unit_amount is not None:
+        return price.unit_amount
+    if price.tiers:
+        first = price.tiers[0]
+        return int(first.get("flat_amount") or 0) + int(first.get("unit_amount") or 0)
+    return None
+
+
 def _action(price: PriceInfo, current: PriceInfo | None) -> str:
     if current is None:
         return "Choose"
@@ -114,5 +126,5 @@ def _action(price: PriceInfo, current: PriceInfo | None) -> str:
         return "Current"
     if price.interval != current.interval:
         return "Switch"
-    a, b = price.unit_amount or 0, current.unit_amount or 0
+    a, b = _one_unit(price) or 0, _one_unit(current) or 0
     return "Upgrade" if a > b else "Downgrade" if a < b else "Switch"

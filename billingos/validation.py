@@ -9,6 +9,7 @@ range; booleans are ``bool``; enum values are members; keys are visible ASCII.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -273,3 +274,28 @@ def owner_meter_pairs(value: Any, param: str = "pairs") -> set[tuple[str, str]]:
             raise _fail(param, "a collection of (owner_id, meter) pairs", pair)
         out.add((owner_id(pair[0], param), meter_name(pair[1], param)))
     return out
+
+
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def page_cursor(tag: str, row_id: int) -> str:
+    """The opaque ``next_cursor`` of a keyset page: the last row's id, tagged with the list it came from."""
+    return base64.urlsafe_b64encode(f"{tag}:{row_id}".encode()).decode().rstrip("=")
+
+
+def cursor_row(cursor: Any, tag: str, param: str = "after") -> int | None:
+    """The row id behind a ``page_cursor(tag, ...)``; None for no cursor. Anything else is InvalidInputError."""
+    if cursor is None:
+        return None
+    if not isinstance(cursor, str) or not _CURSOR.fullmatch(cursor):
+        raise InvalidInputError(f"{param} must be the next_cursor of a previous page, got {echo(cursor)}.",
+                                param=param)
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raw = ""
+    head, _, digits = raw.partition(":")
+    if head != tag or not digits.isdigit() or len(digits) > 18:
+        raise InvalidInputError(f"{param}={echo(cursor)} is not a cursor from a previous page.", param=param)
+    return int(digits)

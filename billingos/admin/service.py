@@ -8,8 +8,6 @@ primary key, so a deep page costs what the first one does.
 
 from __future__ import annotations
 
-import base64
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +18,7 @@ from .. import validation
 from ..analytics.models import BillingLedgerEntry
 from ..audit.models import BillingAuditEvent
 from ..customers import BillingCustomer, Customer, Page
-from ..errors import BillingError, InvalidInputError, NotFoundError
+from ..errors import BillingError, NotFoundError
 from ..invoices import BillingInvoice, Invoice
 from ..subscriptions.models import BillingSubscription, BillingSubscriptionItem
 from ..subscriptions.schemas import Subscription
@@ -43,7 +41,6 @@ CUSTOMER_STATUSES = (*SUBSCRIPTION_STATUSES, "none")      # "none": no subscript
 EXPORT_COLUMNS = ("stripe_id", "owner_id", "email", "name", "status", "plan", "delinquent", "currency", "balance",
                   "created")
 LIVE = ("trialing", "active", "past_due", "unpaid", "incomplete", "paused")
-_CURSOR = re.compile(r"[A-Za-z0-9_\-]{1,32}")
 _EXPORT_CHUNK = 500
 
 
@@ -58,7 +55,7 @@ class AdminService:
         """Customers newest first. ``search``: a Stripe id (``cus_…``) or owner id (exact), or the start of
         an email or name (any case). ``status``: a subscription status (or "none"); ``plan``: a product id."""
         validation.limit(limit, maximum=500)
-        start = _decode(after)
+        start = validation.cursor_row(after, "a")
         stmt = self._customer_query(search, status, plan, delinquent).limit(limit + 1)
         if start is not None:
             stmt = stmt.where(BillingCustomer.id < start)
@@ -68,7 +65,8 @@ class AdminService:
             rows = rows[:limit]
             current = _current_subscriptions(s, [r.stripe_id for r in rows])
         items = [_row(r, current.get(r.stripe_id)) for r in rows]
-        return Page[CustomerRow](items=items, next_cursor=_encode(rows[-1].id) if more and rows else None)
+        cursor = validation.page_cursor("a", rows[-1].id) if more and rows else None
+        return Page[CustomerRow](items=items, next_cursor=cursor)
 
     def export_customers(self, *, search: str | None = None, status: str | None = None, plan: str | None = None,
                          delinquent: bool | None = None) -> Iterator[list[str]]:
@@ -98,7 +96,7 @@ class AdminService:
     def customer_query_sql(self, *, search: str | None = None, after: str | None = None, limit: int = 50) -> Any:
         """The customer list's statement (for EXPLAIN in tests and benchmarks)."""
         stmt = self._customer_query(search, None, None, None).limit(validation.limit(limit, maximum=500))
-        start = _decode(after)
+        start = validation.cursor_row(after, "a")
         return stmt if start is None else stmt.where(BillingCustomer.id < start)
 
     def _customer_query(self, search: str | None, status: str | None, plan: str | None,
@@ -133,7 +131,7 @@ class AdminService:
                       after: str | None = None, limit: int = 50) -> Page[Subscription]:
         """Subscriptions newest first, by status, plan (a product id) and customer (a Stripe id)."""
         validation.limit(limit, maximum=500)
-        start = _decode(after)
+        start = validation.cursor_row(after, "a")
         s, i = BillingSubscription, BillingSubscriptionItem
         stmt = select(s).order_by(s.id.desc()).limit(limit + 1)
         if customer is not None:
@@ -150,7 +148,8 @@ class AdminService:
             more = len(rows) > limit
             rows = rows[:limit]
             items = [Subscription.from_row(r) for r in rows]
-        return Page[Subscription](items=items, next_cursor=_encode(rows[-1].id) if more and rows else None)
+        cursor = validation.page_cursor("a", rows[-1].id) if more and rows else None
+        return Page[Subscription](items=items, next_cursor=cursor)
 
     def invoices(self, customer: str, *, limit: int = 50) -> list[Invoice]:
         """The customer's invoices (by Stripe id, with or without an owner), newest first."""
@@ -266,20 +265,3 @@ def _row(row: BillingCustomer, sub: BillingSubscription | None) -> CustomerRow:
     return CustomerRow(customer=Customer.from_row(row), status=sub.status if sub else None, plan=plan,
                        subscription=sub.stripe_id if sub else None)
 
-
-def _encode(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"a:{row_id}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: Any) -> int | None:
-    if cursor is None:
-        return None
-    if isinstance(cursor, str) and _CURSOR.fullmatch(cursor):
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-            if raw.startswith("a:") and raw[2:].isdigit() and len(raw) <= 20:
-                return int(raw[2:])
-        except (ValueError, UnicodeDecodeError):
-            pass
-    raise InvalidInputError(f"after must be the next_cursor of a previous page, got {validation.echo(cursor)}.",
-                            param="after")

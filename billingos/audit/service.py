@@ -9,7 +9,6 @@ transaction themselves (the JSON API and pages).
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -39,7 +38,6 @@ from .scrub import scrub
 
 __all__ = ["AuditService"]
 
-_CURSOR = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 _ACTION = re.compile(r"[a-z_]+(\.[a-z_]+)+")
 _KEY_FIELDS = ("name", "scopes", "owner_id", "mode", "revoked_at")
 
@@ -113,7 +111,7 @@ class AuditService:
         page's ``next_cursor``). ``since`` is inclusive, ``until`` exclusive."""
         limit = validation.limit(limit, maximum=500)
         query = self._query(action, actor_kind, actor_id, target_type, target_id, owner_id, since, until)
-        start = _decode_cursor(after)
+        start = validation.cursor_row(after, "a") or 0
         if start:
             query = query.where(BillingAuditEvent.id < start)
         with self._ctx.session_factory() as session:
@@ -121,7 +119,7 @@ class AuditService:
         more = len(rows) > limit
         rows = rows[:limit]
         return Page[AuditEvent](items=[AuditEvent.from_row(r) for r in rows],
-                                next_cursor=_encode_cursor(rows[-1].id) if more else None)
+                                next_cursor=validation.page_cursor("a", rows[-1].id) if more else None)
 
     def export_csv(self, *, action: str | None = None, actor_kind: str | None = None, actor_id: str | None = None,
                    target_type: str | None = None, target_id: str | None = None, owner_id: str | None = None,
@@ -210,22 +208,3 @@ def _grant_state(grant: Any) -> dict[str, Any] | None:
     return {"feature": grant.feature, "limit": grant.limit, "reset": grant.reset, "rollover": grant.rollover,
             "expires_at": grant.expires_at.isoformat() if grant.expires_at else None, "reason": grant.reason}
 
-
-def _encode_cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"a:{row_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not isinstance(cursor, str) or not _CURSOR.fullmatch(cursor):
-        raise InvalidInputError(f"after must be the next_cursor of a previous page, got {validation.echo(cursor)}.",
-                                param="after")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("a:") or not raw[2:].isdigit() or len(raw) > 20:
-            raise ValueError
-        return int(raw[2:])
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInputError(f"after={validation.echo(cursor)} is not a cursor from a previous page.",
-                                param="after") from None

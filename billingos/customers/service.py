@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -27,7 +25,6 @@ if TYPE_CHECKING:
     from ..context import Context
 
 _UNSET: Any = object()
-_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now: datetime,
@@ -237,7 +234,7 @@ class CustomerService:
         """Keyset pagination, oldest first. ``search`` matches email, name or owner id (substring)."""
         validation.limit(limit, maximum=1000)
         validation.boolean(include_deleted, "include_deleted")
-        start = _decode_cursor(after)
+        start = validation.cursor_row(after, "c") or 0
         stmt = select(BillingCustomer).where(BillingCustomer.id > start).order_by(BillingCustomer.id).limit(limit + 1)
         if email is not None:
             stmt = stmt.where(BillingCustomer.email == validation.email(email))
@@ -252,7 +249,7 @@ class CustomerService:
             rows = list(session.scalars(stmt))
         more = len(rows) > limit
         rows = rows[:limit]
-        cursor = _encode_cursor(rows[-1].id) if more else None
+        cursor = validation.page_cursor("c", rows[-1].id) if more else None
         return Page[Customer](items=[Customer.from_row(r) for r in rows], next_cursor=cursor)
 
     # --- internals --------------------------------------------------------------------------
@@ -313,24 +310,6 @@ def _deleted(customer_id: str) -> dict[str, Any]:
     return {"id": customer_id, "object": "customer", "deleted": True}
 
 
-def _encode_cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"c:{row_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not isinstance(cursor, str) or not _CURSOR.fullmatch(cursor):
-        raise InvalidInputError(f"after must be the next_cursor of a previous page, got {validation.echo(cursor)}.",
-                                param="after")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("c:") or not raw[2:].isdigit() or len(raw) > 20:
-            raise ValueError
-        return int(raw[2:])
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInputError(f"after={validation.echo(cursor)} is not a cursor from a previous page.",
-                                param="after") from None
 
 
 def _quote(value: str) -> str:

@@ -3,11 +3,9 @@ read, dismissed or acted on (who and when), export to CSV."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
-import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AlertStore"]
 
-_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,40}")
 CSV_COLUMNS = ("id", "created_at", "kind", "owner_id", "state", "message", "read_at", "read_by", "dismissed_at",
                "dismissed_by", "acted_at", "acted_by", "note", "data")
 #: Which states each mark moves from: a dismissed or acted-on insight is settled.
@@ -59,7 +56,7 @@ class AlertStore:
              after: str | None = None) -> Page[Insight]:
         validation.limit(limit, maximum=1000)
         stmt = self._query(kind=kind, owner_id=owner_id, state=state, since=since, until=until)
-        start = _decode(after)
+        start = validation.cursor_row(after, "i")
         if start is not None:
             stmt = stmt.where(BillingInsight.id < start)
         with self._ctx.session_factory() as s:
@@ -67,7 +64,7 @@ class AlertStore:
         more = len(rows) > limit
         rows = rows[:limit]
         return Page[Insight](items=[Insight.from_row(r) for r in rows],
-                             next_cursor=_encode(rows[-1].id) if more else None)
+                             next_cursor=validation.page_cursor("i", rows[-1].id) if more else None)
 
     def get(self, insight_id: int) -> Insight:
         validation.integer(insight_id, "insight_id", minimum=1, maximum=2**63 - 1)
@@ -156,22 +153,3 @@ def _cell(value: Any) -> str:
         return ""
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
-
-def _encode(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"i:{row_id}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: Any) -> int | None:
-    if cursor is None:
-        return None
-    if not isinstance(cursor, str) or not _CURSOR.fullmatch(cursor):
-        raise InvalidInputError(f"after must be the next_cursor of a previous page, got {validation.echo(cursor)}.",
-                                param="after")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("i:") or not raw[2:].isdigit() or len(raw) > 21:
-            raise ValueError
-        return int(raw[2:])
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInputError(f"after={validation.echo(cursor)} is not a cursor from a previous page.",
-                                param="after") from None

@@ -12,9 +12,12 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from ..errors import InvalidInputError
 
 __all__ = ["CSRF_COOKIE", "CSRF_FIELD", "Csrf", "safe_return_url"]
 
@@ -71,3 +74,17 @@ def safe_return_url(value: str | None, allowed_origins: Iterable[str] = ()) -> s
         return None
     origin = f"{parts.scheme}://{parts.netloc}".lower()
     return value if origin in {o.lower().rstrip("/") for o in allowed_origins} else None
+
+
+#: How long a change preview's confirm form stays valid.
+PREVIEW_MAX_AGE = timedelta(hours=1)
+
+
+def preview_stamp(value: str | None, now: datetime) -> datetime:
+    """The preview's proration date echoed by the confirm form, so the change bills what was shown."""
+    if not value or not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise InvalidInputError("This confirmation is incomplete. Review the change again.", param="stamp")
+    stamp, current = int(value), int(now.timestamp())
+    if not current - PREVIEW_MAX_AGE.total_seconds() <= stamp <= current + 60:
+        raise InvalidInputError("This preview is out of date. Review the change again.", param="stamp")
+    return datetime.fromtimestamp(stamp, UTC)

@@ -4,11 +4,12 @@ apply a coupon; and a customer's entitlement overrides (grant, revoke)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ...errors import InvalidInputError, NotFoundError
 from ..results import Redirect, Result
+from ..safety import preview_stamp
 from .common import actor, optional, page
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 
 PRORATIONS = (("always_invoice", "Now, invoiced at once"), ("prorate", "Now, prorated on the next invoice"),
               ("none", "Now, without proration"), ("at_period_end", "At the end of the period"))
-PREVIEW_MAX_AGE = timedelta(hours=1)
 
 
 def subscription_list(ctx: PageContext) -> Result:
@@ -91,7 +91,7 @@ def preview(ctx: PageContext) -> Result:
 def change(ctx: PageContext) -> Result:
     sub = _subscription(ctx)
     price, proration = _choice(ctx, ctx.form)
-    stamp = _stamp(ctx.form.get("stamp"), ctx.billing.now()) if proration != "at_period_end" else None
+    stamp = preview_stamp(ctx.form.get("stamp"), ctx.billing.now()) if proration != "at_period_end" else None
     ctx.billing.subscriptions.change(sub, price=price, proration=proration,  # type: ignore[arg-type]
                                      proration_date=stamp, actor=actor(ctx))
     return Redirect(ctx.url("admin.subscription", subscription_id=sub.id,
@@ -137,12 +137,3 @@ def revoke(ctx: PageContext) -> Result:
     ctx.billing.entitlements.revoke(owner, (ctx.form.get("feature") or "").strip(), actor=actor(ctx))
     return Redirect(ctx.url("admin.customer", customer_id=cid, done="revoked"))
 
-
-def _stamp(value: str | None, now: datetime) -> datetime:
-    """The preview's proration date, echoed by the confirm form, so the change bills what was shown."""
-    if not value or not (value.isascii() and value.isdigit()) or len(value) > 12:
-        raise InvalidInputError("This confirmation is incomplete. Review the change again.", param="stamp")
-    stamp, current = int(value), int(now.timestamp())
-    if not current - PREVIEW_MAX_AGE.total_seconds() <= stamp <= current + 60:
-        raise InvalidInputError("This preview is out of date. Review the change again.", param="stamp")
-    return datetime.fromtimestamp(stamp, UTC)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ...errors import BillingError, ConflictError, InvalidInputError
 from ...subscriptions.feedback import FEEDBACK
 from ..results import Redirect, Render, Result
+from ..safety import preview_stamp
 from .state import (
     ENDED,
     PlanOption,
@@ -29,7 +29,6 @@ NOTICES = {"changed": "Your plan was changed.", "scheduled": "Your plan changes 
            "this period.", "resumed": "Your subscription continues. Welcome back!", "started": "Your plan started.",
            "card_added": "Your card was saved.", "card_removed": "The card was removed.",
            "default_set": "That card is now your default.", "alerts": "Your usage alerts were saved."}
-PREVIEW_MAX_AGE = timedelta(hours=1)
 
 
 def notice(ctx: PageContext) -> str | None:
@@ -108,7 +107,7 @@ def change(ctx: PageContext) -> Result:
                                      payment_behavior="error_if_incomplete")
         return Redirect(ctx.url("portal.overview", done="started"))
     proration = _proration(option, sub, billing)
-    stamp = _stamp(ctx.form.get("stamp"), billing.now()) if proration != "at_period_end" else None
+    stamp = preview_stamp(ctx.form.get("stamp"), billing.now()) if proration != "at_period_end" else None
     billing.subscriptions.change(sub, price=option.price, proration=proration, proration_date=stamp,
                                  promotion_code=code["id"] if code else None, actor=ctx.actor())
     return Redirect(ctx.url("portal.overview", done="scheduled" if proration == "at_period_end" else "changed"))
@@ -168,12 +167,3 @@ def _promotion_code(ctx: PageContext, code: str | None) -> dict[str, Any] | None
     promo = found.data[0]
     return {"id": promo.id, "code": promo.code}
 
-
-def _stamp(value: str | None, now: datetime) -> datetime:
-    """The preview's proration date echoed by the confirm form, so the change bills what was shown."""
-    if not value or not (value.isascii() and value.isdigit()) or len(value) > 12:
-        raise InvalidInputError("This confirmation is incomplete. Review the change again.", param="stamp")
-    stamp, current = int(value), int(now.timestamp())
-    if not current - PREVIEW_MAX_AGE.total_seconds() <= stamp <= current + 60:
-        raise InvalidInputError("This preview is out of date. Review the change again.", param="stamp")
-    return datetime.fromtimestamp(stamp, UTC)

@@ -1,0 +1,125 @@
+"""docs/migrating.md runs as written (issue 14): a "legacy" app is built first with the plain stripe SDK
+against the emulator (a product, a price without a lookup key, two paying users with customers and active
+subscriptions, a free user, and the app's own users table in app.db); then the page's ```python blocks,
+in order, run as one program in that folder. The result is checked from outside: the price adopted (not
+re-created), customers linked to the app's user ids, subscriptions and invoices mirrored with their owner,
+entitlements answering by plan, the revenue ledger posted, and a change made in Stripe arriving through
+the app's own webhook route. Each ``print(...)  # comment`` line must print what its comment says."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from billingos.emulator import Emulator
+from billingos.invoices.models import BillingInvoice
+
+from .test_quickstarts import _documented_outputs, _run
+
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "migrating.md"
+USERS = [(42, "a@acme.co", {"user_id": "42"}), (43, "b@beta.io", {})]   # one already carries an id, one not
+
+
+def _legacy_app(folder: Path) -> dict[str, Any]:
+    """What hand-written glue leaves behind: Stripe objects made with the SDK, ids in the app's own table."""
+    stripe = Emulator(state_path=folder / "stripe_emulator.json").client()
+    product = stripe.v1.products.create(params={"id": "prod_pro", "name": "Pro plan"})
+    price = stripe.v1.prices.create(params={"product": product.id, "unit_amount": 2900, "currency": "usd",
+                                            "recurring": {"interval": "month"}})
+    db = sqlite3.connect(folder / "app.db")
+    db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, stripe_customer_id TEXT, plan TEXT)")
+    customers, subscriptions = {}, {}
+    for user_id, email, metadata in USERS:
+        customer = stripe.v1.customers.create(params={"email": email, "metadata": metadata,
+                                                      "payment_method": "pm_card_visa"})
+        card = stripe.v1.payment_methods.list(params={"customer": customer.id}).data[0].id
+        stripe.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": card}})
+        sub = stripe.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": price.id}]})
+        assert sub.status == "active"
+        db.execute("INSERT INTO users VALUES (?, ?, ?, 'pro')", (user_id, email, customer.id))
+        customers[str(user_id)], subscriptions[str(user_id)] = customer.id, sub.id
+    db.execute("INSERT INTO users VALUES (44, 'c@free.dev', NULL, 'free')")
+    db.commit()
+    db.close()
+    return {"price": price.id, "customers": customers, "subscriptions": subscriptions}
+
+
+def test_the_migration_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    legacy = _legacy_app(tmp_path)
+    monkeypatch.setenv("STRIPE_PRICE_PRO", legacy["price"])
+    ns, printed = _run(PAGE, tmp_path, monkeypatch)
+    billing, app = ns["billing"], ns["app"]
+    try:
+        documented = _documented_outputs(PAGE)
+        assert len(printed) == len(documented) == 9, printed
+        for out, says in zip(printed, documented, strict=True):
+            assert says is None or says.startswith(out), (out, says)
+        # the existing product and price were adopted, not re-created
+        price = billing.catalog.price("pro_monthly")
+        assert (price.id, price.unit_amount) == (legacy["price"], 2900)
+        assert billing.catalog.product("pro").id == "prod_pro"
+        assert [p.id for p in billing.stripe.v1.prices.list(params={"product": "prod_pro"}).data] == [legacy["price"]]
+        assert [f.feature_key for f in billing.catalog.plan_features("pro")] == ["export"]
+        # each Stripe customer linked to its user, the existing metadata kept
+        for user_id, customer_id in legacy["customers"].items():
+            customer = billing.customers.get(owner_id=user_id)
+            assert customer.id == customer_id
+            assert billing.stripe.v1.customers.retrieve(customer_id).metadata["billingos_owner_id"] == user_id
+        assert billing.customers.get(owner_id="42").metadata["user_id"] == "42"
+        # subscriptions mirrored with their owner, on the legacy price; invoices too
+        [sub42] = billing.subscriptions.list("42")
+        assert (sub42.id, sub42.status, sub42.items[0].price) == (legacy["subscriptions"]["42"], "active",
+                                                                   legacy["price"])
+        assert sub42.cancel_at_period_end                          # the guide's /cancel route ran
+        [sub43] = billing.subscriptions.list("43")
+        assert (sub43.id, sub43.status, sub43.cancel_at_period_end) == (legacy["subscriptions"]["43"], "active",
+                                                                         False)
+        for owner in ("42", "43"):
+            [invoice] = billing.invoices.list(owner)
+            assert (invoice.status, invoice.amount_paid, invoice.owner_id) == ("paid", 2900, owner)
+        with billing.session_factory() as s:
+            assert s.scalar(select(func.count()).select_from(BillingInvoice)
+                            .where(BillingInvoice.owner_id.is_(None))) == 0
+        # entitlements answer by plan: both paying users, not the free one
+        assert [billing.has_feature(o, "export") for o in ("42", "43", "44")] == [True, True, False]
+        assert billing.analytics.mrr().amount == 5800
+        # the app's route gates by entitlement, and Stripe's changes arrive through the app's webhook route
+        client = app.test_client()
+        with client.session_transaction() as s:
+            s["user_id"] = 44
+        assert client.get("/export").status_code == 403
+        assert billing.testing.url == "http://testserver/billing/webhooks"
+        assert billing.emulator.webhooks.log and {a.status for a in billing.emulator.webhooks.log} == {200}
+        assert billing.customers.get(owner_id="43").name == "Beta Ltd"
+    finally:
+        billing.close()
+
+
+def test_linking_after_importing_leaves_subscriptions_unowned_until_the_next_reconcile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The order the guide warns about (step 3): import first, link after. The customers follow their
+    webhooks; their subscriptions and grants only follow the next reconcile."""
+    from billingos import Billing
+    legacy = _legacy_app(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "catalog.toml").write_text(
+        '[[features]]\nkey = "export"\nname = "Export"\n\n[[products]]\nkey = "pro"\nname = "Pro"\n'
+        'stripe_id = "prod_pro"\nfeatures = ["export"]\n')
+    with Billing(database_url="sqlite:///billing.db", stripe_emulator=True,
+                 emulator_state_path="stripe_emulator.json", webhook_secrets=["whsec_migrating_0123456789"]) as b:
+        b.migrate()
+        b.testing.connect()
+        b.catalog.sync("catalog.toml")
+        b.reconcile()
+        assert {c.owner_id for c in b.customers.list().items} == {None}
+        b.stripe.v1.customers.update(legacy["customers"]["42"], params={"metadata": {"billingos_owner_id": "42"}})
+        assert b.customers.get(owner_id="42").id == legacy["customers"]["42"]      # the webhook linked it
+        assert b.subscriptions.list("42") == [] and not b.has_feature("42", "export")
+        report = b.reconcile()
+        assert legacy["subscriptions"]["42"] in report.kinds[1].updated
+        assert [s.id for s in b.subscriptions.list("42")] == [legacy["subscriptions"]["42"]]
+        assert b.has_feature("42", "export")

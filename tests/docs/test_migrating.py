@@ -9,12 +9,14 @@ the app's own webhook route. Each ``print(...)  # comment`` line must print what
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from billingos.clock import FrozenClock
 from billingos.emulator import Emulator
 from billingos.invoices.models import BillingInvoice
 
@@ -26,7 +28,8 @@ USERS = [(42, "a@acme.co", {"user_id": "42"}), (43, "b@beta.io", {})]   # one al
 
 def _legacy_app(folder: Path) -> dict[str, Any]:
     """What hand-written glue leaves behind: Stripe objects made with the SDK, ids in the app's own table."""
-    stripe = Emulator(state_path=folder / "stripe_emulator.json").client()
+    ten_days_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=10)    # before reconcile's window
+    stripe = Emulator(state_path=folder / "stripe_emulator.json", clock=FrozenClock(ten_days_ago)).client()
     product = stripe.v1.products.create(params={"id": "prod_pro", "name": "Pro plan"})
     price = stripe.v1.prices.create(params={"product": product.id, "unit_amount": 2900, "currency": "usd",
                                             "recurring": {"interval": "month"}})
@@ -55,7 +58,7 @@ def test_the_migration_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest
     billing, app = ns["billing"], ns["app"]
     try:
         documented = _documented_outputs(PAGE)
-        assert len(printed) == len(documented) == 9, printed
+        assert len(printed) == len(documented) == 10, printed
         for out, says in zip(printed, documented, strict=True):
             assert says is None or says.startswith(out), (out, says)
         # the existing product and price were adopted, not re-created
@@ -84,6 +87,10 @@ def test_the_migration_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest
         with billing.session_factory() as s:
             assert s.scalar(select(func.count()).select_from(BillingInvoice)
                             .where(BillingInvoice.owner_id.is_(None))) == 0
+        # the cards saved ten days ago, imported by the guide's loop, the default one marked
+        for owner, customer_id in legacy["customers"].items():
+            [card] = billing.payment_methods.list(owner)
+            assert (card.customer, card.last4, card.default) == (customer_id, "4242", True)
         # entitlements answer by plan: both paying users, not the free one
         assert [billing.has_feature(o, "export") for o in ("42", "43", "44")] == [True, True, False]
         assert billing.analytics.mrr().amount == 5800

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stripe as stripe_sdk
 from sqlalchemy import func, select
 
 from billingos.clock import FrozenClock
@@ -23,6 +24,7 @@ from billingos.invoices.models import BillingInvoice
 from .test_quickstarts import _documented_outputs, _run
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "migrating.md"
+LEGACY_HOOK = "https://app.example.com/stripe/webhook"    # the old glue's endpoint, still registered
 USERS = [(42, "a@acme.co", {"user_id": "42"}), (43, "b@beta.io", {})]   # one already carries an id, one not
 
 
@@ -33,6 +35,7 @@ def _legacy_app(folder: Path) -> dict[str, Any]:
     product = stripe.v1.products.create(params={"id": "prod_pro", "name": "Pro plan"})
     price = stripe.v1.prices.create(params={"product": product.id, "unit_amount": 2900, "currency": "usd",
                                             "recurring": {"interval": "month"}})
+    legacy_endpoint = stripe.v1.webhook_endpoints.create(params={"url": LEGACY_HOOK, "enabled_events": ["*"]})
     db = sqlite3.connect(folder / "app.db")
     db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, stripe_customer_id TEXT, plan TEXT)")
     customers, subscriptions = {}, {}
@@ -48,7 +51,8 @@ def _legacy_app(folder: Path) -> dict[str, Any]:
     db.execute("INSERT INTO users VALUES (44, 'c@free.dev', NULL, 'free')")
     db.commit()
     db.close()
-    return {"price": price.id, "customers": customers, "subscriptions": subscriptions}
+    return {"price": price.id, "customers": customers, "subscriptions": subscriptions,
+            "endpoint": legacy_endpoint.id, "endpoint_secret": legacy_endpoint.secret}
 
 
 def test_the_migration_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,8 +104,26 @@ def test_the_migration_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest
             s["user_id"] = 44
         assert client.get("/export").status_code == 403
         assert billing.testing.url == "http://testserver/billing/webhooks"
-        assert billing.emulator.webhooks.log and {a.status for a in billing.emulator.webhooks.log} == {200}
+        ours = [a for a in billing.emulator.webhooks.log if a.endpoint_id == billing.testing.endpoint_id]
+        assert ours and {a.status for a in ours} == {200}
         assert billing.customers.get(owner_id="43").name == "Beta Ltd"
+        # step 6: both endpoints run in parallel, each verifying its own secret; billingos applies each event once
+        legacy_seen: list[str] = []
+
+        def legacy_handler(body: bytes, headers: dict[str, str]) -> int:
+            event = stripe_sdk.Webhook.construct_event(body, headers["Stripe-Signature"], legacy["endpoint_secret"])
+            legacy_seen.append(event.id)
+            return 200
+
+        billing.emulator.webhooks.connect(LEGACY_HOOK, legacy_handler)
+        before = {a.event_id for a in billing.emulator.webhooks.log}
+        billing.stripe.v1.customers.update(legacy["customers"]["42"], params={"name": "Acme Inc."})
+        billing.testing.drain()
+        new = [a for a in billing.emulator.webhooks.log if a.event_id not in before]
+        [event_id] = {a.event_id for a in new}
+        assert {a.endpoint_id for a in new if a.ok} == {legacy["endpoint"], billing.testing.endpoint_id}
+        assert event_id in legacy_seen and billing.customers.get(owner_id="42").name == "Acme Inc."
+        assert [e.id for e in billing.webhooks.events(limit=1000)].count(event_id) == 1
     finally:
         billing.close()
 

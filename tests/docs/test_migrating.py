@@ -152,3 +152,43 @@ def test_linking_after_importing_leaves_subscriptions_unowned_until_the_next_rec
         assert legacy["subscriptions"]["42"] in report.kinds[1].updated
         assert [s.id for s in b.subscriptions.list("42")] == [legacy["subscriptions"]["42"]]
         assert b.has_feature("42", "export")
+
+
+CONFTEST = '''
+from pathlib import Path
+
+import pytest
+
+APP_BLOCK = (Path(__file__).parent / "app_block.py").read_text()
+
+
+@pytest.fixture
+def billing_catalog():
+    return Path(__file__).parent / "catalog.toml"
+
+
+@pytest.fixture
+def app(billing, deliver_webhooks):
+    namespace = {"billing": billing, "__name__": "guide_app"}
+    exec(compile(APP_BLOCK, "migrating.md", "exec"), namespace)     # the page's own app, on the plugin's billing
+    deliver_webhooks(namespace["app"])
+    return namespace["app"]
+'''
+
+
+def test_the_guides_plugin_tests_pass_on_the_guides_app(tmp_path: Path) -> None:
+    """Step 7's tests, run by a fresh pytest through the plugin's entry point, on the app of step 6."""
+    import subprocess
+    import sys
+
+    from .quickstart import blocks, files
+    code = [c for lang, c in blocks(PAGE) if lang == "python"]
+    [app_block] = [c for c in code if "app = Flask(__name__)" in c]
+    [tests] = [c for c in code if "def test_pro_users_can_export" in c]
+    (tmp_path / "catalog.toml").write_text(files(PAGE)["catalog.toml"])
+    (tmp_path / "app_block.py").write_text(app_block)
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_guide.py").write_text(tests)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                          "test_guide.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout + run.stderr

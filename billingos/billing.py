@@ -25,7 +25,7 @@ from .audit import AuditService
 from .bus import EventBus
 from .catalog.service import CatalogService
 from .clock import Clock, SystemClock
-from .config import BillingConfig
+from .config import BillingConfig, redact_url
 from .context import Context, closed_error
 from .customers.service import CustomerService
 from .dunning import DunningService
@@ -248,7 +248,8 @@ def _make_engine(url: str) -> Engine:
             return engine
         return create_engine(url, pool_pre_ping=True)
     except Exception as e:  # an unparseable URL or a missing driver
-        raise ConfigurationError(f"Cannot use database_url {url!r}: {e}") from e
+        shown = redact_url(url)
+        raise ConfigurationError(f"Cannot use database_url {shown!r}: {str(e).replace(url, shown)}") from None
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -11,11 +12,19 @@ from .clock import Clock
 from .errors import ConfigurationError
 from .money import validate_currency
 
-__all__ = ["BillingConfig"]
+__all__ = ["BillingConfig", "redact_url"]
 
 EMULATOR_API_KEY = "sk_test_billingos_emulator"
 MIN_SECRET_LENGTH = 16   # Stripe's whsec_ secrets are 38+; 16 characters is 96+ bits of a random secret
 API_RATE_LIMITS = {"entitlements:read": "1200/minute", "usage:write": "1200/minute", "billing:read": "120/minute"}
+
+
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``: what logs and error messages may show."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
 
 
 class BillingConfig(BaseModel):
@@ -55,6 +64,17 @@ class BillingConfig(BaseModel):
     #: Where the counters live: a ``limits`` storage URI; None means ``redis_url`` when set, else in memory
     api_rate_limit_storage: str | None = None
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)   #: revenue definitions (a dict works)
+
+    def __repr_args__(self) -> Any:
+        # Secrets never reach a log through repr(): keys are shown by their prefix, URLs without a password.
+        for name, value in super().__repr_args__():
+            if name == "stripe_api_key" and isinstance(value, str):
+                value = value[:8] + "…"
+            elif name == "webhook_secrets":
+                value = [s[:6] + "…" for s in value]
+            elif name in ("database_url", "redis_url", "api_rate_limit_storage") and isinstance(value, str):
+                value = redact_url(value)
+            yield name, value
 
     @field_validator("webhook_tolerance")
     @classmethod

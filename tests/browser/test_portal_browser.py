@@ -73,7 +73,7 @@ def site(sqlite_engine: Engine) -> Iterator[str]:
 
 @pytest.fixture
 def tab(site: str) -> Iterator[Any]:
-    with open_tab(site, width=390, height=844, bypass_csp=True, accept_downloads=True) as page:
+    with open_tab(site, width=390, height=844, accept_downloads=True) as page:
         yield page
 
 

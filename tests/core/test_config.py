@@ -133,3 +133,21 @@ def test_an_unreadable_emulator_state_path_is_a_configuration_error(tmp_path: An
         Billing(database_url=f"sqlite:///{tmp_path / 'b.db'}", stripe_emulator=True,
                 emulator_state_path=str(tmp_path))                 # a directory: exists, cannot be read
 
+
+
+def test_repr_and_errors_never_show_secrets() -> None:
+    """repr(config) ends up in logs and tracebacks: keys by prefix only, URLs without their password."""
+    from billingos.config import redact_url
+
+    config = BillingConfig(database_url="postgresql+psycopg://app:hunter2secret@db.internal:5432/app",
+                           stripe_api_key="sk_test_" + "k" * 40, webhook_secrets=["whsec_" + "w" * 32],
+                           redis_url="redis://:redispassword@cache:6379/0")
+    shown = repr(config)
+    for secret in ("hunter2secret", "k" * 40, "w" * 32, "redispassword"):
+        assert secret not in shown and secret not in str(config)
+    assert "postgresql+psycopg://app:***@db.internal:5432/app" in shown and "sk_test_…" in shown
+    assert redact_url("sqlite:///b.db") == "sqlite:///b.db"
+    assert redact_url("redis://cache:6379/0") == "redis://cache:6379/0"
+    with pytest.raises(ConfigurationError) as e:
+        Billing(database_url="nosuchdialect://user:pa55word@host/db", stripe_emulator=True)
+    assert "pa55word" not in e.value.message and "user:***@host" in e.value.message

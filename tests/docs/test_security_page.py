@@ -45,22 +45,27 @@ def test_the_stated_figures_are_the_codes() -> None:
 
 
 def test_the_stated_headers_and_template_rules_hold() -> None:
-    from billingos.pages.core import SECURITY_HEADERS
+    from billingos.pages.core import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
     assert SECURITY_HEADERS == {"cache-control": "no-store", "x-content-type-options": "nosniff",
-                                "x-frame-options": "DENY", "referrer-policy": "same-origin"}
-    assert "No Content-Security-Policy" in PAGE           # the page says there is none: true while this holds
+                                "x-frame-options": "DENY", "referrer-policy": "same-origin",
+                                "content-security-policy": CONTENT_SECURITY_POLICY}
+    policy = dict(part.strip().split(" ", 1) for part in CONTENT_SECURITY_POLICY.split(";"))
+    assert policy["script-src"] == "'self' https://js.stripe.com" and "unsafe" not in policy["script-src"]
+    assert policy["default-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert "`default-src 'self'`; scripts only from your app and `https://js.stripe.com`" in PAGE
     templates = {p: p.read_text() for p in TEMPLATES.rglob("*.html")}
     assert templates
     assert [p for p, t in templates.items() if re.search(r"\|\s*safe\b", t)] == []
-    inline = [p for p, t in templates.items() if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", t)]
+    # data blocks (type="application/json") are not scripts: the policy does not run them
+    inline = [p for p, t in templates.items()
+              if re.search(r"<script(?![^>]*\b(?:src=|type=\"application/json\"))[^>]*>", t)]
     assert inline == []
 
 
-@pytest.mark.parametrize("secret", ["sk_test_pagesecret123", "whsec_0123456789abcdefPAGE"])
-def test_the_stated_caution_about_the_config_repr_holds(secret: str) -> None:
-    """The page warns that repr(config) shows secrets; if that is fixed, fix the page too."""
+@pytest.mark.parametrize("secret", ["pagesecret123", "0123456789abcdefPAGE", "dbpassword"])
+def test_the_stated_config_repr_rule_holds(secret: str) -> None:
     from billingos import BillingConfig
-    config = BillingConfig(database_url="sqlite://", stripe_api_key="sk_test_pagesecret123",
+    config = BillingConfig(database_url="postgresql://app:dbpassword@db/app", stripe_api_key="sk_test_pagesecret123",
                            webhook_secrets=["whsec_0123456789abcdefPAGE"])
-    assert secret in repr(config)
-    assert "`repr(billing.config)`" in PAGE
+    assert secret not in repr(config)
+    assert "`repr(billing.config)` shows the Stripe key and webhook secrets by their prefix only" in PAGE

@@ -48,7 +48,7 @@ def server(clock) -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def tab(server: EmulatorServer) -> Iterator[Any]:
-    with open_tab(server.emulator.hosted.base_url or "", width=390, height=844, bypass_csp=True) as page:  # axe
+    with open_tab(server.emulator.hosted.base_url or "", width=390, height=844) as page:
         yield page
 
 

@@ -142,6 +142,7 @@ def test_csrf_cookie_is_lax_and_http_only(portal: Portal) -> None:
     cookie = answer.headers.get("set-cookie", "")
     assert "billingos_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert answer.headers["x-frame-options"] == "DENY" and answer.headers["cache-control"] == "no-store"
+    assert "script-src 'self' https://js.stripe.com;" in answer.headers["content-security-policy"]   # both adapters
 
 
 def _quote(value: str) -> str:

@@ -151,5 +151,6 @@ class AlertStore:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text   # no formulas when opened in a spreadsheet
 

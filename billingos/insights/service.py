@@ -31,7 +31,7 @@ from . import model as ml
 from . import nudges
 from .alerts import AlertStore
 from .features import BUILT_IN, HORIZON, Extractor, Signal
-from .models import BillingChurnModel, BillingChurnScore
+from .models import BillingChurnModel, BillingChurnScore, BillingChurnScoreHistory
 from .schemas import ChurnReport, ChurnScore, Insight, UpgradeSuggestion
 from .scoring import ScoreRun, score_rows, store
 
@@ -131,6 +131,14 @@ class InsightService:
         row = self._model_row(version)
         return ChurnReport(version=row.id, created_at=row.created_at, **_report_fields(row.report))
 
+    def reports(self, *, limit: int = 20) -> builtins.list[ChurnReport]:
+        """The stored reports of the newest ``limit`` model versions, newest first (empty before training)."""
+        validation.limit(limit, maximum=1000)
+        t = BillingChurnModel
+        with self._ctx.session_factory() as s:
+            rows = s.execute(select(t.id, t.created_at, t.report).order_by(t.id.desc()).limit(limit)).all()
+        return [ChurnReport(version=r.id, created_at=r.created_at, **_report_fields(r.report)) for r in rows]
+
     def _model_row(self, version: int | None) -> BillingChurnModel:
         t = BillingChurnModel
         stmt = select(t).where(t.active.is_(True)).order_by(t.id.desc())
@@ -180,6 +188,16 @@ class InsightService:
         with self._ctx.session_factory() as s:
             row = s.get(BillingChurnScore, owner)
             return None if row is None else ChurnScore.from_row(row)
+
+    def risk_history(self, owner_id: str, *, limit: int = 30) -> builtins.list[tuple[datetime, float]]:
+        """The owner's last ``limit`` scores as ``(scored_at, score)``, oldest first: the trend (kept 180 days)."""
+        owner = validation.owner_id(owner_id)
+        validation.limit(limit, maximum=1000)
+        t = BillingChurnScoreHistory
+        with self._ctx.session_factory() as s:
+            rows = s.execute(select(t.scored_at, t.score).where(t.owner_id == owner)
+                             .order_by(t.scored_at.desc()).limit(limit)).all()
+        return [(r.scored_at, float(r.score)) for r in reversed(rows)]
 
     def at_risk(self, *, limit: int = 50) -> builtins.list[ChurnScore]:
         """The riskiest customers by their latest score, highest first."""

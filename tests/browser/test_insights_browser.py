@@ -73,7 +73,8 @@ def test_an_admin_works_through_the_insights(world: World, tab: Any) -> None:  #
     page.wait_for_url("**/admin/insights/model")
     report = b.insights.report()
     assert f"Churn model v{report.version}" in page.locator("h1").inner_text()
-    points = page.evaluate("() => Chart.getChart(document.getElementById('bos-calibration')).data.datasets[0].data.length")
+    points = page.evaluate("() => Chart.getChart(document.getElementById('bos-calibration'))"
+                           ".data.datasets[0].data.length")
     assert points == len(report.calibration)
     check(page, "insights-model")
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import validation
+from ..actor import Actor
 from ..analytics.models import BillingLedgerEntry
 from ..customers.schemas import Page
 from ..domain_events import DunningExhausted, PaymentFailed, UpgradeOpportunityDetected, UsageThresholdReached
@@ -255,15 +256,16 @@ class InsightService:
         """How many insights nobody has read yet (the admin bell)."""
         return self.store.unread(kind=kind)
 
-    def mark_read(self, insight_id: int, *, by: str) -> Insight:
-        return self.store.mark(insight_id, "read", by=by)
+    def mark_read(self, insight_id: int, *, by: str, actor: Actor | None = None) -> Insight:
+        """Record that ``by`` read the insight (``actor``: who the audit log names; default the system)."""
+        return self.store.mark(insight_id, "read", by=by, actor=actor)
 
-    def dismiss(self, insight_id: int, *, by: str, note: str | None = None) -> Insight:
-        return self.store.mark(insight_id, "dismissed", by=by, note=note)
+    def dismiss(self, insight_id: int, *, by: str, note: str | None = None, actor: Actor | None = None) -> Insight:
+        return self.store.mark(insight_id, "dismissed", by=by, note=note, actor=actor)
 
-    def act(self, insight_id: int, *, by: str, note: str | None = None) -> Insight:
+    def act(self, insight_id: int, *, by: str, note: str | None = None, actor: Actor | None = None) -> Insight:
         """Record that ``by`` acted on the insight (called the customer, offered a discount...)."""
-        return self.store.mark(insight_id, "acted", by=by, note=note)
+        return self.store.mark(insight_id, "acted", by=by, note=note, actor=actor)
 
     def export_csv(self, *, kind: str | None = None, owner_id: str | None = None, state: str | None = None,
                    since: datetime | None = None, until: datetime | None = None) -> str:

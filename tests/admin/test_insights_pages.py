@@ -108,11 +108,19 @@ def test_read_dismiss_and_act_record_the_admin_and_move_the_bell(world: World, c
     assert "Acted on by ops@example.com" in page.text and "called, offered Pro" in page.text
     assert "Dismissed by ops@example.com" in page.text
 
+    # the audit log names the admin for each step
+    entries = b.audit.list(target_type="insight").items
+    assert [(e.action, e.target_id, e.actor_kind, e.actor_id) for e in entries] == [
+        ("insight.acted", str(a80), "admin", "ops@example.com"), ("insight.dismissed", str(bob), "admin",
+                                                                   "ops@example.com"),
+        ("insight.read", str(a90), "admin", "ops@example.com")]
+    assert entries[0].after["note"] == "called, offered Pro" and entries[0].before == {"state": "new"}
+
     # a settled insight cannot move back: 409, nothing written
     before = _states(b)
     again = client.post(f"{A}/insights/{bob}/act", {"csrf_token": token, "note": "x"})
     assert again.status == 409 and "already dismissed" in again.text
-    assert _states(b) == before
+    assert _states(b) == before and len(b.audit.list(target_type="insight").items) == 3
 
 
 def test_hostile_input_is_4xx_and_writes_nothing(world: World, client: Client, alerts: dict[str, int]) -> None:

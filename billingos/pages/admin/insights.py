@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ...errors import InvalidInputError, NotFoundError
 from ..results import File, Redirect, Result
-from .common import optional, page
+from .common import actor, optional, page
 
 if TYPE_CHECKING:
     from ..core import PageContext
@@ -121,11 +121,11 @@ def _mark(ctx: PageContext, state: str) -> Result:
     service = ctx.billing.insights
     note = optional(ctx.form.get("note"))
     if state == "read":
-        service.mark_read(insight_id, by=who)
+        service.mark_read(insight_id, by=who, actor=actor(ctx))
     elif state == "dismissed":
-        service.dismiss(insight_id, by=who, note=note)
+        service.dismiss(insight_id, by=who, note=note, actor=actor(ctx))
     else:
-        service.act(insight_id, by=who, note=note)
+        service.act(insight_id, by=who, note=note, actor=actor(ctx))
     return Redirect(_back(ctx, _MARKS[state]))
 
 

@@ -21,6 +21,12 @@ def _bell(page: Any) -> int:
 
 def test_an_admin_works_through_the_insights(world: World, tab: Any) -> None:  # noqa: F811
     page, b = tab, world.billing
+    # before anything happened: the bell reads 0 and the model page says how to train one
+    page.goto("/billing/admin/insights/model")
+    assert _bell(page) == 0
+    assert "billingos insights evaluate" in page.locator("main").inner_text()
+    check(page, "insights-model-empty")
+
     insights_data.record_alerts(b)
     insights_data.train(b)
     insights_data.score(b)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .customers.schemas import Customer
     from .dunning.schemas import DunningCase
     from .entitlements.schemas import Grant
-    from .insights.schemas import UpgradeSuggestion
+    from .insights.schemas import Insight, UpgradeSuggestion
     from .invoices.schemas import Invoice
     from .reconcile.schemas import ReconcileReport
     from .subscriptions.schemas import Subscription
@@ -35,6 +35,7 @@ __all__ = [
     "DunningExhausted",
     "EntitlementOverrideChanged",
     "EntitlementsChanged",
+    "InsightMarked",
     "InvoiceSynced",
     "PaymentFailed",
     "PaymentRecovered",
@@ -231,6 +232,15 @@ class ChurnRiskDetected:
     reasons: tuple[str, ...]
     insight_id: int
     mrr: int = 0            # at the score, in minor units (currencies not converted)
+
+
+@dataclass(frozen=True)
+class InsightMarked:
+    """An insight was read, dismissed or acted on (``after.state``) by ``actor`` (the audit log records it)."""
+
+    before: Insight
+    after: Insight
+    actor: Actor
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from .db import Base, metadata
 from .dunning.models import BillingDunningCase
 from .entitlements.models import BillingEntitlement, BillingEntitlementCounter, BillingEntitlementUsage
 from .freshness import BillingLock
-from .insights.models import BillingChurnModel, BillingChurnScore, BillingInsight
+from .insights.models import BillingChurnModel, BillingChurnScore, BillingChurnScoreHistory, BillingInsight
 from .intents import BillingIntent
 from .invoices.models import BillingInvoice
 from .jobs.models import BillingJob
@@ -37,6 +37,7 @@ __all__ = [
     "BillingCancellationFeedback",
     "BillingChurnModel",
     "BillingChurnScore",
+    "BillingChurnScoreHistory",
     "BillingCustomer",
     "BillingDunningCase",
     "BillingEntitlement",

@@ -28,6 +28,7 @@ from ..domain_events import (
     ApiKeyCreated,
     ApiKeyRevoked,
     EntitlementOverrideChanged,
+    InsightMarked,
     ReconcileCompleted,
     SubscriptionChanged,
 )
@@ -49,6 +50,7 @@ class AuditService:
         ctx.events.subscribe_in_transaction(ApiKeyRevoked, self._key_revoked)
         ctx.events.subscribe_in_transaction(EntitlementOverrideChanged, self._override_changed)
         ctx.events.subscribe_in_transaction(SubscriptionChanged, self._subscription_changed)
+        ctx.events.subscribe_in_transaction(InsightMarked, self._insight_marked)
         ctx.events.subscribe(ReconcileCompleted, self._reconciled)   # reconcile spans many transactions
 
     # --- writing ------------------------------------------------------------------------------------
@@ -88,6 +90,13 @@ class AuditService:
         self.record(session, actor=event.actor, action=f"subscription.{event.action}", target_type="subscription",
                     target_id=event.after.id, owner_id=event.after.owner_id, before=_subscription_state(event.before),
                     after=_subscription_state(event.after))
+
+    def _insight_marked(self, session: Session, event: InsightMarked) -> None:
+        a, b = event.after, event.before
+        self.record(session, actor=event.actor, action=f"insight.{a.state}", target_type="insight",
+                    target_id=str(a.id), owner_id=a.owner_id, before={"state": b.state},
+                    after={"state": a.state, "kind": a.kind, "by": a.acted_by or a.dismissed_by or a.read_by,
+                           "note": a.note})
 
     def _reconciled(self, event: ReconcileCompleted) -> None:
         """A run that changed local data (missed events applied, rows created, updated or removed) leaves one

@@ -14,7 +14,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import validation
+from ..actor import Actor, parse_actor
 from ..customers.schemas import Page
+from ..domain_events import InsightMarked
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from .models import KINDS, STATES, BillingInsight
 from .schemas import Insight
@@ -121,10 +123,13 @@ class AlertStore:
         return stmt
 
     # --- marking ----------------------------------------------------------------------------------
-    def mark(self, insight_id: int, state: str, *, by: str, note: str | None = None) -> Insight:
-        """Move an insight to ``read``, ``dismissed`` or ``acted``, recording ``by`` (who) and when. Marking it
-        again in the same state changes nothing; a settled (dismissed or acted) insight cannot move back."""
+    def mark(self, insight_id: int, state: str, *, by: str, note: str | None = None,
+             actor: Actor | None = None) -> Insight:
+        """Move an insight to ``read``, ``dismissed`` or ``acted``, recording ``by`` (who) and when, and an audit
+        entry (``insight.read``...) naming ``actor`` (default: the system). Marking it again in the same state
+        changes nothing; a settled (dismissed or acted) insight cannot move back."""
         validation.integer(insight_id, "insight_id", minimum=1, maximum=2**63 - 1)
+        who_audited = parse_actor(actor)
         validation.choice(state, "state", tuple(_FROM))
         who = validation.text(by, "by", max_length=255, required=True)
         note = validation.text(note, "note", max_length=2000, multiline=True)
@@ -143,13 +148,17 @@ class AlertStore:
                 values["note"] = note
             if state != "read" and row.read_at is None:     # settling an unread insight reads it too
                 values.update(read_at=values[f"{state}_at"], read_by=who)
+            before = Insight.from_row(row)
             s.execute(update(t).where(t.id == insight_id).values(**values))
             s.refresh(row)
-            return Insight.from_row(row)
+            after = Insight.from_row(row)
+            self._ctx.events.publish(s, InsightMarked(before, after, who_audited))
+            return after
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text   # no formulas when opened in a spreadsheet
 

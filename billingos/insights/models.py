@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db import Base, JSONType, UTCDateTime
 from ..db import BigID as ID
 
-__all__ = ["KINDS", "STATES", "BillingChurnModel", "BillingChurnScore", "BillingInsight"]
+__all__ = ["KINDS", "STATES", "BillingChurnModel", "BillingChurnScore", "BillingChurnScoreHistory", "BillingInsight"]
 
 #: What an insight is about.
 KINDS = ("churn_risk", "payment_failed", "usage_limit", "upgrade_opportunity", "cancellation_survey")
@@ -25,7 +25,8 @@ class BillingInsight(Base):
 
     __tablename__ = "billing_insights"
     __table_args__ = (Index("ix_billing_insights_kind_state", "kind", "state", "id"),
-                      Index("ix_billing_insights_owner", "owner_id", "id"))
+                      Index("ix_billing_insights_owner", "owner_id", "id"),
+                      Index("ix_billing_insights_state", "state", "kind"))     # the admin bell's COUNT
 
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -57,6 +58,18 @@ class BillingChurnScore(Base):
     reasons: Mapped[list[str]] = mapped_column(JSONType)
     features: Mapped[dict[str, float]] = mapped_column(JSONType)
     episode_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BillingChurnScoreHistory(Base):
+    """Every score of every scoring run (one row per customer and run): the trend on the admin customer page.
+    Rows older than ``HISTORY_DAYS`` are deleted by the scoring run."""
+
+    __tablename__ = "billing_churn_score_history"
+
+    owner_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True, index=True)
+    score: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[int] = mapped_column(Integer)
 
 
 class BillingChurnModel(Base):

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..domain_events import ChurnRiskDetected
 from .features import Snapshot
 from .model import Fitted, describe, explain, sklearn_modules
-from .models import BillingChurnScore
+from .models import BillingChurnScore, BillingChurnScoreHistory
 
 __all__ = ["ScoreRun", "score_rows"]
 
 CHUNK = 5000
+#: How long every run's scores are kept for the trend on the admin customer page.
+HISTORY_DAYS = 180
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ def store(s: Session, snap: Snapshot, risk: Sequence[float], words: Sequence[lis
             c: stmt.excluded[c] for c in ("score", "scored_at", "model_version", "reasons", "features",
                                           "episode_since")})
         s.execute(stmt, rows[lo:lo + CHUNK])
+    _keep_history(s, insert, rows, version, snap.at)
     for i in detected:
         owner = snap.owners[i]
         insight = record(s, owner, risk[i], words[i])
@@ -80,3 +83,14 @@ def store(s: Session, snap: Snapshot, risk: Sequence[float], words: Sequence[lis
             mrr = round(snap.rows[i][snap.names.index("mrr")] * 100)
             publish(s, ChurnRiskDetected(owner, risk[i], threshold, tuple(words[i]), insight, mrr))
     return ScoreRun(snap.at, version, len(rows), at_risk, tuple(snap.owners[i] for i in detected))
+
+
+def _keep_history(s: Session, insert: Any, rows: Sequence[dict[str, Any]], version: int, at: datetime) -> None:
+    """Append this run's scores to the history (a run repeated at the same instant adds nothing) and drop
+    the ones older than ``HISTORY_DAYS``."""
+    h = BillingChurnScoreHistory
+    for lo in range(0, len(rows), CHUNK):
+        chunk = [{"owner_id": r["owner_id"], "scored_at": at, "score": r["score"], "model_version": version}
+                 for r in rows[lo:lo + CHUNK]]
+        s.execute(insert(h).on_conflict_do_nothing(index_elements=["owner_id", "scored_at"]), chunk)
+    s.execute(delete(h).where(h.scored_at < at - timedelta(days=HISTORY_DAYS)))

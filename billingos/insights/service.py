@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import validation
+from ..actor import Actor
 from ..analytics.models import BillingLedgerEntry
 from ..customers.schemas import Page
 from ..domain_events import DunningExhausted, PaymentFailed, UpgradeOpportunityDetected, UsageThresholdReached
@@ -31,7 +32,7 @@ from . import model as ml
 from . import nudges
 from .alerts import AlertStore
 from .features import BUILT_IN, HORIZON, Extractor, Signal
-from .models import BillingChurnModel, BillingChurnScore
+from .models import BillingChurnModel, BillingChurnScore, BillingChurnScoreHistory
 from .schemas import ChurnReport, ChurnScore, Insight, UpgradeSuggestion
 from .scoring import ScoreRun, score_rows, store
 
@@ -131,6 +132,14 @@ class InsightService:
         row = self._model_row(version)
         return ChurnReport(version=row.id, created_at=row.created_at, **_report_fields(row.report))
 
+    def reports(self, *, limit: int = 20) -> builtins.list[ChurnReport]:
+        """The stored reports of the newest ``limit`` model versions, newest first (empty before training)."""
+        validation.limit(limit, maximum=1000)
+        t = BillingChurnModel
+        with self._ctx.session_factory() as s:
+            rows = s.execute(select(t.id, t.created_at, t.report).order_by(t.id.desc()).limit(limit)).all()
+        return [ChurnReport(version=r.id, created_at=r.created_at, **_report_fields(r.report)) for r in rows]
+
     def _model_row(self, version: int | None) -> BillingChurnModel:
         t = BillingChurnModel
         stmt = select(t).where(t.active.is_(True)).order_by(t.id.desc())
@@ -180,6 +189,16 @@ class InsightService:
         with self._ctx.session_factory() as s:
             row = s.get(BillingChurnScore, owner)
             return None if row is None else ChurnScore.from_row(row)
+
+    def risk_history(self, owner_id: str, *, limit: int = 30) -> builtins.list[tuple[datetime, float]]:
+        """The owner's last ``limit`` scores as ``(scored_at, score)``, oldest first: the trend (kept 180 days)."""
+        owner = validation.owner_id(owner_id)
+        validation.limit(limit, maximum=1000)
+        t = BillingChurnScoreHistory
+        with self._ctx.session_factory() as s:
+            rows = s.execute(select(t.scored_at, t.score).where(t.owner_id == owner)
+                             .order_by(t.scored_at.desc()).limit(limit)).all()
+        return [(r.scored_at, float(r.score)) for r in reversed(rows)]
 
     def at_risk(self, *, limit: int = 50) -> builtins.list[ChurnScore]:
         """The riskiest customers by their latest score, highest first."""
@@ -237,15 +256,16 @@ class InsightService:
         """How many insights nobody has read yet (the admin bell)."""
         return self.store.unread(kind=kind)
 
-    def mark_read(self, insight_id: int, *, by: str) -> Insight:
-        return self.store.mark(insight_id, "read", by=by)
+    def mark_read(self, insight_id: int, *, by: str, actor: Actor | None = None) -> Insight:
+        """Record that ``by`` read the insight (``actor``: who the audit log names; default the system)."""
+        return self.store.mark(insight_id, "read", by=by, actor=actor)
 
-    def dismiss(self, insight_id: int, *, by: str, note: str | None = None) -> Insight:
-        return self.store.mark(insight_id, "dismissed", by=by, note=note)
+    def dismiss(self, insight_id: int, *, by: str, note: str | None = None, actor: Actor | None = None) -> Insight:
+        return self.store.mark(insight_id, "dismissed", by=by, note=note, actor=actor)
 
-    def act(self, insight_id: int, *, by: str, note: str | None = None) -> Insight:
+    def act(self, insight_id: int, *, by: str, note: str | None = None, actor: Actor | None = None) -> Insight:
         """Record that ``by`` acted on the insight (called the customer, offered a discount...)."""
-        return self.store.mark(insight_id, "acted", by=by, note=note)
+        return self.store.mark(insight_id, "acted", by=by, note=note, actor=actor)
 
     def export_csv(self, *, kind: str | None = None, owner_id: str | None = None, state: str | None = None,
                    since: datetime | None = None, until: datetime | None = None) -> str:

@@ -16,7 +16,8 @@ from .conftest import ADMIN, CUSTOMER, Client, World, make_client
 
 def _paths(world: World) -> list[tuple[str, str]]:
     values = {"customer_id": world.alice.id, "subscription_id": world.subscription.id,
-              "invoice_id": world.invoice.id, "event_id": world.dead_event, "key_id": world.api_key}
+              "invoice_id": world.invoice.id, "event_id": world.dead_event, "key_id": world.api_key,
+              "insight_id": str(_insight(world))}
     out = []
     for route in admin_routes():
         path = re.sub(r"{(\w+)}", lambda m: values[m.group(1)], route.path)
@@ -24,19 +25,30 @@ def _paths(world: World) -> list[tuple[str, str]]:
     return out
 
 
+def _insight(world: World) -> int:
+    """An unread insight for the insight routes (recorded once)."""
+    found = world.billing.insights.alerts(limit=1).items
+    if found:
+        return found[0].id
+    with world.billing.session_factory.begin() as s:
+        return world.billing.insights.store.record(s, kind="payment_failed", owner_id="org_alice",  # type: ignore
+                                                   dedupe_key="access:1", message="Payment failed.", data={})
+
+
 def _state(world: World) -> tuple[object, ...]:
     b = world.billing
+    _insight(world)         # the insight routes need one, before the state is taken
     sub = b.subscriptions.get(world.subscription.id)
     return (sub.status, sub.cancel_at_period_end, sub.price, len(b.refunds.list(world.invoice.id)),
             [g.feature for g in b.entitlements.grants("org_alice")], b.webhooks.events(status="dead")[0].id,
             len(b.admin.reconcile_runs()), [(k.id, k.revoked_at) for k in b.api_keys.list(include_revoked=True)],
-            len(b.audit.list().items))
+            len(b.audit.list().items), [(a.id, a.state, a.note) for a in b.insights.alerts().items])
 
 
 def _form(path: str) -> dict[str, str]:
     return {"name": "sneaky", "scope:billing:read": "1", "when": "now", "price": "pro_monthly", "proration": "none",
             "coupon": "X", "feature": "exports", "amount": "1.00", "mode": "apply", "status": "dead",
-            "queue": "webhooks"}
+            "queue": "webhooks", "note": "sneaky"}
 
 
 def test_the_route_table_is_what_both_apps_mount(world: World) -> None:
@@ -54,7 +66,7 @@ def test_the_route_table_is_what_both_apps_mount(world: World) -> None:
                      for m in r.methods}  # type: ignore[attr-defined]
     ours = {(m, "/billing" + r.path) for r in admin_routes() for m in r.methods}
     assert flask_rules == ours == fastapi_rules
-    assert len(ours) == 30
+    assert len(ours) == 37
 
 
 @pytest.mark.parametrize("kind", ["flask", "fastapi"])
@@ -88,7 +100,7 @@ def test_every_admin_post_needs_a_valid_csrf_token(world: World, kind: str) -> N
     good = client.token()
     other = make_client(kind, world.billing).token()     # a token for another browser's cookie
     posts = [(m, p) for m, p in _paths(world) if m == "POST"]
-    assert len(posts) == 13
+    assert len(posts) == 16
     for _, path in posts:
         for token in (None, "", "junk", good + "x", other):
             data = _form(path) if token is None else {"csrf_token": token, **_form(path)}

@@ -8,7 +8,7 @@ services, each POST with the signed CSRF token every page form carries.
 from __future__ import annotations
 
 from ..core import Route
-from . import access, customers, invoices, operations, subscriptions
+from . import access, customers, insights, invoices, operations, subscriptions
 
 __all__ = ["ADMIN_NAV", "admin_routes"]
 
@@ -64,4 +64,11 @@ def admin_routes() -> list[Route]:
         r("api_key_revoke", "/api-keys/{key_id}/revoke", post, access.revoke_key),
         r("audit", "/audit", get, access.audit),
         r("audit_csv", "/audit.csv", get, access.audit_csv),
+        r("insights", "/insights", get, insights.inbox),
+        r("insights_csv", "/insights.csv", get, insights.export),
+        r("insights_model", "/insights/model", get, insights.model),
+        r("insight_customer", "/insights/{insight_id}/customer", get, insights.customer),
+        r("insight_read", "/insights/{insight_id}/read", post, insights.mark_read),
+        r("insight_dismiss", "/insights/{insight_id}/dismiss", post, insights.dismiss),
+        r("insight_act", "/insights/{insight_id}/act", post, insights.act),
     ]

@@ -22,6 +22,8 @@ NOTICES = {
     "replayed": "The events were queued again.", "jobs_replayed": "The jobs were queued again.",
     "reconciled": "Reconciliation finished: its report is at the top.",
     "key_revoked": "The API key was revoked: requests with it are refused from now on.",
+    "insight_read": "Marked as read.", "insight_dismissed": "The insight was dismissed.",
+    "insight_acted": "Your action was recorded on the insight.",
 }
 
 
@@ -30,7 +32,10 @@ def page(ctx: PageContext, template: str, nav: str, title: str, http_status: int
     only, so a page's data may have a ``status`` of its own.)"""
     from . import ADMIN_NAV
     nav_items = [(key, label, route) for key, label, route in ADMIN_NAV if route in ctx.pages.routes]
+    # the bell: insights nobody has read yet (one COUNT on an index)
+    unread = ctx.billing.insights.unread_count() if "admin.insights" in ctx.pages.routes else None
     return Render(f"admin/{template}", {"title": title, "nav": nav, "admin": ctx.admin, "admin_nav": nav_items,
+                                        "unread": unread,
                                         "notice": NOTICES.get(ctx.query.get("done", "")), **data}, http_status)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import NotFoundError
 from ..results import File, Redirect, Result
 from .common import flag, optional, page
+from .insights import customer_risk
 
 if TYPE_CHECKING:
     from ..core import PageContext
@@ -81,4 +82,5 @@ def detail(ctx: PageContext) -> Result:
     return page(ctx, "customer.html", "customers", customer.name or customer.email or customer.id,
                 customer=customer, subscriptions=subs, invoices=billing.admin.invoices(cid, limit=20),
                 cards=billing.payment_methods.list(owner) if owner else [], grants=grants, usage=usage,
-                features=features, products=products, timeline=billing.admin.timeline(cid, limit=100))
+                features=features, products=products, timeline=billing.admin.timeline(cid, limit=100),
+                risk=customer_risk(ctx, owner))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import defer
 from .. import validation
 from ..analytics.models import BillingLedgerEntry
 from ..audit.models import BillingAuditEvent
+from ..catalog.models import BillingPrice, BillingProduct
 from ..customers import BillingCustomer, Customer, Page
 from ..errors import BillingError, NotFoundError
 from ..invoices import BillingInvoice, Invoice
@@ -25,7 +26,7 @@ from ..subscriptions.schemas import Subscription
 from ..webhooks.models import BillingWebhookEvent
 from .models import BillingReconcileRun
 from .schemas import CustomerRow, TimelineEntry
-from .timeline import audit_entry, invoice_entries, ledger_entry, webhook_entry
+from .timeline import audit_entry, invoice_entries, ledger_entry, ledger_prices, webhook_entry
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -223,13 +224,27 @@ class AdminService:
             audited = [] if owner is None else list(s.scalars(
                 select(BillingAuditEvent).where(BillingAuditEvent.owner_id == owner)
                 .order_by(BillingAuditEvent.id.desc()).limit(limit)))
-        entries = [ledger_entry(c) for c in changes]
+            plans = _plan_names(s, {p for c in changes for p in ledger_prices(c)})
+        entries = [ledger_entry(c, plans) for c in changes]
         for invoice in invoices:
             entries.extend(invoice_entries(invoice))
         entries.extend(webhook_entry(e) for e in events)
         entries.extend(audit_entry(a) for a in audited)
         entries.sort(key=lambda e: e.at, reverse=True)
         return entries[:limit]
+
+
+def _plan_names(session: Any, price_ids: set[str]) -> dict[str, str]:
+    """Price id -> "Product, monthly" (or the price's nickname), for the prices the catalog mirror knows."""
+    if not price_ids:
+        return {}
+    rows = session.execute(select(BillingPrice.stripe_id, BillingPrice.nickname, BillingPrice.interval,
+                                  BillingProduct.name)
+                           .join(BillingProduct, BillingProduct.stripe_id == BillingPrice.product)
+                           .where(BillingPrice.stripe_id.in_(price_ids)))
+    every = {"month": "monthly", "year": "yearly", "week": "weekly", "day": "daily"}
+    return {pid: f"{product}, {nickname or every.get(interval or '', 'one-off')}"
+            for pid, nickname, interval, product in rows}
 
 
 def _search(value: Any) -> Any:

@@ -22,15 +22,22 @@ CAUSES = {"new": "Subscription started", "trial_started": "Trial started", "crea
           "updated": "Subscription updated"}
 
 
-def ledger_entry(row: Any) -> TimelineEntry:
-    """One row of the subscription ledger (analytics' own record of every change, at Stripe's time)."""
+def ledger_prices(row: Any) -> list[str]:
+    """The price ids a ledger row's subscription had after the change (stored comma-joined)."""
+    prices = row.detail.get("prices") if isinstance(row.detail, dict) else None
+    return [p for p in prices.split(",") if p] if isinstance(prices, str) else []
+
+
+def ledger_entry(row: Any, plans: dict[str, str]) -> TimelineEntry:
+    """One row of the subscription ledger (analytics' own record of every change, at Stripe's time);
+    ``plans`` names price ids for people ("Pro, monthly")."""
     title = CAUSES.get(row.cause, row.cause.replace("_", " ").capitalize())
     detail = f"MRR {_money(row.mrr_before, row.currency)} → {_money(row.mrr_after, row.currency)}"
     if row.status_before != row.status_after:
         detail += f"; {row.status_before or 'new'} → {row.status_after}"
-    prices = row.detail.get("prices") if isinstance(row.detail, dict) else None
+    prices = ledger_prices(row)
     if prices:
-        detail += "; " + ", ".join(str(p) for p in prices)
+        detail += "; " + ", ".join(plans.get(p, p) for p in prices)
     return TimelineEntry(at=row.effective_at, kind="subscription", title=title, detail=detail,
                          ref=row.subscription_stripe_id)
 

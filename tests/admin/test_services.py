@@ -60,6 +60,8 @@ def test_timeline_is_newest_first_and_covers_each_kind(world: World) -> None:
     assert "Cancellation at period end scheduled" in titles and "Payment of $10.00 received" in titles
     assert titles.index("Cancellation at period end scheduled") < titles.index("Payment of $10.00 received")
     assert all(e.ref != world.bob.id for e in entries)                 # only this customer's facts
+    started = next(e for e in entries if e.kind == "subscription" and e.title == "Subscription started")
+    assert started.detail.endswith("; Basic, monthly"), started.detail   # the plan by name, not "p, r, i, c, e"
 
 
 def test_refunds_and_credit_notes_keep_to_what_is_left(world: World) -> None:

@@ -129,7 +129,9 @@ def _evaluate(snaps: Sequence[Snapshot], *, min_customers: int, min_churn_events
     for what, have, need in (("customers", customers, min_customers),
                              ("churn events in the training window", int(y_tr.sum()), min_churn_events),
                              ("churn events in the test window", int(y_te.sum()), max(1, min_churn_events // 4)),
-                             ("retained rows in the training window", int(len(y_tr) - y_tr.sum()), min_churn_events)):
+                             ("retained rows in the training window", int(len(y_tr) - y_tr.sum()), min_churn_events),
+                             # one class only in the holdout: no ROC AUC exists (and NaN cannot be stored)
+                             ("retained rows in the test window", int(len(y_te) - y_te.sum()), 1)):
         if have < need:
             raise InsufficientDataError(f"Too little data to train a churn model: {have} {what}, at least {need} "
                                         f"needed. A guess would be worse than no model.", have=have, need=need)

@@ -153,3 +153,24 @@ def test_the_command_line_prints_the_report(history_file: Path, tmp_path: Path,
     with pytest.raises(SystemExit) as bad:
         main(["insights", "alerts", "--kind", "nonsense", *settings])
     assert bad.value.code == 2
+
+
+def test_a_holdout_of_one_class_is_insufficient_data_not_a_nan_auc() -> None:
+    """Everyone in the test window churned: no ROC AUC exists, so no report (NaN cannot even be stored)."""
+    import random
+    from datetime import UTC, datetime
+
+    from billingos.insights.features import Snapshot
+    rng = random.Random(3)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    snaps = []
+    for week in range(20):
+        at = start + timedelta(days=7 * week)
+        owners = [f"o{i}" for i in range(40)]
+        rows = [[rng.random(), rng.random()] for _ in owners]
+        late = at >= start + timedelta(days=7 * 14)              # the test window: all of them churned
+        labels = [1 if late or rng.random() < 0.3 else 0 for _ in owners]
+        snaps.append(Snapshot(at, ["a", "b"], owners, rows, labels))
+    with pytest.raises(InsufficientDataError) as e:
+        evaluate(snaps, min_customers=10, min_churn_events=5)
+    assert "retained rows in the test window" in e.value.message

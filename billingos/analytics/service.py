@@ -147,6 +147,13 @@ class AnalyticsService:
         with self._read() as s:
             return reports.movements(s, bounds, self.settings, self.currency)
 
+    def summary(self, start: date | datetime, end: date | datetime) -> Movement:
+        """The whole range ``[start, end)`` as one interval: each customer compared at its two ends (so
+        ``.nrr``, ``.grr`` and ``.customer_churn_rate`` are the range's own, not averages of intervals)."""
+        a, b = self._range(start, end)
+        with self._read() as s:
+            return reports.movements(s, [a, b], self.settings, self.currency)[0]
+
     def cohorts(self, start: date | datetime, end: date | datetime) -> builtins.list[Cohort]:
         """Monthly cohorts (customers by the month they first paid) with NRR and GRR per month since."""
         bounds = self._bounds(start, end, "month")

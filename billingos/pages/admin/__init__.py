@@ -8,7 +8,7 @@ services, each POST with the signed CSRF token every page form carries.
 from __future__ import annotations
 
 from ..core import Route
-from . import access, customers, invoices, operations, subscriptions
+from . import access, analytics, customers, invoices, operations, subscriptions
 
 __all__ = ["ADMIN_NAV", "admin_routes"]
 
@@ -64,4 +64,6 @@ def admin_routes() -> list[Route]:
         r("api_key_revoke", "/api-keys/{key_id}/revoke", post, access.revoke_key),
         r("audit", "/audit", get, access.audit),
         r("audit_csv", "/audit.csv", get, access.audit_csv),
+        r("analytics", "/analytics", get, analytics.overview),
+        r("analytics_csv", "/analytics.csv", get, analytics.csv),
     ]

@@ -37,6 +37,7 @@
   Chart.defaults.color = style.color;
   Chart.defaults.animation = false;
   Chart.defaults.maintainAspectRatio = false;
+  Chart.defaults.font.size = window.matchMedia("(max-width: 576px)").matches ? 11 : 13;
   Chart.defaults.plugins.legend.labels.boxWidth = 14;
   Chart.defaults.plugins.legend.position = "bottom";
 

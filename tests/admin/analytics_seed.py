@@ -1,7 +1,8 @@
 """A year of SaaS history for the analytics pages, played through the Stripe emulator and its clock with
-webhooks delivered as they happen: monthly sign-ups on three yearly plans (few renewals: fast) (one customer pays in euros, with a dated
-rate table), seat expansions, downgrades, cancellations now and at the period end, a reactivation, and a
-trial that converts. It starts on 3 Jan 2025 and ends on 20 Jan 2026 (the clock is left there)."""
+webhooks delivered as they happen: monthly sign-ups on three yearly plans (few renewals, so it is quick),
+one customer paying monthly in euros (with a dated rate table), seat expansions, downgrades, cancellations
+now and at the period end, a reactivation, and a trial that converts. It starts on 3 Jan 2025 and
+ends on 20 Jan 2026 (the clock is left there)."""
 
 from __future__ import annotations
 

@@ -158,7 +158,7 @@ def _echo_form(query: dict[str, str], today: date) -> dict[str, str]:
     def cut(key: str) -> str:
         return (query.get(key) or "")[:40]
     return {"start": cut("start"), "end": cut("end") or today.isoformat(),
-            "interval": query.get("interval") if query.get("interval") in INTERVALS else "month",
+            "interval": query["interval"] if query.get("interval") in INTERVALS else "month",
             "range": cut("range")}
 
 

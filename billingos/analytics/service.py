@@ -119,12 +119,8 @@ class AnalyticsService:
         month = when.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         bounds = [shift(month, "month", -n) for n in range(self.settings.ltv_months, -1, -1)]
         with self._read() as s:
-            churn = reports.average([m.customer_churn_rate for m in
-                                     reports.movements(s, bounds, self.settings, self.currency)])
-        arpa = self.arpa(when)
-        if arpa is None or churn is None or churn == 0:
-            return None
-        return Money(round_half_even(Decimal(arpa.amount) / churn), self.currency)
+            months = reports.movements(s, bounds, self.settings, self.currency)
+        return reports.ltv(self.arpa(when), months)
 
     def top_customers(self, at: date | datetime | None = None, limit: int = 10) -> builtins.list[TopCustomer]:
         """The customers with the most MRR at ``at``, biggest first (in their own currency, ranked as stored;

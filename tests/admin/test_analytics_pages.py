@@ -220,3 +220,19 @@ def test_owner_ids_that_look_like_formulas_are_defused_in_csv(world: World) -> N
     b.testing.drain()
     text = make_client("flask", b).get(CSV, kind="top_customers").text
     assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+
+
+@pytest.mark.parametrize(("query", "start", "end"), [
+    ({"range": "6m"}, date(2025, 8, 1), date(2026, 1, 21)),                       # LTV from the months read
+    ({"start": "2025-08-04", "end": "2025-12-28", "interval": "week"}, date(2025, 8, 4), date(2025, 12, 29)),
+    ({"start": "2025-05-15", "end": "2025-12-14"}, date(2025, 5, 15), date(2025, 12, 15)),   # months off the 1st
+])
+def test_ltv_now_and_before_are_the_librarys(admin: Client, analytics_billing: Billing, query: dict[str, str],
+                                            start: date, end: date) -> None:
+    a = analytics_billing.analytics
+    page = admin.get(PAGE, **query)
+    article = page.text.split('id="figure-ltv"')[1].split("</article>")[0]
+    now, before = a.ltv(at=end), a.ltv(at=start)
+    assert now is not None and before is not None
+    assert figures(page.text)["ltv"] == now.format()
+    assert f"from {before.format()}" in article and now != before

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from ...analytics.periods import INTERVALS, MAX_INTERVALS, boundaries, shift
+from ...analytics.reports import ltv as ltv_of
 from ...errors import InvalidInputError
 from ...money import Money
 from ...validation import echo
@@ -208,7 +209,8 @@ def build(svc: AnalyticsService, chosen: Range, cohort_view: str = "nrr") -> dic
         _count("customers", "Paying customers", last.customers_end, first.customers_start,
                "customers with MRR above 0"),
         _money("arpa", "ARPA", last.arpa, previous[-1].arpa if previous else None, "MRR ÷ paying customers"),
-        _money("ltv", "LTV", svc.ltv(end), svc.ltv(start),
+        _money("ltv", "LTV", _ltv(svc, [*previous, *current], end, last.arpa),
+               _ltv(svc, [*previous, *current], start, previous[-1].arpa),
                f"ARPA ÷ average monthly customer churn (the {svc.settings.ltv_months} months before)"),
         _money("net_new", "Net new MRR", _sum([m.net_new for m in current], currency),
                _sum([m.net_new for m in previous], currency), "new + expansion + reactivation − contraction − "
@@ -245,6 +247,17 @@ def build(svc: AnalyticsService, chosen: Range, cohort_view: str = "nrr") -> dic
         "heat_from": heat_from, "heat_cut": heat_from > start,
         "top": svc.top_customers(end, TOP),
     }
+
+
+def _ltv(svc: AnalyticsService, known: list[Movement], at: datetime, arpa: Money | None) -> Money | None:
+    """``svc.ltv(at)``, from the monthly movements already read when they hold the calendar months it
+    averages (the default ranges: it saves two reports), else asked for."""
+    month = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    by_start = {m.start: m for m in known}
+    months = [by_start.get(shift(month, "month", -k)) for k in range(svc.settings.ltv_months, 0, -1)]
+    if all(m is not None and m.end == shift(m.start, "month", 1) for m in months):
+        return ltv_of(arpa, [m for m in months if m is not None])
+    return svc.ltv(at)
 
 
 def _script_json(data: Any) -> str:

@@ -70,7 +70,7 @@ def test_default_range_is_the_last_12_months_with_billing_analytics_figures(
     net_new = sum(m.net_new.amount for m in movements)
     assert shown["net_new"] == Money(net_new, "usd").format()
     assert net_new == movements[-1].mrr_end.amount - movements[0].mrr_start.amount - sum(m.fx.amount for m in movements)
-    whole = a.summary(start, end)
+    whole = a.spans(start, end)[0]
     expected_nrr = Decimal(whole.mrr_start.amount + whole.expansion.amount - whole.contraction.amount
                            - whole.churn.amount) / whole.mrr_start.amount
     assert shown["nrr"] == f"{expected_nrr * 100:.1f}%"
@@ -236,3 +236,18 @@ def test_ltv_now_and_before_are_the_librarys(admin: Client, analytics_billing: B
     assert now is not None and before is not None
     assert figures(page.text)["ltv"] == now.format()
     assert f"from {before.format()}" in article and now != before
+
+
+def test_spans_compare_each_customer_at_both_ends_and_refuse_bad_bounds(analytics_billing: Billing) -> None:
+    from billingos.errors import InvalidInputError
+    a = analytics_billing.analytics
+    ps, s, e = date(2025, 2, 1), date(2025, 7, 1), date(2026, 1, 1)
+    before, now = a.spans(ps, s, e)
+    assert [before, now] == [a.spans(ps, s)[0], a.spans(s, e)[0]]
+    monthly = a.movements(s, e)
+    assert (now.mrr_start, now.mrr_end) == (monthly[0].mrr_start, monthly[-1].mrr_end)
+    assert now.mrr_end - now.mrr_start == now.net_new + now.fx
+    assert now.grr is not None and now.nrr is not None and now.grr <= 1 <= now.nrr     # expansion in the seed
+    for bad in ((s,), (e, s), (s, s), (s, "2025-01-01")):
+        with pytest.raises(InvalidInputError):
+            a.spans(*bad)

@@ -197,7 +197,7 @@ def build(svc: AnalyticsService, chosen: Range, cohort_view: str = "nrr") -> dic
         previous, current = both[:n], both[n:]
     else:   # months clamped differently (a start on the 31st): two reports
         previous, current = svc.movements(prev_start, start, interval), svc.movements(start, end, interval)
-    whole, whole_before = svc.summary(start, end), svc.summary(prev_start, start)
+    whole_before, whole = svc.spans(prev_start, start, end)
     currency = svc.currency
     first, last = current[0], current[-1]
     heat_from = max(start, shift(datetime(chosen.last.year, chosen.last.month, 1, tzinfo=UTC), "month",

@@ -54,10 +54,10 @@
   var build = {
     mrr: function () {
       var sets = [{ label: "MRR", data: data.mrr, borderColor: COLORS.mrr, backgroundColor: "rgba(1, 114, 173, 0.12)",
-                    fill: true, tension: 0.25, pointRadius: data.labels.length > 60 ? 0 : 3 }];
+                    fill: true, cubicInterpolationMode: "monotone", pointRadius: data.labels.length > 60 ? 0 : 3 }];
       if (data.mrr_previous.length) {
         sets.push({ label: "Previous period", data: data.mrr_previous, borderColor: COLORS.mrr_previous,
-                    borderDash: [6, 4], fill: false, tension: 0.25, pointRadius: 0 });
+                    borderDash: [6, 4], fill: false, cubicInterpolationMode: "monotone", pointRadius: 0 });
       }
       return { type: "line", data: { labels: data.labels, datasets: sets },
                options: { interaction: { mode: "index", intersect: false },
@@ -76,7 +76,7 @@
     churn: function () {
       var sets = ["customer_churn_rate", "gross_mrr_churn", "net_mrr_churn"].map(function (key) {
         return { label: LABELS[key], data: data.churn[key], borderColor: COLORS[key], backgroundColor: COLORS[key],
-                 tension: 0.25, spanGaps: false, pointRadius: data.labels.length > 60 ? 0 : 3 };
+                 cubicInterpolationMode: "monotone", spanGaps: false, pointRadius: data.labels.length > 60 ? 0 : 3 };
       });
       return { type: "line", data: { labels: data.labels, datasets: sets },
                options: { interaction: { mode: "index", intersect: false },

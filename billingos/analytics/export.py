@@ -33,6 +33,13 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def text_cell(value: str | None) -> str:
+    """Host-given text (an owner id): one that starts like a spreadsheet formula gets a leading ' so opening
+    the file never runs it."""
+    value = value or ""
+    return "'" + value if value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
+
+
 def to_csv(svc: AnalyticsService, kind: str, start: Any, end: Any, interval: str) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
@@ -56,13 +63,13 @@ def to_csv(svc: AnalyticsService, kind: str, start: Any, end: Any, interval: str
         w.writerow(["effective_at", "customer", "subscription", "owner_id", "cause", "currency", "mrr_before",
                     "mrr_after", "status_before", "status_after", "source", "stripe_event_id"])
         for e in svc.ledger_rows(start, end):
-            w.writerow([cell(e.effective_at), e.customer, e.subscription, e.owner_id or "", e.cause,
+            w.writerow([cell(e.effective_at), e.customer, e.subscription, text_cell(e.owner_id), e.cause,
                         e.mrr_after.currency, cell(e.mrr_before), cell(e.mrr_after), e.status_before or "",
                         e.status_after, e.source, e.stripe_event_id or ""])
     elif kind == "top_customers":
         w.writerow(["customer", "owner_id", "mrr", "currency", "mrr_native", "native_currency"])
         for t in svc.top_customers(moment(end, "end"), limit=1000):
-            w.writerow([t.customer, t.owner_id or "", cell(t.mrr), t.mrr.currency, cell(t.mrr_native),
+            w.writerow([t.customer, text_cell(t.owner_id), cell(t.mrr), t.mrr.currency, cell(t.mrr_native),
                         t.mrr_native.currency])
     else:
         w.writerow(["start", "end", kind, "previous"])

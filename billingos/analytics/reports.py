@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from ..money import Money
 from . import queries
 from .fx import Rates
-from .schemas import Cohort, Movement, ratio
+from .schemas import Cohort, Movement, ratio, round_half_even
 from .settings import AnalyticsSettings
 
-__all__ = ["cohorts", "movements", "rate_day"]
+__all__ = ["average", "cohorts", "ltv", "movements", "rate_day"]
 
 _TICK = timedelta(microseconds=1)
 
@@ -93,3 +93,13 @@ def average(values: Sequence[Decimal | None]) -> Decimal | None:
     if not known:
         return None
     return sum(known, Decimal(0)) / len(known)
+
+
+def ltv(arpa: Money | None, months: Sequence[Movement]) -> Money | None:
+    """ARPA ÷ the average customer churn rate of ``months`` (whole calendar months; those without paying
+    customers at their start left out). None when undefined: no ARPA, or no churn (never infinity)."""
+    churn = average([m.customer_churn_rate for m in months])
+    if arpa is None or churn is None or churn == 0:
+        return None
+    return Money(round_half_even(Decimal(arpa.amount) / churn), arpa.currency)
+

@@ -61,6 +61,18 @@ class Movement:
                      self.contraction.amount + self.churn.amount)
 
     @property
+    def nrr(self) -> Decimal | None:
+        """Net revenue retention: the MRR of the customers paying at the start, at the end (expansion and
+        contraction in, churn out, new and reactivated customers left out) ÷ MRR at the start."""
+        return ratio(self.mrr_start.amount + self.expansion.amount - self.contraction.amount - self.churn.amount,
+                     self.mrr_start.amount)
+
+    @property
+    def grr(self) -> Decimal | None:
+        """Gross revenue retention: as ``nrr`` without expansion (at most 1)."""
+        return ratio(self.mrr_start.amount - self.contraction.amount - self.churn.amount, self.mrr_start.amount)
+
+    @property
     def arpa(self) -> Money | None:
         """MRR ÷ paying customers, at the end."""
         if not self.customers_end:

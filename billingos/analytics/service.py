@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
@@ -24,7 +25,7 @@ from . import queries, reports
 from .ledger import ORDER, LedgerWriter, evidence_of
 from .models import BillingFxRate
 from .models import BillingLedgerEntry as L
-from .periods import INTERVALS, boundaries, moment, shift
+from .periods import INTERVALS, MAX_INTERVALS, boundaries, moment, shift
 from .schemas import Cohort, LedgerEntry, Movement, Point, TopCustomer, ratio, round_half_even
 from .series import METRICS, value_of
 
@@ -119,12 +120,8 @@ class AnalyticsService:
         month = when.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         bounds = [shift(month, "month", -n) for n in range(self.settings.ltv_months, -1, -1)]
         with self._read() as s:
-            churn = reports.average([m.customer_churn_rate for m in
-                                     reports.movements(s, bounds, self.settings, self.currency)])
-        arpa = self.arpa(when)
-        if arpa is None or churn is None or churn == 0:
-            return None
-        return Money(round_half_even(Decimal(arpa.amount) / churn), self.currency)
+            months = reports.movements(s, bounds, self.settings, self.currency)
+        return reports.ltv(self.arpa(when), months)
 
     def top_customers(self, at: date | datetime | None = None, limit: int = 10) -> builtins.list[TopCustomer]:
         """The customers with the most MRR at ``at``, biggest first (in their own currency, ranked as stored;
@@ -146,6 +143,22 @@ class AnalyticsService:
         bounds = self._bounds(start, end, interval)
         with self._read() as s:
             return reports.movements(s, bounds, self.settings, self.currency)
+
+    def spans(self, *bounds: date | datetime) -> builtins.list[Movement]:
+        """One Movement per span between consecutive ``bounds`` (increasing), each customer compared at the
+        span's two ends: ``spans(start, end)[0]`` is the whole range as one interval, so its ``.nrr``, ``.grr``
+        and ``.customer_churn_rate`` are the range's own, not averages of intervals; ``spans(before, start,
+        end)`` gives a range and the one before it from one report."""
+        if not 2 <= len(bounds) <= MAX_INTERVALS + 1:
+            raise InvalidInputError(f"spans takes 2 to {MAX_INTERVALS + 1:,} instants, got {len(bounds):,}.",
+                                    param="bounds")
+        at = [moment(b, "bounds") for b in bounds]
+        for a, b in pairwise(at):
+            if b <= a:
+                raise InvalidInputError(f"bounds must increase, got {a.isoformat()} then {b.isoformat()}.",
+                                        param="bounds")
+        with self._read() as s:
+            return reports.movements(s, at, self.settings, self.currency)
 
     def cohorts(self, start: date | datetime, end: date | datetime) -> builtins.list[Cohort]:
         """Monthly cohorts (customers by the month they first paid) with NRR and GRR per month since."""

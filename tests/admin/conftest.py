@@ -155,3 +155,38 @@ def world(billing: Billing) -> World:
 @pytest.fixture(params=["flask", "fastapi"])
 def client(request: pytest.FixtureRequest, world: World) -> Iterator[Client]:
     yield make_client(request.param, world.billing)
+
+
+@pytest.fixture(scope="session")
+def analytics_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, int]]:
+    """The seeded year (tests/admin/analytics_seed.py) in a SQLite file, played once per session (about 15 s
+    of CPU); each test gets its own copy through ``analytics_billing``."""
+    from billingos.clock import FrozenClock
+    from billingos.emulator import Emulator
+    from tests.conftest import WEBHOOK_SECRET
+
+    from .analytics_seed import START, seed
+    path = tmp_path_factory.mktemp("analytics") / "seeded.db"
+    clock = FrozenClock(START)
+    billing = Billing(database_url=f"sqlite:///{path}", emulator=Emulator(clock=clock), clock=clock,
+                      webhook_secrets=[WEBHOOK_SECRET])
+    billing.migrate()
+    facts = seed(billing)
+    billing.close()
+    return path, facts
+
+
+@pytest.fixture
+def analytics_billing(analytics_db: tuple[Any, dict[str, int]], tmp_path: Any) -> Billing:
+    """A Billing over a copy of the seeded year, its clock at the year's end (the emulator is a fresh one:
+    the analytics pages read only the database)."""
+    import shutil
+
+    from billingos.clock import FrozenClock
+    from billingos.emulator import Emulator
+
+    from .analytics_seed import END
+    copy = tmp_path / "analytics.db"
+    shutil.copy(analytics_db[0], copy)
+    clock = FrozenClock(END)
+    return Billing(database_url=f"sqlite:///{copy}", emulator=Emulator(clock=clock), clock=clock)

@@ -8,7 +8,7 @@ services, each POST with the signed CSRF token every page form carries.
 from __future__ import annotations
 
 from ..core import Route
-from . import access, customers, insights, invoices, operations, subscriptions
+from . import access, analytics, customers, insights, invoices, operations, subscriptions
 
 __all__ = ["ADMIN_NAV", "admin_routes"]
 
@@ -71,4 +71,6 @@ def admin_routes() -> list[Route]:
         r("insight_read", "/insights/{insight_id}/read", post, insights.mark_read),
         r("insight_dismiss", "/insights/{insight_id}/dismiss", post, insights.dismiss),
         r("insight_act", "/insights/{insight_id}/act", post, insights.act),
+        r("analytics", "/analytics", get, analytics.overview),
+        r("analytics_csv", "/analytics.csv", get, analytics.csv),
     ]

@@ -28,6 +28,7 @@ from bench._common import figure, postgres_schema, row
 from billingos import Billing, FrozenClock
 from billingos.emulator import Emulator
 from billingos.pages import Incoming, environment, mount_pages
+from billingos.validation import page_cursor
 
 SEED = """
 INSERT INTO billing_customers (stripe_id, owner_id, email, name, currency, balance, delinquent, livemode,
@@ -86,8 +87,7 @@ def main() -> None:
         with engine.connect() as c:
             deep_id = c.execute(text("SELECT id FROM billing_customers ORDER BY id DESC OFFSET :o LIMIT 1"),
                                 {"o": args.customers * 9 // 10}).scalar_one()
-        from billingos.admin.service import _encode
-        cursor = _encode(deep_id)
+        cursor = page_cursor("a", deep_id)            # the admin list's keyset cursor (validation.page_cursor)
         cases = {"email prefix 'user12'": {"search": "user12"},
                  "email prefix 'user4242@'": {"search": "user4242@"},
                  "name prefix 'customer 99'": {"search": "customer 99"},

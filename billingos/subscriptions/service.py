@@ -7,12 +7,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, defer
 
 from .. import intents, validation
 from ..actor import Actor, parse_actor
 from ..customers import Customer
+from ..customers.models import BillingCustomer
 from ..domain_events import ScheduledChangeMoved, SubscriptionChanged, SubscriptionSynced
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
 from ..freshness import apply_fresh, claim_fresh
@@ -21,11 +22,11 @@ from . import feedback as cancel_feedback
 from . import inputs
 from .inputs import PAUSE_BEHAVIORS, PRORATION, REACTIVATE_OPTIONS, STATUSES
 from .mirrors import subscription_mirrors, subscriptions_reconciler
-from .models import BillingSubscription
+from .models import BillingSubscription, BillingSubscriptionItem
 from .prices import discounts_for, preview_from_invoice, resolve_items, resolve_price
 from .schemas import InvoicePreview, Proration, Subscription
 from .sync import mark_gone, sync_subscription, sync_subscription_schedule
-from .upcoming import interval_changes, preview_from, timed
+from .upcoming import UPCOMING_STATUSES, UpcomingCache, UpcomingKey, interval_changes, preview_from, timed
 
 if TYPE_CHECKING:
     from ..catalog.service import CatalogService
@@ -51,6 +52,7 @@ class SubscriptionService:
         self._ctx = ctx
         self._customers, self._invoices, self._catalog = customers, invoices, catalog
         self.default_proration: Proration = default_proration
+        self.upcoming_cache = UpcomingCache()      # previews of next invoices, per subscription version
 
     # --- create ------------------------------------------------------------------------------------
     def create(self, customer: Customer | str, *, price: str | None = None, quantity: int | None = None,
@@ -137,16 +139,36 @@ class SubscriptionService:
 
     def upcoming(self, owner_id: str) -> InvoicePreview | None:
         """The owner's next invoice as Stripe previews it (amount and ``effective_at``, the date it is issued),
-        or None when nothing is coming: no live subscription, or one that cancels at the period end."""
+        or None when nothing is coming: no live subscription, or one that cancels at the period end.
+
+        One statement reads the live subscription and its customer's versions; Stripe is asked only when
+        the preview of that state is not in ``upcoming_cache`` (see ``UpcomingCache``)."""
         validation.owner_id(owner_id)
-        live = [s for s in self.list(owner_id) if s.status in ("active", "trialing", "past_due")
-                and not s.cancel_at_period_end and s.cancel_at is None and not s.paused]
-        if not live:
+        s, c, i = BillingSubscription, BillingCustomer, BillingSubscriptionItem
+        metered = exists().where(i.subscription_id == s.id, i.usage_type == "metered")
+        stmt = (select(s.stripe_id, s.version, s.customer_stripe_id, s.status, s.trial_end, s.current_period_end,
+                       c.version.label("customer_version"), metered.label("metered"))
+                .outerjoin(c, c.stripe_id == s.customer_stripe_id)
+                .where(s.owner_id == owner_id, s.status.in_(UPCOMING_STATUSES), s.cancel_at_period_end.is_(False),
+                       s.cancel_at.is_(None), s.paused.is_(False))
+                .order_by(s.id.desc()).limit(1))
+        with self._ctx.session_factory() as session:
+            live = session.execute(stmt).first()
+        if live is None:
             return None
-        sub = live[-1]
+        now = self._ctx.now()
+        key = None if live.metered or live.customer_version is None else \
+            UpcomingKey(live.stripe_id, live.version, live.customer_stripe_id, live.customer_version)
+        found = self.upcoming_cache.get(key, now) if key is not None else None
+        if found is not None:
+            return found
         inv = call_stripe(self._ctx.stripe.v1.invoices.create_preview,
-                          params={"customer": sub.customer, "subscription": sub.id})
-        return preview_from(plain(inv), sub)
+                          params={"customer": live.customer_stripe_id, "subscription": live.stripe_id})
+        issued = live.trial_end if live.status == "trialing" and live.trial_end else live.current_period_end
+        preview = preview_from(plain(inv), issued)
+        if key is not None:
+            self.upcoming_cache.put(key, preview, now, live.current_period_end)
+        return preview
 
     def change(self, subscription: Subscription | str, *, price: str | None = None, quantity: int | None = None,
                proration: Proration | None = None, proration_date: datetime | None = None,

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, joinedload
 
 from .. import intents, validation
 from ..actor import Actor, parse_actor
@@ -310,9 +310,12 @@ class SubscriptionService:
             stmt = stmt.where(BillingSubscription.status == validation.choice(status, "status", STATUSES))
         if active_only:
             stmt = stmt.where(BillingSubscription.status.in_(("active", "trialing", "past_due")))
+        # one statement: the items and the schedule joined in (an owner has a few subscriptions)
+        stmt = stmt.order_by(BillingSubscription.id).options(
+            defer(BillingSubscription.data), joinedload(BillingSubscription.items),
+            joinedload(BillingSubscription.schedule_row))
         with self._ctx.session_factory() as session:
-            stmt = stmt.order_by(BillingSubscription.id).options(defer(BillingSubscription.data))
-            return [Subscription.from_row(r) for r in session.scalars(stmt)]
+            return [Subscription.from_row(r) for r in session.scalars(stmt).unique()]
 
     def sync(self, obj: Any) -> Subscription:
         """Apply a Stripe subscription (dict or StripeObject) through the one sync path."""

@@ -270,7 +270,7 @@ def _match_query(search: Any, start: int | None) -> Any | None:
         return None
     c = BillingCustomer
     prefix = _like_prefix(q)
-    conditions = [func.lower(c.email).like(prefix, escape="\\")]
+    conditions: list[Any] = [func.lower(c.email).like(prefix, escape="\\")]
     if "@" not in q:
         conditions += [func.lower(c.name).like(prefix, escape="\\"), c.owner_id == q]
     branches = []

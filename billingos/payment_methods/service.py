@@ -8,7 +8,7 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .. import validation
 from ..customers.models import BillingCustomer
@@ -44,7 +44,7 @@ class PaymentMethodService:
         stmt = (select(pm, c.default_payment_method).join(c, c.stripe_id == pm.customer_stripe_id)
                 .where(c.owner_id == owner_id, c.deleted_at.is_(None), pm.owner_id == owner_id,
                        pm.detached.is_(False))
-                .order_by(pm.stripe_created.desc(), pm.id.desc()))
+                .order_by(pm.stripe_created.desc(), pm.id.desc()).options(defer(pm.data)))
         with self._ctx.session_factory() as session:
             return [PaymentMethod.from_row(r, default=default) for r, default in session.execute(stmt)]
 

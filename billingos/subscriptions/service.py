@@ -312,7 +312,7 @@ class SubscriptionService:
             stmt = stmt.where(BillingSubscription.status.in_(("active", "trialing", "past_due")))
         # one statement: the items and the schedule joined in (an owner has a few subscriptions)
         stmt = stmt.order_by(BillingSubscription.id).options(
-            defer(BillingSubscription.data), joinedload(BillingSubscription.items),
+            defer(BillingSubscription.data), joinedload(BillingSubscription.items).defer(BillingSubscriptionItem.data),
             joinedload(BillingSubscription.schedule_row))
         with self._ctx.session_factory() as session:
             return [Subscription.from_row(r) for r in session.scalars(stmt).unique()]

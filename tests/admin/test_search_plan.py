@@ -5,10 +5,9 @@ its matches from the prefix indexes alone (an index-only scan), whatever the age
 from __future__ import annotations
 
 import pytest
-
-from bench.admin import explain, seed_customers
 from sqlalchemy import insert
 
+from bench.admin import explain, seed_customers
 from billingos import Billing
 from billingos.admin import service as admin_service
 from billingos.customers import BillingCustomer

@@ -4,8 +4,10 @@
 
 Measured in process, per request: ``billing.admin.customers(...)`` (the query and its page of rows with
 their current subscriptions), and the whole admin page (``Pages.handle``: access check, CSRF cookie, the
-query, the Jinja2 render). Baseline in the same run: the same SELECT (``customer_query_sql``, LIMIT 51),
-sent raw through the same engine (no ORM objects, no subscriptions, no page). Target: the page's p95 under 50 ms.
+queries, the Jinja2 render). Baseline in the same run: the statement that depends on an index
+(``customer_query_sql``: for an email or name prefix, the query of the matching ids from the prefix indexes;
+otherwise the page's SELECT, LIMIT 51), sent raw through the same engine (no ORM objects, no subscriptions,
+no page). Target (issue 12): the page's p95 under 50 ms, its plan on an index (tests/admin/test_search_plan.py).
 """
 
 from __future__ import annotations
@@ -121,7 +123,8 @@ def main() -> None:
             section = f"PostgreSQL, {args.customers:,} customers: {label}"
             figure("admin", section, "billing.admin.customers p95", svc_p95, "ms",
                    baseline="the same SELECT sent raw, p95", baseline_value=raw_p95)
-            figure("admin", section, "the whole customers page p95", page_p95, "ms",
+            met = "met" if page_p95 < 50 else "MISSED"
+            figure("admin", section, f"the whole customers page p95 (< 50 ms, target {met})", page_p95, "ms",
                    baseline="the same SELECT sent raw, p95", baseline_value=raw_p95)
         print("\nplan of the email prefix search (deep page):")
         print(explain(engine, billing.admin.customer_query_sql(search="user1", after=cursor)))

@@ -7,13 +7,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, defer, joinedload
 
 from .. import intents, validation
 from ..actor import Actor, parse_actor
 from ..customers import Customer
-from ..customers.models import BillingCustomer
 from ..domain_events import ScheduledChangeMoved, SubscriptionChanged, SubscriptionSynced
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
 from ..freshness import apply_fresh, claim_fresh
@@ -26,7 +25,7 @@ from .models import BillingSubscription, BillingSubscriptionItem
 from .prices import discounts_for, preview_from_invoice, resolve_items, resolve_price
 from .schemas import InvoicePreview, Proration, Subscription
 from .sync import mark_gone, sync_subscription, sync_subscription_schedule
-from .upcoming import UPCOMING_STATUSES, UpcomingCache, UpcomingKey, interval_changes, preview_from, timed
+from .upcoming import UpcomingCache, UpcomingKey, interval_changes, preview_from, timed, upcoming_state
 
 if TYPE_CHECKING:
     from ..catalog.service import CatalogService
@@ -144,16 +143,8 @@ class SubscriptionService:
         One statement reads the live subscription and its customer's versions; Stripe is asked only when
         the preview of that state is not in ``upcoming_cache`` (see ``UpcomingCache``)."""
         validation.owner_id(owner_id)
-        s, c, i = BillingSubscription, BillingCustomer, BillingSubscriptionItem
-        metered = exists().where(i.subscription_id == s.id, i.usage_type == "metered")
-        stmt = (select(s.stripe_id, s.version, s.customer_stripe_id, s.status, s.trial_end, s.current_period_end,
-                       c.version.label("customer_version"), metered.label("metered"))
-                .outerjoin(c, c.stripe_id == s.customer_stripe_id)
-                .where(s.owner_id == owner_id, s.status.in_(UPCOMING_STATUSES), s.cancel_at_period_end.is_(False),
-                       s.cancel_at.is_(None), s.paused.is_(False))
-                .order_by(s.id.desc()).limit(1))
         with self._ctx.session_factory() as session:
-            live = session.execute(stmt).first()
+            live = session.execute(upcoming_state(owner_id)).first()
         if live is None:
             return None
         now = self._ctx.now()

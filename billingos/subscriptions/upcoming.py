@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import exists, select
+
+from ..customers.models import BillingCustomer
 from ..invoices import invoice_line
+from .models import BillingSubscription, BillingSubscriptionItem
 from .schemas import InvoicePreview, PreviewLine, Subscription
 
 
@@ -47,6 +51,19 @@ def interval_changes(old: dict[str, Any], new: dict[str, Any]) -> bool:
 # --- the upcoming-invoice cache --------------------------------------------------------------------
 #: Live statuses whose next invoice the portal previews.
 UPCOMING_STATUSES = ("active", "trialing", "past_due")
+
+
+def upcoming_state(owner_id: str) -> Any:
+    """The owner's newest live subscription that renews (not cancelling, not paused) with what its preview
+    depends on: its and its customer's row versions, whether it has a metered price, when it is invoiced."""
+    s, c, i = BillingSubscription, BillingCustomer, BillingSubscriptionItem
+    metered = exists().where(i.subscription_id == s.id, i.usage_type == "metered")
+    return (select(s.stripe_id, s.version, s.customer_stripe_id, s.status, s.trial_end, s.current_period_end,
+                   c.version.label("customer_version"), metered.label("metered"))
+            .outerjoin(c, c.stripe_id == s.customer_stripe_id)
+            .where(s.owner_id == owner_id, s.status.in_(UPCOMING_STATUSES), s.cancel_at_period_end.is_(False),
+                   s.cancel_at.is_(None), s.paused.is_(False))
+            .order_by(s.id.desc()).limit(1))
 
 
 @dataclass(frozen=True)

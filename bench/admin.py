@@ -4,8 +4,10 @@
 
 Measured in process, per request: ``billing.admin.customers(...)`` (the query and its page of rows with
 their current subscriptions), and the whole admin page (``Pages.handle``: access check, CSRF cookie, the
-query, the Jinja2 render). Baseline in the same run: the same SELECT (``customer_query_sql``, LIMIT 51),
-sent raw through the same engine (no ORM objects, no subscriptions, no page). Target: the page's p95 under 50 ms.
+queries, the Jinja2 render). Baseline in the same run: the statement that depends on an index
+(``customer_query_sql``: for an email or name prefix, the query of the matching ids from the prefix indexes;
+otherwise the page's SELECT, LIMIT 51), sent raw through the same engine (no ORM objects, no subscriptions,
+no page). Target (issue 12): the page's p95 under 50 ms, its plan on an index (tests/admin/test_search_plan.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bench._common import figure, postgres_schema, row
 from billingos import Billing, FrozenClock
 from billingos.emulator import Emulator
 from billingos.pages import Incoming, environment, mount_pages
+from billingos.validation import page_cursor
 
 SEED = """
 INSERT INTO billing_customers (stripe_id, owner_id, email, name, currency, balance, delinquent, livemode,
@@ -40,11 +43,12 @@ FROM generate_series(1, :n) AS n
 
 
 def seed_customers(engine: Engine, n: int) -> None:
-    """``n`` customers straight into the table (what a large host has), then ANALYZE for real plans."""
+    """``n`` customers straight into the table (what a large host has), then VACUUM ANALYZE, as autovacuum
+    leaves a table at rest: real plans, and a visibility map that lets index-only scans skip the heap."""
     with engine.begin() as c:
         c.execute(text(SEED), {"n": n})
     with engine.connect() as c:
-        c.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE billing_customers"))
+        c.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE billing_customers"))
 
 
 def explain(engine: Engine, stmt: Any) -> str:
@@ -86,8 +90,7 @@ def main() -> None:
         with engine.connect() as c:
             deep_id = c.execute(text("SELECT id FROM billing_customers ORDER BY id DESC OFFSET :o LIMIT 1"),
                                 {"o": args.customers * 9 // 10}).scalar_one()
-        from billingos.admin.service import _encode
-        cursor = _encode(deep_id)
+        cursor = page_cursor("a", deep_id)            # the admin list's keyset cursor (validation.page_cursor)
         cases = {"email prefix 'user12'": {"search": "user12"},
                  "email prefix 'user4242@'": {"search": "user4242@"},
                  "name prefix 'customer 99'": {"search": "customer 99"},
@@ -120,7 +123,8 @@ def main() -> None:
             section = f"PostgreSQL, {args.customers:,} customers: {label}"
             figure("admin", section, "billing.admin.customers p95", svc_p95, "ms",
                    baseline="the same SELECT sent raw, p95", baseline_value=raw_p95)
-            figure("admin", section, "the whole customers page p95", page_p95, "ms",
+            met = "met" if page_p95 < 50 else "MISSED"
+            figure("admin", section, f"the whole customers page p95 (< 50 ms, target {met})", page_p95, "ms",
                    baseline="the same SELECT sent raw, p95", baseline_value=raw_p95)
         print("\nplan of the email prefix search (deep page):")
         print(explain(engine, billing.admin.customer_query_sql(search="user1", after=cursor)))

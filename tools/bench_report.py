@@ -41,10 +41,12 @@ class Run:
     status: int = 0
     figures: list[dict[str, Any]] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
+    load: tuple[float, float] = (0.0, 0.0)      # the 1-minute load average before and after this script
 
 
 def run_script(script: Path, echo: bool = True) -> Run:
     result = Run(script.stem)
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -58,6 +60,7 @@ def run_script(script: Path, echo: bool = True) -> Run:
         result.tail = [*result.tail[-9:], line.rstrip()]
     result.status = proc.wait()
     result.seconds = time.perf_counter() - start
+    result.load = (load_before, os.getloadavg()[0])
     return result
 
 
@@ -130,7 +133,8 @@ def _number(value: float, unit: str) -> str:
 
 def render_bench(run: Run, when: str, commit: str) -> str:
     lines = [f"<!-- bench:{run.name} -->", f"### {run.name}", "",
-             f"`bench/{run.name}.py`, run started {when} at commit {commit}, took {run.seconds:.0f} s."]
+             f"`bench/{run.name}.py`, run started {when} at commit {commit}, took {run.seconds:.0f} s; load average "
+             f"{run.load[0]:.2f} before, {run.load[1]:.2f} after."]
     if run.status != 0:
         lines += ["", f"**Failed** (exit status {run.status}); its last lines:", "", "```text", *run.tail, "```"]
     if run.figures:

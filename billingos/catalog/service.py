@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .. import validation
 from ..domain_events import CatalogSynced
@@ -190,7 +190,8 @@ class CatalogService:
 
     def products(self, *, active: bool | None = True) -> list[ProductInfo]:
         validation.optional_boolean(active, "active")
-        stmt = select(BillingProduct).where(BillingProduct.deleted_at.is_(None)).order_by(BillingProduct.id)
+        stmt = (select(BillingProduct).where(BillingProduct.deleted_at.is_(None)).order_by(BillingProduct.id)
+                .options(defer(BillingProduct.data)))        # the Stripe object: not in a ProductInfo
         if active is not None:
             stmt = stmt.where(BillingProduct.active.is_(active))
         with self._ctx.session_factory() as session:

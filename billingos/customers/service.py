@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .. import intents, validation
 from ..clock import utc
@@ -274,7 +274,7 @@ class CustomerService:
         return snapshot
 
     def _find(self, *, owner_id: str | None = None, stripe_id: str | None = None) -> BillingCustomer | None:
-        stmt = select(BillingCustomer)
+        stmt = select(BillingCustomer).options(defer(BillingCustomer.data))   # the Stripe object: not read here
         stmt = stmt.where(BillingCustomer.owner_id == owner_id) if owner_id is not None else \
             stmt.where(BillingCustomer.stripe_id == stripe_id)
         with self._ctx.session_factory() as session:

@@ -6,11 +6,12 @@ import builtins
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session, defer
 
 from .. import validation
 from ..clock import utc
+from ..customers import Page
 from ..domain_events import InvoiceSynced, PaymentFailed, PaymentSucceeded
 from ..errors import ConflictError, NotFoundError, StripeUnavailableError
 from ..reconcile import Reconciler
@@ -49,6 +50,31 @@ class InvoiceService:
                 .options(defer(BillingInvoice.data)))      # the whole Stripe object: not needed for a snapshot
         with self._ctx.session_factory() as session:
             return [Invoice.from_row(r) for r in session.scalars(stmt)]
+
+    def page(self, owner_id: str, *, after: str | None = None, limit: int = 25,
+             include_drafts: bool = True) -> Page[Invoice]:
+        """The owner's invoices newest first, ``limit`` at a time: pass a page's ``next_cursor`` as ``after``
+        for the next (keyset paging: a deep page costs what the first does). ``include_drafts=False`` leaves
+        out drafts (what a customer is shown)."""
+        validation.owner_id(owner_id)
+        validation.limit(limit)
+        validation.boolean(include_drafts, "include_drafts")
+        start = validation.cursor_row(after, "i")
+        inv = BillingInvoice
+        stmt = select(inv).where(inv.owner_id == owner_id)
+        if not include_drafts:
+            stmt = stmt.where(inv.status != "draft")
+        if start is not None:           # after the cursor's invoice in (created, id) order
+            created = select(inv.stripe_created).where(inv.id == start, inv.owner_id == owner_id).scalar_subquery()
+            stmt = stmt.where(or_(inv.stripe_created < created, and_(inv.stripe_created == created, inv.id < start)))
+        stmt = (stmt.order_by(inv.stripe_created.desc(), inv.id.desc()).limit(limit + 1)
+                .options(defer(inv.data)))
+        with self._ctx.session_factory() as session:
+            rows = list(session.scalars(stmt))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = validation.page_cursor("i", rows[-1].id) if more else None
+        return Page[Invoice](items=[Invoice.from_row(r) for r in rows], next_cursor=cursor)
 
     def get(self, invoice_id: str, *, owner_id: str | None = None) -> Invoice:
         """One invoice by Stripe id. With ``owner_id``, another owner's invoice is NotFound (never 403)."""

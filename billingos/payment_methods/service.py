@@ -8,9 +8,10 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .. import validation
+from ..customers.models import BillingCustomer
 from ..errors import CardDeclinedError, ConflictError, NotFoundError
 from ..freshness import apply_fresh
 from ..stripe_api import call_stripe, intent_key, plain
@@ -38,15 +39,14 @@ class PaymentMethodService:
     def list(self, owner_id: str) -> builtins.list[PaymentMethod]:
         """The owner's attached payment methods, newest first; ``default`` marks the one invoices use."""
         validation.owner_id(owner_id)
-        customer = self._customer(owner_id)
-        if customer is None:
-            return []
-        stmt = (select(BillingPaymentMethod).where(BillingPaymentMethod.owner_id == owner_id,
-                                                   BillingPaymentMethod.customer_stripe_id == customer.id,
-                                                   BillingPaymentMethod.detached.is_(False))
-                .order_by(BillingPaymentMethod.stripe_created.desc(), BillingPaymentMethod.id.desc()))
+        pm, c = BillingPaymentMethod, BillingCustomer
+        # one statement: the cards of the owner's (not deleted) customer, with that customer's default
+        stmt = (select(pm, c.default_payment_method).join(c, c.stripe_id == pm.customer_stripe_id)
+                .where(c.owner_id == owner_id, c.deleted_at.is_(None), pm.owner_id == owner_id,
+                       pm.detached.is_(False))
+                .order_by(pm.stripe_created.desc(), pm.id.desc()).options(defer(pm.data)))
         with self._ctx.session_factory() as session:
-            return [PaymentMethod.from_row(r, default=customer.default_payment_method) for r in session.scalars(stmt)]
+            return [PaymentMethod.from_row(r, default=default) for r, default in session.execute(stmt)]
 
     def get(self, owner_id: str, payment_method_id: str) -> PaymentMethod:
         """One of the owner's payment methods; another owner's (or a detached one) is NotFound."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, joinedload
 
 from .. import intents, validation
 from ..actor import Actor, parse_actor
@@ -21,11 +21,11 @@ from . import feedback as cancel_feedback
 from . import inputs
 from .inputs import PAUSE_BEHAVIORS, PRORATION, REACTIVATE_OPTIONS, STATUSES
 from .mirrors import subscription_mirrors, subscriptions_reconciler
-from .models import BillingSubscription
+from .models import BillingSubscription, BillingSubscriptionItem
 from .prices import discounts_for, preview_from_invoice, resolve_items, resolve_price
 from .schemas import InvoicePreview, Proration, Subscription
 from .sync import mark_gone, sync_subscription, sync_subscription_schedule
-from .upcoming import interval_changes, preview_from, timed
+from .upcoming import UpcomingCache, UpcomingKey, interval_changes, preview_from, timed, upcoming_state
 
 if TYPE_CHECKING:
     from ..catalog.service import CatalogService
@@ -51,6 +51,7 @@ class SubscriptionService:
         self._ctx = ctx
         self._customers, self._invoices, self._catalog = customers, invoices, catalog
         self.default_proration: Proration = default_proration
+        self.upcoming_cache = UpcomingCache()      # previews of next invoices, per subscription version
 
     # --- create ------------------------------------------------------------------------------------
     def create(self, customer: Customer | str, *, price: str | None = None, quantity: int | None = None,
@@ -137,16 +138,28 @@ class SubscriptionService:
 
     def upcoming(self, owner_id: str) -> InvoicePreview | None:
         """The owner's next invoice as Stripe previews it (amount and ``effective_at``, the date it is issued),
-        or None when nothing is coming: no live subscription, or one that cancels at the period end."""
+        or None when nothing is coming: no live subscription, or one that cancels at the period end.
+
+        One statement reads the live subscription and its customer's versions; Stripe is asked only when
+        the preview of that state is not in ``upcoming_cache`` (see ``UpcomingCache``)."""
         validation.owner_id(owner_id)
-        live = [s for s in self.list(owner_id) if s.status in ("active", "trialing", "past_due")
-                and not s.cancel_at_period_end and s.cancel_at is None and not s.paused]
-        if not live:
+        with self._ctx.session_factory() as session:
+            live = session.execute(upcoming_state(owner_id)).first()
+        if live is None:
             return None
-        sub = live[-1]
+        now = self._ctx.now()
+        key = None if live.metered or live.customer_version is None else \
+            UpcomingKey(live.stripe_id, live.version, live.customer_stripe_id, live.customer_version)
+        found = self.upcoming_cache.get(key, now) if key is not None else None
+        if found is not None:
+            return found
         inv = call_stripe(self._ctx.stripe.v1.invoices.create_preview,
-                          params={"customer": sub.customer, "subscription": sub.id})
-        return preview_from(plain(inv), sub)
+                          params={"customer": live.customer_stripe_id, "subscription": live.stripe_id})
+        issued = live.trial_end if live.status == "trialing" and live.trial_end else live.current_period_end
+        preview = preview_from(plain(inv), issued)
+        if key is not None:
+            self.upcoming_cache.put(key, preview, now, live.current_period_end)
+        return preview
 
     def change(self, subscription: Subscription | str, *, price: str | None = None, quantity: int | None = None,
                proration: Proration | None = None, proration_date: datetime | None = None,
@@ -288,9 +301,12 @@ class SubscriptionService:
             stmt = stmt.where(BillingSubscription.status == validation.choice(status, "status", STATUSES))
         if active_only:
             stmt = stmt.where(BillingSubscription.status.in_(("active", "trialing", "past_due")))
+        # one statement: the items and the schedule joined in (an owner has a few subscriptions)
+        stmt = stmt.order_by(BillingSubscription.id).options(
+            defer(BillingSubscription.data), joinedload(BillingSubscription.items).defer(BillingSubscriptionItem.data),
+            joinedload(BillingSubscription.schedule_row))
         with self._ctx.session_factory() as session:
-            stmt = stmt.order_by(BillingSubscription.id).options(defer(BillingSubscription.data))
-            return [Subscription.from_row(r) for r in session.scalars(stmt)]
+            return [Subscription.from_row(r) for r in session.scalars(stmt).unique()]
 
     def sync(self, obj: Any) -> Subscription:
         """Apply a Stripe subscription (dict or StripeObject) through the one sync path."""

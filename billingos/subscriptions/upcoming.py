@@ -1,18 +1,25 @@
 """Invoice previews: the owner's next invoice (``invoices.create_preview`` for the live subscription), and a
-change's invoice with when Stripe issues it."""
+change's invoice with when Stripe issues it; ``UpcomingCache``, the previews kept per subscription version."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import exists, select
+
+from ..customers.models import BillingCustomer
 from ..invoices import invoice_line
+from .models import BillingSubscription, BillingSubscriptionItem
 from .schemas import InvoicePreview, PreviewLine, Subscription
 
 
-def preview_from(inv: dict[str, Any], sub: Subscription) -> InvoicePreview:
+def preview_from(inv: dict[str, Any], when: datetime | None) -> InvoicePreview:
+    """A subscription's next invoice, issued ``when`` (its trial's or its period's end)."""
     lines = [invoice_line(ln) for ln in (inv.get("lines") or {}).get("data") or []]
-    when = sub.trial_end if sub.status == "trialing" and sub.trial_end else sub.current_period_end
     return InvoicePreview(
         currency=inv["currency"], subtotal=inv.get("subtotal") or 0, total=inv.get("total") or 0,
         amount_due=inv.get("amount_due") or 0, proration_date=None, effective_at=when,
@@ -39,3 +46,77 @@ def interval_changes(old: dict[str, Any], new: dict[str, Any]) -> bool:
     invoices at once)."""
     a, b = old.get("recurring") or {}, new.get("recurring") or {}
     return (a.get("interval"), a.get("interval_count") or 1) != (b.get("interval"), b.get("interval_count") or 1)
+
+
+# --- the upcoming-invoice cache --------------------------------------------------------------------
+#: Live statuses whose next invoice the portal previews.
+UPCOMING_STATUSES = ("active", "trialing", "past_due")
+
+
+def upcoming_state(owner_id: str) -> Any:
+    """The owner's newest live subscription that renews (not cancelling, not paused) with what its preview
+    depends on: its and its customer's row versions, whether it has a metered price, when it is invoiced."""
+    s, c, i = BillingSubscription, BillingCustomer, BillingSubscriptionItem
+    metered = exists().where(i.subscription_id == s.id, i.usage_type == "metered")
+    return (select(s.stripe_id, s.version, s.customer_stripe_id, s.status, s.trial_end, s.current_period_end,
+                   c.version.label("customer_version"), metered.label("metered"))
+            .outerjoin(c, c.stripe_id == s.customer_stripe_id)
+            .where(s.owner_id == owner_id, s.status.in_(UPCOMING_STATUSES), s.cancel_at_period_end.is_(False),
+                   s.cancel_at.is_(None), s.paused.is_(False))
+            .order_by(s.id.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class UpcomingKey:
+    """What Stripe's preview of a subscription's next invoice depends on, as the local copy knows it: the
+    subscription's row version (its items, quantities, prices, discounts, trial and period: the sync bumps
+    it whenever Stripe's object changes) and its customer's (balance, customer discounts, tax details)."""
+
+    subscription: str
+    subscription_version: int
+    customer: str
+    customer_version: int
+
+
+class UpcomingCache:
+    """Previews of subscriptions' next invoices, kept in process per ``UpcomingKey``, so the portal asks
+    Stripe once per change instead of once per page view.
+
+    A key holds versions read from the database on every call, so a change synced by any process (a plan
+    change, a coupon, a quantity, a balance adjustment) makes the next read miss. An entry also expires after
+    ``ttl`` seconds and when the subscription's period ends, which bounds what no local version records
+    (e.g. an invoice item added in Stripe's dashboard). Subscriptions with metered prices are never cached:
+    their next invoice moves with every usage report. Bounded (least recently used out), thread-safe."""
+
+    def __init__(self, *, ttl: float = 300.0, size: int = 4096) -> None:
+        self.ttl, self.size = ttl, size
+        self._entries: OrderedDict[UpcomingKey, tuple[datetime, InvoicePreview]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: UpcomingKey, now: datetime) -> InvoicePreview | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if now >= entry[0]:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: UpcomingKey, preview: InvoicePreview, now: datetime, period_end: datetime | None) -> None:
+        expires = now + timedelta(seconds=self.ttl)
+        if period_end is not None:
+            expires = min(expires, period_end)
+        with self._lock:
+            self._entries[key] = (expires, preview)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

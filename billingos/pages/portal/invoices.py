@@ -13,9 +13,13 @@ PAGE = 25
 
 
 def invoice_list(ctx: PageContext) -> Result:
-    owner = ctx.owner_id
-    invoices = [i for i in ctx.billing.invoices.list(owner, limit=100) if i.status != "draft"]
-    return Render("portal/invoices.html", {"title": "Invoices", "nav": "invoices", "invoices": invoices})
+    """The owner's invoices, newest first, ``PAGE`` at a time (keyset: ``?after=`` a page's cursor)."""
+    after = ctx.query.get("after") or None
+    page = ctx.billing.invoices.page(ctx.owner_id, after=after, limit=PAGE, include_drafts=False)
+    return Render("portal/invoices.html", {
+        "title": "Invoices", "nav": "invoices", "invoices": page.items,
+        "older_url": ctx.url("portal.invoices", after=page.next_cursor) if page.next_cursor else None,
+        "newest_url": ctx.url("portal.invoices") if after else None})
 
 
 def invoice_detail(ctx: PageContext) -> Result:

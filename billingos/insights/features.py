@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from ..analytics.models import BillingLedgerEntry
@@ -178,7 +178,7 @@ class Extractor:
         if self._s.get_bind().dialect.name == "sqlite":    # stored as text: compare in days
             late = func.julianday(i.paid_at) > func.julianday(i.stripe_created) + 1
         else:
-            late = i.paid_at > i.stripe_created + day
+            late = i.paid_at > i.stripe_created + literal_column("interval '1 day'")
         failed = and_(i.stripe_created < at - day, or_(i.paid_at.is_(None), late))
         unpaid = and_(i.status != "void", or_(i.paid_at.is_(None), i.paid_at > at))
         stmt = (select(i.owner_id, func.sum(case((failed, 1), else_=0)),

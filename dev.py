@@ -2,7 +2,7 @@
 """One entry point for a fresh machine: builds .venv, installs billingos, then runs a task.
 
     python3 dev.py example        # the example app on SQLite + the built-in Stripe emulator
-    python3 dev.py test [ARGS]    # the whole test suite (pytest ARGS)
+    python3 dev.py test [ARGS]    # the whole test suite (pytest ARGS), in parallel: one worker per core
     python3 dev.py lint           # ruff + mypy + import-linter (the architecture's boundaries)
     python3 dev.py docs [ARGS]    # regenerate docs/reference/ and build the site into site/ (mkdocs ARGS)
     python3 dev.py bench [ARGS]   # run every bench/ script, then rewrite docs/performance.md's figures
@@ -38,6 +38,23 @@ def ensure_venv() -> None:
     stamp.write_text(digest)
 
 
+def xdist_args(args: list[str], env: dict[str, str] | None = None) -> list[str]:
+    """pytest-xdist options: one worker per core (two at least; the suite waits on PostgreSQL, Redis and
+    the browser as much as on the CPU), or BILLINGOS_TEST_WORKERS of them (0: one process). Nothing is
+    added when the caller chose (-n, --dist, -p no:xdist) or debugs (--pdb, --trace)."""
+    env = os.environ if env is None else env
+    chosen = any(a in {"-n", "--numprocesses", "--pdb", "--trace", "no:xdist", "-pno:xdist"}
+                 or a.startswith(("-n", "--numprocesses=", "--dist")) for a in args)
+    if chosen:
+        return []
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = env.get("BILLINGOS_TEST_WORKERS", "").strip() or str(max(2, cores))
+    if not workers.isdigit():
+        raise SystemExit(f"dev.py: BILLINGOS_TEST_WORKERS must be a number of workers, got {workers!r}")
+    # worksteal: an idle worker takes tests queued on a busy one, so one slow module does not set the pace
+    return [] if workers == "0" else ["-n", workers, "--dist", "worksteal"]
+
+
 def run(*cmd: str) -> int:
     return subprocess.call(list(cmd), cwd=ROOT)
 
@@ -51,7 +68,7 @@ def main(argv: list[str]) -> int:
     if task == "example":
         return run(str(PY), "-m", "example_app", *args)
     if task == "test":
-        return run(str(PY), "-m", "pytest", *args)
+        return run(str(PY), "-m", "pytest", *xdist_args(args), *args)
     if task == "docs":
         os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")   # mkdocs-material's end-of-life banner
         status = run(str(PY), "tools/signals_doc.py") or run(str(PY), "tools/reference_docs.py")

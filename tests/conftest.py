@@ -1,6 +1,9 @@
 """Shared fixtures. The core suite runs on SQLite always and on PostgreSQL/Redis when reachable.
 
 Set BILLINGOS_REQUIRE_SERVICES=1 (CI does) to fail instead of skip when PostgreSQL or Redis is down.
+
+Under pytest-xdist (``python3 dev.py test`` runs one worker per core) every worker has its own PostgreSQL
+schema, its own Redis database, its own temporary folder for SQLite files and only ever binds port 0.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -22,7 +26,21 @@ from billingos.clock import FrozenClock
 from billingos.emulator import Emulator
 
 PG_URL = os.environ.get("BILLINGOS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BILLINGOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+#: "gw0", "gw1"... in a pytest-xdist worker, "" in a single process.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _worker_redis(url: str) -> str:
+    """The worker's own Redis database (the base one + 1 + its number), so that rate-limit counters and
+    cached keys of tests running at the same time never meet; channels are named per test already."""
+    if not WORKER.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base + 1 + int(WORKER[2:])) % 16}"))
+
+
+REDIS_URL = _worker_redis(os.environ.get("BILLINGOS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
 REQUIRE = os.environ.get("BILLINGOS_REQUIRE_SERVICES") == "1"
 WEBHOOK_SECRET = "whsec_test_billingos_0123456789"
 
@@ -44,16 +62,17 @@ def _need(service: str, ok: bool) -> None:
 
 @pytest.fixture(scope="session")
 def pg_schema_engine() -> Iterator[Engine | None]:
-    """One private PostgreSQL schema per test process, so parallel runs never touch each other."""
+    """One private PostgreSQL schema per test process (each xdist worker, each parallel run), so they never
+    touch each other. Commits do not wait for the WAL flush: nothing here survives a crash on purpose."""
     if not _reachable("127.0.0.1", 5432):
         yield None
         return
-    schema = f"billingos_test_{uuid.uuid4().hex[:10]}"
+    schema = f"billingos_test_{WORKER or 'main'}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=10,
-                           max_overflow=20)
+    engine = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema} -csynchronous_commit=off"},
+                           pool_size=10, max_overflow=20)
     from billingos.migrations import upgrade
     upgrade(engine)
     yield engine

@@ -52,6 +52,23 @@ class AlertStore:
             return None
         return int(session.execute(insert(t).values(**values).returning(t.id)).scalar_one())  # pragma: no cover
 
+    def record_many(self, session: Session, items: list[dict[str, Any]]) -> list[int | None]:
+        """``record`` for many insights (each a dict of its arguments) in a few statements; the ids in order."""
+        dialect = session.get_bind().dialect.name
+        if dialect not in ("postgresql", "sqlite"):   # pragma: no cover
+            return [self.record(session, **item) for item in items]
+        from sqlalchemy.dialects import postgresql, sqlite
+        t = BillingInsight
+        now = self._ctx.now()
+        rows = [{**item, "dedupe_key": item["dedupe_key"][:255], "state": "new", "created_at": now} for item in items]
+        ids: dict[str, int] = {}
+        for lo in range(0, len(rows), 500):        # 7 values a row: well inside SQLite's parameter limit
+            stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t).values(rows[lo:lo + 500])
+            found = session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+                                    .returning(t.dedupe_key, t.id))
+            ids.update({key: int(i) for key, i in found})
+        return [ids.get(r["dedupe_key"]) for r in rows]
+
     # --- reading ----------------------------------------------------------------------------------
     def list(self, *, kind: str | None = None, owner_id: str | None = None, state: str | None = None,
              since: datetime | None = None, until: datetime | None = None, limit: int = 50,

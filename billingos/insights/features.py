@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from ..analytics.models import BillingLedgerEntry
@@ -110,17 +110,22 @@ class Extractor:
     def history(self, until: datetime) -> History:
         """Every owner's MRR and seats after each change of any of its subscriptions, up to ``until``."""
         e = BillingLedgerEntry
-        stmt = (select(e.owner_id, e.subscription_stripe_id, e.effective_at, e.mrr_after, e.detail)
+        # the seat count only, read in SQL: decoding every row's JSON detail cost more than the rest together
+        quantity = e.detail["quantity"].as_float()
+        stmt = (select(e.owner_id, e.subscription_stripe_id, e.effective_at, e.mrr_after, quantity)
                 .where(e.owner_id.is_not(None), e.effective_at <= until)
                 .order_by(e.owner_id, e.effective_at, e.rank, e.id))
         owners: dict[str, _Owner] = {}
         subs: dict[str, dict[str, tuple[float, int]]] = {}
-        for owner, sub, at, mrr_after, detail in self._s.execute(stmt):
+        for owner, sub, at, mrr_after, qty in self._s.execute(stmt):
             mine = subs.setdefault(owner, {})
             paying = mrr_after > 0
-            mine[sub] = (float(mrr_after), int((detail or {}).get("quantity") or 0) if paying else 0)
+            mine[sub] = (float(mrr_after), int(qty or 0) if paying else 0)
             h = owners.setdefault(owner, _Owner())
-            mrr, seats = sum(v[0] for v in mine.values()), sum(v[1] for v in mine.values())
+            if len(mine) == 1:
+                mrr, seats = mine[sub]
+            else:
+                mrr, seats = sum(v[0] for v in mine.values()), sum(v[1] for v in mine.values())
             if h.times and h.times[-1] == at:
                 h.mrr[-1], h.seats[-1] = mrr, seats
             else:
@@ -163,30 +168,39 @@ class Extractor:
                 .where(e.timestamp >= at - LOOKBACK, e.timestamp < at).group_by(e.owner_id))
         out = {}
         for owner, u7, u30, meters, last in self._s.execute(stmt):
-            if isinstance(last, str):           # SQLite's MAX() returns the stored text, not the column type
-                last = datetime.fromisoformat(last)
-            if last is not None and last.tzinfo is None:
-                last = last.replace(tzinfo=UTC)
-            out[owner] = (float(u7 or 0), float(u30 or 0), int(meters or 0), last)
+            out[owner] = (float(u7 or 0), float(u30 or 0), int(meters or 0), _aware(last))
         return out
 
     def _invoices(self, at: datetime) -> dict[str, tuple[int, float]]:
+        """Failed payments and days past due per owner, aggregated in SQL (one row per owner, not per invoice)."""
         i = BillingInvoice
-        stmt = (select(i.owner_id, i.stripe_created, i.paid_at, i.status)
-                .where(i.owner_id.is_not(None), i.stripe_created >= at - LOOKBACK, i.stripe_created < at,
-                       i.amount_due > 0, i.status.not_in(("draft",))))
-        out: dict[str, tuple[int, float]] = {}
         day = timedelta(days=1)
-        for owner, created, paid_at, status in self._s.execute(stmt):
-            if owner is None or created is None:
-                continue
-            failed, past_due = out.get(owner, (0, 0.0))
-            if created < at - day and (paid_at is None or paid_at > created + day):
-                failed += 1
-            if status != "void" and (paid_at is None or paid_at > at):
-                past_due = max(past_due, (at - created).total_seconds() / _DAY)
-            out[owner] = (failed, past_due)
+        if self._s.get_bind().dialect.name == "sqlite":    # stored as text: compare in days
+            late = func.julianday(i.paid_at) > func.julianday(i.stripe_created) + 1
+        else:
+            late = i.paid_at > i.stripe_created + literal_column("interval '1 day'")
+        failed = and_(i.stripe_created < at - day, or_(i.paid_at.is_(None), late))
+        unpaid = and_(i.status != "void", or_(i.paid_at.is_(None), i.paid_at > at))
+        stmt = (select(i.owner_id, func.sum(case((failed, 1), else_=0)),
+                       func.min(case((unpaid, i.stripe_created), else_=None)))
+                .where(i.owner_id.is_not(None), i.stripe_created >= at - LOOKBACK, i.stripe_created < at,
+                       i.amount_due > 0, i.status.not_in(("draft",)))
+                .group_by(i.owner_id))
+        out: dict[str, tuple[int, float]] = {}
+        for owner, n_failed, oldest in self._s.execute(stmt):
+            oldest = _aware(oldest)
+            past_due = max(0.0, (at - oldest).total_seconds() / _DAY) if oldest is not None else 0.0
+            out[owner] = (int(n_failed or 0), past_due)
         return out
+
+
+def _aware(value: Any) -> datetime | None:
+    """An aggregate's datetime as aware UTC (SQLite's MIN()/MAX() return the stored text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def _number(value: Any) -> float:

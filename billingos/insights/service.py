@@ -171,17 +171,20 @@ class InsightService:
             if wanted is not None:
                 wanted = [o for o in wanted if o in history.owners and history.owners[o].at(now)[0] > 0]
             snap = ex.snapshot(history, now, labelled=False, owners=wanted)
-        risk, words = score_rows(snap, fitted)
+        risk, words = score_rows(snap, fitted, threshold=self.threshold)
         with self._ctx.transaction() as s:
             return store(s, snap, risk, words, version=row.id, threshold=self.threshold, record=self._record_risk,
                          publish=self._ctx.events.publish)
 
-    def _record_risk(self, s: Session, owner: str, score: float, words: builtins.list[str]) -> int | None:
-        why = "; ".join(words) or "several signals together"
-        return self.store.record(s, kind="churn_risk", owner_id=owner,
-                                 dedupe_key=f"churn_risk:{owner}:{self._ctx.now().isoformat()}",
-                                 message=f"Churn risk {score:.0%}: {why}.",
-                                 data={"score": score, "threshold": self.threshold, "reasons": words})
+    def _record_risk(self, s: Session, found: builtins.list[tuple[str, float, builtins.list[str]]]
+                     ) -> builtins.list[int | None]:
+        """One ``churn_risk`` insight per newly detected owner, in one statement per batch."""
+        at = self._ctx.now().isoformat()
+        return self.store.record_many(s, [
+            {"kind": "churn_risk", "owner_id": owner, "dedupe_key": f"churn_risk:{owner}:{at}",
+             "message": f"Churn risk {score:.0%}: {'; '.join(words) or 'several signals together'}.",
+             "data": {"score": score, "threshold": self.threshold, "reasons": words}}
+            for owner, score, words in found])
 
     def risk(self, owner_id: str) -> ChurnScore | None:
         """The owner's latest churn score, or None when it was never scored."""

@@ -3,8 +3,8 @@
 The search reads its matching ids from these alone (an index-only scan), then fetches one page by primary
 key; they replace 0011's plain prefix indexes, whose leading key they share.
 
-Revision ID: 0012_perf
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03 16:40:00
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012_perf'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -138,6 +138,10 @@ def test_subscription_changes_and_cancellations_are_recorded_with_the_actor(bill
     billing.subscriptions.pause(sub)                                   # no actor: the system
     billing.subscriptions.cancel(world.subs["org_b"], at_period_end=False, actor=ADMIN)
     entries = billing.audit.list(target_type="subscription").items
+    created = entries[5:]                                              # the world's own subscriptions
+    assert sorted((e.action, e.target_id, e.actor_kind, e.before) for e in created) == sorted(
+        ("subscription.create", world.subs[o], "system", None) for o in ("org_a", "org_b"))
+    entries = entries[:5]
     assert [(e.action, e.target_id, e.actor_kind, e.actor_id) for e in entries] == [
         ("subscription.cancel", world.subs["org_b"], "admin", "alice"),
         ("subscription.pause", sub, "system", None),
@@ -156,8 +160,9 @@ def test_a_refused_subscription_change_writes_no_entry(billing: Billing) -> None
     from billingos import ConflictError
     from tests.api.conftest import build_world
     world = build_world(billing)
+    before = billing.audit.list(target_type="subscription").items          # the world's creates
     with pytest.raises(InvalidInputError):
         billing.subscriptions.cancel(world.subs["org_a"], actor="alice")   # type: ignore[arg-type]
     with pytest.raises(ConflictError):
         billing.subscriptions.resume(world.subs["org_a"], actor=ADMIN)     # nothing to resume
-    assert billing.audit.list(target_type="subscription").items == []
+    assert billing.audit.list(target_type="subscription").items == before

@@ -34,6 +34,7 @@ def portal_routes(mode: str = "pages") -> list[Route]:
         Route("portal.remove_card", "/portal/payment-methods/{payment_method_id}/remove", post, cards.remove),
         Route("portal.usage", "/portal/usage", get, usage.usage),
         Route("portal.usage_bars", "/portal/usage/bars", get, usage.usage_bars),
+        Route("portal.usage_alerts", "/portal/usage/alerts", post, usage.save_alerts),
     ]
 
 

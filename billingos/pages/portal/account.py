@@ -66,21 +66,21 @@ def preview(ctx: PageContext) -> Result:
     options = plan_options(billing, sub, ctx.pages.fmt)
     data: dict[str, Any] = {"title": "Review your change", "nav": "plans", "subscription": sub}
     try:
-        option = chosen(options, ctx.query.get("price"))
+        option = chosen(options, ctx.query.get("price"), ctx.query.get("quantity"), sub)
         code = _promotion_code(ctx, ctx.query.get("code"))
     except InvalidInputError as err:
         return Render("portal/plans.html", {**data, "title": "Plans", "options": options, "error": str(err),
                                             "ended": sub is None or sub.status in ENDED}, 400)
     if sub is None or sub.status in ENDED:
         return Render("portal/confirm.html", {**data, "option": option, "preview": None, "new": True,
-                                              "code": code, "stamp": None})
+                                              "code": code, "stamp": None, "total": option.total()})
     proration = _proration(option, sub, billing)
     if code is not None and proration == "at_period_end":
         return Render("portal/plans.html", {**data, "title": "Plans", "options": options, "ended": False,
                                             "error": "Promotion codes apply to upgrades, which start now. This "
                                                      "change starts at the end of your period."}, 400)
-    result = billing.subscriptions.preview_change(sub, price=option.price, proration=proration,
-                                                  promotion_code=code["id"] if code else None)
+    result = billing.subscriptions.preview_change(sub, price=option.price, quantity=_quantity(option, options),
+                                                  proration=proration, promotion_code=code["id"] if code else None)
     # What the customer pays when: an upgrade's invoice now; otherwise the previewed next invoice later.
     now_invoice = result.invoiced_now
     next_date = result.invoiced_at or (sub.trial_end if sub.status == "trialing" else sub.current_period_end)
@@ -95,7 +95,8 @@ def change(ctx: PageContext) -> Result:
     owner, billing = ctx.owner_id, ctx.billing
     subs = billing.subscriptions.list(owner)
     sub = current_subscription(subs)
-    option = chosen(plan_options(billing, sub, ctx.pages.fmt), ctx.form.get("price"))
+    options = plan_options(billing, sub, ctx.pages.fmt)
+    option = chosen(options, ctx.form.get("price"), ctx.form.get("quantity"), sub)
     code = _promotion_code(ctx, ctx.form.get("code"))
     if sub is None or sub.status in ENDED:       # a new customer, or a canceled one choosing any plan
         customer = customer_or_none(billing, owner)
@@ -103,13 +104,15 @@ def change(ctx: PageContext) -> Result:
             raise ConflictError("Your billing account is not set up yet. Please contact support.")
         if customer.default_payment_method is None:
             return Redirect(ctx.url("portal.cards", next=ctx.url("portal.plans")))
-        billing.subscriptions.create(customer, price=option.price, promotion_code=code["id"] if code else None,
-                                     payment_behavior="error_if_incomplete")
+        billing.subscriptions.create(customer, price=option.price, quantity=option.quantity,
+                                     promotion_code=code["id"] if code else None,
+                                     payment_behavior="error_if_incomplete", actor=ctx.actor())
         return Redirect(ctx.url("portal.overview", done="started"))
     proration = _proration(option, sub, billing)
     stamp = preview_stamp(ctx.form.get("stamp"), billing.now()) if proration != "at_period_end" else None
-    billing.subscriptions.change(sub, price=option.price, proration=proration, proration_date=stamp,
-                                 promotion_code=code["id"] if code else None, actor=ctx.actor())
+    billing.subscriptions.change(sub, price=option.price, quantity=_quantity(option, options), proration=proration,
+                                 proration_date=stamp, promotion_code=code["id"] if code else None,
+                                 actor=ctx.actor())
     return Redirect(ctx.url("portal.overview", done="scheduled" if proration == "at_period_end" else "changed"))
 
 
@@ -146,9 +149,17 @@ def _proration(option: PlanOption, sub: Any, billing: Any) -> Proration:
     during a trial every change applies now (nothing is charged until the trial ends)."""
     if sub.status == "trialing":
         return "none"
-    if option.action == "Downgrade":
+    if option.action in ("Downgrade", "Remove seats"):
         return "at_period_end"
     return "always_invoice"
+
+
+def _quantity(option: PlanOption, options: list[PlanOption]) -> int | None:
+    """The seats to send: the chosen ones on a seat plan; back to one when leaving a seat plan; else
+    unchanged (None)."""
+    if option.seats:
+        return option.quantity
+    return 1 if any(o.action == "Current" and o.seats for o in options) else None
 
 
 def _promotion_code(ctx: PageContext, code: str | None) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """Subscriptions: the list, one subscription's page, and the admin's actions on it (each through the
-subscription service, each a CSRF-checked POST): cancel, resume, change plan (after Stripe's preview),
-apply a coupon; and a customer's entitlement overrides (grant, revoke)."""
+subscription service, each a CSRF-checked POST, each audited): cancel, resume, change plan (after Stripe's
+preview), cancel a scheduled change, reactivate an ended one, apply a coupon; and a customer's entitlement overrides (grant, revoke)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,18 @@ def resume(ctx: PageContext) -> Result:
     sub = _subscription(ctx)
     ctx.billing.subscriptions.resume(sub, actor=actor(ctx))
     return Redirect(ctx.url("admin.subscription", subscription_id=sub.id, done="resumed"))
+
+
+def cancel_scheduled_change(ctx: PageContext) -> Result:
+    sub = _subscription(ctx)
+    ctx.billing.subscriptions.cancel_scheduled_change(sub, actor=actor(ctx))
+    return Redirect(ctx.url("admin.subscription", subscription_id=sub.id, done="unscheduled"))
+
+
+def reactivate(ctx: PageContext) -> Result:
+    sub = _subscription(ctx)
+    new = ctx.billing.subscriptions.reactivate(sub, payment_behavior="error_if_incomplete", actor=actor(ctx))
+    return Redirect(ctx.url("admin.subscription", subscription_id=new.id, done="reactivated"))
 
 
 def _choice(ctx: PageContext, source: dict[str, str]) -> tuple[str, str]:

@@ -28,7 +28,8 @@ NOTICES = {"changed": "Your plan was changed.", "scheduled": "Your plan changes 
            "canceled": "Your subscription was canceled.", "cancels": "Your subscription will cancel at the end of "
            "this period.", "resumed": "Your subscription continues. Welcome back!", "started": "Your plan started.",
            "card_added": "Your card was saved.", "card_removed": "The card was removed.",
-           "default_set": "That card is now your default.", "alerts": "Your usage alerts were saved."}
+           "default_set": "That card is now your default.", "alerts": "Your usage alerts were saved.",
+           "kept": "The scheduled change was canceled: your plan stays as it is."}
 
 
 def notice(ctx: PageContext) -> str | None:
@@ -54,9 +55,29 @@ def overview(ctx: PageContext) -> Result:
 def plans(ctx: PageContext) -> Result:
     owner = ctx.owner_id
     sub = current_subscription(ctx.billing.subscriptions.list(owner))
-    return Render("portal/plans.html", {"title": "Plans", "nav": "plans", "subscription": sub,
-                                        "options": plan_options(ctx.billing, sub, ctx.pages.fmt),
-                                        "ended": sub is None or sub.status in ENDED})
+    options = plan_options(ctx.billing, sub, ctx.pages.fmt)
+    return Render("portal/plans.html", {"title": "Plans", "nav": "plans", "subscription": sub, "options": options,
+                                        "ended": sub is None or sub.status in ENDED, "notice": notice(ctx),
+                                        "scheduled": _scheduled(sub, options)})
+
+
+def keep_plan(ctx: PageContext) -> Result:
+    """Drop the plan change scheduled for the period end (audited, as the owner)."""
+    sub = live_subscription(ctx.billing, ctx.owner_id)
+    if sub.scheduled_change is None:
+        return Redirect(ctx.url("portal.plans"))       # already gone (a double click): nothing to do
+    ctx.billing.subscriptions.cancel_scheduled_change(sub, actor=ctx.actor())
+    return Redirect(ctx.url("portal.plans", done="kept"))
+
+
+def _scheduled(sub: Any, options: list[PlanOption]) -> dict[str, Any] | None:
+    """The pending period-end change in words: the plan's name, the seats, the date."""
+    change = getattr(sub, "scheduled_change", None) if sub is not None and sub.status not in ENDED else None
+    if change is None:
+        return None
+    option = next((o for o in options if o.price in (change.lookup_key, change.price)), None)
+    return {"name": option.name if option else "another plan", "per": option.per if option else "",
+            "seats": change.quantity if option is not None and option.seats else None, "at": change.effective_at}
 
 
 def preview(ctx: PageContext) -> Result:

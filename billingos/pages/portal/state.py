@@ -38,7 +38,10 @@ class PlanOption:
         """What ``quantity`` (default: the option's) seats cost a period, from the price's own tiers."""
         if self.info is None:
             return None
-        return amount_for(self.info.model_dump(), self.quantity if quantity is None else quantity)
+        try:
+            return amount_for(self.info.model_dump(), self.quantity if quantity is None else quantity)
+        except ValueError:      # a price it cannot rate (custom amounts): the page shows "from ..." instead
+            return None
 
 
 def customer_or_none(billing: Billing, owner_id: str) -> Customer | None:

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, int], None]   # (stage, items done so far)
 log = logging.getLogger("billingos.reconcile")
-_STARTED_BY = {"admin": "admin", "cli": "command line", "task": "hourly task", "code": "billing.reconcile()"}
+#: ``started_by`` when the caller names nobody.
+STARTED_BY = {"admin": "admin", "cli": "command line", "task": "hourly task", "code": "billing.reconcile()"}
 
 
 @dataclass
@@ -107,7 +108,7 @@ class ReconcileService:
         validation.boolean(dry_run, "dry_run")
         validation.choice(source, "source", SOURCES)
         by = validation.text(started_by, "started_by", max_length=120, required=True) if started_by is not None \
-            else _STARTED_BY[source]
+            else STARTED_BY[source]
         started = self._ctx.now()
         report: ReconcileReport | None = None
         error: str | None = None

@@ -5,9 +5,14 @@ action through the library's services."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import datetime
+
+from sqlalchemy import select
+
+from billingos.customers import BillingCustomer
 
 from .conftest import Client, World
 
@@ -199,7 +204,7 @@ def test_jobs_page_and_replay_by_queue(world: World, client: Client) -> None:
 
 
 def test_reconcile_run_now_keeps_its_report(world: World, client: Client) -> None:
-    assert "No run from this dashboard yet" in client.get(f"{A}/reconcile").text
+    assert "No run yet" in client.get(f"{A}/reconcile").text
     assert client.submit(f"{A}/reconcile/run", {"mode": "sideways"}).status == 400
     assert world.billing.admin.reconcile_runs() == []
     done = client.submit(f"{A}/reconcile/run", {"mode": "apply"})
@@ -208,7 +213,35 @@ def test_reconcile_run_now_keeps_its_report(world: World, client: Client) -> Non
     assert len(runs) == 1 and runs[0]["started_by"] == "ops@example.com" and runs[0]["error"] is None
     assert {k["kind"] for k in runs[0]["report"]["kinds"]} >= {"customers", "subscriptions", "invoices"}
     page = client.get(f"{A}/reconcile")
-    assert "by ops@example.com" in page.text and "subscriptions" in page.text
+    assert "from the dashboard by ops@example.com" in page.text and "subscriptions" in page.text
+
+
+def test_reconcile_page_lists_every_run_newest_first_a_page_at_a_time(world: World, client: Client) -> None:
+    """Issue 12: runs from the CLI, the hourly task and the app's code are listed too, 20 a page."""
+    billing = world.billing
+    billing.reconcile(dry_run=True, source="cli", started_by="ops")
+    billing.reconcile.run(source="task")
+    for _ in range(19):
+        billing.reconcile(dry_run=True)
+    with billing.transaction() as s:                          # local drift: rows edited by hand
+        for row in s.scalars(select(BillingCustomer)):
+            row.email = "drift@b.co"
+    report = billing.reconcile()                              # the newest: it repairs them
+    drifted = len(report.kind("customers").updated)
+    assert drifted >= 2
+    first = client.get(f"{A}/reconcile")
+    assert first.status == 200 and first.text.count("from the application") == 20
+    assert "from the hourly task" not in first.text
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", first.text))
+    assert f"from the application · {drifted} fixed (0 created, {drifted} updated, 0 removed)" in words
+    more = re.search(r'href="([^"]+after=[^"]+)"', first.text)
+    assert more is not None
+    second = client.get(html.unescape(more.group(1)))
+    assert second.status == 200 and "Earlier runs" in second.text
+    assert "from the hourly task" in second.text and "from the command line by ops" in second.text
+    assert second.text.index("hourly task") < second.text.index("command line by ops")     # newest first
+    assert 'after=' not in second.text.split("Earlier runs", 2)[-1]                       # the last page
+    assert client.get(f"{A}/reconcile?after=forged").status == 400
 
 
 def test_api_keys_created_shown_once_and_revoked(world: World, client: Client) -> None:

@@ -1,6 +1,7 @@
 """Subscriptions: the list, one subscription's page, and the admin's actions on it (each through the
 subscription service, each a CSRF-checked POST, each audited): cancel, resume, change plan (after Stripe's
-preview), cancel a scheduled change, reactivate an ended one, apply a coupon; and a customer's entitlement overrides (grant, revoke)."""
+preview), cancel a scheduled change, reactivate an ended one, apply a coupon; and a customer's
+entitlement overrides (grant, revoke)."""
 
 from __future__ import annotations
 

@@ -73,18 +73,14 @@ class SubscriptionService:
     def _create(self, customer: Customer | str, *, price: str | None, quantity: int | None,
                 items: list[dict[str, Any]] | None, audit: Audit, idempotency_key: str | None = None,
                 payment_behavior: str = "allow_incomplete", **options: Any) -> Subscription:
-        trial_days, trial_end = options.get("trial_days"), options.get("trial_end")
-        billing_cycle_anchor, payment_method = options.get("billing_cycle_anchor"), options.get("payment_method")
-        coupon, promotion_code, metadata = options.get("coupon"), options.get("promotion_code"), options.get("metadata")
+        """``create()`` (or ``reactivate()``, ``audit`` says which); ``options``: create()'s other options."""
         if (price is None) == (items is None):
             raise InvalidInputError("Give exactly one of price= or items=.", param="price")
         if items is not None and not isinstance(items, list | tuple):
             raise InvalidInputError(f"items must be a list of dicts, got {validation.echo(items)}.", param="items")
         lines = [{"price": price, "quantity": quantity}] if price is not None else list(items or [])
-        params = inputs.create_options(
-            self._ctx.now(), trial_days=trial_days, trial_end=trial_end, billing_cycle_anchor=billing_cycle_anchor,
-            payment_method=payment_method, coupon=coupon, promotion_code=promotion_code, metadata=metadata,
-            payment_behavior=payment_behavior, idempotency_key=idempotency_key)
+        params = inputs.create_options(self._ctx.now(), payment_behavior=payment_behavior,
+                                       idempotency_key=idempotency_key, **options)
         source = "price" if price is not None else "items"
         inputs.lines(lines, source)
         if intents.METADATA_KEY in params["metadata"]:

@@ -204,6 +204,32 @@ def test_jobs_page_and_replay_by_queue(world: World, client: Client) -> None:
     assert world.billing.jobs.list(queue="webhooks", status="dead") == []
 
 
+def test_cancel_a_scheduled_change_and_reactivate_are_audited(world: World, client: Client) -> None:
+    """Issue 12: the admin's two newer subscription actions, each one audit entry naming the admin."""
+    billing, sub = world.billing, world.subscription.id
+    assert client.submit(f"{A}/subscriptions/{sub}/scheduled-change/cancel").status == 409      # nothing scheduled
+    billing.subscriptions.change(sub, quantity=3, proration="at_period_end")
+    page = client.get(f"{A}/subscriptions/{sub}")
+    assert "Cancel the scheduled change" in page.text
+    done = client.submit(f"{A}/subscriptions/{sub}/scheduled-change/cancel")
+    assert done.status == 303 and done.location.endswith("done=unscheduled")
+    assert billing.subscriptions.get(sub).scheduled_change is None
+    billing.subscriptions.cancel(sub, at_period_end=False)
+    assert "Reactivate" in client.get(f"{A}/subscriptions/{sub}").text
+    back = client.submit(f"{A}/subscriptions/{sub}/reactivate")
+    assert back.status == 303 and "done=reactivated" in back.location
+    new = back.location.split("/subscriptions/")[1].split("?")[0]
+    assert new != sub and billing.subscriptions.get(new).status == "active"
+    again = client.submit(f"{A}/subscriptions/{sub}/reactivate")        # a double click: refused
+    assert again.status == 409 and new in again.text
+    assert [s.id for s in billing.subscriptions.list("org_alice") if s.status == "active"] == [new]
+    entries = [(e.action, e.actor_kind, e.actor_id) for e in billing.audit.list(target_type="subscription").items
+               if e.action in ("subscription.cancel_scheduled_change", "subscription.reactivate")]
+    assert entries == [("subscription.reactivate", "admin", "ops@example.com"),
+                            ("subscription.cancel_scheduled_change", "admin", "ops@example.com")]
+    assert client.post(f"{A}/subscriptions/{sub}/reactivate", {}).status == 403                  # no CSRF token
+
+
 def test_reconcile_run_now_keeps_its_report(world: World, client: Client) -> None:
     assert "No run yet" in client.get(f"{A}/reconcile").text
     assert client.submit(f"{A}/reconcile/run", {"mode": "sideways"}).status == 400

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from ...errors import InvalidInputError, NotFoundError
+from ...errors import ConflictError, InvalidInputError, NotFoundError
 from ..results import Redirect, Result
 from ..safety import preview_stamp
 from .common import actor, optional, page
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ...subscriptions import Subscription
     from ..core import PageContext
 
+ENDED = ("canceled", "incomplete_expired")
 PRORATIONS = (("always_invoice", "Now, invoiced at once"), ("prorate", "Now, prorated on the next invoice"),
               ("none", "Now, without proration"), ("at_period_end", "At the end of the period"))
 
@@ -74,7 +75,13 @@ def cancel_scheduled_change(ctx: PageContext) -> Result:
 
 
 def reactivate(ctx: PageContext) -> Result:
+    """A new subscription with the ended one's items; refused while the customer has a live one (a double
+    click, or a second tab, must not subscribe them twice)."""
     sub = _subscription(ctx)
+    live = [s for s in ctx.billing.subscriptions.list(sub.owner_id or "") if s.status not in ENDED] \
+        if sub.owner_id else []
+    if live:
+        raise ConflictError(f"This customer already has a live subscription ({live[-1].id}): open it instead.")
     new = ctx.billing.subscriptions.reactivate(sub, payment_behavior="error_if_incomplete", actor=actor(ctx))
     return Redirect(ctx.url("admin.subscription", subscription_id=new.id, done="reactivated"))
 

@@ -95,7 +95,7 @@ def test_cancel_at_period_end_resume_and_cancel_now(world: World, client: Client
     audited = world.billing.audit.list(target_id=sub).items
     assert [(e.action, e.actor_kind, e.actor_id) for e in audited] == [
         ("subscription.cancel", "admin", "ops@example.com"), ("subscription.resume", "admin", "ops@example.com"),
-        ("subscription.cancel", "admin", "ops@example.com")]
+        ("subscription.cancel", "admin", "ops@example.com"), ("subscription.create", "system", None)]
     timeline = client.get(f"{A}/customers/{world.alice.id}").text
     assert "subscription: cancel" in timeline and "by admin:ops@example.com" in timeline
     listed = client.get(f"{A}/subscriptions", status="canceled")

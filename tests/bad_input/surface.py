@@ -306,6 +306,7 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("jobs.run", "key"): _p(TEXT, "event_id"),
     ("entitlements.commit", "amount"): _lit(_int(0), 1),
     ("usage.adjust", "value"): _lit(NEGATIVE, -1),
+    ("reconcile.*", "source"): _lit(_enum(), "code"),
     ("usage.set_alert_thresholds", "feature"): _lit(Kind("metered feature", lambda v: [
         *k.strings(v), ("unknown", "nope"), ("meter-looking", "api calls")]), "api_calls"),
     ("usage.set_alert_thresholds", "thresholds"): _lit(Kind("1-100 percentages, at most 5", lambda v: [

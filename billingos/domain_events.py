@@ -213,11 +213,13 @@ class ReconcileCompleted:
 
 @dataclass(frozen=True)
 class SubscriptionChanged:
-    """A write of ``billing.subscriptions`` (``change``, ``cancel``, ``resume``, ``pause``) was applied, asked for
-    by ``actor``: published in the transaction that applied Stripe's answer, after ``SubscriptionSynced``."""
+    """A write of ``billing.subscriptions`` (``create``, ``change``, ``cancel``, ``resume``, ``pause``,
+    ``coupon``, ``cancel_scheduled_change``, ``reactivate``) was applied, asked for by ``actor``: published
+    in the transaction that applied Stripe's answer, after ``SubscriptionSynced``. ``before`` is None for
+    ``create``; for ``reactivate`` it is the ended subscription, ``after`` the new one."""
 
     action: str
-    before: Subscription
+    before: Subscription | None
     after: Subscription
     actor: Actor
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from .admin.models import BillingReconcileRun
 from .analytics.models import BillingFxRate, BillingLedgerEntry
 from .api_keys.models import BillingApiKey
 from .audit.models import BillingAuditEvent
@@ -17,12 +16,14 @@ from .intents import BillingIntent
 from .invoices.models import BillingInvoice
 from .jobs.models import BillingJob
 from .payment_methods.models import BillingPaymentMethod
+from .reconcile.models import BillingReconcileRun
 from .subscriptions.models import (
     BillingCancellationFeedback,
     BillingSubscription,
     BillingSubscriptionItem,
 )
 from .usage.models import (
+    BillingUsageAlert,
     BillingUsageEvent,
     BillingUsageKey,
     BillingUsageSummary,
@@ -54,6 +55,7 @@ __all__ = [
     "BillingReconcileRun",
     "BillingSubscription",
     "BillingSubscriptionItem",
+    "BillingUsageAlert",
     "BillingUsageEvent",
     "BillingUsageKey",
     "BillingUsageSummary",

@@ -143,7 +143,8 @@ entitlement_revoked = namespace.signal("entitlement-revoked")
 
 # --- usage: sender Billing ----------------------------------------------------------------------------
 
-#: An owner's usage of a meter reached a threshold (default 80, 90 and 100 percent) of their plan's limit.
+#: An owner's usage of a meter reached a threshold (default 80, 90 and 100 percent, or the owner's own from
+#: ``billing.usage.set_alert_thresholds``) of their plan's limit.
 #: Fires once per owner, meter, billing period and threshold, after the commit that recorded the usage.
 #: kwargs: ``owner_id`` (str), ``meter`` (str, the meter's event_name), ``threshold`` (int percent),
 #: ``limit`` (int), ``used`` (int, the period's total then), ``period_start``, ``period_end`` (datetimes).

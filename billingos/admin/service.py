@@ -20,12 +20,11 @@ from ..analytics.models import BillingLedgerEntry
 from ..audit.models import BillingAuditEvent
 from ..catalog.models import BillingPrice, BillingProduct
 from ..customers import BillingCustomer, Customer, Page
-from ..errors import BillingError, NotFoundError
+from ..errors import NotFoundError
 from ..invoices import BillingInvoice, Invoice
 from ..subscriptions.models import BillingSubscription, BillingSubscriptionItem
 from ..subscriptions.schemas import Subscription
 from ..webhooks.models import BillingWebhookEvent
-from .models import BillingReconcileRun
 from .schemas import CustomerRow, TimelineEntry
 from .timeline import audit_entry, invoice_entries, ledger_entry, ledger_prices, webhook_entry
 
@@ -185,33 +184,17 @@ class AdminService:
                     "created": row.stripe_created, "received_at": row.received_at, "payload": row.payload}
 
     def run_reconcile(self, *, started_by: str, dry_run: bool = False, force: bool = False) -> dict[str, Any]:
-        """Run reconciliation now and keep its report (or its error, which is raised again) with who started
-        it. ``dry_run`` and ``force`` are the reconcile service's own (a dry run writes nothing; force removes
-        local rows past the removal guard)."""
+        """Run reconciliation now, recorded as started from the dashboard by ``started_by`` (its error is
+        recorded too, and raised again). ``dry_run`` and ``force`` are the reconcile service's own (a dry run
+        writes nothing; force removes local rows past the removal guard)."""
         by = validation.text(started_by, "started_by", max_length=120, required=True) or ""
-        validation.boolean(dry_run, "dry_run")
-        validation.boolean(force, "force")
-        started = self._ctx.now()
-        report, error = None, None
-        try:
-            report = self._reconcile.run(dry_run=dry_run, force=force)
-        except BillingError as err:
-            error = str(err)[:500]
-            raise
-        finally:
-            with self._ctx.transaction() as s:
-                s.add(BillingReconcileRun(started_at=started, finished_at=self._ctx.now(), started_by=by,
-                                          dry_run=dry_run, fixed=int(getattr(report, "fixed", 0) or 0), error=error,
-                                          report=report.model_dump(mode="json") if report is not None else {}))
+        self._reconcile.run(dry_run=dry_run, force=force, source="admin", started_by=by)
         return self.reconcile_runs(limit=1)[0]
 
     def reconcile_runs(self, *, limit: int = 10) -> list[dict[str, Any]]:
-        """The latest recorded runs, newest first."""
-        validation.limit(limit)
-        with self._ctx.session_factory() as s:
-            rows = s.scalars(select(BillingReconcileRun).order_by(BillingReconcileRun.id.desc()).limit(limit))
-            return [{"started_at": r.started_at, "finished_at": r.finished_at, "started_by": r.started_by,
-                     "dry_run": r.dry_run, "fixed": r.fixed, "error": r.error, "report": r.report} for r in rows]
+        """The latest recorded runs, from anywhere (dashboard, CLI, hourly task, code), newest first;
+        ``billing.reconcile.runs()`` pages through all of them."""
+        return [run.model_dump() for run in self._reconcile.runs(limit=limit).items]
 
     # --- timeline ----------------------------------------------------------------------------------
     def timeline(self, customer_id: str, *, limit: int = 200) -> list[TimelineEntry]:

@@ -88,7 +88,8 @@ class AuditService:
 
     def _subscription_changed(self, session: Session, event: SubscriptionChanged) -> None:
         self.record(session, actor=event.actor, action=f"subscription.{event.action}", target_type="subscription",
-                    target_id=event.after.id, owner_id=event.after.owner_id, before=_subscription_state(event.before),
+                    target_id=event.after.id, owner_id=event.after.owner_id,
+                    before=_subscription_state(event.before) if event.before is not None else None,
                     after=_subscription_state(event.after))
 
     def _insight_marked(self, session: Session, event: InsightMarked) -> None:

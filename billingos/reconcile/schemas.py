@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -42,3 +45,36 @@ class ReconcileReport(BaseModel):
 
     def kind(self, name: str) -> KindReport:
         return next(k for k in self.kinds if k.kind == name)
+
+
+#: Where a run came from: the admin dashboard, the ``billingos reconcile`` command, the hourly task, or a
+#: host's own call of ``billing.reconcile()``.
+SOURCES = ("admin", "cli", "task", "code")
+
+
+class ReconcileRun(BaseModel):
+    """One stored run (``billing.reconcile.runs()``): when, where from (``source``) and who or what started
+    it, dry run or not, how many objects it created, updated and removed (or would have, for a dry run),
+    and its full report, or the error that stopped it (``report`` is None then)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    started_at: datetime
+    finished_at: datetime
+    source: str
+    started_by: str
+    dry_run: bool
+    fixed: int
+    created: int
+    updated: int
+    removed: int
+    error: str | None
+    report: ReconcileReport | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> ReconcileRun:
+        return cls(id=row.id, started_at=row.started_at, finished_at=row.finished_at, source=row.source,
+                   started_by=row.started_by, dry_run=row.dry_run, fixed=row.fixed, created=row.created,
+                   updated=row.updated, removed=row.removed, error=row.error,
+                   report=ReconcileReport.model_validate(row.report) if row.report else None)

@@ -8,6 +8,7 @@ as in the webhook task.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,18 +18,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import validation
+from ..customers.schemas import Page
 from ..domain_events import ReconcileCompleted, ReconciliationFixed
 from ..errors import InvalidInputError, ReconcileRefusedError
 from ..freshness import ROUNDS, StaleStateError, claim_fresh, read_versions
 from ..stripe_api import call_stripe, plain
 from ..webhooks import BillingWebhookEvent, Mirror, Sync
-from .schemas import KindReport, ReconcileReport
+from .models import BillingReconcileRun
+from .schemas import SOURCES, KindReport, ReconcileReport, ReconcileRun
 
 if TYPE_CHECKING:
     from ..context import Context
     from ..webhooks.service import WebhookService
 
 Progress = Callable[[str, int], None]   # (stage, items done so far)
+log = logging.getLogger("billingos.reconcile")
+#: ``started_by`` when the caller names nobody.
+STARTED_BY = {"admin": "admin", "cli": "command line", "task": "hourly task", "code": "billing.reconcile()"}
 
 
 @dataclass
@@ -68,24 +74,30 @@ class ReconcileService:
         self._webhooks = webhooks
         self.threshold, self.lookback = threshold, lookback
         self.reconcilers: list[Reconciler] = []
-        ctx.tasks.every("reconcile", timedelta(hours=1), lambda: self.run())
+        ctx.tasks.every("reconcile", timedelta(hours=1), lambda: self.run(source="task"))
 
     def __call__(self, *, lookback: timedelta | None = None, progress: Progress | None = None,
-                 force: bool = False, dry_run: bool = False) -> ReconcileReport:
+                 force: bool = False, dry_run: bool = False, source: str = "code",
+                 started_by: str | None = None) -> ReconcileReport:
         """``billing.reconcile()`` is ``billing.reconcile.run()``."""
-        return self.run(lookback=lookback, progress=progress, force=force, dry_run=dry_run)
+        return self.run(lookback=lookback, progress=progress, force=force, dry_run=dry_run, source=source,
+                        started_by=started_by)
 
     def add(self, reconciler: Reconciler) -> None:
         self.reconcilers.append(reconciler)
 
     def run(self, *, lookback: timedelta | None = None, progress: Progress | None = None,
-            force: bool = False, dry_run: bool = False) -> ReconcileReport:
+            force: bool = False, dry_run: bool = False, source: str = "code",
+            started_by: str | None = None) -> ReconcileReport:
         """Backfill missed events, then make each kind match Stripe's full list.
 
         A run that would remove more than ``reconcile_max_removal`` (config, default 10%) of a kind's local
         objects raises ReconcileRefusedError before removing any: an empty or foreign Stripe looks exactly
         like everything having been deleted. ``force=True`` removes them anyway. ``dry_run=True`` writes
-        nothing and reports what a run would change (``report.dry_run``; each kind's ``removal_limit``)."""
+        nothing and reports what a run would change (``report.dry_run``; each kind's ``removal_limit``).
+
+        Every run is stored (``runs()``), a failed one with its error: ``source`` says where it came from
+        (admin, cli, task or code) and ``started_by`` who or what started it (by default the source)."""
         window = self.lookback if lookback is None else lookback
         if not isinstance(window, timedelta) or not timedelta(0) < window <= timedelta(days=30):
             raise InvalidInputError("lookback must be a timedelta between 0 and 30 days (the Events API keeps "
@@ -94,6 +106,49 @@ class ReconcileService:
             validation.callable_(progress, "progress")
         validation.boolean(force, "force")
         validation.boolean(dry_run, "dry_run")
+        validation.choice(source, "source", SOURCES)
+        by = validation.text(started_by, "started_by", max_length=120, required=True) if started_by is not None \
+            else STARTED_BY[source]
+        started = self._ctx.now()
+        report: ReconcileReport | None = None
+        error: str | None = None
+        try:
+            report = self._run(window, progress, force, dry_run)
+            return report
+        except Exception as err:
+            error = (str(err) or type(err).__name__)[:500]
+            raise
+        finally:   # interrupted (KeyboardInterrupt in the CLI): neither a report nor an error
+            self._record(started, source, str(by), dry_run, report, error or (None if report else "interrupted"))
+
+    def runs(self, *, limit: int = 20, after: str | None = None) -> Page[ReconcileRun]:
+        """The stored runs, newest first, a page at a time (``after``: the previous page's ``next_cursor``)."""
+        limit = validation.limit(limit)
+        start = validation.cursor_row(after, "rr")
+        query = select(BillingReconcileRun).order_by(BillingReconcileRun.id.desc()).limit(limit + 1)
+        if start is not None:
+            query = query.where(BillingReconcileRun.id < start)
+        with self._ctx.session_factory() as s:
+            rows = list(s.scalars(query))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page[ReconcileRun](items=[ReconcileRun.from_row(r) for r in rows],
+                                  next_cursor=validation.page_cursor("rr", rows[-1].id) if more else None)
+
+    def _record(self, started: Any, source: str, by: str, dry_run: bool, report: ReconcileReport | None,
+                error: str | None) -> None:
+        kinds = report.kinds if report is not None else []
+        try:
+            with self._ctx.transaction() as s:
+                s.add(BillingReconcileRun(
+                    started_at=started, finished_at=self._ctx.now(), source=source, started_by=by, dry_run=dry_run,
+                    fixed=report.fixed if report is not None else 0, created=sum(len(k.created) for k in kinds),
+                    updated=sum(len(k.updated) for k in kinds), removed=sum(len(k.removed) for k in kinds),
+                    error=error, report=report.model_dump(mode="json") if report is not None else {}))
+        except Exception:   # the run's own outcome (or error) matters more than its record
+            log.exception("billingos reconcile: the run could not be recorded")
+
+    def _run(self, window: timedelta, progress: Progress | None, force: bool, dry_run: bool) -> ReconcileReport:
         backfilled, processed = (self._unseen_events(window), 0) if dry_run else self._backfill(window, progress)
         plans = [self._compare(r, progress, dry_run=dry_run, stop=not (force or dry_run))
                  for r in self.reconcilers]

@@ -39,8 +39,9 @@ _SCHEDULE_EXPAND = ["phases.items.price"]
 EXPAND = ["latest_invoice", "discounts.source.coupon"]   # the ledger tells forever discounts from the others
 
 
-#: What a write records in the audit log: the action, who asked, and the subscription before it.
-Audit = tuple[str, Actor, Subscription]
+#: What a write records in the audit log: the action, who asked, and the subscription before it (None: a
+#: new subscription).
+Audit = tuple[str, Actor, Subscription | None]
 
 
 class SubscriptionService:
@@ -59,20 +60,28 @@ class SubscriptionService:
                trial_end: datetime | None = None, billing_cycle_anchor: datetime | None = None,
                payment_method: str | None = None, coupon: str | None = None, promotion_code: str | None = None,
                metadata: dict[str, str] | None = None, payment_behavior: str = "allow_incomplete",
-               idempotency_key: str | None = None) -> Subscription:
+               idempotency_key: str | None = None, actor: Actor | None = None) -> Subscription:
         """Subscribe a customer (a Customer, owner id or ``cus_`` id) to a price (lookup key or ``price_`` id),
-        or to several ``items=[{"price": ..., "quantity": ...}]``.
+        or to several ``items=[{"price": ..., "quantity": ...}]``. Audited with ``actor``.
 
-        The same intent submitted twice, even concurrently, creates one subscription."""
+        The same intent submitted twice, even concurrently, creates one subscription (and one audit entry)."""
+        return self._create(customer, price=price, quantity=quantity, items=items, trial_days=trial_days,
+                            trial_end=trial_end, billing_cycle_anchor=billing_cycle_anchor,
+                            payment_method=payment_method, coupon=coupon, promotion_code=promotion_code,
+                            metadata=metadata, payment_behavior=payment_behavior, idempotency_key=idempotency_key,
+                            audit=("create", parse_actor(actor), None))
+
+    def _create(self, customer: Customer | str, *, price: str | None, quantity: int | None,
+                items: list[dict[str, Any]] | None, audit: Audit, idempotency_key: str | None = None,
+                payment_behavior: str = "allow_incomplete", **options: Any) -> Subscription:
+        """``create()`` (or ``reactivate()``, ``audit`` says which); ``options``: create()'s other options."""
         if (price is None) == (items is None):
             raise InvalidInputError("Give exactly one of price= or items=.", param="price")
         if items is not None and not isinstance(items, list | tuple):
             raise InvalidInputError(f"items must be a list of dicts, got {validation.echo(items)}.", param="items")
         lines = [{"price": price, "quantity": quantity}] if price is not None else list(items or [])
-        params = inputs.create_options(
-            self._ctx.now(), trial_days=trial_days, trial_end=trial_end, billing_cycle_anchor=billing_cycle_anchor,
-            payment_method=payment_method, coupon=coupon, promotion_code=promotion_code, metadata=metadata,
-            payment_behavior=payment_behavior, idempotency_key=idempotency_key)
+        params = inputs.create_options(self._ctx.now(), payment_behavior=payment_behavior,
+                                       idempotency_key=idempotency_key, **options)
         source = "price" if price is not None else "items"
         inputs.lines(lines, source)
         if intents.METADATA_KEY in params["metadata"]:
@@ -96,7 +105,7 @@ class SubscriptionService:
         def create() -> dict[str, Any]:
             return plain(call_stripe(self._ctx.stripe.v1.subscriptions.create, params=params,
                                      options={"idempotency_key": intent.key}))
-        return self._commit(lambda: intents.make(self._ctx, intent, create, find), intent=intent.key)
+        return self._commit(lambda: intents.make(self._ctx, intent, create, find), intent=intent.key, audit=audit)
 
     # --- changes -----------------------------------------------------------------------------------
     def preview_change(self, subscription: Subscription | str, *, price: str | None = None,
@@ -229,12 +238,15 @@ class SubscriptionService:
         sub, who = self._require(subscription), parse_actor(actor)
         return self._update(sub, {"discounts": [{"coupon": coupon}]}, "coupon", ("coupon", who, sub))
 
-    def cancel_scheduled_change(self, subscription: Subscription | str) -> Subscription:
-        """Drop a pending ``at_period_end`` change: the subscription's schedule is released, its items stay."""
+    def cancel_scheduled_change(self, subscription: Subscription | str, *,
+                                actor: Actor | None = None) -> Subscription:
+        """Drop a pending ``at_period_end`` change: the subscription's schedule is released, its items stay.
+        Audited."""
+        who = parse_actor(actor)
         sub = self._require(subscription)
         if sub.scheduled_change is None:
             raise ConflictError(f"Subscription {sub.id} has no scheduled change to cancel.")
-        return self._release_schedule(sub)
+        return self._release_schedule(sub, ("cancel_scheduled_change", who, sub))
 
     def resume(self, subscription: Subscription | str, *, actor: Actor | None = None) -> Subscription:
         """Undo a scheduled cancellation, lift a collection pause, or resume a ``paused`` subscription."""
@@ -265,9 +277,12 @@ class SubscriptionService:
         sub = self._require(subscription)
         return self._update(sub, {"pause_collection": pause}, "pause", ("pause", who, sub))
 
-    def reactivate(self, subscription: Subscription | str, **options: Any) -> Subscription:
+    def reactivate(self, subscription: Subscription | str, *, actor: Actor | None = None,
+                   **options: Any) -> Subscription:
         """After churn: a new subscription for the same customer and the same items. ``options``: those of
-        ``create()`` other than the customer and the items."""
+        ``create()`` other than the customer and the items. Audited (``subscription.reactivate``: the ended
+        subscription before, the new one after)."""
+        who = parse_actor(actor)
         unknown = sorted(set(options) - set(REACTIVATE_OPTIONS))
         if unknown:
             raise InvalidInputError(f"reactivate() takes {', '.join(REACTIVATE_OPTIONS)}; not "
@@ -277,7 +292,8 @@ class SubscriptionService:
         if sub.status not in ("canceled", "incomplete_expired"):
             raise ConflictError(f"Subscription {sub.id} is {sub.status}; only an ended one can be reactivated.")
         items = [{"price": i.price, "quantity": i.quantity} for i in sub.items]
-        return self.create(sub.customer, items=items, **options)
+        return self._create(sub.customer, price=None, quantity=None, items=items, audit=("reactivate", who, sub),
+                            **options)
 
     # --- reads -------------------------------------------------------------------------------------
     def get(self, subscription_id: str) -> Subscription:
@@ -449,7 +465,7 @@ class SubscriptionService:
         return self._commit(lambda: plain(call_stripe(stripe_v1.subscriptions.retrieve, sub.id)), sub.id,
                             schedule=plain(updated), audit=audit)
 
-    def _release_schedule(self, sub: Subscription) -> Subscription:
+    def _release_schedule(self, sub: Subscription, audit: Audit | None = None) -> Subscription:
         assert sub.schedule is not None
         stripe_v1 = self._ctx.stripe.v1
         try:
@@ -461,7 +477,7 @@ class SubscriptionService:
             released = call_stripe(stripe_v1.subscription_schedules.retrieve, sub.schedule,
                                    params={"expand": _SCHEDULE_EXPAND})
         return self._commit(lambda: plain(call_stripe(stripe_v1.subscriptions.retrieve, sub.id)), sub.id,
-                            schedule=plain(released))
+                            schedule=plain(released), audit=audit)
 
     def _version(self, sub: Subscription) -> int | None:
         with self._ctx.session_factory() as session:

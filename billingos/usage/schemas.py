@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 __all__ = [
+    "AlertThresholds",
     "BulkResult",
     "MeterDef",
     "ProjectedInvoice",
@@ -34,6 +35,15 @@ class MeterDef:
     unique_by: str | None = None
     stripe_id: str | None = None
     stripe_formula: str | None = None
+
+
+class AlertThresholds(NamedTuple):
+    """When the owner hears about a metered feature's usage: percentages of its limit, sorted. ``custom``:
+    the customer set them (``set_alert_thresholds``); otherwise they are the configured defaults."""
+
+    feature: str
+    thresholds: tuple[int, ...]
+    custom: bool
 
 
 class UsageEvent(NamedTuple):

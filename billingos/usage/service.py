@@ -17,14 +17,14 @@ from ..catalog.models import BillingMeter
 from ..db import on_commit
 from ..domain_events import CatalogSynced, EntitlementsChanged, SubscriptionSynced, UsageThresholdReached
 from ..errors import InvalidInputError, NotFoundError
-from . import bulk
+from . import alerts, bulk
 from . import events as valid
 from . import repository as repo
 from .events import MAX_VALUE
 from .models import BillingUsageEvent, BillingUsageKey, BillingUsageSummary
 from .projection import project_invoice
 from .reporting import UsageReporter
-from .schemas import AGGREGATIONS, BulkResult, MeterDef, TrackResult, UsageEvent, UsageSummary
+from .schemas import AGGREGATIONS, AlertThresholds, BulkResult, MeterDef, TrackResult, UsageEvent, UsageSummary
 
 if TYPE_CHECKING:
     from ..context import Context
@@ -54,6 +54,7 @@ class UsageService:
         self._defs: dict[str, MeterDef] = {}
         self._meters: dict[str, tuple[float, MeterDef]] = {}
         self._limits: dict[tuple[str, str], tuple[float, int | None, int]] = {}   # expiry, limit, generation
+        self._alerts: dict[tuple[str, str], tuple[float, tuple[int, ...] | None, int]] = {}   # the same
         self._fired: set[tuple[str, str, datetime, int]] = set()
         self._lock = threading.Lock()
         self.reporter = UsageReporter(ctx)
@@ -135,7 +136,9 @@ class UsageService:
         ``duplicate=True``. Bad input raises InvalidInputError and writes nothing."""
         ev, m = self._event(owner_id, meter, value, idempotency_key, timestamp, properties)
         now = self._ctx.now()
-        limit = self._limits_for({(ev.owner_id, m.event_name)})[(ev.owner_id, m.event_name)]   # before the write
+        pair = (ev.owner_id, m.event_name)
+        limit = self._limits_for({pair})[pair]   # before the write
+        own = self._alerts_for({pair})[pair] if limit else None
 
         def run(s: Session) -> TrackResult:
             period = repo.period_for(s, ev.owner_id, m.event_name, ev.timestamp)
@@ -151,7 +154,7 @@ class UsageService:
             repo.insert_event(s, ev, now=now)
             _, total, _ = repo.bump_summary(s, owner_id=ev.owner_id, meter=m, period=period, value=add, events=1,
                                             last_at=ev.timestamp, now=now)
-            self._check_thresholds(s, ev.owner_id, m.event_name, period, total, now, limit)
+            self._check_thresholds(s, ev.owner_id, m.event_name, period, total, now, limit, own)
             return TrackResult(ev.idempotency_key, False, ev.owner_id, m.event_name, period[0], period[1], total)
 
         return self._in(session, run)
@@ -167,6 +170,7 @@ class UsageService:
                                     param="events")
         events = events if isinstance(events, (list, tuple)) else list(events)    # read twice
         limits = self._limits_for(bulk.named_pairs(events))     # read before the write transaction
+        owns = self._alerts_for({pair for pair, limit in limits.items() if limit})
 
         def late(i: int, ts: datetime, period: tuple[datetime, datetime]) -> None:
             try:
@@ -184,7 +188,8 @@ class UsageService:
                                                last_at=last_at, now=now)
                 groups.append((owner, m.event_name, period[0], period[1], total))
             for owner, meter, start, end, total in groups:
-                self._check_thresholds(s, owner, meter, (start, end), total, now, limits.get((owner, meter)))
+                self._check_thresholds(s, owner, meter, (start, end), total, now, limits.get((owner, meter)),
+                                       owns.get((owner, meter)))
             return BulkResult(loaded.inserted, loaded.duplicates)
 
         return self._in(session, run)
@@ -323,6 +328,57 @@ class UsageService:
                 f"events are accepted for {self.grace} after a period ends. Correct past periods with a credit.",
                 param="timestamp")
 
+    # --- the customer's own alert thresholds ---------------------------------------------------------
+    def set_alert_thresholds(self, owner_id: str, feature: str, thresholds: Iterable[int] | None) -> AlertThresholds:
+        """The owner's own alert thresholds for a metered feature, e.g. ``[50, 80]``: integer percentages
+        from 1 to 100, at most 5 (repeats dropped, sorted). They replace the configured ``thresholds`` for
+        this owner and the feature's meter; ``[]`` turns the alerts off, ``None`` goes back to the
+        defaults. Each fires once per billing period, at the next usage past it. InvalidInputError (nothing
+        written) for anything else, or a feature that is not a metered one of the catalog."""
+        owner = validation.owner_id(owner_id)
+        values = None if thresholds is None else alerts.thresholds(thresholds)
+        with self._ctx.transaction() as s:
+            key = alerts.metered_feature(s, feature)
+            if values is None:
+                alerts.remove(s, owner, key)
+            else:
+                alerts.save(s, owner, key, values, self._ctx.now())
+            on_commit(s, lambda: self._entitlements.cache.bump([owner]))   # every process re-reads them
+        return AlertThresholds(key, self.thresholds if values is None else values, values is not None)
+
+    def alert_thresholds(self, owner_id: str) -> dict[str, AlertThresholds]:
+        """Each metered feature the owner has (or set alerts on), by key: the owner's own thresholds or
+        the configured defaults (``custom`` tells which)."""
+        owner = validation.owner_id(owner_id)
+        granted = {g.feature for g in self._entitlements.grants(owner) if g.type == "metered"}
+        with self._ctx.session_factory() as s:
+            own = alerts.for_owner(s, owner)
+        return {key: AlertThresholds(key, own[key], True) if key in own else AlertThresholds(key, self.thresholds,
+                                                                                           False)
+                for key in sorted(granted | set(own))}
+
+    def _alerts_for(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, ...] | None]:
+        """The owners' own thresholds per (owner, meter), cached like the limits (same expiry, same
+        invalidation through the entitlement generation, which ``set_alert_thresholds`` bumps)."""
+        out: dict[tuple[str, str], tuple[int, ...] | None] = {}
+        missing: set[tuple[str, str]] = set()
+        clock, generation = time.monotonic(), self._entitlements.generation
+        for pair in pairs:
+            hit = self._alerts.get(pair)
+            if hit is not None and hit[0] > clock and hit[2] == generation(pair[0]):
+                out[pair] = hit[1]
+            else:
+                missing.add(pair)
+        if missing:
+            seen = {owner: generation(owner) for owner, _ in missing}
+            with self._ctx.session_factory() as s:
+                found = alerts.for_pairs(s, missing)
+            expires = time.monotonic() + _CACHE_TTL
+            for pair, own in found.items():
+                self._alerts[pair] = (expires, own, seen[pair[0]])
+            out.update(found)
+        return out
+
     # --- thresholds ---------------------------------------------------------------------------------
     def limit_for(self, owner_id: str, meter: str) -> int | None:
         """The owner's limit for ``meter`` (``billing.entitlements.limit_for``: plan or override, plus
@@ -357,15 +413,14 @@ class UsageService:
 
     def _forget(self, _: object) -> None:
         self._limits.clear()
+        self._alerts.clear()
         self._meters.clear()
 
     def _check_thresholds(self, s: Session, owner_id: str, meter: str, period: tuple[datetime, datetime],
-                          used: int, now: datetime, limit: int | None) -> None:
-        if not self.thresholds:
-            return
+                          used: int, now: datetime, limit: int | None, own: tuple[int, ...] | None = None) -> None:
         if limit is None or limit <= 0:
             return
-        for pct in self.thresholds:
+        for pct in self.thresholds if own is None else own:
             if used * 100 < pct * limit:
                 break
             memo = (owner_id, meter, period[0], pct)

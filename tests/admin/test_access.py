@@ -66,7 +66,7 @@ def test_the_route_table_is_what_both_apps_mount(world: World) -> None:
                      for m in r.methods}  # type: ignore[attr-defined]
     ours = {(m, "/billing" + r.path) for r in admin_routes() for m in r.methods}
     assert flask_rules == ours == fastapi_rules
-    assert len(ours) == 39
+    assert len(ours) == 41
 
 
 @pytest.mark.parametrize("kind", ["flask", "fastapi"])
@@ -100,7 +100,7 @@ def test_every_admin_post_needs_a_valid_csrf_token(world: World, kind: str) -> N
     good = client.token()
     other = make_client(kind, world.billing).token()     # a token for another browser's cookie
     posts = [(m, p) for m, p in _paths(world) if m == "POST"]
-    assert len(posts) == 16
+    assert len(posts) == 18
     for _, path in posts:
         for token in (None, "", "junk", good + "x", other):
             data = _form(path) if token is None else {"csrf_token": token, **_form(path)}

@@ -5,9 +5,15 @@ action through the library's services."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from billingos.customers import BillingCustomer
 
 from .conftest import Client, World
 
@@ -89,7 +95,7 @@ def test_cancel_at_period_end_resume_and_cancel_now(world: World, client: Client
     audited = world.billing.audit.list(target_id=sub).items
     assert [(e.action, e.actor_kind, e.actor_id) for e in audited] == [
         ("subscription.cancel", "admin", "ops@example.com"), ("subscription.resume", "admin", "ops@example.com"),
-        ("subscription.cancel", "admin", "ops@example.com")]
+        ("subscription.cancel", "admin", "ops@example.com"), ("subscription.create", "system", None)]
     timeline = client.get(f"{A}/customers/{world.alice.id}").text
     assert "subscription: cancel" in timeline and "by admin:ops@example.com" in timeline
     listed = client.get(f"{A}/subscriptions", status="canceled")
@@ -198,8 +204,34 @@ def test_jobs_page_and_replay_by_queue(world: World, client: Client) -> None:
     assert world.billing.jobs.list(queue="webhooks", status="dead") == []
 
 
+def test_cancel_a_scheduled_change_and_reactivate_are_audited(world: World, client: Client) -> None:
+    """Issue 12: the admin's two newer subscription actions, each one audit entry naming the admin."""
+    billing, sub = world.billing, world.subscription.id
+    assert client.submit(f"{A}/subscriptions/{sub}/scheduled-change/cancel").status == 409      # nothing scheduled
+    billing.subscriptions.change(sub, quantity=3, proration="at_period_end")
+    page = client.get(f"{A}/subscriptions/{sub}")
+    assert "Cancel the scheduled change" in page.text
+    done = client.submit(f"{A}/subscriptions/{sub}/scheduled-change/cancel")
+    assert done.status == 303 and done.location.endswith("done=unscheduled")
+    assert billing.subscriptions.get(sub).scheduled_change is None
+    billing.subscriptions.cancel(sub, at_period_end=False)
+    assert "Reactivate" in client.get(f"{A}/subscriptions/{sub}").text
+    back = client.submit(f"{A}/subscriptions/{sub}/reactivate")
+    assert back.status == 303 and "done=reactivated" in back.location
+    new = back.location.split("/subscriptions/")[1].split("?")[0]
+    assert new != sub and billing.subscriptions.get(new).status == "active"
+    again = client.submit(f"{A}/subscriptions/{sub}/reactivate")        # a double click: refused
+    assert again.status == 409 and new in again.text
+    assert [s.id for s in billing.subscriptions.list("org_alice") if s.status == "active"] == [new]
+    entries = [(e.action, e.actor_kind, e.actor_id) for e in billing.audit.list(target_type="subscription").items
+               if e.action in ("subscription.cancel_scheduled_change", "subscription.reactivate")]
+    assert entries == [("subscription.reactivate", "admin", "ops@example.com"),
+                            ("subscription.cancel_scheduled_change", "admin", "ops@example.com")]
+    assert client.post(f"{A}/subscriptions/{sub}/reactivate", {}).status == 403                  # no CSRF token
+
+
 def test_reconcile_run_now_keeps_its_report(world: World, client: Client) -> None:
-    assert "No run from this dashboard yet" in client.get(f"{A}/reconcile").text
+    assert "No run yet" in client.get(f"{A}/reconcile").text
     assert client.submit(f"{A}/reconcile/run", {"mode": "sideways"}).status == 400
     assert world.billing.admin.reconcile_runs() == []
     done = client.submit(f"{A}/reconcile/run", {"mode": "apply"})
@@ -208,7 +240,39 @@ def test_reconcile_run_now_keeps_its_report(world: World, client: Client) -> Non
     assert len(runs) == 1 and runs[0]["started_by"] == "ops@example.com" and runs[0]["error"] is None
     assert {k["kind"] for k in runs[0]["report"]["kinds"]} >= {"customers", "subscriptions", "invoices"}
     page = client.get(f"{A}/reconcile")
-    assert "by ops@example.com" in page.text and "subscriptions" in page.text
+    assert "the dashboard by ops@example.com" in page.text and "subscriptions" in page.text
+
+
+def test_reconcile_page_lists_every_run_newest_first_a_page_at_a_time(world: World, client: Client) -> None:
+    """Issue 12: runs from the CLI, the hourly task and the app's code are listed too, 20 a page."""
+    billing = world.billing
+    billing.reconcile(dry_run=True, source="cli", started_by="ops")
+    billing.reconcile.run(source="task")
+    for _ in range(19):
+        billing.reconcile(dry_run=True)
+    with billing.transaction() as s:                          # local drift: rows edited by hand
+        for row in s.scalars(select(BillingCustomer)):
+            row.email = "drift@b.co"
+    report = billing.reconcile()                              # the newest: it repairs them
+    drifted = len(report.kind("customers").updated)
+    assert drifted >= 2
+    first = client.get(f"{A}/reconcile")
+
+    def rows(answer: Any) -> list[str]:             # each run's row, as words
+        words = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", answer.text)))
+        return re.findall(r"\d\d:\d\d (?:Dry run|Run) .*?(?:fix|fixed) \([^)]*\)", words)
+
+    assert first.status == 200 and len(rows(first)) == 20
+    assert all(" the application " in r for r in rows(first))
+    assert rows(first)[0].endswith(f"Run the application {drifted} fixed (0 created, {drifted} updated, 0 removed)")
+    more = re.search(r'href="([^"]+after=[^"]+)"', first.text)
+    assert more is not None
+    second = client.get(html.unescape(more.group(1)))
+    assert second.status == 200 and "Earlier runs" in second.text
+    tail = rows(second)
+    assert len(tail) == 2 and "Run the hourly task 0 fixed" in tail[0] and "Dry run the command line by ops" in tail[1]
+    assert 'after=' not in second.text                                                  # the last page
+    assert client.get(f"{A}/reconcile?after=forged").status == 400
 
 
 def test_api_keys_created_shown_once_and_revoked(world: World, client: Client) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -140,6 +141,10 @@ def test_subscription_changes_and_cancellations_are_recorded_with_the_actor(bill
     billing.subscriptions.pause(sub)                                   # no actor: the system
     billing.subscriptions.cancel(world.subs["org_b"], at_period_end=False, actor=ADMIN)
     entries = billing.audit.list(target_type="subscription").items
+    created = entries[5:]                                              # the world's own subscriptions
+    assert sorted((e.action, e.target_id, e.actor_kind, e.before) for e in created) == sorted(
+        ("subscription.create", world.subs[o], "system", None) for o in ("org_a", "org_b"))
+    entries = entries[:5]
     assert [(e.action, e.target_id, e.actor_kind, e.actor_id) for e in entries] == [
         ("subscription.cancel", world.subs["org_b"], "admin", "alice"),
         ("subscription.pause", sub, "system", None),
@@ -158,8 +163,54 @@ def test_a_refused_subscription_change_writes_no_entry(billing: Billing) -> None
     from billingos import ConflictError
     from tests.api.conftest import build_world
     world = build_world(billing)
+    before = billing.audit.list(target_type="subscription").items          # the world's creates
     with pytest.raises(InvalidInputError):
         billing.subscriptions.cancel(world.subs["org_a"], actor="alice")   # type: ignore[arg-type]
     with pytest.raises(ConflictError):
         billing.subscriptions.resume(world.subs["org_a"], actor=ADMIN)     # nothing to resume
-    assert billing.audit.list(target_type="subscription").items == []
+    assert billing.audit.list(target_type="subscription").items == before
+
+
+def test_create_cancel_scheduled_change_and_reactivate_are_each_one_entry(billing: Billing) -> None:
+    """Issue 12: every subscription write leaves exactly one entry, in the transaction that applied it."""
+    from tests.api.conftest import build_world
+    world = build_world(billing)
+    sub = world.subs["org_a"]
+    owner = Actor(kind="owner", id="org_a", request_id="req_k1", client_address="192.0.2.9")
+    start = billing.audit.list(target_type="subscription").items
+
+    def new() -> list[Any]:
+        return billing.audit.list(target_type="subscription").items[:-len(start) or None]
+
+    billing.subscriptions.change(sub, quantity=4, proration="at_period_end", actor=owner)
+    assert [e.action for e in new()] == ["subscription.change"]
+    billing.subscriptions.cancel_scheduled_change(sub, actor=owner)
+    entry = new()[0]
+    assert [e.action for e in new()] == ["subscription.cancel_scheduled_change", "subscription.change"]
+    assert (entry.actor_kind, entry.actor_id, entry.request_id, entry.target_id) == ("owner", "org_a", "req_k1", sub)
+    assert entry.before["scheduled_change"] is not None and entry.after["scheduled_change"] is None
+    billing.subscriptions.cancel(sub, at_period_end=False, actor=ADMIN)
+    again = billing.subscriptions.reactivate(sub, actor=ADMIN)
+    assert [e.action for e in new()][:2] == ["subscription.reactivate", "subscription.cancel"]
+    back = new()[0]
+    assert (back.target_id, back.actor_kind, back.actor_id, back.owner_id) == (again.id, "admin", "alice", "org_a")
+    assert back.before["status"] == "canceled" and back.after["status"] == "active"
+    assert len(new()) == 4
+    created = billing.subscriptions.create("org_b", price="pro_monthly", actor=ADMIN, idempotency_key="k-1")
+    billing.subscriptions.create("org_b", price="pro_monthly", actor=ADMIN, idempotency_key="k-1")   # a replay
+    assert [(e.action, e.target_id, e.before) for e in new()[:1]] == [("subscription.create", created.id, None)]
+    assert len(new()) == 5
+
+
+def test_an_audited_write_that_fails_leaves_no_entry(billing: Billing) -> None:
+    from billingos import ConflictError
+    from tests.api.conftest import build_world
+    world = build_world(billing)
+    start = len(billing.audit.list(target_type="subscription").items)
+    with pytest.raises(ConflictError):
+        billing.subscriptions.cancel_scheduled_change(world.subs["org_a"], actor=ADMIN)   # nothing scheduled
+    with pytest.raises(ConflictError):
+        billing.subscriptions.reactivate(world.subs["org_a"], actor=ADMIN)                # not ended
+    with pytest.raises(InvalidInputError):
+        billing.subscriptions.reactivate(world.subs["org_a"], actor="alice")              # type: ignore[arg-type]
+    assert len(billing.audit.list(target_type="subscription").items) == start

@@ -306,6 +306,12 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("jobs.run", "key"): _p(TEXT, "event_id"),
     ("entitlements.commit", "amount"): _lit(_int(0), 1),
     ("usage.adjust", "value"): _lit(NEGATIVE, -1),
+    ("reconcile.*", "source"): _lit(_enum(), "code"),
+    ("usage.set_alert_thresholds", "feature"): _lit(Kind("metered feature", lambda v: [
+        *k.strings(v), ("unknown", "nope"), ("meter-looking", "api calls")]), "api_calls"),
+    ("usage.set_alert_thresholds", "thresholds"): _lit(Kind("1-100 percentages, at most 5", lambda v: [
+        *[c for c in k.percent_lists() if c[0] != "empty"], ("over 100", [101]), ("six", [1, 2, 3, 4, 5, 6]),
+        ("float", [50.5]), ("text", ["50"])]), [50, 80]),
     ("entitlements.check", "amount"): _lit(_int(0), 0),
     ("Billing.check", "amount"): _lit(_int(0), 0),
     ("catalog.ensure_products", "product_ids"): _lit(_id_list("prod"), []),

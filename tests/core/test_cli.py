@@ -53,3 +53,6 @@ def test_webhooks_replay_and_reconcile(tmp_path: Path) -> None:
                    emulator_state_path=str(state)).customers.get(owner_id="org_cli").email == "c@b.co"
     bad_days = _run("reconcile", "--days", "45", env=env)
     assert bad_days.returncode == 2 and "--days must be more than 0 and at most 30" in bad_days.stderr
+    import getpass
+    runs = billing.reconcile.runs().items                  # the CLI's run is stored (the refused one is not)
+    assert [(r.source, r.started_by, r.dry_run, r.error) for r in runs] == [("cli", getpass.getuser(), False, None)]

@@ -18,11 +18,13 @@ from billingos.emulator import Emulator
 
 
 def _snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, so "nothing written" is checked on the whole database."""
+    """Every row of every table, so "nothing written" is checked on the whole database; but the record of
+    the runs themselves (every run is stored, a refused or dry one too: see test_run_history.py)."""
     meta = MetaData()
     meta.reflect(engine)
     with engine.connect() as c:
-        return {t.name: sorted(map(tuple, c.execute(select(t)).all()), key=repr) for t in meta.sorted_tables}
+        return {t.name: sorted(map(tuple, c.execute(select(t)).all()), key=repr) for t in meta.sorted_tables
+                if t.name != "billing_reconcile_runs"}
 
 
 def _live(billing: Billing) -> set[str]:
@@ -45,6 +47,8 @@ def test_an_empty_stripe_does_not_wipe_the_mirror(billing: Billing, engine: Engi
     assert "force=True" in e.value.message and "--force" in e.value.message
     assert e.value.details["kinds"]["customers"]["local"] == 5
     assert _snapshot(engine) == before and _live(billing) == {f"org_{i}" for i in range(5)}
+    refused = billing.reconcile.runs().items[0]
+    assert (refused.error or "").startswith("reconcile refused to remove") and refused.report is None
 
 
 def test_dry_run_reports_and_writes_nothing(billing: Billing, engine: Engine, clock: FrozenClock) -> None:

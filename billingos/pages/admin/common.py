@@ -17,6 +17,8 @@ NOTICES = {
     "canceled": "The subscription was canceled.", "cancels": "The subscription will cancel at the period end.",
     "resumed": "The subscription continues.", "changed": "The plan was changed.",
     "scheduled": "The plan changes at the end of the period.", "coupon": "The coupon was applied.",
+    "unscheduled": "The scheduled change was canceled: the plan stays as it is.",
+    "reactivated": "The customer is subscribed again: this is the new subscription.",
     "granted": "The override was granted.", "revoked": "The override was revoked.",
     "refunded": "The refund was sent.", "credited": "The credit note was issued.",
     "replayed": "The events were queued again.", "jobs_replayed": "The jobs were queued again.",

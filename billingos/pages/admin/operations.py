@@ -1,5 +1,6 @@
 """Operations: stored webhook events and background jobs (status, attempts, last error, payload; replay
-one or many) and reconciliation (the last reports; run now, a dry run first where the service has one)."""
+one or many) and reconciliation (every run's report, from wherever it was started; run now, a dry run
+first)."""
 
 from __future__ import annotations
 
@@ -83,8 +84,19 @@ def replay_jobs(ctx: PageContext) -> Result:
     return Redirect(ctx.url("admin.jobs", queue=queue, done="jobs_replayed"))
 
 
-def reconcile(ctx: PageContext) -> Result:
-    return page(ctx, "reconcile.html", "reconcile", "Reconciliation", runs=ctx.billing.admin.reconcile_runs())
+SOURCES = {"admin": "the dashboard", "cli": "the command line", "task": "the hourly task",
+           "code": "the application"}
+
+
+def reconcile(ctx: PageContext, status: int = 200, error: str | None = None) -> Result:
+    """Every stored run (dashboard, command line, hourly task, the app's code), newest first, 20 a page."""
+    after = optional(ctx.query.get("after"))
+    runs = ctx.billing.reconcile.runs(after=after)      # a forged cursor: InvalidInputError, a 400 page
+    from ...reconcile.service import STARTED_BY
+    return page(ctx, "reconcile.html", "reconcile", "Reconciliation", status, runs=runs.items, sources=SOURCES,
+                nobody=set(STARTED_BY.values()),
+                first_page=after is None, error=error,
+                next_url=ctx.url("admin.reconcile", after=runs.next_cursor) if runs.next_cursor else None)
 
 
 def run_reconcile(ctx: PageContext) -> Result:
@@ -96,6 +108,5 @@ def run_reconcile(ctx: PageContext) -> Result:
     try:
         service.run_reconcile(started_by=ctx.admin, dry_run=mode == "dry_run", force=mode == "force")
     except BillingError as err:
-        return page(ctx, "reconcile.html", "reconcile", "Reconciliation", 400, runs=service.reconcile_runs(),
-                    error=str(err))
+        return reconcile(ctx, 400, str(err))
     return Redirect(ctx.url("admin.reconcile", done="reconciled"))

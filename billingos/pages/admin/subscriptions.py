@@ -1,13 +1,14 @@
 """Subscriptions: the list, one subscription's page, and the admin's actions on it (each through the
-subscription service, each a CSRF-checked POST): cancel, resume, change plan (after Stripe's preview),
-apply a coupon; and a customer's entitlement overrides (grant, revoke)."""
+subscription service, each a CSRF-checked POST, each audited): cancel, resume, change plan (after Stripe's
+preview), cancel a scheduled change, reactivate an ended one, apply a coupon; and a customer's
+entitlement overrides (grant, revoke)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from ...errors import InvalidInputError, NotFoundError
+from ...errors import ConflictError, InvalidInputError, NotFoundError
 from ..results import Redirect, Result
 from ..safety import preview_stamp
 from .common import actor, optional, page
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from ...subscriptions import Subscription
     from ..core import PageContext
 
+ENDED = ("canceled", "incomplete_expired")
 PRORATIONS = (("always_invoice", "Now, invoiced at once"), ("prorate", "Now, prorated on the next invoice"),
               ("none", "Now, without proration"), ("at_period_end", "At the end of the period"))
 
@@ -64,6 +66,24 @@ def resume(ctx: PageContext) -> Result:
     sub = _subscription(ctx)
     ctx.billing.subscriptions.resume(sub, actor=actor(ctx))
     return Redirect(ctx.url("admin.subscription", subscription_id=sub.id, done="resumed"))
+
+
+def cancel_scheduled_change(ctx: PageContext) -> Result:
+    sub = _subscription(ctx)
+    ctx.billing.subscriptions.cancel_scheduled_change(sub, actor=actor(ctx))
+    return Redirect(ctx.url("admin.subscription", subscription_id=sub.id, done="unscheduled"))
+
+
+def reactivate(ctx: PageContext) -> Result:
+    """A new subscription with the ended one's items; refused while the customer has a live one (a double
+    click, or a second tab, must not subscribe them twice)."""
+    sub = _subscription(ctx)
+    live = [s for s in ctx.billing.subscriptions.list(sub.owner_id or "") if s.status not in ENDED] \
+        if sub.owner_id else []
+    if live:
+        raise ConflictError(f"This customer already has a live subscription ({live[-1].id}): open it instead.")
+    new = ctx.billing.subscriptions.reactivate(sub, payment_behavior="error_if_incomplete", actor=actor(ctx))
+    return Redirect(ctx.url("admin.subscription", subscription_id=new.id, done="reactivated"))
 
 
 def _choice(ctx: PageContext, source: dict[str, str]) -> tuple[str, str]:

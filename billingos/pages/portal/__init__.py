@@ -21,6 +21,7 @@ def portal_routes(mode: str = "pages") -> list[Route]:
         Route("portal.plans", "/portal/plans", get, account.plans),
         Route("portal.preview", "/portal/plans/preview", get, account.preview),
         Route("portal.change", "/portal/plans/change", post, account.change),
+        Route("portal.keep_plan", "/portal/plans/keep", post, account.keep_plan),
         Route("portal.cancel_form", "/portal/cancel", get, account.cancel_form),
         Route("portal.cancel", "/portal/cancel", post, account.cancel),
         Route("portal.resume", "/portal/resume", post, account.resume),
@@ -34,6 +35,7 @@ def portal_routes(mode: str = "pages") -> list[Route]:
         Route("portal.remove_card", "/portal/payment-methods/{payment_method_id}/remove", post, cards.remove),
         Route("portal.usage", "/portal/usage", get, usage.usage),
         Route("portal.usage_bars", "/portal/usage/bars", get, usage.usage_bars),
+        Route("portal.usage_alerts", "/portal/usage/alerts", post, usage.save_alerts),
     ]
 
 

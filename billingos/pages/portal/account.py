@@ -28,7 +28,8 @@ NOTICES = {"changed": "Your plan was changed.", "scheduled": "Your plan changes 
            "canceled": "Your subscription was canceled.", "cancels": "Your subscription will cancel at the end of "
            "this period.", "resumed": "Your subscription continues. Welcome back!", "started": "Your plan started.",
            "card_added": "Your card was saved.", "card_removed": "The card was removed.",
-           "default_set": "That card is now your default.", "alerts": "Your usage alerts were saved."}
+           "default_set": "That card is now your default.", "alerts": "Your usage alerts were saved.",
+           "kept": "The scheduled change was canceled: your plan stays as it is."}
 
 
 def notice(ctx: PageContext) -> str | None:
@@ -54,9 +55,29 @@ def overview(ctx: PageContext) -> Result:
 def plans(ctx: PageContext) -> Result:
     owner = ctx.owner_id
     sub = current_subscription(ctx.billing.subscriptions.list(owner))
-    return Render("portal/plans.html", {"title": "Plans", "nav": "plans", "subscription": sub,
-                                        "options": plan_options(ctx.billing, sub, ctx.pages.fmt),
-                                        "ended": sub is None or sub.status in ENDED})
+    options = plan_options(ctx.billing, sub, ctx.pages.fmt)
+    return Render("portal/plans.html", {"title": "Plans", "nav": "plans", "subscription": sub, "options": options,
+                                        "ended": sub is None or sub.status in ENDED, "notice": notice(ctx),
+                                        "scheduled": _scheduled(sub, options)})
+
+
+def keep_plan(ctx: PageContext) -> Result:
+    """Drop the plan change scheduled for the period end (audited, as the owner)."""
+    sub = live_subscription(ctx.billing, ctx.owner_id)
+    if sub.scheduled_change is None:
+        return Redirect(ctx.url("portal.plans"))       # already gone (a double click): nothing to do
+    ctx.billing.subscriptions.cancel_scheduled_change(sub, actor=ctx.actor())
+    return Redirect(ctx.url("portal.plans", done="kept"))
+
+
+def _scheduled(sub: Any, options: list[PlanOption]) -> dict[str, Any] | None:
+    """The pending period-end change in words: the plan's name, the seats, the date."""
+    change = getattr(sub, "scheduled_change", None) if sub is not None and sub.status not in ENDED else None
+    if change is None:
+        return None
+    option = next((o for o in options if o.price in (change.lookup_key, change.price)), None)
+    return {"name": option.name if option else "another plan", "per": option.per if option else "",
+            "seats": change.quantity if option is not None and option.seats else None, "at": change.effective_at}
 
 
 def preview(ctx: PageContext) -> Result:
@@ -66,21 +87,21 @@ def preview(ctx: PageContext) -> Result:
     options = plan_options(billing, sub, ctx.pages.fmt)
     data: dict[str, Any] = {"title": "Review your change", "nav": "plans", "subscription": sub}
     try:
-        option = chosen(options, ctx.query.get("price"))
+        option = chosen(options, ctx.query.get("price"), ctx.query.get("quantity"), sub)
         code = _promotion_code(ctx, ctx.query.get("code"))
     except InvalidInputError as err:
         return Render("portal/plans.html", {**data, "title": "Plans", "options": options, "error": str(err),
                                             "ended": sub is None or sub.status in ENDED}, 400)
     if sub is None or sub.status in ENDED:
         return Render("portal/confirm.html", {**data, "option": option, "preview": None, "new": True,
-                                              "code": code, "stamp": None})
+                                              "code": code, "stamp": None, "total": option.total()})
     proration = _proration(option, sub, billing)
     if code is not None and proration == "at_period_end":
         return Render("portal/plans.html", {**data, "title": "Plans", "options": options, "ended": False,
                                             "error": "Promotion codes apply to upgrades, which start now. This "
                                                      "change starts at the end of your period."}, 400)
-    result = billing.subscriptions.preview_change(sub, price=option.price, proration=proration,
-                                                  promotion_code=code["id"] if code else None)
+    result = billing.subscriptions.preview_change(sub, price=option.price, quantity=_quantity(option, options),
+                                                  proration=proration, promotion_code=code["id"] if code else None)
     # What the customer pays when: an upgrade's invoice now; otherwise the previewed next invoice later.
     now_invoice = result.invoiced_now
     next_date = result.invoiced_at or (sub.trial_end if sub.status == "trialing" else sub.current_period_end)
@@ -95,7 +116,8 @@ def change(ctx: PageContext) -> Result:
     owner, billing = ctx.owner_id, ctx.billing
     subs = billing.subscriptions.list(owner)
     sub = current_subscription(subs)
-    option = chosen(plan_options(billing, sub, ctx.pages.fmt), ctx.form.get("price"))
+    options = plan_options(billing, sub, ctx.pages.fmt)
+    option = chosen(options, ctx.form.get("price"), ctx.form.get("quantity"), sub)
     code = _promotion_code(ctx, ctx.form.get("code"))
     if sub is None or sub.status in ENDED:       # a new customer, or a canceled one choosing any plan
         customer = customer_or_none(billing, owner)
@@ -103,13 +125,15 @@ def change(ctx: PageContext) -> Result:
             raise ConflictError("Your billing account is not set up yet. Please contact support.")
         if customer.default_payment_method is None:
             return Redirect(ctx.url("portal.cards", next=ctx.url("portal.plans")))
-        billing.subscriptions.create(customer, price=option.price, promotion_code=code["id"] if code else None,
-                                     payment_behavior="error_if_incomplete")
+        billing.subscriptions.create(customer, price=option.price, quantity=option.quantity,
+                                     promotion_code=code["id"] if code else None,
+                                     payment_behavior="error_if_incomplete", actor=ctx.actor())
         return Redirect(ctx.url("portal.overview", done="started"))
     proration = _proration(option, sub, billing)
     stamp = preview_stamp(ctx.form.get("stamp"), billing.now()) if proration != "at_period_end" else None
-    billing.subscriptions.change(sub, price=option.price, proration=proration, proration_date=stamp,
-                                 promotion_code=code["id"] if code else None, actor=ctx.actor())
+    billing.subscriptions.change(sub, price=option.price, quantity=_quantity(option, options), proration=proration,
+                                 proration_date=stamp, promotion_code=code["id"] if code else None,
+                                 actor=ctx.actor())
     return Redirect(ctx.url("portal.overview", done="scheduled" if proration == "at_period_end" else "changed"))
 
 
@@ -146,9 +170,17 @@ def _proration(option: PlanOption, sub: Any, billing: Any) -> Proration:
     during a trial every change applies now (nothing is charged until the trial ends)."""
     if sub.status == "trialing":
         return "none"
-    if option.action == "Downgrade":
+    if option.action in ("Downgrade", "Remove seats"):
         return "at_period_end"
     return "always_invoice"
+
+
+def _quantity(option: PlanOption, options: list[PlanOption]) -> int | None:
+    """The seats to send: the chosen ones on a seat plan; back to one when leaving a seat plan; else
+    unchanged (None)."""
+    if option.seats:
+        return option.quantity
+    return 1 if any(o.action == "Current" and o.seats for o in options) else None
 
 
 def _promotion_code(ctx: PageContext, code: str | None) -> dict[str, Any] | None:

@@ -1,3 +1,5 @@
+"""Reconciliation runs: every run is stored, whoever started it."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,7 +13,8 @@ from ..db import BigID as ID
 
 
 class BillingReconcileRun(Base):
-    """A reconciliation started from the admin dashboard: who, when, dry run or not, and its report."""
+    """One reconciliation run, from anywhere (the admin dashboard, the CLI, the hourly task, a host's code):
+    when, who or what started it (``source`` and ``started_by``), dry run or not, its counts and report."""
 
     __tablename__ = "billing_reconcile_runs"
 
@@ -19,7 +22,11 @@ class BillingReconcileRun(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_by: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(16), default="code")     # admin | cli | task | code
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     fixed: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(500))
     report: Mapped[dict[str, Any]] = mapped_column(JSONType)

@@ -25,7 +25,7 @@ from .models import BillingSubscription, BillingSubscriptionItem
 from .prices import discounts_for, preview_from_invoice, resolve_items, resolve_price
 from .schemas import InvoicePreview, Proration, Subscription
 from .sync import mark_gone, sync_subscription, sync_subscription_schedule
-from .upcoming import UpcomingCache, UpcomingKey, interval_changes, preview_from, timed, upcoming_state
+from .upcoming import UpcomingCache, interval_changes, next_invoice, timed
 
 if TYPE_CHECKING:
     from ..catalog.service import CatalogService
@@ -152,23 +152,7 @@ class SubscriptionService:
         One statement reads the live subscription and its customer's versions; Stripe is asked only when
         the preview of that state is not in ``upcoming_cache`` (see ``UpcomingCache``)."""
         validation.owner_id(owner_id)
-        with self._ctx.session_factory() as session:
-            live = session.execute(upcoming_state(owner_id)).first()
-        if live is None:
-            return None
-        now = self._ctx.now()
-        key = None if live.metered or live.customer_version is None else \
-            UpcomingKey(live.stripe_id, live.version, live.customer_stripe_id, live.customer_version)
-        found = self.upcoming_cache.get(key, now) if key is not None else None
-        if found is not None:
-            return found
-        inv = call_stripe(self._ctx.stripe.v1.invoices.create_preview,
-                          params={"customer": live.customer_stripe_id, "subscription": live.stripe_id})
-        issued = live.trial_end if live.status == "trialing" and live.trial_end else live.current_period_end
-        preview = preview_from(plain(inv), issued)
-        if key is not None:
-            self.upcoming_cache.put(key, preview, now, live.current_period_end)
-        return preview
+        return next_invoice(self._ctx, self.upcoming_cache, owner_id)
 
     def change(self, subscription: Subscription | str, *, price: str | None = None, quantity: int | None = None,
                proration: Proration | None = None, proration_date: datetime | None = None,

@@ -7,14 +7,18 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, select
 
 from ..customers.models import BillingCustomer
 from ..invoices import invoice_line
+from ..stripe_api import call_stripe, plain
 from .models import BillingSubscription, BillingSubscriptionItem
 from .schemas import InvoicePreview, PreviewLine, Subscription
+
+if TYPE_CHECKING:
+    from ..context import Context
 
 
 def preview_from(inv: dict[str, Any], when: datetime | None) -> InvoicePreview:
@@ -120,3 +124,25 @@ class UpcomingCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def next_invoice(ctx: Context, cache: UpcomingCache, owner_id: str) -> InvoicePreview | None:
+    """``subscriptions.upcoming``: one statement reads the live subscription and its customer's versions;
+    Stripe is asked only when ``cache`` has no preview of that state."""
+    with ctx.session_factory() as session:
+        live = session.execute(upcoming_state(owner_id)).first()
+    if live is None:
+        return None
+    now = ctx.now()
+    key = None if live.metered or live.customer_version is None else \
+        UpcomingKey(live.stripe_id, live.version, live.customer_stripe_id, live.customer_version)
+    found = cache.get(key, now) if key is not None else None
+    if found is not None:
+        return found
+    inv = call_stripe(ctx.stripe.v1.invoices.create_preview,
+                      params={"customer": live.customer_stripe_id, "subscription": live.stripe_id})
+    issued = live.trial_end if live.status == "trialing" and live.trial_end else live.current_period_end
+    preview = preview_from(plain(inv), issued)
+    if key is not None:
+        cache.put(key, preview, now, live.current_period_end)
+    return preview

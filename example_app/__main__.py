@@ -10,6 +10,10 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
 
 from .app import DEFAULT_INSTANCE, create_app
 from .bootstrap import is_new, seeded_app, wipe
@@ -23,10 +27,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mode.add_argument("--seed-only", action="store_true", help="seed a new instance, print the time and exit")
     parser.add_argument("--customers", type=_count(1, 100_000), default=1500, help="seeded customers (1500)")
     parser.add_argument("--months", type=_count(1, 60), default=18, help="months of history (18)")
+    parser.add_argument("--instance", default=str(DEFAULT_INSTANCE),
+                        help="the instance dir: database, emulator state, demo clock (./instance)")
     return parser.parse_args(argv)
 
 
-def _count(low: int, high: int) -> object:
+def _count(low: int, high: int) -> Callable[[str], int]:
     def parse_count(raw: str) -> int:
         if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
             raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {raw!r}")
@@ -41,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     opts = parse(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    instance = DEFAULT_INSTANCE.resolve()
+    instance = Path(opts.instance).resolve()
     if opts.fresh or opts.seed_only:
         wipe(instance)
     if opts.fresh or not is_new(instance):
@@ -54,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     if opts.seed_only:
         app.extensions["billingos"].billing_for(app).close()
         return 0
-    port = int(raw)
+    serve(app, int(raw))
+    return 0
+
+
+def serve(app: Flask, port: int) -> None:
+    """The dev server, with huey's consumer in a thread of this process (production: its own process)."""
     consumer = start_consumer(app.extensions["example_app.huey"])
     print(f"Linkshelf (the billingos example app): http://127.0.0.1:{port}/", flush=True)
     print(f"  data (SQLite + Stripe emulator state): {app.instance_path}", flush=True)
@@ -63,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_consumer(consumer)
         app.extensions["billingos"].billing_for(app).close()   # Flask has no shutdown hook of its own
-    return 0
 
 
 if __name__ == "__main__":

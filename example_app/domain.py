@@ -233,7 +233,7 @@ class Linkshelf:
             raise ProductError(f"Your plan's API quota is used up ({quota.used:,} of {quota.limit:,} calls). "
                                "Upgrade or wait for the next period.", status=429, retry_after=retry)
         self.billing.usage.track(user.owner_id, "api_calls", 1, idempotency_key=key)
-        return ApiQuota(quota.limit, quota.used, quota.remaining)
+        return ApiQuota(quota.limit, quota.used or 0, quota.remaining)
 
     # --- what the dashboard shows -----------------------------------------------------------------
     def overview(self, user: User) -> dict[str, Any]:

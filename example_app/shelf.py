@@ -137,7 +137,8 @@ def _api_user() -> User:
         return shelf().user_for_token(request.headers.get("Authorization"))
     if g.get("user") is None:
         raise ProductError("Log in, or send 'Authorization: Bearer lsk_...'.", status=401)
-    return g.user   # type: ignore[no-any-return]
+    user: User = g.user
+    return user
 
 
 def _link(link: Link) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``billingos analytics backfill`` and ``billingos analytics export KIND``."""
+"""``billingos analytics summary``, ``billingos analytics backfill`` and ``billingos analytics export KIND``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ def add_commands(subparsers: Any) -> None:
 
     group = subparsers.add_parser("analytics", help="the subscription ledger and revenue reports")
     sub = group.add_subparsers(dest="analytics_command", required=True)
+    summ = sub.add_parser("summary", help="the key figures at a date, and the last months' movements",
+                          description="MRR, ARR, active subscribers, ARPA and LTV at --at (default now), then "
+                          "the movements of the --months months before it, in the reporting currency.")
+    summ.add_argument("--at", type=date.fromisoformat, help="the day (YYYY-MM-DD; default: now)")
+    summ.add_argument("--months", type=_months, default=3, help="months of movements to show, 1-36 (default 3)")
+    add_settings(summ)
+    summ.set_defaults(func=_summary)
     back = sub.add_parser("backfill", help="build the ledger from Stripe's subscriptions and Events API",
                           description="Post the subscription ledger for history that predates it: every "
                           "subscription's own timestamps, and the Events API (Stripe keeps 30 days). "
@@ -36,6 +43,43 @@ def add_commands(subparsers: Any) -> None:
     exp.add_argument("--output", "-o", help="write to this file instead of standard output")
     add_settings(exp)
     exp.set_defaults(func=_export)
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from rich.table import Table
+
+    from ..cli import build_billing
+    analytics = build_billing(args).analytics
+    at = datetime.combine(args.at, datetime.min.time(), UTC) if args.at else None
+    end = at or datetime.now(UTC)
+    index = end.year * 12 + end.month - 1 - (args.months - 1)       # the first month shown, counted in months
+    start = datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+    ltv, arpa = analytics.ltv(at), analytics.arpa(at)
+    figures = Table(title=f"at {end:%d %b %Y}", show_header=False)
+    for name, value in (("MRR", analytics.mrr(at)), ("ARR", analytics.arr(at)),
+                        ("active subscribers", f"{analytics.active_subscribers(at):,}"),
+                        ("ARPA", arpa if arpa is not None else "n/a (no subscribers)"),
+                        ("LTV", ltv if ltv is not None else "undefined (no churn yet)")):
+        figures.add_row(name, str(value))
+    moves = Table(title="movements")
+    for column in ("month", "MRR at start", "new", "expansion", "reactivation", "contraction", "churn", "MRR at end"):
+        moves.add_column(column, justify="left" if column == "month" else "right")
+    for m in analytics.movements(start, end + timedelta(microseconds=1)):
+        moves.add_row(f"{m.start:%b %Y}", str(m.mrr_start), str(m.new), str(m.expansion), str(m.reactivation),
+                      str(m.contraction), str(m.churn), str(m.mrr_end))
+    from rich.console import Console
+    console = Console(width=140)
+    console.print(figures)
+    console.print(moves)
+    return 0
+
+
+def _months(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 36:
+        raise argparse.ArgumentTypeError(f"a whole number of months from 1 to 36, got {value!r}")
+    return int(value)
 
 
 def _backfill(args: argparse.Namespace) -> int:

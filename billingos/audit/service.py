@@ -111,7 +111,7 @@ class AuditService:
         page's ``next_cursor``). ``since`` is inclusive, ``until`` exclusive."""
         limit = validation.limit(limit, maximum=500)
         query = self._query(action, actor_kind, actor_id, target_type, target_id, owner_id, since, until)
-        start = validation.cursor_row(after, "a") or 0
+        start = validation.cursor_row(after, "l") or 0
         if start:
             query = query.where(BillingAuditEvent.id < start)
         with self._ctx.session_factory() as session:
@@ -119,7 +119,7 @@ class AuditService:
         more = len(rows) > limit
         rows = rows[:limit]
         return Page[AuditEvent](items=[AuditEvent.from_row(r) for r in rows],
-                                next_cursor=validation.page_cursor("a", rows[-1].id) if more else None)
+                                next_cursor=validation.page_cursor("l", rows[-1].id) if more else None)
 
     def export_csv(self, *, action: str | None = None, actor_kind: str | None = None, actor_id: str | None = None,
                    target_type: str | None = None, target_id: str | None = None, owner_id: str | None = None,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import validation
+from ..config import EMULATOR_API_KEY
 from ..errors import ConfigurationError
 from .core import Pages, Route
 from .safety import safe_return_url
@@ -27,7 +29,8 @@ def mount_pages(billing: Billing, *, prefix: str, render: Callable[[str, dict[st
     """The ``Pages`` of one adapter mount: the portal's routes (per ``portal_mode``) plus ``extra_routes``.
 
     ``secret_key`` signs CSRF tokens; without one it is derived from the Stripe API key (a secret every
-    worker shares). ``login_url``: where a visitor nobody logged in goes (with ``?next=``), else a 401 page.
+    worker shares), or, on the emulator (whose key is public), drawn at random for this mount.
+    ``login_url``: where a visitor nobody logged in goes (with ``?next=``), else a 401 page.
     ``return_url``: the "back to the app" link (a path or an allow-listed origin). ``publishable_key``
     (``pk_...``): for Stripe Elements on the "add a card" page with real Stripe."""
     validation.choice(portal_mode, "portal_mode", PORTAL_MODES)
@@ -39,7 +42,11 @@ def mount_pages(billing: Billing, *, prefix: str, render: Callable[[str, dict[st
     if publishable_key is not None and not (isinstance(publishable_key, str)
                                             and publishable_key.startswith(("pk_test_", "pk_live_"))):
         raise ConfigurationError("publishable_key must be a Stripe publishable key (pk_test_... or pk_live_...).")
-    if secret_key is None:
+    if secret_key is None and billing.config.api_key == EMULATOR_API_KEY:
+        # The emulator's key is public: a token signed with it could be forged by anyone. A random key per
+        # mount is safe; tokens then last as long as the process, which is what a demo or a test needs.
+        secret_key = secrets.token_hex(32)
+    elif secret_key is None:
         secret_key = hmac.new(billing.config.api_key.encode(), b"billingos.pages.csrf",
                               hashlib.sha256).hexdigest()
     elif not isinstance(secret_key, str | bytes) or not secret_key:

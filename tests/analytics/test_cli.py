@@ -45,3 +45,17 @@ def test_backfill_then_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["analytics", "export", "movements", "--start", end, "--end", today.isoformat(),
                  "--database-url", db, "--emulator-state", state]) == 2
     assert "end must be after start" in capsys.readouterr().err
+    assert main(["analytics", "summary", "--months", "2", "--database-url", db, "--emulator-state", state]) == 0
+    out = capsys.readouterr().out
+    assert [line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│ MRR ")] == ["$75.00"]
+    assert [line.split("│")[2].strip() for line in out.splitlines() if "active subscribers" in line] == ["3"]
+    months = [line.split("│")[1].strip() for line in out.splitlines() if line.startswith("│ ") and " 20" in
+              line.split("│")[1]]
+    this_month = today.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    assert months == [f"{last_month:%b %Y}", f"{this_month:%b %Y}"]
+    new_this_month = [line.split("│")[3].strip() for line in out.splitlines()
+                      if line.startswith(f"│ {this_month:%b %Y}")]
+    assert new_this_month == ["$75.00"]
+    with pytest.raises(SystemExit):
+        main(["analytics", "summary", "--months", "40", "--database-url", db, "--emulator-state", state])

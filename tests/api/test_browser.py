@@ -4,16 +4,13 @@ downloaded). The page imports the module from the adapter's own route, so nothin
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from billingos import Billing
-from tests.example_app.test_browser import ARGS, CHROMIUM, _need_browser
+from tests.browser.kit import need_browser, open_tab, serve_asgi, serve_wsgi
 
 from .conftest import World, build_world
 
@@ -38,31 +35,17 @@ SCRIPT = """async ([apiKey, wrongKey]) => {
 }"""
 
 
-@contextmanager
-def _flask_server(billing: Billing) -> Iterator[str]:
+def _flask_app(billing: Billing) -> Any:
     from flask import Flask
-    from werkzeug.serving import make_server
 
     from billingos_flask import BillingOS
     app = Flask(__name__)
     BillingOS(app, billing=billing)
     app.add_url_rule("/", "home", lambda: (PAGE, 200, {"Content-Type": "text/html; charset=utf-8"}))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    return app
 
 
-@contextmanager
-def _fastapi_server(billing: Billing) -> Iterator[str]:
-    import socket
-
-    import uvicorn
+def _fastapi_app(billing: Billing) -> Any:
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse
 
@@ -70,25 +53,12 @@ def _fastapi_server(billing: Billing) -> Iterator[str]:
     app = FastAPI()
     app.include_router(create_router(billing))
     app.add_api_route("/", lambda: HTMLResponse(PAGE), methods=["GET"])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    return app
 
 
 @pytest.fixture
 def world(sqlite_engine, emulator, clock) -> Iterator[World]:  # type: ignore[no-untyped-def]
-    _need_browser()
+    need_browser()
     billing = Billing(engine=sqlite_engine, emulator=emulator, clock=clock)
     yield build_world(billing)
     billing.close()
@@ -96,24 +66,14 @@ def world(sqlite_engine, emulator, clock) -> Iterator[World]:  # type: ignore[no
 
 @pytest.mark.parametrize("kind", ["flask", "fastapi"])
 def test_billingos_js_against_a_real_server(world: World, kind: str) -> None:
-    from playwright.sync_api import sync_playwright
-    servers = {"flask": _flask_server, "fastapi": _fastapi_server}
     key = world.keys["a"]
     wrong = key[:-1] + ("A" if key[-1] != "A" else "B")
-    errors: list[str] = []
-    outside: list[str] = []
-    with servers[kind](world.billing) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "401" not in m.text
-                    else None)
-            page.on("request", lambda r: None if r.url.startswith(base) else outside.append(r.url))
-            page.goto(base + "/")
-            out: dict[str, Any] = page.evaluate(SCRIPT, [key, wrong])
-        finally:
-            browser.close()
+    serve = serve_wsgi(_flask_app(world.billing)) if kind == "flask" else serve_asgi(_fastapi_app(world.billing))
+    with serve as base, open_tab(base) as page:
+        page.goto(base + "/")
+        out: dict[str, Any] = page.evaluate(SCRIPT, [key, wrong])
+        errors = [e for e in page.errors if not e.startswith("401 ")]     # the wrong key's answer, on purpose
+        outside = page.outside
     assert errors == [] and outside == []
     assert (out["hasExport"], out["hasTeleport"]) == (True, False)
     assert out["check"]["allowed"] is True and out["check"]["limit"] == 1000 and out["check"]["feature"] == "api_calls"

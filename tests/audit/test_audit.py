@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from billingos import Actor, Billing, InvalidInputError
+from billingos import Actor, Billing, InvalidInputError, validation
 from billingos.audit import scrub
 
 from .conftest import Plans
@@ -83,7 +83,9 @@ def test_keyset_pages_and_filters(billing: Billing, clock) -> None:  # type: ign
     start = billing.audit.list().items[-1].occurred_at
     window = billing.audit.list(since=start + timedelta(minutes=2), until=start + timedelta(minutes=4)).items
     assert [e.target_id for e in window] == [ids[3], ids[2]]
-    for bad in ({"after": "zzzz"}, {"limit": 0}, {"actor_kind": "robot"}, {"since": start.replace(tzinfo=None)}):
+    other_list = validation.page_cursor("a", ids[3])          # a cursor of the admin lists, not of the log
+    for bad in ({"after": "zzzz"}, {"after": other_list}, {"limit": 0}, {"actor_kind": "robot"},
+                {"since": start.replace(tzinfo=None)}):
         with pytest.raises(InvalidInputError):
             billing.audit.list(**bad)
 

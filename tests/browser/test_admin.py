@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,30 +22,13 @@ from sqlalchemy.engine import Engine
 from billingos import Billing, FrozenClock
 from billingos.emulator import Emulator
 from tests.admin.conftest import World, build_world
+from tests.browser.kit import check_page, need_browser, open_tab, serve_wsgi
 from tests.conftest import WEBHOOK_SECRET
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(__file__).parent / "screenshots"
-REQUIRE = os.environ.get("BILLINGOS_REQUIRE_SERVICES") == "1"
-
-
-def _need_browser() -> None:
-    missing = [] if CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK) else [f"{CHROMIUM} is missing"]
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package is missing")
-    if missing:
-        if REQUIRE:
-            pytest.fail("; ".join(missing))
-        pytest.skip("; ".join(missing))
 
 
 @pytest.fixture
 def world(sqlite_engine: Engine) -> World:
-    _need_browser()
+    need_browser()
     clock = FrozenClock(datetime(2026, 1, 15, 12, tzinfo=UTC))
     billing = Billing(engine=sqlite_engine, emulator=Emulator(clock=clock), clock=clock,
                       webhook_secrets=[WEBHOOK_SECRET])
@@ -57,7 +38,6 @@ def world(sqlite_engine: Engine) -> World:
 @pytest.fixture
 def base_url(world: World) -> Iterator[str]:
     from flask import Flask, request
-    from werkzeug.serving import make_server
 
     from billingos_flask import BillingOS
     app = Flask(__name__)
@@ -65,54 +45,19 @@ def base_url(world: World) -> Iterator[str]:
     ext = BillingOS(app, billing=world.billing)
     ext.customer_loader(lambda: None)
     ext.admin_loader(lambda: request.cookies.get("host_admin"))       # the host's own admin session
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, name="admin-app", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serve_wsgi(app, threaded=False) as url:
+        yield url
 
 
 @pytest.fixture
 def tab(base_url: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900},
-                                          accept_downloads=True)
-            context.add_cookies([{"name": "host_admin", "value": "ops@example.com", "url": base_url}])
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            page.errors = []
-            page.outside = []
-            page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: page.errors.append(str(e)))
-            page.on("request", lambda r: None if r.url.startswith(base_url) else page.outside.append(r.url))
-            yield page
-        finally:
-            browser.close()
+    with open_tab(base_url, base_url=base_url, accept_downloads=True,
+                  cookies=[("host_admin", "ops@example.com")]) as page:
+        yield page
 
 
 def check(page: Any, name: str) -> None:
-    """The page as it is now: axe-core, console, 390 px without horizontal scroll, two screenshots."""
-    SHOTS.mkdir(exist_ok=True)
-    page.add_script_tag(url="/billing/static/vendor/axe-core/axe.min.js")
-    violations = page.evaluate("""async () => (await axe.run()).violations
-        .filter(v => v.impact === 'serious' || v.impact === 'critical')
-        .map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')}`)""")
-    assert violations == [], f"{name}: {violations}"
-    page.screenshot(path=str(SHOTS / f"admin-{name}-1280.png"), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], f"{name}: {widths[0]} px wide at 390"
-    page.screenshot(path=str(SHOTS / f"admin-{name}-390.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-    assert page.errors == [], f"{name}: {page.errors}"
-    assert page.outside == [], f"{name}: requests off the app {page.outside}"
+    check_page(page, f"admin-{name}")
 
 
 def test_an_admin_works_through_the_dashboard(world: World, tab: Any) -> None:

@@ -6,23 +6,17 @@ Skipped when /usr/bin/chromium or playwright is missing, unless BILLINGOS_REQUIR
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from billingos.emulator import Emulator
 from billingos.emulator.server import EmulatorServer, serve_in_thread
+from tests.browser.kit import check_page, need_browser, open_tab
 
 from .billing_kit import customer as make_customer
 from .billing_kit import price as make_price
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-SHOTS = os.environ.get("BILLINGOS_SCREENSHOTS")      # a directory to keep the screenshots in, to look at them
 
 # What every page must satisfy: a language, one h1, a label for each field, no sideways scrolling at 390 px,
 # touch-sized buttons, and nothing loaded from elsewhere.
@@ -41,23 +35,9 @@ CHECKS = """() => {
 }"""
 
 
-def _need_browser() -> None:
-    missing = []
-    if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"{CHROMIUM} is missing")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package is missing")
-    if missing:
-        if os.environ.get("BILLINGOS_REQUIRE_SERVICES") == "1":
-            pytest.fail("; ".join(missing))
-        pytest.skip("; ".join(missing))
-
-
 @pytest.fixture
 def server(clock) -> Iterator[EmulatorServer]:
-    _need_browser()
+    need_browser()
     srv = serve_in_thread(Emulator(clock=clock), port=0)
     try:
         yield srv
@@ -68,27 +48,17 @@ def server(clock) -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def tab(server: EmulatorServer) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    origin = server.emulator.hosted.base_url or ""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
-            page.set_default_timeout(20_000)
-            page.outside = []
-            page.on("request", lambda r: None if r.url.startswith(origin) else page.outside.append(r.url))
-            yield page
-        finally:
-            browser.close()
+    with open_tab(server.emulator.hosted.base_url or "", width=390, height=844, bypass_csp=True) as page:  # axe
+        yield page
 
 
-def _look(tab: Any, name: str, tmp_path: Path) -> None:
+def _look(tab: Any, name: str) -> None:
+    """The stand-in pages' own promises (touch-sized buttons, one h1, labels), then what every page passes."""
     assert tab.evaluate(CHECKS) == [], name
-    tab.screenshot(path=str(Path(SHOTS or tmp_path) / f"{name}.png"), full_page=True)
+    check_page(tab, f"emulator-{name}")
 
 
-def test_subscribe_through_checkout_then_cancel_in_the_portal(server: EmulatorServer, tab: Any, tmp_path) -> None:
+def test_subscribe_through_checkout_then_cancel_in_the_portal(server: EmulatorServer, tab: Any) -> None:
     em = server.emulator
     client = em.client()
     price = make_price(client, 2900, name="Pro")
@@ -97,14 +67,14 @@ def test_subscribe_through_checkout_then_cancel_in_the_portal(server: EmulatorSe
         "mode": "subscription", "line_items": [{"price": price.id}], "client_reference_id": "org_7",
         "success_url": f"{origin}/nowhere-success", "cancel_url": f"{origin}/nowhere-cancel"})
     tab.goto(cs.url)
-    _look(tab, "checkout", tmp_path)
+    _look(tab, "checkout")
     tab.get_by_label("Email").fill("grace@shop.test")
     tab.get_by_label("Name on card").fill("Grace <b>Hopper</b>")
     tab.get_by_label("Visa ending 9995: declined (insufficient_funds)").check()
     tab.get_by_role("button", name="Subscribe").click()
     assert tab.get_by_role("alert").inner_text() == "Your card has insufficient funds."
     assert tab.get_by_label("Email").input_value() == "grace@shop.test"
-    _look(tab, "checkout-declined", tmp_path)
+    _look(tab, "checkout-declined")
     tab.get_by_label("Visa ending 4242: succeeds").check()
     tab.get_by_role("button", name="Subscribe").click()
     tab.wait_for_url(f"{origin}/nowhere-success")
@@ -118,17 +88,17 @@ def test_subscribe_through_checkout_then_cancel_in_the_portal(server: EmulatorSe
     tab.goto(portal.url)
     assert tab.get_by_role("heading", name="Billing", exact=True).is_visible()
     assert "Grace <b>Hopper</b>" in tab.inner_text("main")            # shown as text, not markup
-    _look(tab, "portal", tmp_path)
+    _look(tab, "portal")
     tab.get_by_role("link", name="Cancel plan").click()
     tab.get_by_label("It's too expensive").check()
-    _look(tab, "portal-cancel", tmp_path)
+    _look(tab, "portal-cancel")
     tab.get_by_role("button", name="Cancel plan").click()
     assert "will be canceled at the end of the billing period" in tab.get_by_role("status").inner_text()
     assert client.v1.subscriptions.retrieve(sub.id).cancel_at_period_end is True
     assert tab.outside == []
 
 
-def test_add_a_card_through_elements_and_the_portal(server: EmulatorServer, tab: Any, tmp_path) -> None:
+def test_add_a_card_through_elements_and_the_portal(server: EmulatorServer, tab: Any) -> None:
     em = server.emulator
     client = em.client()
     cust = make_customer(client, card=None, email="card@shop.test")
@@ -136,7 +106,7 @@ def test_add_a_card_through_elements_and_the_portal(server: EmulatorServer, tab:
     origin = em.hosted.base_url
     tab.goto(f"{origin}/setup_intents/{seti.id}/confirm?client_secret={seti.client_secret}"
              f"&return_url={origin}/nowhere-back")
-    _look(tab, "elements", tmp_path)
+    _look(tab, "elements")
     tab.get_by_label("Visa ending 0002: declined (generic_decline)").check()
     tab.get_by_role("button", name="Save card").click()
     assert tab.get_by_role("alert").inner_text() == "Your card was declined."
@@ -148,7 +118,7 @@ def test_add_a_card_through_elements_and_the_portal(server: EmulatorServer, tab:
     tab.goto(portal.url)
     assert "Mastercard ending 4444" in tab.inner_text("main")
     tab.get_by_role("link", name="Add payment method").click()
-    _look(tab, "portal-add-card", tmp_path)
+    _look(tab, "portal-add-card")
     tab.get_by_label("American Express ending 0005: succeeds").check()
     tab.get_by_role("button", name="Add card").click()
     assert "Amex ending 0005" in tab.inner_text("main") and "(default)" in tab.inner_text("main")

@@ -4,6 +4,9 @@ find it (holdout ROC AUC >= 0.80, top-decile lift >= 3), and one that is handed 
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -138,3 +141,15 @@ def test_the_command_line_prints_the_report(history_file: Path, tmp_path: Path,
     assert auc >= 0.80
     assert main(["insights", "evaluate", "--stored", "--database-url", f"sqlite:///{db}", "--stripe-emulator"]) == 0
     assert f"holdout ROC AUC {auc:.3f}" in capsys.readouterr().out
+    settings = ["--database-url", f"sqlite:///{db}", "--stripe-emulator"]
+    assert main(["insights", "score", *settings]) == 0
+    scored = re.fullmatch(r"model v(\d+): scored ([\d,]+) customers at .* UTC; ([\d,]+) at risk, ([\d,]+) newly "
+                          r"detected\n", capsys.readouterr().out)
+    assert scored is not None and int(scored[2].replace(",", "")) > 0
+    assert int(scored[4].replace(",", "")) <= int(scored[3].replace(",", "")) <= int(scored[2].replace(",", ""))
+    assert main(["insights", "alerts", "--kind", "churn_risk", *settings]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == int(scored[4].replace(",", "")) and {r["kind"] for r in rows} <= {"churn_risk"}
+    with pytest.raises(SystemExit) as bad:
+        main(["insights", "alerts", "--kind", "nonsense", *settings])
+    assert bad.value.code == 2

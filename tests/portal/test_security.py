@@ -147,3 +147,22 @@ def test_csrf_cookie_is_lax_and_http_only(portal: Portal) -> None:
 def _quote(value: str) -> str:
     from urllib.parse import quote
     return quote(value, safe="")
+
+
+def test_without_a_secret_key_the_emulator_mount_does_not_sign_with_its_public_key(billing: Billing) -> None:
+    """The emulator's API key is published in the docs: a CSRF secret derived from it could be forged."""
+    import hashlib
+    import hmac
+
+    from billingos.pages.mount import mount_pages
+    from billingos.pages.safety import Csrf
+
+    public = hmac.new(billing.config.api_key.encode(), b"billingos.pages.csrf", hashlib.sha256).hexdigest()
+    browser = Csrf.new_id()
+    forged = Csrf(public).token(browser)
+    first = mount_pages(billing, prefix="/billing", render=lambda name, data: name)
+    second = mount_pages(billing, prefix="/billing", render=lambda name, data: name)
+    assert not first.csrf.valid(browser, forged)
+    assert not second.csrf.valid(browser, forged)
+    assert first.csrf.valid(browser, first.csrf.token(browser))
+    assert not second.csrf.valid(browser, first.csrf.token(browser))      # a random key per mount

@@ -234,3 +234,15 @@ def test_signup_when_stripe_is_down_writes_nothing(app: Flask, tmp_path: Path) -
     _billing(app).emulator.faults.down = False
     assert _signup(app.test_client()).status_code == 302
     assert [u.email for u in _users(app)] == ["ada@example.com"]
+
+
+def test_huge_and_nul_form_input_is_refused_without_a_500(app: Flask) -> None:
+    client = app.test_client()
+    huge = client.post("/signup", data={"csrf_token": _token(client, "/signup"), "name": "A",
+                                        "email": "a@example.com", "password": "x" * (2 * 1024 * 1024)})
+    assert huge.status_code == 413
+    nul = client.post("/login", data={"csrf_token": _token(client, "/login"), "email": "a\x00@example.com",
+                                      "password": "p\x00ssword"})
+    assert nul.status_code == 401 and "Wrong email or password." in nul.get_data(as_text=True)
+    assert client.get("/login?next=%00%2F%2Fevil").status_code == 200
+    assert _users(app) == [] and _customer_count(app) == 0

@@ -219,3 +219,28 @@ def test_passwords_are_hashed(app: Flask, client: FlaskClient) -> None:
         [user] = db.scalars(select(User))
     assert user.password_hash and PASSWORD not in user.password_hash
     assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
+
+
+@pytest.mark.parametrize("form, status, message", [
+    ({"url": ""}, 400, "starts with http"), ({"url": "https://e.example/\x00"}, 400, "starts with http"),
+    ({"url": "https://e.example/", "note": "x" * 2001}, 400, "Note is too long"),
+    ({"url": "https://e.example/", "title": "bad\x01"}, 400, "control characters"),
+    ({"url": "https://e.example/", "slug": "../etc"}, 400, "A short name is"),
+])
+def test_hostile_link_forms_are_refused_and_write_nothing(app: Flask, client: FlaskClient, form: dict[str, str],
+                                                         status: int, message: str) -> None:
+    page = post(client, "/app/links", **form)
+    assert page.status_code == status and message in text(page)
+    assert _links(app) == []
+
+
+def test_a_taken_short_name_is_409(app: Flask, client: FlaskClient) -> None:
+    assert post(client, "/app/links", url="https://e.example/", slug="taken").status_code == 303
+    again = post(client, "/app/links", url="https://f.example/", slug="taken")
+    assert again.status_code == 409 and "taken" in text(again) and len(_links(app)) == 1
+
+
+@pytest.mark.parametrize("path", ["/app/links/0/delete", "/app/links/99999999999999999999/delete",
+                                  "/app/links/-1/delete", "/app/links/abc/delete"])
+def test_odd_link_ids_are_404(client: FlaskClient, path: str) -> None:
+    assert post(client, path).status_code == 404

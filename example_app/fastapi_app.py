@@ -3,6 +3,9 @@ dir as the Flask app, with billingos mounted by ``billingos_fastapi.create_route
 
     .venv/bin/uvicorn example_app.fastapi_app:app --port 8000
 
+It opens ``$LINKSHELF_INSTANCE`` or the Flask app's ``./instance`` (seed that first with
+``python3 dev.py example --seed-only`` to see the history here too).
+
 The product's pages are the Flask app's; this app is its JSON side (sign-up, login, links, the metered
 API, the CSV export behind ``requires_feature``) plus billingos's portal, admin and JSON API, which render
 the same templates. The session is a signed cookie (Starlette's SessionMiddleware); writes that use it
@@ -12,6 +15,7 @@ CSRF token; the API also takes ``Authorization: Bearer lsk_...``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -112,6 +116,12 @@ def create_app(instance: str | Path | None = None) -> FastAPI:
         request.session["user_id"] = done.user.id
         return {"user": _user(done.user), "trial_error": done.trial_error}
 
+    @app.get("/login")
+    def how_to_log_in() -> JSONResponse:
+        """Where the portal sends visitors nobody logged in: this app's login is JSON."""
+        return JSONResponse({"detail": "Log in with POST /login {\"email\": ..., \"password\": ...}, then retry."},
+                            status_code=401)
+
     @app.post("/login")
     def login(body: LoginIn, request: Request) -> dict[str, Any]:
         user = shelf.authenticate(body.email, body.password)
@@ -183,7 +193,7 @@ def __getattr__(name: str) -> Any:
     if name == "app":
         built = globals().get("_app")
         if built is None:
-            built = globals()["_app"] = create_app()
+            built = globals()["_app"] = create_app(os.environ.get("LINKSHELF_INSTANCE") or None)
         return built
     raise AttributeError(name)
 

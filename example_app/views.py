@@ -33,9 +33,16 @@ def home() -> str:
     return render_template("home.html", seeded=_seeded())
 
 
-def _seeded() -> bool:
+def _seeded() -> dict[str, object] | None:
+    """What the first start seeded (instance/seeded.json), or None for an instance started empty."""
+    import json
     from pathlib import Path
-    return (Path(current_app.instance_path) / "seeded.json").exists()
+    path = Path(current_app.instance_path) / "seeded.json"
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 @bp.get("/pricing")

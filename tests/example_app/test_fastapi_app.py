@@ -52,6 +52,7 @@ def test_signup_login_links_and_the_metered_api(client: TestClient) -> None:
 
     token = client.post("/app/developers/token").json()["token"]
     assert client.post("/logout").status_code == 204
+    assert client.get("/billing/portal/").status_code == 401       # via GET /login, which explains how
     assert client.get("/api/links").status_code == 401
     assert client.get("/app/export.csv").status_code == 401
     by_token = client.get("/api/links", headers={"Authorization": f"Bearer {token}"})

@@ -1,13 +1,13 @@
-"""First start: a fresh instance dir gets an 18-month history of made-up customers (``seed_history``),
-played through the emulator from a demo clock set that far back, then Linkshelf users for them and a
-demo admin. ``--fresh`` starts from an empty instance instead; ``--seed-only`` seeds and exits."""
+"""First start: a fresh instance dir gets an 18-month history of made-up customers (``seed_history``,
+played through the emulator's clock), then Linkshelf users for them and a demo admin. ``--fresh`` starts
+from an empty instance instead; ``--seed-only`` seeds and exits."""
 
 from __future__ import annotations
 
 import json
 import random
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ from .models import Link, User
 
 MARKER = "seeded.json"
 CLOCK = "demo_clock.txt"     # demo.DemoClock's file
-DAYS_PER_MONTH = 30.44
 
 
 def is_new(instance: Path) -> bool:
@@ -39,12 +38,11 @@ def wipe(instance: Path) -> None:
 
 def seeded_app(instance: Path, *, customers: int, months: int, seed: int = 7, progress: bool = True,
                config: dict[str, Any] | None = None) -> tuple[Flask, dict[str, Any]]:
-    """A new instance: the demo clock starts ``months`` months back, the app syncs its catalog then,
-    ``seed_history`` plays the history up to now, and the seeded owners become Linkshelf users."""
+    """A new instance: the app starts at the present and syncs its catalog, ``seed_history`` winds the
+    demo clock back ``months`` months and plays the history forward to the present, and the seeded owners
+    become Linkshelf users (with a few links each) next to a demo admin."""
     from .seed import seed_history
     instance.mkdir(parents=True, exist_ok=True)
-    start = datetime.now(UTC) - timedelta(days=months * DAYS_PER_MONTH + 1)
-    (instance / CLOCK).write_text(start.isoformat())
     app = create_app({"INSTANCE_PATH": str(instance), **(config or {})})
     shelf: Linkshelf = app.extensions["linkshelf"]
     hooks = app.extensions["linkshelf.hooks"]

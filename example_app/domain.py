@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from billingos import Billing, BillingError, NotFoundError, signals
+from billingos import Billing, BillingError, signals
 from billingos.notifications import EmailMessage
 
 from .models import Link, User
@@ -273,23 +273,27 @@ class Linkshelf:
             return user
 
     def demo_customer(self) -> User | None:
-        """A seeded customer worth showing: paying (active), on Pro or Team, with invoices."""
+        """A seeded customer worth showing: paying (active), preferably on Pro monthly (the portal then
+        offers an upgrade), with invoices; else any active one."""
         with self.sessions() as db:
             candidates = list(db.scalars(select(User).where(User.password_hash.is_(None), User.is_admin.is_(False))
                                          .order_by(User.id).limit(300)))
-        fallback = None
+        rank = {"pro_monthly": 0, "team_monthly": 1, "pro_yearly": 2, "team_yearly": 3}
+        best: tuple[int, User] | None = None
         for user in candidates:
             try:
                 subs = self.billing.subscriptions.list(user.owner_id)
-            except (NotFoundError, BillingError):
+            except BillingError:
                 continue
-            live = [s for s in subs if s.status == "active"]
-            if not live:
-                continue
-            fallback = fallback or user
-            if any((i.lookup_key or "").startswith(("pro_", "team_")) for s in live for i in s.items):
-                return user
-        return fallback
+            for sub in subs:
+                if sub.status != "active" or sub.cancel_at_period_end:
+                    continue
+                score = min((rank.get(i.lookup_key or "", 9) for i in sub.items), default=9)
+                if best is None or score < best[0]:
+                    best = (score, user)
+            if best is not None and best[0] == 0:
+                break
+        return best[1] if best is not None else None
 
 
 def connect_signals(billing: Billing) -> Any:

@@ -82,13 +82,12 @@ def test_a_demo_customer_sees_the_portal_with_history(tab: Any) -> None:
 
     page.goto("/billing/portal/invoices")
     shoot(page, "portal-invoices", rows="tbody tr")
-    assert page.locator("tbody tr").count() >= MONTHS - 1       # one paid invoice a month at least
     page.locator("tbody tr a").first.click()
     shoot(page, "portal-invoice", rows="tbody tr")
 
     page.goto("/billing/portal/plans")
     shoot(page, "portal-plans", rows="article")
-    page.get_by_role("button", name="Upgrade").first.click()      # the demo customer pays for Pro: Team is up
+    page.get_by_role("button", name="Upgrade").first.click()      # the demo customer pays Pro monthly: Team is up
     page.get_by_role("heading", level=1, name="Review your change").wait_for()
     shoot(page, "portal-preview", rows=".bos-due dd")
 

@@ -55,6 +55,9 @@ def main(argv: list[str]) -> int:
                     continue
                 page.wait_for_load_state("networkidle")
                 page.wait_for_timeout(800)        # charts finish their animation
+                # the analytics page: its key figures and the MRR chart below them
+                page.set_viewport_size({"width": 1280, "height": 1500 if "analytics" in name else 800})
+                page.wait_for_timeout(300)
                 page.screenshot(path=str(OUT / name))
                 written.append(_shrink(OUT / name))
         browser.close()

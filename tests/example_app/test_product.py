@@ -124,7 +124,7 @@ def test_each_api_call_spends_quota_and_is_metered_once_per_idempotency_key(app:
     assert billing.usage.total(owner, "api_calls") == 3           # metered for Stripe: one per distinct call
     assert billing.check(owner, "api_calls", 0).used == 3
     page = text(client.get("/app"))
-    assert "API calls this period 3 of 10,000" in page
+    assert "API calls this period 3 of 10,000 included" in page
 
 
 def test_the_api_answers_429_once_the_quota_is_gone(app: Flask, billing: Billing, client: FlaskClient) -> None:

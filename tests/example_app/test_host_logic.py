@@ -114,7 +114,7 @@ def test_demo_logins(tmp_path: Path) -> None:
     app, _ = seeded_app(tmp_path / "instance", customers=3, months=2, progress=False, config={"TESTING": True})
     client = app.test_client()
     page = client.get("/").get_data(as_text=True)
-    assert "Sign in as a demo customer" in page and "a 2-month history of 3 made-up customers" in page
+    assert "Sign in as a demo customer" in page and "3 made-up customers and 2 months of their history" in page
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     as_admin = client.post("/demo-login/admin", data={"csrf_token": token})
     assert as_admin.headers["Location"] == "/billing/admin/"

@@ -1,4 +1,5 @@
-"""A small Flask SaaS that uses billingos the way a host app would: ``python -m example_app``."""
+"""Linkshelf, billingos's example app: a small SaaS (short links and notes with a JSON API) on Flask
+(``python -m example_app``) and FastAPI (``example_app.fastapi_app``), sharing ``example_app.domain``."""
 
 from .app import create_app
 

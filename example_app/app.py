@@ -1,4 +1,7 @@
-"""The app factory: config, the app's own DB, billingos via billingos_flask, huey, the catalog, the views."""
+"""The Flask app factory: config, the app's own DB, billingos via billingos_flask, huey, the catalog, the views.
+
+The product itself (accounts, links, the metered API) is ``example_app.domain``, shared with the FastAPI app;
+this module and the blueprints only turn HTTP into calls on it."""
 
 from __future__ import annotations
 
@@ -17,24 +20,28 @@ from billingos_flask import CONFIG_DEFAULTS, BillingOS
 from .catalog import CATALOG_PATH, sync_catalog
 from .csrf import init_csrf
 from .demo import demo_billing, init_demo
-from .gated import bp as gated_bp
-from .models import User, make_sessions
+from .domain import Linkshelf, connect_signals
+from .models import make_sessions
 from .plans import money
+from .shelf import bp as shelf_bp
 from .views import bp
+
+DEFAULT_INSTANCE = Path(__file__).resolve().parent.parent / "instance"
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """``config`` may set ``INSTANCE_PATH`` (where example.db and the emulator state live), any Flask
     key, any ``BILLINGOS_*`` key, and ``CATALOG_PATH``."""
     config = dict(config or {})
-    instance = config.pop("INSTANCE_PATH", None)
-    app = Flask(__name__, instance_path=str(Path(instance).resolve()) if instance else None)
+    instance = Path(config.pop("INSTANCE_PATH", None) or DEFAULT_INSTANCE).resolve()
+    app = Flask(__name__, instance_path=str(instance))
     os.makedirs(app.instance_path, exist_ok=True)
     db_url = f"sqlite:///{Path(app.instance_path) / 'example.db'}"
     app.config.update(
         SECRET_KEY=_secret_key(Path(app.instance_path)),
         DATABASE_URL=db_url,
         CATALOG_PATH=str(CATALOG_PATH),
+        MAX_CONTENT_LENGTH=1024 * 1024,          # the product's forms and API bodies are small
         # billingos and the app share one database; Stripe answers from the emulator, whose state is
         # saved next to the DB so both survive a restart together.
         BILLINGOS_DATABASE_URL=db_url,
@@ -42,24 +49,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         BILLINGOS_EMULATOR_STATE_PATH=str(Path(app.instance_path) / "stripe_emulator.json"),
         # The plan, invoice and card pages are billingos's customer portal at /billing/portal/.
         BILLINGOS_LOGIN_URL="/login",
-        BILLINGOS_RETURN_URL="/account",
+        BILLINGOS_RETURN_URL="/app",
     )
     app.config.update(config)
     for key, default in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, default)
-    app.extensions["example_app.db"] = make_sessions(app.config["DATABASE_URL"])
+    sessions = make_sessions(app.config["DATABASE_URL"])
     # Demo mode (the emulator): a FrozenClock kept in the instance dir, and the emulator's webhooks
     # delivered to this app's own /billing/webhooks. Against real Stripe: BILLINGOS_* config only.
     demo = bool(app.config["BILLINGOS_STRIPE_EMULATOR"])
     ext = BillingOS(app, billing=demo_billing(app)) if demo else BillingOS(app)
     ext.customer_loader(_current_owner_id)
+    ext.admin_loader(_current_admin)
+    ext.feature_denied_handler(_feature_denied)
     billing = ext.billing_for(app)
     billing.migrate()
+    app.extensions["linkshelf"] = Linkshelf(sessions, billing)
+    app.extensions["linkshelf.hooks"] = connect_signals(billing)
     app.extensions["example_app.huey"] = _huey(billing)
     init_csrf(app)   # billingos's routes are exempt: webhooks are signed, its pages carry their own tokens
     app.before_request(_load_user)
     app.register_blueprint(bp)
-    app.register_blueprint(gated_bp)
+    app.register_blueprint(shelf_bp)
     app.add_template_filter(money, "money")
     app.add_template_filter(_date, "date")
     app.jinja_env.globals["demo_mode"] = False
@@ -70,10 +81,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _huey(billing: Billing) -> MemoryHuey:
-    """The host's task queue. The demo runs huey in immediate mode: each task runs inline when it is
-    enqueued, so no consumer process is needed. In production use RedisHuey and run
-    ``huey_consumer`` workers; the same ``register_tasks`` call adds billingos's jobs to it."""
-    huey = MemoryHuey("example_app", immediate=True)
+    """The host's task queue, with billingos's jobs registered on it. It starts in immediate mode (each
+    task runs inline when enqueued: tests, seeding); ``python -m example_app`` then turns that off and runs
+    a consumer in a thread (``example_app.worker``). In production use RedisHuey and run ``huey_consumer``
+    as its own process: the same ``register_tasks`` call adds billingos's jobs to it."""
+    huey = MemoryHuey("linkshelf", immediate=True)
     billing.register_tasks(huey)
     return huey
 
@@ -93,12 +105,22 @@ def _secret_key(instance: Path) -> str:
 
 def _load_user() -> None:
     from flask import current_app
-    user_id = session.get("user_id")
-    g.user = None
-    if isinstance(user_id, int):
-        with current_app.extensions["example_app.db"]() as db:
-            g.user = db.get(User, user_id)
+    g.user = current_app.extensions["linkshelf"].user(session.get("user_id"))
 
 
 def _current_owner_id() -> str | None:
     return g.user.owner_id if g.get("user") is not None else None
+
+
+def _current_admin() -> str | None:
+    """billingos's admin pages are shown to Linkshelf's staff only."""
+    user = g.get("user")
+    return user.email if user is not None and user.is_admin else None
+
+
+def _feature_denied(feature: str, owner_id: str | None) -> Any:
+    from flask import flash, redirect, url_for
+    if owner_id is None:
+        return redirect(url_for("app.login"))
+    flash(f"Your plan does not include {feature.replace('_', ' ')}. Pick a plan that does.", "error")
+    return redirect(url_for("app.pricing"))

@@ -59,16 +59,23 @@ class DemoClock(FrozenClock):
 def demo_billing(app: Flask) -> Billing:
     """The emulator on a DemoClock, its state saved in the instance dir. Its webhooks are signed with the
     first configured secret, as a Stripe Dashboard endpoint's would be (see :func:`init_demo`)."""
-    cfg = app.config
-    clock = DemoClock(Path(app.instance_path) / "demo_clock.txt")
-    emulator = Emulator(clock=clock, state_path=cfg["BILLINGOS_EMULATOR_STATE_PATH"])
+    return emulator_billing(Path(app.instance_path), app.config)
+
+
+def emulator_billing(instance: Path, cfg: Any) -> Billing:
+    """``demo_billing`` for any framework: ``cfg`` is a mapping of ``BILLINGOS_*`` keys."""
+    clock = DemoClock(instance / "demo_clock.txt")
+    emulator = Emulator(clock=clock, state_path=cfg.get("BILLINGOS_EMULATOR_STATE_PATH")
+                        or str(instance / "stripe_emulator.json"))
     _forget_legacy_endpoint(emulator)
     secrets = _as_list(cfg.get("BILLINGOS_WEBHOOK_SECRETS")) or [DEMO_WEBHOOK_SECRET]
-    return Billing(database_url=cfg["BILLINGOS_DATABASE_URL"], emulator=emulator, clock=clock,
+    return Billing(database_url=cfg.get("BILLINGOS_DATABASE_URL") or f"sqlite:///{instance / 'example.db'}",
+                   emulator=emulator, clock=clock,
                    webhook_secrets=secrets,
                    webhook_tolerance=cfg.get("BILLINGOS_WEBHOOK_TOLERANCE", 300),
                    redis_url=cfg.get("BILLINGOS_REDIS_URL"),
-                   default_currency=cfg.get("BILLINGOS_DEFAULT_CURRENCY", "usd"))
+                   default_currency=cfg.get("BILLINGOS_DEFAULT_CURRENCY", "usd"),
+                   mailer=cfg.get("BILLINGOS_MAILER"), email_from=cfg.get("BILLINGOS_EMAIL_FROM"))
 
 
 def _forget_legacy_endpoint(emulator: Emulator) -> None:

@@ -1,4 +1,4 @@
-"""The app's own billing choices that are not pages: the sign-up trial, login, and the demo's test card.
+"""Billing helpers the pages share: login_required, the current plan, the demo's test card, money.
 Plan changes, cancellation, invoices and cards are billingos's customer portal (/billing/portal/)."""
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from flask import g, redirect, url_for
 from billingos import Billing, Money, StripeRequestError, StripeUnavailableError
 from billingos.subscriptions import Subscription
 
-TRIAL_PRICE = "pro_monthly"      # signup starts a trial on Pro ...
-TRIAL_DAYS = 14                  # ... for 14 days, no card needed
 ENDED = ("canceled", "incomplete_expired")
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -41,16 +41,24 @@ def _token(client: FlaskClient, path: str) -> str:
 
 def _post(client: FlaskClient, path: str, **form: str) -> TestResponse:
     """POST the way a browser does: with the token from the page that shows the form."""
-    page = "/account" if path == "/logout" else path  # the log-out button sits in the nav
+    page = "/" if path == "/logout" else path.split("?")[0]  # the log-out button sits in the nav
     return client.post(path, data={"csrf_token": _token(client, page), **form})
 
 
-def _signup(client: FlaskClient, username: str = "ada", email: str = "ada@example.com") -> TestResponse:
-    return _post(client, "/signup", username=username, email=email)
+PASSWORD = "correct horse battery"
+
+
+def _signup(client: FlaskClient, name: str = "Ada", email: str = "ada@example.com",
+            password: str = PASSWORD) -> TestResponse:
+    return _post(client, "/signup", name=name, email=email, password=password)
+
+
+def _login(client: FlaskClient, email: str = "ada@example.com", password: str = PASSWORD) -> TestResponse:
+    return _post(client, "/login", email=email, password=password)
 
 
 def _users(app: Flask) -> list[User]:
-    with app.extensions["example_app.db"]() as db:
+    with app.extensions["linkshelf"].sessions() as db:
         return list(db.scalars(select(User).order_by(User.id)))
 
 
@@ -70,75 +78,80 @@ def _emulator_customers(instance: Path) -> list[dict[str, object]]:
 def test_signup_creates_a_local_user_and_a_billing_customer(app: Flask, tmp_path: Path) -> None:
     client = app.test_client()
     response = _signup(client)
-    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    assert response.status_code == 302 and response.headers["Location"] == "/app"
     [user] = _users(app)
-    assert (user.username, user.email) == ("ada", "ada@example.com")
+    assert (user.name, user.email, user.is_admin) == ("Ada", "ada@example.com", False)
     assert user.owner_id.startswith("usr_")
     customer = _billing(app).customers.get(owner_id=user.owner_id)
-    assert (customer.email, customer.name, customer.owner_id) == ("ada@example.com", "ada", user.owner_id)
+    assert (customer.email, customer.name, customer.owner_id) == ("ada@example.com", "Ada", user.owner_id)
     stripe_side = _billing(app).stripe.v1.customers.retrieve(customer.id)
     assert stripe_side.email == "ada@example.com"
     assert stripe_side.to_dict()["metadata"]["billingos_owner_id"] == user.owner_id
     [persisted] = _emulator_customers(tmp_path / "instance")
     assert persisted["id"] == customer.id
 
-    page = client.get("/account").get_data(as_text=True)
-    assert customer.id in page and "ada@example.com" in page
+    assert "Your shelf" in client.get("/app").get_data(as_text=True)
     assert client.get("/billing/customer").get_json()["id"] == customer.id  # the adapter's route, logged in
 
 
 def test_login_and_logout(app: Flask) -> None:
     client = app.test_client()
     _signup(client)
-    assert client.get("/account").status_code == 200
+    assert client.get("/app").status_code == 200
     assert _post(client, "/logout").status_code == 302
-    assert client.get("/account").headers["Location"] == "/login"
+    assert client.get("/app").headers["Location"] == "/login"
     assert client.get("/billing/customer").status_code == 401
 
-    wrong = _post(client, "/login", username="ada", email="other@example.com")
-    assert wrong.status_code == 400 and "No account" in wrong.get_data(as_text=True)
-    assert client.get("/account").status_code == 302
-    ok = _post(client, "/login", username="ada", email="ada@example.com")
-    assert ok.headers["Location"] == "/account"
-    assert "ada@example.com" in client.get("/account").get_data(as_text=True)
+    for email, password in (("other@example.com", PASSWORD), ("ada@example.com", "wrong password"),
+                            ("ada@example.com", ""), ("ADA@example.com", "x" * 300)):
+        wrong = _login(client, email, password)
+        assert wrong.status_code == 401 and "Wrong email or password." in wrong.get_data(as_text=True)
+        assert client.get("/app").status_code == 302
+    ok = _login(client, "ADA@Example.com")           # emails match whatever their case
+    assert ok.headers["Location"] == "/app"
+    assert "Your shelf" in client.get("/app").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", ["/signup", "/login", "/logout"])
 def test_csrf_rejects_posts_without_a_valid_token(app: Flask, path: str) -> None:
     client = app.test_client()
     client.get("/signup")  # the session now has a token, which the POSTs below do not echo
-    assert client.post(path, data={"username": "eve", "email": "eve@example.com"}).status_code == 400
-    assert client.post(path, data={"username": "eve", "email": "eve@example.com",
-                                   "csrf_token": "forged"}).status_code == 400
+    form = {"name": "Eve", "email": "eve@example.com", "password": PASSWORD}
+    assert client.post(path, data=form).status_code == 400
+    assert client.post(path, data={**form, "csrf_token": "forged"}).status_code == 400
     assert _users(app) == [] and _customer_count(app) == 0
 
 
-@pytest.mark.parametrize("username, email, message", [
-    ("", "a@example.com", "Choose a username"),
-    ("ab", "a@example.com", "Choose a username"),
-    ("Has Space", "a@example.com", "Choose a username"),
-    ("bob", "not-an-email", "Enter an email"),
-    ("bob", "", "Enter an email"),
-    ("bob", "a@b", "Enter an email"),
+@pytest.mark.parametrize("name, email, password, message", [
+    ("", "a@example.com", PASSWORD, "Enter your name"),
+    ("x" * 81, "a@example.com", PASSWORD, "Name is too long"),
+    ("Bob\x00", "a@example.com", PASSWORD, "Name contains control characters"),
+    ("Bob\x7f", "a@example.com", PASSWORD, "Name contains control characters"),
+    ("Bob", "not-an-email", PASSWORD, "Enter an email"),
+    ("Bob", "", PASSWORD, "Enter an email"),
+    ("Bob", "a@b", PASSWORD, "Enter an email"),
+    ("Bob", "a@example.com\x00", PASSWORD, "Enter an email"),
+    ("Bob", "a" * 300 + "@example.com", PASSWORD, "Email is too long"),
+    ("Bob", "a@example.com", "short", "at least 8 characters"),
+    ("Bob", "a@example.com", "x" * 201, "Password is too long"),
+    ("Bob", "a@example.com", "pass\x00word12", "control characters"),
 ])
-def test_bad_signup_input_shows_an_error_and_writes_nothing(app: Flask, tmp_path: Path, username: str,
-                                                           email: str, message: str) -> None:
-    response = _signup(app.test_client(), username, email)
+def test_bad_signup_input_shows_an_error_and_writes_nothing(app: Flask, tmp_path: Path, name: str,
+                                                           email: str, password: str, message: str) -> None:
+    response = _signup(app.test_client(), name, email, password)
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert _users(app) == [] and _customer_count(app) == 0
     assert _emulator_customers(tmp_path / "instance") == []
 
 
-@pytest.mark.parametrize("username, email", [("ada", "new@example.com"), ("newbie", "ada@example.com"),
-                                             ("ADA", "new@example.com")])
-def test_duplicate_signup_shows_an_error_and_writes_nothing(app: Flask, tmp_path: Path, username: str,
-                                                           email: str) -> None:
+@pytest.mark.parametrize("email", ["ada@example.com", "ADA@example.com", " ada@example.com "])
+def test_duplicate_signup_shows_an_error_and_writes_nothing(app: Flask, tmp_path: Path, email: str) -> None:
     _signup(app.test_client())
-    response = _signup(app.test_client(), username, email)
-    assert response.status_code == 400
+    response = _signup(app.test_client(), "Ada two", email)
+    assert response.status_code == 409
     assert "already registered" in response.get_data(as_text=True)
-    assert [u.username for u in _users(app)] == ["ada"]
+    assert [u.email for u in _users(app)] == ["ada@example.com"]
     assert _customer_count(app) == 1 and len(_emulator_customers(tmp_path / "instance")) == 1
 
 
@@ -160,15 +173,15 @@ def test_restart_keeps_users_customers_and_stripe_state_consistent(tmp_path: Pat
     assert [c["id"] for c in _emulator_customers(instance)] == [before.id]
 
     client = second.test_client()
-    assert _post(client, "/login", username="ada", email="ada@example.com").status_code == 302
-    assert before.id in client.get("/account").get_data(as_text=True)
-    _signup(client, "grace", "grace@example.com")
+    assert _login(client).status_code == 302
+    assert client.get("/billing/customer").get_json()["id"] == before.id
+    _signup(client, "Grace", "grace@example.com")
     assert len(_emulator_customers(instance)) == 2 and _customer_count(second) == 2
 
 
 def test_account_requires_login_and_unknown_pages_404(app: Flask) -> None:
     client = app.test_client()
-    assert client.get("/account").headers["Location"] == "/login"
+    assert client.get("/app").headers["Location"] == "/login"
     assert client.get("/nope").status_code == 404
     home = client.get("/").get_data(as_text=True)
     assert 'href="/signup"' in home and 'lang="en"' in home and "<main" in home
@@ -215,9 +228,21 @@ def test_port_must_be_a_number(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
 def test_signup_when_stripe_is_down_writes_nothing(app: Flask, tmp_path: Path) -> None:
     _billing(app).emulator.faults.down = True
     response = _signup(app.test_client())
-    assert response.status_code == 400
+    assert response.status_code == 503
     assert "Billing could not set up your account" in response.get_data(as_text=True)
     assert _users(app) == [] and _customer_count(app) == 0
     _billing(app).emulator.faults.down = False
     assert _signup(app.test_client()).status_code == 302
-    assert [u.username for u in _users(app)] == ["ada"]
+    assert [u.email for u in _users(app)] == ["ada@example.com"]
+
+
+def test_huge_and_nul_form_input_is_refused_without_a_500(app: Flask) -> None:
+    client = app.test_client()
+    huge = client.post("/signup", data={"csrf_token": _token(client, "/signup"), "name": "A",
+                                        "email": "a@example.com", "password": "x" * (2 * 1024 * 1024)})
+    assert huge.status_code == 413
+    nul = client.post("/login", data={"csrf_token": _token(client, "/login"), "email": "a\x00@example.com",
+                                      "password": "p\x00ssword"})
+    assert nul.status_code == 401 and "Wrong email or password." in nul.get_data(as_text=True)
+    assert client.get("/login?next=%00%2F%2Fevil").status_code == 200
+    assert _users(app) == [] and _customer_count(app) == 0

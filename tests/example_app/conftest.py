@@ -32,19 +32,36 @@ def billing(app: Flask) -> Billing:
     return b
 
 
-def token(client: FlaskClient, page: str = "/account") -> str:
+def token(client: FlaskClient, page: str = "/app") -> str:
     match = TOKEN.search(client.get(page).get_data(as_text=True))
     assert match is not None, f"no CSRF token on {page}"
     return match.group(1)
 
 
-def post(client: FlaskClient, path: str, page: str = "/account", **form: str) -> TestResponse:
+def post(client: FlaskClient, path: str, page: str = "/app", **form: str) -> TestResponse:
     """POST the way a browser does: with the token of the page that shows the form."""
     return client.post(path, data={"csrf_token": token(client, page), **form})
 
 
-def signup(client: FlaskClient, username: str = "ada") -> TestResponse:
-    return post(client, "/signup", page="/signup", username=username, email=f"{username}@example.com")
+PASSWORD = "correct horse battery"
+
+
+def signup(client: FlaskClient, name: str = "ada", *, email: str | None = None,
+           password: str = PASSWORD) -> TestResponse:
+    return post(client, "/signup", page="/signup", name=name, email=email or f"{name}@example.com", password=password)
+
+
+def login(client: FlaskClient, email: str = "ada@example.com", password: str = PASSWORD,
+          path: str = "/login") -> TestResponse:
+    return post(client, path, page="/login", email=email, password=password)
+
+
+def owner_of(app: Flask, email: str = "ada@example.com") -> str:
+    from sqlalchemy import select
+
+    from example_app.models import User
+    with app.extensions["linkshelf"].sessions() as db:
+        return str(db.scalars(select(User.owner_id).where(User.email == email)).one())
 
 
 def text(response: TestResponse) -> str:

@@ -88,11 +88,13 @@ def test_signup_trial_upgrade_card_cancel_resume_invoices(page: Any, tmp_path: P
 
     # Sign up: a customer and a 14-day Pro trial.
     page.goto("/signup")
-    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Name").fill("Ada")
     page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
-    expect(page.get_by_test_id("plan-summary")).to_contain_text("Pro · trialing, trial ends")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your shelf")
+    expect(page.get_by_test_id("plan-summary")).to_contain_text("Pro · trialing")
+    expect(page.get_by_test_id("plan-summary")).to_contain_text("Trial ends")
 
     # The portal, in the app's colours and brand.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Billing").click()
@@ -158,8 +160,9 @@ def test_failing_card_shows_past_due_and_another_users_invoice_is_404(page: Any,
 
     def signup(name: str) -> None:
         page.goto("/signup")
-        page.get_by_label("Username").fill(name)
+        page.get_by_label("Name").fill(name)
         page.get_by_label("Email").fill(f"{name}@example.com")
+        page.get_by_label("Password").fill("correct horse battery")
         page.get_by_role("button", name="Create account").click()
         expect(page.get_by_test_id("plan-summary")).to_contain_text("trialing")
 
@@ -167,7 +170,7 @@ def test_failing_card_shows_past_due_and_another_users_invoice_is_404(page: Any,
     page.goto("/billing/portal/invoices")
     grace_invoice = page.locator("tbody tr a").first.get_attribute("href")
     assert grace_invoice and grace_invoice.startswith("/billing/portal/invoices/in_")
-    page.goto("/account")
+    page.goto("/app")
     page.get_by_role("button", name="Log out").click()
 
     signup("ada")

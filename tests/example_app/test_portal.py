@@ -10,7 +10,7 @@ from flask import Flask
 
 from billingos import Billing
 
-from .conftest import post, signup, text
+from .conftest import login, signup, text
 
 
 def _portal_token(client, page: str) -> str:
@@ -25,29 +25,30 @@ def test_signup_trial_shows_in_the_portal_with_the_apps_brand(app: Flask) -> Non
     page = client.get("/billing/portal/")
     assert page.status_code == 200
     assert "Free trial until 29 Jan 2026." in text(page) or "Free trial until" in text(page)
-    assert "Acme Notes" in text(page) and "--pico-primary: #2f4fc9" in page.get_data(as_text=True)
-    assert 'href="/account"' in page.get_data(as_text=True)          # back to the app
-    assert 'href="/billing/portal/"' in client.get("/account").get_data(as_text=True)
+    assert "Linkshelf" in text(page) and "--pico-primary: #3b3fc4" in page.get_data(as_text=True)
+    assert 'href="/app"' in page.get_data(as_text=True)          # back to the app
+    assert 'href="/billing/portal/"' in client.get("/app").get_data(as_text=True)
 
 
 def test_the_old_plan_and_invoice_pages_are_gone(app: Flask) -> None:
     client = app.test_client()
     signup(client)
-    for path in ("/account/plan", "/account/invoices", "/account/plan/preview"):
+    for path in ("/account", "/account/plan", "/account/invoices", "/account/plan/preview"):
         assert client.get(path).status_code == 404
 
 
 def test_nobody_logged_in_is_sent_to_login_and_back(app: Flask) -> None:
     client = app.test_client()
     signup(client)
-    client.post("/logout", data={"csrf_token": _token_on(client, "/account")})
+    client.post("/logout", data={"csrf_token": _token_on(client, "/app")})
     away = client.get("/billing/portal/invoices")
     assert away.status_code == 302 and away.headers["Location"] == "/login?next=%2Fbilling%2Fportal%2Finvoices"
-    back = post(client, "/login?next=%2Fbilling%2Fportal%2Finvoices", page="/login", username="ada",
-                email="ada@example.com")
+    back = login(client, path="/login?next=%2Fbilling%2Fportal%2Finvoices")
     assert back.status_code == 302 and back.headers["Location"] == "/billing/portal/invoices"
-    evil = post(client, "/login?next=%2F%2Fevil.example", page="/login", username="ada", email="ada@example.com")
-    assert evil.headers["Location"] == "/account"
+    for nxt in ("%2F%2Fevil.example", "https%3A%2F%2Fevil.example%2F", "%2F%5Cevil.example", "javascript%3Aalert(1)"):
+        client.post("/logout", data={"csrf_token": _token_on(client, "/app")})
+        evil = login(client, path=f"/login?next={nxt}")
+        assert evil.status_code == 302 and evil.headers["Location"] == "/app", nxt
 
 
 def test_upgrade_and_add_a_card_through_the_portal(app: Flask, billing: Billing) -> None:

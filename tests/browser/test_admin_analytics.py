@@ -6,7 +6,6 @@ violations, no horizontal scroll at 390 px, and the date-range picker changes th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,16 +15,16 @@ import pytest
 from billingos import Billing
 from tests.admin.conftest import analytics_billing, analytics_db  # noqa: F401  (fixtures)
 
-from .test_admin import ARGS, CHROMIUM, _need_browser, check
+from .kit import need_browser, open_tab, serve_wsgi
+from .test_admin import check
 
 CHARTS = {"mrr": 2, "movements": 6, "churn": 3}      # datasets per chart
 
 
 @pytest.fixture
 def base_url(analytics_billing: Billing) -> Iterator[str]:  # noqa: F811
-    _need_browser()
+    need_browser()
     from flask import Flask, request
-    from werkzeug.serving import make_server
 
     from billingos_flask import BillingOS
     app = Flask(__name__)
@@ -33,36 +32,15 @@ def base_url(analytics_billing: Billing) -> Iterator[str]:  # noqa: F811
     ext = BillingOS(app, billing=analytics_billing)
     ext.customer_loader(lambda: None)
     ext.admin_loader(lambda: request.cookies.get("host_admin"))
-    server = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=server.serve_forever, name="analytics-app", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serve_wsgi(app, threaded=False) as url:
+        yield url
 
 
 @pytest.fixture
 def tab(base_url: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900},
-                                          accept_downloads=True)
-            context.add_cookies([{"name": "host_admin", "value": "ops@example.com", "url": base_url}])
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            page.errors = []
-            page.outside = []
-            page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: page.errors.append(str(e)))
-            page.on("request", lambda r: None if r.url.startswith(base_url) else page.outside.append(r.url))
-            yield page
-        finally:
-            browser.close()
+    with open_tab(base_url, base_url=base_url, accept_downloads=True,
+                  cookies=[("host_admin", "ops@example.com")]) as page:
+        yield page
 
 
 def drawn(page: Any) -> dict[str, list[int]]:

@@ -4,7 +4,6 @@ in tests/browser/screenshots/ (pf-*)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,19 +14,17 @@ from sqlalchemy.engine import Engine
 from billingos import Billing, FrozenClock
 from billingos.catalog.schemas import Catalog
 from billingos.emulator import Emulator
+from tests.browser.kit import check_page, need_browser, open_tab, serve_wsgi
 from tests.conftest import WEBHOOK_SECRET
 from tests.portal.test_alerts_and_seats import CATALOG
-
-from .test_portal_browser import ARGS, CHROMIUM, _look, _need_browser
 
 OWNER = "org_browser"
 
 
 @pytest.fixture
 def site(sqlite_engine: Engine) -> Iterator[tuple[str, Billing]]:
-    _need_browser()
+    need_browser()
     from flask import Flask, redirect, request, session
-    from werkzeug.serving import make_server
 
     from billingos_flask import BillingOS
 
@@ -57,59 +54,44 @@ def site(sqlite_engine: Engine) -> Iterator[tuple[str, Billing]]:
         session["owner"] = OWNER
         return redirect(request.args.get("next", "/billing/portal/"))
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", billing
+        with serve_wsgi(app) as url:
+            yield url, billing
     finally:
-        server.shutdown()
         billing.close()
 
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_alerts_seats_and_reconcile_history(site: tuple[str, Billing], width: int) -> None:
-    from playwright.sync_api import sync_playwright
-
     base, billing = site
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            tab: Any = browser.new_page(viewport={"width": width, "height": 900})
-            tab.set_default_timeout(20_000)
-            tab.errors = []
-            tab.on("console", lambda m: tab.errors.append(m.text)      # the 400 answer page itself is expected
-                   if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-            tab.on("pageerror", lambda e: tab.errors.append(str(e)))
-            tab.goto(f"{base}/login")
+    with open_tab(base, width=width, height=900) as tab:
+        tab.goto(f"{base}/login")
 
-            tab.goto(f"{base}/billing/portal/usage")
-            tab.get_by_label("API calls: email me at (%)").fill("50, 80")
-            tab.get_by_role("button", name="Save").click()
-            tab.wait_for_url("**/usage?done=alerts")
-            assert billing.usage.alert_thresholds(OWNER)["api_calls"].thresholds == (50, 80)
-            _look(tab, f"pf-usage-alerts-{width}")
-            tab.get_by_label("API calls: email me at (%)").fill("0, 500")
-            tab.get_by_role("button", name="Save").click()
-            assert "whole percentages from 1 to 100" in tab.locator(".bos-error").inner_text()
-            _look(tab, f"pf-usage-alerts-error-{width}")
+        tab.goto(f"{base}/billing/portal/usage")
+        tab.get_by_label("API calls: email me at (%)").fill("50, 80")
+        tab.get_by_role("button", name="Save").click()
+        tab.wait_for_url("**/usage?done=alerts")
+        assert billing.usage.alert_thresholds(OWNER)["api_calls"].thresholds == (50, 80)
+        check_page(tab, f"pf-usage-alerts-{width}")
+        tab.get_by_label("API calls: email me at (%)").fill("0, 500")
+        tab.get_by_role("button", name="Save").click()
+        assert "whole percentages from 1 to 100" in tab.locator(".bos-error").inner_text()
+        check_page(tab, f"pf-usage-alerts-error-{width}")
 
-            tab.goto(f"{base}/billing/portal/plans")
-            _look(tab, f"pf-plans-seats-{width}")
-            tab.get_by_label("Seats").fill("10")
-            tab.get_by_role("button", name="Change seats").click()
-            tab.wait_for_url("**/plans/preview**")
-            assert "Team · 10 seats" in tab.locator("main").inner_text()
-            _look(tab, f"pf-confirm-seats-{width}")
-            tab.get_by_role("button", name="Confirm change").click()
-            tab.wait_for_url("**/portal/?done=changed")
-            assert billing.subscriptions.list(OWNER)[-1].items[0].quantity == 10
+        tab.goto(f"{base}/billing/portal/plans")
+        check_page(tab, f"pf-plans-seats-{width}")
+        tab.get_by_label("Seats").fill("10")
+        tab.get_by_role("button", name="Change seats").click()
+        tab.wait_for_url("**/plans/preview**")
+        assert "Team · 10 seats" in tab.locator("main").inner_text()
+        check_page(tab, f"pf-confirm-seats-{width}")
+        tab.get_by_role("button", name="Confirm change").click()
+        tab.wait_for_url("**/portal/?done=changed")
+        assert billing.subscriptions.list(OWNER)[-1].items[0].quantity == 10
 
-            tab.goto(f"{base}/billing/admin/reconcile")
-            assert "the command line by ada" in tab.locator("main").inner_text()
-            _look(tab, f"pf-reconcile-{width}")
-            tab.get_by_role("button", name="Earlier runs").click()
-            assert "Earlier runs" in tab.locator("h2").first.inner_text()
-            _look(tab, f"pf-reconcile-page2-{width}")
-        finally:
-            browser.close()
+        tab.goto(f"{base}/billing/admin/reconcile")
+        assert "the command line by ada" in tab.locator("main").inner_text()
+        check_page(tab, f"pf-reconcile-{width}")
+        tab.get_by_role("button", name="Earlier runs").click()
+        assert "Earlier runs" in tab.locator("h2").first.inner_text()
+        check_page(tab, f"pf-reconcile-page2-{width}")

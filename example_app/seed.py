@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -353,6 +353,7 @@ class _Run:
     def subscribe(self, p: _Person) -> None:
         b = self.billing
         p.metered = p.price == "pro_monthly"
+        items: list[dict[str, Any]]
         if p.metered:       # a monthly metered item: only on a monthly plan (Stripe wants one interval)
             items = [{"price": p.price}, {"price": "pro_api_calls"}]
         else:
@@ -516,7 +517,8 @@ class _Bar:
     def __enter__(self) -> _Bar:
         if self.progress:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-            self._bar = Progress(TextColumn("Seeding history"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),
+            self._bar = Progress(TextColumn("Seeding history"), BarColumn(),
+                                 TextColumn("{task.completed}/{task.total} days"),
                                  TextColumn("{task.fields[live]} live subscriptions"), TimeElapsedColumn())
             self._bar.__enter__()
             self._task = self._bar.add_task("seed", total=self.days, live=0)
@@ -534,5 +536,3 @@ class _Bar:
 def _bar(progress: bool, days: int) -> _Bar:
     return _Bar(progress, days)
 
-
-_ = UTC

@@ -153,12 +153,12 @@ def _index(em: Emulator) -> DueIndex | None:
 
 def _next_due(em: Emulator, clock_id: str | None, until: int,
               index: DueIndex | None = None) -> tuple[int, Any, dict[str, Any]] | None:
-    best: tuple[int, float, int, Any, dict[str, Any]] | None = None
+    best: tuple[int, float, float, Any, dict[str, Any]] | None = None
     if index is not None:
         found = index.first(em, until)
         if found is not None:
-            (t, order, tie), kind, obj = found
-            best = (t, order, tie, kind, obj)
+            (at, rank, tie), what, which = found
+            best = (at, rank, tie, what, which)
     else:
         for n, obj in enumerate(em.store.all("subscription") + em.store.all("invoice")):
             if not in_clock_scope(em, obj, clock_id):

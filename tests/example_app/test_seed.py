@@ -59,7 +59,7 @@ def test_it_ends_at_the_present_and_reports_its_phases(seeded) -> None:
 
 
 def test_the_history_spans_the_months_and_signups_rise(seeded) -> None:
-    billing, report = seeded
+    billing, _ = seeded
     em = billing.emulator
     customers = em.store.all("customer")
     created = sorted(c["created"] for c in customers)

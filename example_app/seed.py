@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -153,9 +154,9 @@ def seed_history(billing: Any, *, customers: int = 1500, months: int = 18, seed:
     started = time.perf_counter()
     timer = _Timer()
     run = _Run(billing, clock, timer, customers, months, seed)
-    with timer.phase("setup"):
-        run.setup()
     try:
+        with timer.phase("setup"):
+            run.setup()
         run.play(progress)
     finally:
         with timer.phase("finish"):
@@ -206,38 +207,33 @@ class _Run:
     # --- plumbing ----------------------------------------------------------------------------------
     def setup(self) -> None:
         """Rewind the clock; deliver to an endpoint of the seed's own (the app's are disabled meanwhile),
-        in manual mode, with webhook jobs deferred to the drains; the state file written once at the end."""
-        billing, em = self.billing, self.em
-        self.clock.rewind(self.start)
+        in manual mode, with webhook jobs deferred to the drains; the state file written once at the end.
+        Each change registers its undo as it is made, so ``finish`` restores whatever was changed."""
+        billing, em, undo = self.billing, self.em, self._restore
         client = em.client()
+        self.clock.rewind(self.start)
+        state_path, em.state_path = em.state_path, None
+        undo.append(lambda: _save_state(em, state_path))
+        deferred, billing.tasks.deferred = billing.tasks.deferred, True
+        undo.append(lambda: setattr(billing.tasks, "deferred", deferred))
+        queue = billing.jobs.queues["webhooks"]
+        batch, queue.batch = queue.batch, SEED_BATCH
+        undo.append(lambda: setattr(queue, "batch", batch))
         enabled = [ep.id for ep in client.v1.webhook_endpoints.list(params={"limit": 100}).data
                    if ep.status == "enabled"]
         for ep_id in enabled:
             client.v1.webhook_endpoints.update(ep_id, params={"disabled": True})
+            undo.append(partial(client.v1.webhook_endpoints.update, ep_id, params={"disabled": False}))
         ep = client.v1.webhook_endpoints.create(params={"url": SEED_URL, "enabled_events": list(EVENTS),
                                                         "description": "example_app.seed"})
+        undo.append(lambda: client.v1.webhook_endpoints.delete(ep.id))
         secrets = list(billing.config.webhook_secrets)
         if secrets:
             em.webhooks.set_endpoint_secrets(ep.id, [secrets[0]])
         em.webhooks.connect(SEED_URL, self._receive if secrets else self._store)
+        undo.append(lambda: em.webhooks.disconnect(SEED_URL))
         mode, em.webhooks.mode = em.webhooks.mode, "manual"
-        deferred, billing.tasks.deferred = billing.tasks.deferred, True
-        state_path, em.state_path = em.state_path, None
-        queue = billing.jobs.queues["webhooks"]
-        batch, queue.batch = queue.batch, SEED_BATCH
-
-        def restore() -> None:
-            queue.batch = batch
-            em.state_path = state_path
-            billing.tasks.deferred = deferred
-            em.webhooks.mode = mode
-            em.webhooks.disconnect(SEED_URL)
-            client.v1.webhook_endpoints.delete(ep.id)
-            for ep_id in enabled:
-                client.v1.webhook_endpoints.update(ep_id, params={"disabled": False})
-            if state_path is not None:
-                em._save()
-        self._restore.append(restore)
+        undo.append(lambda: setattr(em.webhooks, "mode", mode))
 
     def _receive(self, body: bytes, headers: dict[str, str]) -> int:
         self.billing.webhooks.receive(body, headers)
@@ -520,6 +516,13 @@ class _Run:
             if p.card_failing and "dunning" not in p.history:
                 p.history.append("dunning")
             self.gone(p)
+
+
+def _save_state(em: Any, path: Any) -> None:
+    """Put the emulator's state file back and write it once, with everything the seed made."""
+    em.state_path = path
+    if path is not None:
+        em._save()      # the emulator writes its file after each request; the seed held that off
 
 
 class _Bar:

@@ -204,3 +204,28 @@ def test_it_refuses_what_it_cannot_seed(tmp_path: Path) -> None:
     bare.migrate()
     with pytest.raises(ConfigurationError, match="catalog"):
         seed_history(bare, customers=5, months=1, progress=False)        # the example's catalog is not synced
+
+
+def test_a_failure_half_way_puts_everything_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import example_app.seed as seed_module
+
+    billing = _billing(tmp_path / "fail.db")
+    calls = {"n": 0}
+    real = seed_module._Run.sign_up
+
+    def sign_up(self: Any, p: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom")
+        real(self, p)
+
+    monkeypatch.setattr(seed_module._Run, "sign_up", sign_up)
+    with pytest.raises(RuntimeError, match="boom"):
+        seed_history(billing, customers=6, months=1, progress=False)
+    em = billing.emulator
+    assert billing.clock.now() == END
+    assert em.webhooks.mode == "immediate" and billing.tasks.deferred is False
+    assert billing.jobs.queues["webhooks"].batch != seed_module.SEED_BATCH
+    endpoints = billing.stripe.v1.webhook_endpoints.list(params={"limit": 100}).data
+    assert [e.status for e in endpoints] == ["enabled"]
+    billing.close()

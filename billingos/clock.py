@@ -46,6 +46,15 @@ class FrozenClock:
     def now(self) -> datetime:
         return self._now
 
+    def rewind(self, when: datetime) -> datetime:
+        """Move back to ``when``: only for building a history before the present on a system with nothing
+        newer in it (``example_app.seed``, which then plays the clock forward to where it was)."""
+        if when.tzinfo is None:
+            raise ValueError("FrozenClock.rewind needs a timezone-aware datetime.")
+        with self._lock:
+            self._now = when.astimezone(UTC)
+        return self.set(self._now)      # through set(): a subclass that persists its time sees the move
+
     def advance(self, delta: timedelta | None = None, **kw: float) -> datetime:
         step = (delta or timedelta()) + timedelta(**kw)
         if step < timedelta():

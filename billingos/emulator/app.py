@@ -92,8 +92,9 @@ class Emulator:
         self.state_path = Path(state_path) if state_path else None
         self.hosted = Hosted(self, base_url=hosted_base_url, routes=PAGES)   # stand-in Checkout, portal, Elements
         self.webhooks = Deliveries(self)
+        self.due_index: billing_cycle.DueIndex | None = billing_cycle.DueIndex()
         register_all(self)
-        self.hooks.event += [self.webhooks.on_event, lambda event: features.on_event(self, event),
+        self.hooks.event += [self.webhooks.on_event, self._index_event, lambda event: features.on_event(self, event),
                              lambda event: schedule_engine.on_event(self, event)]
         self.hooks.after_request.append(self.webhooks.flush)
         self.hooks.clock_advance.append(billing_cycle.clock_hook)
@@ -129,6 +130,10 @@ class Emulator:
         with self.lock:
             return [copy.deepcopy(e) for e in self.state.meter_events
                     if event_name is None or e.event_name == event_name]
+
+    def _index_event(self, event: dict[str, Any]) -> None:
+        if self.due_index is not None:
+            self.due_index.on_event(event)
 
     # --- time ---------------------------------------------------------------------------------
     def now(self, obj: dict[str, Any] | None = None) -> int:

@@ -19,6 +19,7 @@ is called when ``t`` falls due, interleaved with the engine's own transitions by
 
 from __future__ import annotations
 
+import heapq
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -68,8 +69,9 @@ def step_frozen_clock(em: Emulator, t: int) -> None:
 
 
 def _run(em: Emulator, clock_id: str | None, until: int, step: Any) -> int:
+    index = _index(em) if clock_id is None else None
     for done in range(MAX_STEPS):
-        due = _next_due(em, clock_id, until)
+        due = _next_due(em, clock_id, until, index)
         if due is None:
             return done
         t, kind, obj = due
@@ -78,22 +80,97 @@ def _run(em: Emulator, clock_id: str | None, until: int, step: Any) -> int:
             kind(em, obj, t)
         else:
             _process(em, kind, obj, t)
+        if index is not None:
+            index.dirty.add(obj["id"])
     raise RuntimeError("billing cycle did not settle: too many transitions")
 
 
-def _next_due(em: Emulator, clock_id: str | None, until: int) -> tuple[int, Any, dict[str, Any]] | None:
-    best: tuple[int, float, int, Any, dict[str, Any]] | None = None
-    for n, obj in enumerate(em.store.all("subscription") + em.store.all("invoice")):
-        if not in_clock_scope(em, obj, clock_id):
-            continue
-        finder = _sub_due if obj["object"] == "subscription" else _invoice_due
-        for t, kind in finder(em, obj):
-            if t <= until:
-                cand = (t, _ORDER[kind], n, kind, obj)
-                if best is None or cand[:3] < best[:3]:
-                    best = cand
+class DueIndex:
+    """The subscriptions' and invoices' next transitions on the emulator's own clock, in a heap.
+
+    Scanning every object for each transition costs O(objects) per step, O(n²) over a long history. An
+    object's transitions depend only on its own fields and its state record, which change only while it is
+    the subject of an event (``em.hooks.event`` marks it dirty), is processed here, or is new; dirty objects
+    are recomputed before each look-up, and heap entries of an object recomputed since are skipped.
+    ``em.due_index = None`` turns it off (every look-up scans, as with test clocks)."""
+
+    def __init__(self) -> None:
+        self.key: tuple[int, int, int] = (0, 0, 0)
+        self.heap: list[tuple[int, int, int, int, int, str, str]] = []
+        self.stamp: dict[str, int] = {}
+        self.seen = {"subscription": 0, "invoice": 0}      # how many of each kind are known
+        self.position: dict[str, int] = {}                   # id -> place among its kind (creation order)
+        self.dirty: set[str] = set()
+        self.counter = 0
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        obj = event["data"]["object"]
+        if obj.get("object") in ("subscription", "invoice") and isinstance(obj.get("id"), str):
+            self.dirty.add(obj["id"])
+
+    def refresh(self, em: Emulator) -> None:
+        key = (id(em.store.by_kind), id(em.state), id(em.settings))
+        if key != self.key:             # a loaded state file or new settings: start over
+            self.key, self.heap, self.stamp, self.dirty, self.position = key, [], {}, set(), {}
+            self.seen = {"subscription": 0, "invoice": 0}
+        for kind in ("subscription", "invoice"):
+            ids = em.store.by_kind.get(kind, [])
+            for n in range(self.seen[kind], len(ids)):    # new objects, with or without an event
+                self.position[ids[n]] = n
+                self.dirty.add(ids[n])
+            self.seen[kind] = len(ids)
+        for oid in self.dirty:
+            obj = em.store.objects.get(oid)
+            self.counter += 1
+            self.stamp[oid] = self.counter
+            if obj is None or oid in em.store.deleted or not in_clock_scope(em, obj, None):
+                continue
+            rank, finder = (0, _sub_due) if obj["object"] == "subscription" else (1, _invoice_due)
+            pos = self.position.get(oid, 0)
+            for t, kind in finder(em, obj):
+                heapq.heappush(self.heap, (t, _ORDER[kind], rank, pos, self.counter, oid, kind))
+        self.dirty.clear()
+
+    def first(self, em: Emulator, until: int) -> tuple[tuple[int, int, int], str, dict[str, Any]] | None:
+        """The earliest transition due by ``until``: ((t, order, tie-break), kind, object)."""
+        self.refresh(em)
+        heap = self.heap
+        while heap and self.stamp.get(heap[0][5]) != heap[0][4]:
+            heapq.heappop(heap)
+        if not heap or heap[0][0] > until:
+            return None
+        t, order, rank, pos, _, oid, kind = heap[0]
+        return (t, order, rank * MAX_POSITION + pos), kind, em.store.objects[oid]
+
+
+MAX_POSITION = 1 << 40
+
+
+def _index(em: Emulator) -> DueIndex | None:
+    index = getattr(em, "due_index", None)
+    return index if isinstance(index, DueIndex) else None
+
+
+def _next_due(em: Emulator, clock_id: str | None, until: int,
+              index: DueIndex | None = None) -> tuple[int, Any, dict[str, Any]] | None:
+    best: tuple[int, float, float, Any, dict[str, Any]] | None = None
+    if index is not None:
+        found = index.first(em, until)
+        if found is not None:
+            (at, rank, tie), what, which = found
+            best = (at, rank, tie, what, which)
+    else:
+        for n, obj in enumerate(em.store.all("subscription") + em.store.all("invoice")):
+            if not in_clock_scope(em, obj, clock_id):
+                continue
+            finder = _sub_due if obj["object"] == "subscription" else _invoice_due
+            for t, kind in finder(em, obj):
+                if t <= until:
+                    cand = (t, _ORDER[kind], n, kind, obj)
+                    if best is None or cand[:3] < best[:3]:
+                        best = cand
     # Subscription schedules: same ordering; ties after the engine's objects.
-    base = len(em.store.objects)
+    base = 2 * MAX_POSITION if index is not None else len(em.store.objects)
     others = [due for timed in em.hooks.timed for due in timed(em, clock_id)]
     for k, (t, order, obj, run) in enumerate(schedule_engine.due(em, clock_id) + others):
         ext = (t, order, base + k, run, obj)

@@ -30,6 +30,26 @@ def _row(stripe_id: str, email: str) -> dict[str, object]:
             "stripe_metadata": {}, "data": {"id": stripe_id}, "synced_at": now}
 
 
+def test_frozen_clock_rewinds_only_when_asked_and_through_set() -> None:
+    clock = FrozenClock(datetime(2026, 5, 1, tzinfo=UTC))
+    seen: list[datetime] = []
+
+    class Persisted(FrozenClock):
+        def set(self, when: datetime) -> datetime:
+            seen.append(when)
+            return super().set(when)
+
+    with pytest.raises(ValueError):
+        clock.set(datetime(2025, 1, 1, tzinfo=UTC))
+    assert clock.rewind(datetime(2025, 1, 1, tzinfo=UTC)) == datetime(2025, 1, 1, tzinfo=UTC)
+    assert clock.now() == datetime(2025, 1, 1, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        clock.rewind(datetime(2025, 1, 1))
+    persisted = Persisted(datetime(2026, 5, 1, tzinfo=UTC))
+    persisted.rewind(datetime(2025, 3, 1, tzinfo=UTC))
+    assert seen == [datetime(2025, 3, 1, tzinfo=UTC)]         # a subclass that saves its time sees the move
+
+
 def test_upsert_inserts_then_updates_one_row(engine: Engine) -> None:
     factory = sessionmaker(bind=engine)
     with factory.begin() as s:

@@ -25,7 +25,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--fresh", action="store_true", help="start from an empty instance (no seeded history)")
     mode.add_argument("--seed-only", action="store_true", help="seed a new instance, print the time and exit")
-    parser.add_argument("--customers", type=_count(1, 100_000), default=1500, help="seeded customers (1500)")
+    # 300 seed in about a minute of CPU; the full 1,500 take about five (docs/performance.md, "Example seed")
+    parser.add_argument("--customers", type=_count(1, 100_000), default=300, help="seeded customers (300)")
     parser.add_argument("--months", type=_count(1, 60), default=18, help="months of history (18)")
     parser.add_argument("--instance", default=str(DEFAULT_INSTANCE),
                         help="the instance dir: database, emulator state, demo clock (./instance)")

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..catalog.models import BillingPrice
 from ..clock import utc
 from .models import BillingLedgerEntry as L
 from .mrr_rules import SubState, discount_detail, state_of
@@ -53,7 +54,7 @@ class LedgerWriter:
         prev = self._last(session, sub_id, None)
         known = {d["id"]: d for d in (prev.detail.get("discounts", []) if prev is not None else [])
                  if d.get("forever") is not None}
-        state = state_of(ev.obj, self.settings, known)
+        state = state_of(ev.obj, self.settings, known, _tiers_of(session, ev.obj))
         rank = ev.type_rank * 10      # inside one second: created, then updates in arrival order, then deleted
         at = ev.at
         before = self._last(session, sub_id, (at, rank))
@@ -111,6 +112,18 @@ class LedgerWriter:
         return session.scalars(select(L).where(
             L.subscription_stripe_id == sub_id,
             or_(L.effective_at > at, and_(L.effective_at == at, L.rank > rank))).order_by(*ORDER).limit(1)).first()
+
+
+def _tiers_of(session: Session, obj: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Tiers of the object's tiered prices that Stripe did not expand, from the local catalog mirror."""
+    wanted = {str(p["id"]) for i in (obj.get("items") or {}).get("data") or []
+              if isinstance(p := i.get("price"), Mapping) and p.get("billing_scheme") == "tiered"
+              and not p.get("tiers") and p.get("id")}
+    if not wanted:
+        return {}
+    rows = session.execute(select(BillingPrice.stripe_id, BillingPrice.tiers, BillingPrice.tiers_mode)
+                           .where(BillingPrice.stripe_id.in_(wanted)))
+    return {pid: {"tiers": tiers, "tiers_mode": mode} for pid, tiers, mode in rows if tiers}
 
 
 def _as_state(row: L | None, level: int) -> SubState | None:

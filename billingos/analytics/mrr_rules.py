@@ -70,11 +70,15 @@ def _tiered(price: Mapping[str, Any], quantity: int) -> Fraction:
     return total
 
 
-def _item_mrr(item: Mapping[str, Any]) -> tuple[Fraction, Fraction | None]:
-    """(MRR, the item's norm) of one subscription item; metered and one-time prices add nothing."""
+def _item_mrr(item: Mapping[str, Any],
+              known_tiers: Mapping[str, Mapping[str, Any]]) -> tuple[Fraction, Fraction | None]:
+    """(MRR, the item's norm) of one subscription item; metered and one-time prices add nothing. A tiered
+    price's tiers come from ``known_tiers`` when the object lacks them (Stripe sends them only expanded)."""
     price = item.get("price") or item.get("plan") or {}
     if not isinstance(price, Mapping):
         return Fraction(0), None
+    if price.get("billing_scheme") == "tiered" and not price.get("tiers"):
+        price = {**price, **known_tiers.get(str(price.get("id")), {})}
     recurring = price.get("recurring") or {}
     interval = recurring.get("interval") or price.get("interval")
     usage = recurring.get("usage_type") or price.get("usage_type") or "licensed"
@@ -115,9 +119,12 @@ def _discounted(total: Fraction, norm: Fraction | None, currency: str,
 
 
 def state_of(obj: Mapping[str, Any], settings: AnalyticsSettings,
-             known_discounts: Mapping[str, dict[str, Any]] | None = None) -> SubState:
+             known_discounts: Mapping[str, dict[str, Any]] | None = None,
+             known_tiers: Mapping[str, Mapping[str, Any]] | None = None) -> SubState:
     """The MRR state of a Stripe subscription object. ``known_discounts``: details of discounts the object
-    names only by id (seen expanded earlier); an unknown one reduces nothing and is marked unresolved."""
+    names only by id (seen expanded earlier); an unknown one reduces nothing and is marked unresolved.
+    ``known_tiers``: price id -> ``{"tiers": [...], "tiers_mode": ...}`` for tiered prices the object does
+    not expand (the local catalog mirror has them)."""
     status = str(obj.get("status") or "incomplete")
     if obj.get("pause_collection") and status == "active":
         status = "paused"
@@ -125,7 +132,7 @@ def state_of(obj: Mapping[str, Any], settings: AnalyticsSettings,
     items = (obj.get("items") or {}).get("data") or []
     total, norm = Fraction(0), None
     for item in items:
-        amount, item_norm = _item_mrr(item)
+        amount, item_norm = _item_mrr(item, known_tiers or {})
         total += amount
         norm = norm or item_norm
     discounts = []

@@ -153,18 +153,20 @@ class CatalogService:
             Mirror("product", _events("product", "created", "updated", "deleted"),
                    fetch=self._fetcher(lambda: self._ctx.stripe.v1.products.retrieve),
                    apply=self._applier(sync_product, "product"), final=_deleted),
-            Mirror("price", _events("price", "created", "updated", "deleted"),
-                   fetch=self._fetcher(lambda: self._ctx.stripe.v1.prices.retrieve),
+            Mirror("price", _events("price", "created", "updated", "deleted"),     # tiers only when expanded
+                   fetch=self._fetcher(lambda: self._ctx.stripe.v1.prices.retrieve, {"expand": ["tiers"]}),
                    apply=self._applier(sync_price, None), final=_deleted),
             Mirror("billing.meter", _events("billing.meter", "created", "updated", "deactivated", "reactivated"),
                    fetch=self._fetcher(lambda: self._ctx.stripe.v1.billing.meters.retrieve),
                    apply=self._applier(sync_meter, None)),
         ]
 
-    def _fetcher(self, method: Callable[[], Callable[..., Any]]) -> Callable[[str], dict[str, Any] | None]:
+    def _fetcher(self, method: Callable[[], Callable[..., Any]],
+                 params: dict[str, Any] | None = None) -> Callable[[str], dict[str, Any] | None]:
         def fetch(object_id: str) -> dict[str, Any] | None:
             try:
-                found = plain(call_stripe(method(), object_id))
+                found = plain(call_stripe(method(), object_id, params=params) if params else
+                              call_stripe(method(), object_id))
             except NotFoundError:
                 return None
             return None if found.get("deleted") else found

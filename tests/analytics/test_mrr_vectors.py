@@ -108,3 +108,29 @@ def test_cancel_leaving_another_subscription_is_contraction(
     billing.stripe.v1.subscriptions.cancel(first.id)
     [m] = billing.analytics.movements(start, start + timedelta(days=5), interval="week")
     assert (m.contraction, m.churn, m.churned_customers) == (Money(0, "usd"), Money(14333, "usd"), 1)
+
+
+def test_per_seat_tiered_price_counts_its_tiers(billing: Billing, subscribe: Callable[..., Any], kit: Any) -> None:
+    """Stripe sends a subscription's price without ``tiers`` unless expanded: the tiers come from the local
+    mirror. Graduated: $99 flat for up to 5 seats, then $15 a seat; volume: every seat at its tier's price."""
+    sc = billing.stripe.v1
+    prod = sc.products.create(params={"name": "Team"})
+    graduated = sc.prices.create(params={
+        "product": prod.id, "currency": "usd", "recurring": {"interval": "month"}, "billing_scheme": "tiered",
+        "tiers_mode": "graduated", "tiers": [{"up_to": 5, "flat_amount": 9900, "unit_amount": 0},
+                                             {"up_to": "inf", "unit_amount": 1500}]}).id
+    volume = sc.prices.create(params={
+        "product": prod.id, "currency": "usd", "recurring": {"interval": "year"}, "billing_scheme": "tiered",
+        "tiers_mode": "volume", "tiers": [{"up_to": 10, "unit_amount": 12000},
+                                          {"up_to": "inf", "unit_amount": 9600}]}).id
+    billing.testing.drain()                                   # the prices reach the local mirror
+    probe = sc.subscriptions.create(params={"customer": sc.customers.create().id, "items": [{"price": graduated}],
+                                            "payment_behavior": "default_incomplete"})
+    assert "tiers" not in probe["items"].data[0].price          # what the sync receives
+    sub = subscribe(graduated, quantity=7)
+    assert billing.analytics.mrr() == Money(9900 + 2 * 1500, "usd")
+    subscribe(volume, quantity=12)                            # 12 x $96 a year = $96 a month
+    assert billing.analytics.mrr() == Money(12_900 + 9600, "usd")
+    sc.subscriptions.update(sub.id, params={"items": [{"id": sub["items"].data[0].id, "quantity": 4}]})
+    assert billing.analytics.mrr() == Money(9900 + 9600, "usd")
+    assert [e.cause for e in billing.analytics.ledger(subscription=sub.id)][-1] == "quantity"

@@ -39,14 +39,14 @@ def test_sync_dry_run_then_sync_then_noop(
     assert code == 0
     assert "+ price pro_monthly (created)" in out
     assert out.strip().endswith(
-        "dry run: would change 1 meters, 4 features, 3 products, 6 prices, 7 plan features"
+        "dry run: would change 1 meters, 5 features, 3 products, 6 prices, 9 plan features"
     )
     code, out, _ = _run(capsys, "catalog", "show", *common)
     assert "no products" in out  # the dry run wrote nothing
 
     code, out, _ = _run(capsys, "catalog", "sync", str(EXAMPLE), *common)
     assert code == 0 and out.strip().endswith(
-        "changed 1 meters, 4 features, 3 products, 6 prices, 7 plan features"
+        "changed 1 meters, 5 features, 3 products, 6 prices, 9 plan features"
     )
     code, out, _ = _run(capsys, "catalog", "sync", str(EXAMPLE), *common, "--json")
     report = json.loads(out)

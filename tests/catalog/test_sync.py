@@ -408,13 +408,15 @@ def test_tiered_and_package_prices(billing, emulator) -> None:
 def test_example_app_catalog_syncs(billing, emulator) -> None:
     report = billing.catalog.sync(EXAMPLE)  # a path works too
     assert report.products.created == ("free", "pro", "team")
-    assert {f.key for f in billing.catalog.features()} == {"export", "sso", "priority_support", "api_calls"}
+    assert {f.key for f in billing.catalog.features()} == {"custom_slugs", "export", "sso", "priority_support",
+                                                           "api_calls"}
     limits = {
         k: next(f.limit for f in billing.catalog.plan_features(k) if f.feature_key == "api_calls")
         for k in ("free", "pro", "team")
     }
     assert limits == {"free": 1000, "pro": 10000, "team": 100000}
     assert {f.feature_key for f in billing.catalog.plan_features("team")} == {
+        "custom_slugs",
         "export",
         "sso",
         "priority_support",

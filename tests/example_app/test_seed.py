@@ -160,9 +160,6 @@ def test_each_subscriptions_ledger_mrr_is_the_emulators(seeded) -> None:
     assert compared > 50
 
 
-@pytest.mark.xfail(strict=True, reason="billingos.analytics counts tiered prices (the per-seat Team plan) as 0: "
-                   "Stripe's subscription objects leave price.tiers out unless expanded, and mrr_rules reads "
-                   "them from the object (found by this test; analytics lane)")
 def test_the_ledger_mrr_is_the_emulators(seeded) -> None:
     billing, _ = seeded
     pairs = [(billing.analytics.mrr(d).amount, sum(_oracle_mrr(billing.emulator, d).values())) for d in _dates()]

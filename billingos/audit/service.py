@@ -27,6 +27,7 @@ from ..customers.schemas import Page
 from ..domain_events import (
     ApiKeyCreated,
     ApiKeyRevoked,
+    CustomerLinked,
     EntitlementOverrideChanged,
     ReconcileCompleted,
     SubscriptionChanged,
@@ -49,6 +50,7 @@ class AuditService:
         ctx.events.subscribe_in_transaction(ApiKeyRevoked, self._key_revoked)
         ctx.events.subscribe_in_transaction(EntitlementOverrideChanged, self._override_changed)
         ctx.events.subscribe_in_transaction(SubscriptionChanged, self._subscription_changed)
+        ctx.events.subscribe_in_transaction(CustomerLinked, self._customer_linked)
         ctx.events.subscribe(ReconcileCompleted, self._reconciled)   # reconcile spans many transactions
 
     # --- writing ------------------------------------------------------------------------------------
@@ -88,6 +90,11 @@ class AuditService:
         self.record(session, actor=event.actor, action=f"subscription.{event.action}", target_type="subscription",
                     target_id=event.after.id, owner_id=event.after.owner_id, before=_subscription_state(event.before),
                     after=_subscription_state(event.after))
+
+    def _customer_linked(self, session: Session, event: CustomerLinked) -> None:
+        self.record(session, actor=event.actor, action="customer.linked", target_type="customer",
+                    target_id=event.after.id, owner_id=event.after.owner_id,
+                    before={"owner_id": event.previous_owner}, after={"owner_id": event.after.owner_id})
 
     def _reconciled(self, event: ReconcileCompleted) -> None:
         """A run that changed local data (missed events applied, rows created, updated or removed) leaves one

@@ -417,6 +417,9 @@ class EntitlementService:
         """A subscription changed: its owner's grants change in the same transaction."""
         if event.after.owner_id:
             self.recompute_in(session, event.after.owner_id)
+        before = event.before.owner_id if event.before is not None else None
+        if before and before != event.after.owner_id:     # the customer was moved to another owner
+            self.recompute_in(session, before)
 
     def recompute_in(self, session: Session, owner_id: str) -> Diff:
         """Recompute in the caller's transaction (no Stripe call); the cache bump and signals wait for its

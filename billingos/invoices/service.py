@@ -6,13 +6,14 @@ import builtins
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, defer
 
 from .. import validation
 from ..clock import utc
-from ..domain_events import InvoiceSynced, PaymentFailed, PaymentSucceeded
+from ..domain_events import CustomerSynced, InvoiceSynced, PaymentFailed, PaymentSucceeded
 from ..errors import ConflictError, NotFoundError, StripeUnavailableError
+from ..freshness import apply_fresh
 from ..reconcile import Reconciler
 from ..stripe_api import call_stripe, plain
 from ..webhooks import Mirror, Sync
@@ -35,6 +36,7 @@ class InvoiceService:
     def __init__(self, ctx: Context, *, customers: CustomerService) -> None:
         self._ctx = ctx
         self._customers = customers
+        ctx.events.subscribe_in_transaction(CustomerSynced, self._customer_synced)
 
     def list(self, owner_id: str, *, status: str | None = None, limit: int = 50) -> list[Invoice]:
         """The owner's invoices, newest first."""
@@ -120,6 +122,27 @@ class InvoiceService:
                     utc(obj.get("next_payment_attempt")) if obj.get("next_payment_attempt") else None))
             elif event["type"] == "invoice.payment_succeeded":
                 self._ctx.events.publish(session, PaymentSucceeded(invoice))
+
+    def _customer_synced(self, session: Session, event: CustomerSynced) -> None:
+        """A customer got its owner: its invoices follow in the same transaction."""
+        owner = event.after.owner_id
+        if owner is not None and (event.before is None or event.before.owner_id != owner):
+            session.execute(update(BillingInvoice).where(
+                BillingInvoice.customer_stripe_id == event.after.id,
+                BillingInvoice.owner_id.is_distinct_from(owner)).values(owner_id=owner))
+
+    def import_customer(self, customer_id: str) -> int:
+        """Sync every invoice of one Stripe customer (``customers.link``): one paginated list call."""
+        page = call_stripe(self._ctx.stripe.v1.invoices.list, params={"customer": customer_id, "limit": 100})
+        count = 0
+        for obj in page.auto_paging_iter():
+            data = plain(obj)
+            apply_fresh(self._ctx, lambda data=data: data, self.apply, name=data["id"], refetch=self._refetch)
+            count += 1
+        return count
+
+    def _refetch(self, invoice_id: str) -> dict[str, Any]:
+        return plain(call_stripe(self._ctx.stripe.v1.invoices.retrieve, invoice_id))
 
     def reconciler(self) -> Reconciler:
         def listing() -> Iterator[dict[str, Any]]:

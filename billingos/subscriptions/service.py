@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, defer
 from .. import intents, validation
 from ..actor import Actor, parse_actor
 from ..customers import Customer
-from ..domain_events import ScheduledChangeMoved, SubscriptionChanged, SubscriptionSynced
+from ..domain_events import CustomerSynced, ScheduledChangeMoved, SubscriptionChanged, SubscriptionSynced
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
 from ..freshness import apply_fresh, claim_fresh
 from ..stripe_api import call_stripe, intent_key, plain
@@ -51,6 +51,7 @@ class SubscriptionService:
         self._ctx = ctx
         self._customers, self._invoices, self._catalog = customers, invoices, catalog
         self.default_proration: Proration = default_proration
+        ctx.events.subscribe_in_transaction(CustomerSynced, self._customer_synced)
 
     # --- create ------------------------------------------------------------------------------------
     def create(self, customer: Customer | str, *, price: str | None = None, quantity: int | None = None,
@@ -331,6 +332,25 @@ class SubscriptionService:
         after = Subscription.from_row(row)
         if after.scheduled_change != before.scheduled_change:
             self._ctx.events.publish(session, ScheduledChangeMoved(after))
+
+    def _customer_synced(self, session: Session, event: CustomerSynced) -> None:
+        """A customer got its owner (linked after its subscriptions were mirrored): they follow it in the same
+        transaction, grants included, instead of waiting for each one's next sync."""
+        owner = event.after.owner_id
+        if owner is None or (event.before is not None and event.before.owner_id == owner):
+            return
+        session.flush()
+        rows = session.scalars(select(BillingSubscription).where(
+            BillingSubscription.customer_stripe_id == event.after.id,
+            BillingSubscription.owner_id.is_distinct_from(owner)))
+        for row in builtins.list(rows):
+            self.apply(session, row.data)
+
+    def import_customer(self, customer_id: str) -> int:
+        """Sync every subscription of one Stripe customer (``customers.link``): one paginated list call."""
+        page = call_stripe(self._ctx.stripe.v1.subscriptions.list,
+                           params={"customer": customer_id, "status": "all", "limit": 100})
+        return sum(1 for obj in page.auto_paging_iter() if self.sync(obj))
 
     def mirrors(self) -> builtins.list[Mirror]:
         """Subscriptions, their schedules and Checkout's sign-ups, kept in sync from webhooks."""

@@ -161,6 +161,7 @@ BY_NAME: dict[str, Param] = {
     "test_clock": _lit(_id("clock"), "clock_1A2b3C"),
     "stripe_id": _p(_id("cus"), "customer_id"),
     "customer_id": _p(_id("cus"), "customer_id"),
+    "stripe_customer_id": _p(_id("cus"), "customer_id"),
     "limit": _lit(_int(1), 10),
     "after": _p(CURSOR, "cursor"),
     "search": _lit(TEXT, "acme"),

@@ -47,12 +47,20 @@ def _link(args: argparse.Namespace) -> int:
     from ..cli import build_billing
     pairs = _pairs(args.csv)
     billing = build_billing(args)
-    with Progress(TextColumn("linking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True)) as bar:
-        task = bar.add_task("link", total=len(pairs))
-        report = billing.customers.link_many(
-            pairs, force=args.force, dry_run=args.dry_run, actor=_actor(),
-            progress=lambda done, total: bar.update(task, completed=done))
+    bar = Progress(TextColumn("linking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(stderr=True))
+    task = bar.add_task("link", total=len(pairs))
+
+    def progress(done: int, total: int) -> None:
+        if done == 1:        # shown once every pair passed validation (a bad file stops before it)
+            bar.start()
+        bar.update(task, completed=done)
+    try:
+        report = billing.customers.link_many(pairs, force=args.force, dry_run=args.dry_run, actor=_actor(),
+                                             progress=progress)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
     verb = "would link" if report.dry_run else "linked"
     if report.dry_run:
         print("dry run: nothing was written")

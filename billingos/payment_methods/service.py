@@ -170,7 +170,10 @@ class PaymentMethodService:
                 if not batch:
                     return
                 for _, customer_id in batch:
-                    yield from self._listed(customer_id)
+                    try:
+                        yield from self._listed(customer_id)
+                    except NotFoundError:   # gone in Stripe: the customers kind decides what that means
+                        continue
                 last = batch[-1][0]
 
         def local_ids() -> set[str]:

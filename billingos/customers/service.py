@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import intents, validation
@@ -300,7 +300,7 @@ class CustomerService:
 
         def apply(session: Session, data: dict[str, Any]) -> Customer | None:
             if holder is not None:     # the owner's other (deleted, or forced off) customer lets go of it
-                session.execute(BillingCustomer.__table__.update().where(
+                session.execute(update(BillingCustomer).where(
                     BillingCustomer.stripe_id == holder.stripe_id).values(owner_id=None))
             row = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == customer_id)).first()
             if row is not None and row.owner_id not in (None, owner):

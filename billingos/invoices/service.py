@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
@@ -137,7 +137,7 @@ class InvoiceService:
         count = 0
         for obj in page.auto_paging_iter():
             data = plain(obj)
-            apply_fresh(self._ctx, lambda data=data: data, self.apply, name=data["id"], refetch=self._refetch)
+            apply_fresh(self._ctx, _constant(data), self.apply, name=data["id"], refetch=self._refetch)
             count += 1
         return count
 
@@ -185,3 +185,7 @@ def _customer_of(obj: Mapping[str, Any] | None) -> str | None:
         return None
     customer = obj.get("customer")
     return customer.get("id") if isinstance(customer, dict) else customer
+
+
+def _constant(data: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    return lambda: data

@@ -350,7 +350,11 @@ class SubscriptionService:
         """Sync every subscription of one Stripe customer (``customers.link``): one paginated list call."""
         page = call_stripe(self._ctx.stripe.v1.subscriptions.list,
                            params={"customer": customer_id, "status": "all", "limit": 100})
-        return sum(1 for obj in page.auto_paging_iter() if self.sync(obj))
+        count = 0
+        for obj in page.auto_paging_iter():
+            self.sync(obj)
+            count += 1
+        return count
 
     def mirrors(self) -> builtins.list[Mirror]:
         """Subscriptions, their schedules and Checkout's sign-ups, kept in sync from webhooks."""

@@ -20,7 +20,7 @@ from ..stripe_api import call_stripe, intent_key, plain
 from . import feedback as cancel_feedback
 from . import inputs
 from .inputs import PAUSE_BEHAVIORS, PRORATION, REACTIVATE_OPTIONS, STATUSES
-from .mirrors import subscription_mirrors, subscriptions_reconciler
+from .mirrors import follow_owner, import_customer, subscription_mirrors, subscriptions_reconciler
 from .models import BillingSubscription
 from .prices import discounts_for, preview_from_invoice, resolve_items, resolve_price
 from .schemas import InvoicePreview, Proration, Subscription
@@ -51,7 +51,7 @@ class SubscriptionService:
         self._ctx = ctx
         self._customers, self._invoices, self._catalog = customers, invoices, catalog
         self.default_proration: Proration = default_proration
-        ctx.events.subscribe_in_transaction(CustomerSynced, self._customer_synced)
+        ctx.events.subscribe_in_transaction(CustomerSynced, lambda s, e: follow_owner(self, s, e))
 
     # --- create ------------------------------------------------------------------------------------
     def create(self, customer: Customer | str, *, price: str | None = None, quantity: int | None = None,
@@ -333,28 +333,9 @@ class SubscriptionService:
         if after.scheduled_change != before.scheduled_change:
             self._ctx.events.publish(session, ScheduledChangeMoved(after))
 
-    def _customer_synced(self, session: Session, event: CustomerSynced) -> None:
-        """A customer got its owner (linked after its subscriptions were mirrored): they follow it in the same
-        transaction, grants included, instead of waiting for each one's next sync."""
-        owner = event.after.owner_id
-        if owner is None or (event.before is not None and event.before.owner_id == owner):
-            return
-        session.flush()
-        rows = session.scalars(select(BillingSubscription).where(
-            BillingSubscription.customer_stripe_id == event.after.id,
-            BillingSubscription.owner_id.is_distinct_from(owner)))
-        for row in builtins.list(rows):
-            self.apply(session, row.data)
-
     def import_customer(self, customer_id: str) -> int:
         """Sync every subscription of one Stripe customer (``customers.link``): one paginated list call."""
-        page = call_stripe(self._ctx.stripe.v1.subscriptions.list,
-                           params={"customer": customer_id, "status": "all", "limit": 100})
-        count = 0
-        for obj in page.auto_paging_iter():
-            self.sync(obj)
-            count += 1
-        return count
+        return import_customer(self, self._ctx, customer_id)
 
     def mirrors(self) -> builtins.list[Mirror]:
         """Subscriptions, their schedules and Checkout's sign-ups, kept in sync from webhooks."""

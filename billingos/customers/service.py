@@ -289,7 +289,8 @@ class CustomerService:
             call_stripe(self._ctx.stripe.v1.customers.update, holder.stripe_id, params={"metadata": {key: ""}},
                         options={"idempotency_key": intent_key("customer.unlink", holder.stripe_id, owner)})
         previous = self._find(stripe_id=customer_id)
-        previous_owner = previous.owner_id if previous is not None else linked_to
+        # the owner it had: the local link, else (never mirrored) another owner's key in Stripe
+        previous_owner = previous.owner_id if previous is not None else (linked_to if linked_to != owner else None)
 
         def write() -> dict[str, Any]:
             if linked_to == owner:

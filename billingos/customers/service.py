@@ -314,7 +314,13 @@ class CustomerService:
             if previous_owner != owner or previous is None or previous.owner_id != owner:
                 self._ctx.events.publish(session, CustomerLinked(actor, previous_owner, snapshot))
             return snapshot
-        snapshot = apply_fresh(self._ctx, write, apply, refetch=self.fetch, name=customer_id)
+        try:
+            snapshot = apply_fresh(self._ctx, write, apply, refetch=self.fetch, name=customer_id)
+        except ConflictError:       # a concurrent link took the owner meanwhile: take our key back in Stripe
+            if linked_to != owner:
+                call_stripe(self._ctx.stripe.v1.customers.update, customer_id,
+                            params={"metadata": {key: linked_to or ""}})
+            raise
         assert snapshot is not None
         for importer in self._importers:
             importer(customer_id)

@@ -241,3 +241,22 @@ def test_link_many_twice_equals_once(billing: Billing, owners: list[str]) -> Non
     assert again.already_linked == [c for _, c in pairs]
     for owner, cus in pairs:
         assert billing.customers.get(owner_id=owner).id == cus and _stripe_owner(billing, cus) == owner
+
+
+def test_an_owner_taken_between_the_check_and_the_write_is_refused_and_the_key_taken_back(billing: Billing) -> None:
+    """Two links racing for one owner: the second one's local apply sees the owner taken (sync_customer keeps
+    the first mapping), refuses, and removes the key it wrote in Stripe."""
+    first, second = _legacy(billing, None, email="1@x.co"), _legacy(billing, None, email="2@x.co")
+    real_plan = billing.customers._link_plan
+
+    def racing_plan(customer_id: str, owner: str, *, force: bool) -> Any:
+        planned = real_plan(customer_id, owner, force=force)       # checked: the owner is free
+        if customer_id == second:
+            billing.customers.link(first, owner)                   # ...and taken right after
+        return planned
+
+    billing.customers._link_plan = racing_plan  # type: ignore[method-assign]
+    with pytest.raises(ConflictError, match="could not be linked"):
+        billing.customers.link(second, "racer")
+    assert billing.customers.get(owner_id="racer").id == first
+    assert _stripe_owner(billing, first) == "racer" and _stripe_owner(billing, second) in (None, "")

@@ -14,6 +14,7 @@ from .domain_events import (
     CancellationRequested,
     CatalogSynced,
     ChurnRiskDetected,
+    CustomerLinked,
     CustomerSynced,
     DunningExhausted,
     EntitlementsChanged,
@@ -49,6 +50,8 @@ def announce_signals(bus: EventBus, sender: object) -> None:
         bus.subscribe(event_type, fn)
 
     on(CustomerSynced, lambda e: _customer(sender, e.before, e.after))
+    on(CustomerLinked, lambda e: signals.customer_linked.send(sender, customer=e.after, owner_id=e.after.owner_id,
+                                                              previous_owner_id=e.previous_owner))
     on(SubscriptionSynced, lambda e: [signal.send(sender, subscription=e.after, **kw)
                                       for signal, kw in subscription_transitions(e.before, e.after)])
     on(CancellationRequested, lambda e: signals.subscription_cancel_requested.send(

@@ -105,8 +105,10 @@ class Billing:
                        self.payment_methods):
             for mirror in domain.mirrors():
                 self.webhooks.mirror(mirror)
-        for domain in (self.customers, self.subscriptions, self.invoices):
+        for domain in (self.customers, self.subscriptions, self.invoices, self.payment_methods):
             self.reconcile.add(domain.reconciler())
+        for importer in (self.subscriptions, self.invoices, self.payment_methods):   # customers.link()
+            self.customers.add_importer(importer.import_customer)
         announce_signals(self.events, self)
 
     @property

@@ -208,6 +208,8 @@ def parser() -> argparse.ArgumentParser:
     from .catalog import cli as catalog_cli
     if hasattr(catalog_cli, "add_commands"):
         catalog_cli.add_commands(sub)
+    from .customers import cli as customers_cli
+    customers_cli.add_commands(sub)
     from .api_keys import cli as api_keys_cli
     api_keys_cli.add_commands(sub)
     from .analytics import cli as analytics_cli

@@ -31,6 +31,7 @@ __all__ = [
     "CancellationRequested",
     "CatalogSynced",
     "ChurnRiskDetected",
+    "CustomerLinked",
     "CustomerSynced",
     "DunningExhausted",
     "EntitlementOverrideChanged",
@@ -51,6 +52,16 @@ __all__ = [
     "UsageThresholdReached",
     "WebhookDeadLettered",
 ]
+
+
+@dataclass(frozen=True)
+class CustomerLinked:
+    """``customers.link()`` put an existing Stripe customer under ``after.owner_id`` (``previous_owner``: the
+    owner it had, None when it had none). Published in the linking transaction (the audit log)."""
+
+    actor: Actor
+    previous_owner: str | None
+    after: Customer
 
 
 @dataclass(frozen=True)

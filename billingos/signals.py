@@ -12,6 +12,7 @@ __all__ = [
     "catalog_synced",
     "churn_risk_detected",
     "customer_created",
+    "customer_linked",
     "customer_updated",
     "dunning_exhausted",
     "invoice_paid",
@@ -41,6 +42,10 @@ namespace = Namespace()
 #: A customer was created locally and in Stripe.
 #: sender: Billing; kwargs: ``customer`` (Customer snapshot), ``owner_id`` (str).
 customer_created = namespace.signal("customer-created")
+
+#: ``customers.link()`` put an existing Stripe customer under an owner (a migration's adoption).
+#: sender: Billing; kwargs: ``customer`` (Customer snapshot), ``owner_id`` (str), ``previous_owner_id`` (str or None).
+customer_linked = namespace.signal("customer-linked")
 
 #: A customer's synced fields changed (from an API call or a webhook).
 #: sender: Billing; kwargs: ``customer`` (Customer snapshot), ``changed`` (set of field names).

@@ -27,6 +27,7 @@ from ..customers.schemas import Page
 from ..domain_events import (
     ApiKeyCreated,
     ApiKeyRevoked,
+    CustomerLinked,
     EntitlementOverrideChanged,
     InsightMarked,
     ReconcileCompleted,
@@ -51,6 +52,7 @@ class AuditService:
         ctx.events.subscribe_in_transaction(EntitlementOverrideChanged, self._override_changed)
         ctx.events.subscribe_in_transaction(SubscriptionChanged, self._subscription_changed)
         ctx.events.subscribe_in_transaction(InsightMarked, self._insight_marked)
+        ctx.events.subscribe_in_transaction(CustomerLinked, self._customer_linked)
         ctx.events.subscribe(ReconcileCompleted, self._reconciled)   # reconcile spans many transactions
 
     # --- writing ------------------------------------------------------------------------------------
@@ -98,6 +100,10 @@ class AuditService:
                     target_id=str(a.id), owner_id=a.owner_id, before={"state": b.state},
                     after={"state": a.state, "kind": a.kind, "by": a.acted_by or a.dismissed_by or a.read_by,
                            "note": a.note})
+    def _customer_linked(self, session: Session, event: CustomerLinked) -> None:
+        self.record(session, actor=event.actor, action="customer.linked", target_type="customer",
+                    target_id=event.after.id, owner_id=event.after.owner_id,
+                    before={"owner_id": event.previous_owner}, after={"owner_id": event.after.owner_id})
 
     def _reconciled(self, event: ReconcileCompleted) -> None:
         """A run that changed local data (missed events applied, rows created, updated or removed) leaves one

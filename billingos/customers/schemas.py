@@ -44,3 +44,28 @@ class Page(BaseModel, Generic[T]):
     @property
     def has_more(self) -> bool:
         return self.next_cursor is not None
+
+
+class LinkConflict(BaseModel):
+    """One pair ``link_many`` did not link, and why (``reason``: the typed error's message)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    owner_id: str
+    stripe_customer_id: str
+    reason: str
+
+
+class LinkReport(BaseModel):
+    """What ``customers.link_many()`` did (or, ``dry_run``, would do): Stripe customer ids by outcome."""
+
+    model_config = ConfigDict(frozen=True)
+
+    linked: list[str]
+    already_linked: list[str]
+    conflicts: list[LinkConflict]
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.conflicts

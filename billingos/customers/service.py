@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from .. import intents, validation
+from ..actor import Actor, parse_actor
 from ..clock import utc
 from ..db import upsert
-from ..domain_events import CustomerSynced
+from ..domain_events import CustomerLinked, CustomerSynced
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError, StripeUnavailableError
 from ..freshness import apply_fresh
 from ..reconcile import Reconciler
 from ..stripe_api import call_stripe, intent_key, plain
 from ..webhooks import Mirror, Sync
 from .models import BillingCustomer
-from .schemas import Customer, Page
+from .schemas import Customer, LinkConflict, LinkReport, Page
 
 if TYPE_CHECKING:
     from ..context import Context
 
 _UNSET: Any = object()
+_LINK_BATCH = 100_000   # link_many() validates every pair before the first write: a bounded batch
+
+#: ``importer(stripe_customer_id) -> int``: pull one customer's objects of a kind from Stripe (see ``link``).
+Importer = Callable[[str], int]
 
 
 def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now: datetime,
@@ -68,6 +73,12 @@ class CustomerService:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
+        self._importers: list[Importer] = []
+
+    def add_importer(self, importer: Importer) -> None:
+        """Register how ``link()`` brings one kind of a customer's objects (subscriptions, invoices, cards)
+        under its owner at once: ``importer(stripe_customer_id)`` lists them in Stripe and syncs each."""
+        self._importers.append(validation.callable_(importer, "importer"))
 
     # --- writes -----------------------------------------------------------------------------
     def create(self, *, owner_id: str, email: str | None = None, name: str | None = None,
@@ -166,6 +177,154 @@ class CustomerService:
         row = self._require(owner_id)
         return self._commit(lambda: plain(call_stripe(self._ctx.stripe.v1.customers.delete, row.stripe_id)),
                             row.stripe_id)
+
+    # --- adopting existing Stripe customers -------------------------------------------------------
+    def link(self, stripe_customer_id: str, owner_id: str, *, force: bool = False,
+             actor: Actor | None = None) -> Customer:
+        """Put an existing Stripe customer under ``owner_id``: the owner id is written into the customer's
+        metadata (``owner_metadata_key``) in Stripe, the customer is mirrored, and its subscriptions,
+        invoices and saved cards are listed in Stripe and synced under the owner now (so entitlements answer
+        at once, without waiting for a reconcile). Idempotent: linking a customer to the owner it already
+        has writes nothing in Stripe and re-imports its objects.
+
+        ConflictError when the customer is linked to another owner, or the owner already has another
+        customer; ``force=True`` moves the link (the other customer's metadata key is removed in Stripe).
+        NotFoundError for a customer Stripe does not have or has deleted. The audit log records
+        ``customer.linked`` with ``actor`` (default: the system); ``signals.customer_linked`` fires."""
+        customer_id, owner, force, who = self._link_args(stripe_customer_id, owner_id, force, actor)
+        customer, _ = self._link(customer_id, owner, force=force, actor=who)
+        return customer
+
+    def link_many(self, pairs: Iterable[tuple[str, str]], *, force: bool = False, dry_run: bool = False,
+                  progress: Callable[[int, int], None] | None = None, actor: Actor | None = None) -> LinkReport:
+        """Link many ``(owner_id, stripe_customer_id)`` pairs (a migration's user table): each as
+        ``link()``, safe to run again (linked ones come back as ``already_linked``). Every pair is validated
+        before the first write (InvalidInputError names the row; an owner or a customer twice in the batch
+        too); a pair Stripe refuses (a conflict, a deleted customer) is reported in ``conflicts`` and the
+        others go on. ``dry_run``: read Stripe and report what a run would do, write nothing.
+        ``progress(done, total)`` after each pair."""
+        validation.boolean(force, "force")
+        validation.boolean(dry_run, "dry_run")
+        if progress is not None:
+            validation.callable_(progress, "progress")
+        who = parse_actor(actor)
+        checked = self._link_pairs(pairs)
+        linked: list[str] = []
+        already: list[str] = []
+        conflicts: list[LinkConflict] = []
+        for n, (owner, customer_id) in enumerate(checked, 1):
+            try:
+                if dry_run:
+                    outcome = self._link_plan(customer_id, owner, force=force)[2]
+                else:
+                    outcome = self._link(customer_id, owner, force=force, actor=who)[1]
+            except (ConflictError, NotFoundError) as e:
+                conflicts.append(LinkConflict(owner_id=owner, stripe_customer_id=customer_id, reason=str(e)))
+            else:
+                (already if outcome == "already_linked" else linked).append(customer_id)
+            if progress is not None:
+                progress(n, len(checked))
+        return LinkReport(linked=linked, already_linked=already, conflicts=conflicts, dry_run=dry_run)
+
+    def _link_pairs(self, pairs: Any) -> list[tuple[str, str]]:
+        if isinstance(pairs, (str, bytes, dict)) or not isinstance(pairs, Iterable):
+            raise InvalidInputError("pairs must be an iterable of (owner_id, stripe_customer_id) pairs, got "
+                                    f"{validation.echo(pairs)}.", param="pairs")
+        checked: list[tuple[str, str]] = []
+        owners: set[str] = set()
+        customers: set[str] = set()
+        for n, pair in enumerate(pairs):
+            if n >= _LINK_BATCH:
+                raise InvalidInputError(f"link_many() takes at most {_LINK_BATCH} pairs per call; split the "
+                                        "file.", param="pairs")
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise InvalidInputError(f"pair {n + 1} must be (owner_id, stripe_customer_id), got "
+                                        f"{validation.echo(pair)}.", param="pairs")
+            try:
+                owner = validation.owner_id(pair[0])
+                customer_id = validation.stripe_id(pair[1], "cus", "stripe_customer_id")
+            except InvalidInputError as e:
+                raise InvalidInputError(f"pair {n + 1}: {e}", param="pairs") from None
+            if owner in owners or customer_id in customers:
+                raise InvalidInputError(f"pair {n + 1}: {owner if owner in owners else customer_id!r} appears "
+                                        "twice in the batch; one owner, one customer.", param="pairs")
+            owners.add(owner)
+            customers.add(customer_id)
+            checked.append((owner, customer_id))
+        return checked
+
+    @staticmethod
+    def _link_args(customer_id: Any, owner_id: Any, force: Any, actor: Any) -> tuple[str, str, bool, Actor]:
+        return (validation.stripe_id(customer_id, "cus", "stripe_customer_id"), validation.owner_id(owner_id),
+                validation.boolean(force, "force"), parse_actor(actor))
+
+    def _link_plan(self, customer_id: str, owner: str, *,
+                   force: bool) -> tuple[dict[str, Any], BillingCustomer | None, str]:
+        """Read-only: the Stripe customer, the local customer the owner has now (another one), and the
+        outcome ("linked" or "already_linked"); ConflictError/NotFoundError as ``link`` raises them."""
+        current = self._current(customer_id)
+        if current is None:
+            raise NotFoundError(f"Stripe has no customer {customer_id!r} (or it is deleted): nothing to link.",
+                                param="stripe_customer_id")
+        linked_to = (current.get("metadata") or {}).get(self._ctx.config.owner_metadata_key) or None
+        if linked_to is not None and linked_to != owner and not force:
+            raise ConflictError(f"Stripe customer {customer_id} is linked to another owner ({linked_to!r}); "
+                                "pass force=True to move it.", param="stripe_customer_id")
+        holder = self._find(owner_id=owner)
+        if holder is not None and holder.stripe_id == customer_id:
+            holder = None
+        if holder is not None and holder.deleted_at is None and not force:
+            raise ConflictError(f"Owner {owner!r} already has customer {holder.stripe_id}; one owner, one "
+                                "customer (force=True unlinks that one).", param="owner_id")
+        mine = self._find(stripe_id=customer_id)
+        done = linked_to == owner and holder is None and mine is not None and mine.owner_id == owner
+        return current, holder, "already_linked" if done else "linked"
+
+    def _link(self, customer_id: str, owner: str, *, force: bool, actor: Actor) -> tuple[Customer, str]:
+        current, holder, outcome = self._link_plan(customer_id, owner, force=force)
+        key = self._ctx.config.owner_metadata_key
+        linked_to = (current.get("metadata") or {}).get(key) or None
+        if holder is not None and holder.deleted_at is None and \
+                (self._current(holder.stripe_id) or {}).get("metadata", {}).get(key) == owner:
+            call_stripe(self._ctx.stripe.v1.customers.update, holder.stripe_id, params={"metadata": {key: ""}},
+                        options={"idempotency_key": intent_key("customer.unlink", holder.stripe_id, owner)})
+        previous = self._find(stripe_id=customer_id)
+        # the owner it had: the local link, else (never mirrored) another owner's key in Stripe
+        previous_owner = previous.owner_id if previous is not None else (linked_to if linked_to != owner else None)
+
+        def write() -> dict[str, Any]:
+            if linked_to == owner:
+                return current
+            return plain(call_stripe(
+                self._ctx.stripe.v1.customers.update, customer_id, params={"metadata": {key: owner}},
+                options={"idempotency_key": intent_key("customer.link", customer_id, owner, linked_to)}))
+
+        def apply(session: Session, data: dict[str, Any]) -> Customer | None:
+            if holder is not None:     # the owner's other (deleted, or forced off) customer lets go of it
+                session.execute(update(BillingCustomer).where(
+                    BillingCustomer.stripe_id == holder.stripe_id).values(owner_id=None))
+            row = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == customer_id)).first()
+            if row is not None and row.owner_id not in (None, owner):
+                row.owner_id = None     # forced: sync_customer keeps a mapping it cannot see is moving
+                session.flush()
+            snapshot = self.apply(session, data)
+            if snapshot is None or snapshot.owner_id != owner:
+                raise ConflictError(f"Stripe customer {customer_id} could not be linked to {owner!r}.",
+                                    param="stripe_customer_id")
+            if previous_owner != owner or previous is None or previous.owner_id != owner:
+                self._ctx.events.publish(session, CustomerLinked(actor, previous_owner, snapshot))
+            return snapshot
+        try:
+            snapshot = apply_fresh(self._ctx, write, apply, refetch=self.fetch, name=customer_id)
+        except ConflictError:       # a concurrent link took the owner meanwhile: take our key back in Stripe
+            if linked_to != owner:
+                call_stripe(self._ctx.stripe.v1.customers.update, customer_id,
+                            params={"metadata": {key: linked_to or ""}})
+            raise
+        assert snapshot is not None
+        for importer in self._importers:
+            importer(customer_id)
+        return snapshot, outcome
 
     def sync(self, obj: Any) -> Customer:
         """Apply a Stripe customer object (a dict or a StripeObject) to the DB and fire signals."""

@@ -417,6 +417,8 @@ class EntitlementService:
         """A subscription changed: its owner's grants change in the same transaction."""
         if event.after.owner_id:
             self.recompute_in(session, event.after.owner_id)
+        if event.before is not None and event.before.owner_id not in (None, event.after.owner_id):
+            self.recompute_in(session, event.before.owner_id)     # its customer was moved to another owner
 
     def recompute_in(self, session: Session, owner_id: str) -> Diff:
         """Recompute in the caller's transaction (no Stripe call); the cache bump and signals wait for its

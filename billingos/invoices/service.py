@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from .. import validation
 from ..clock import utc
 from ..customers import Page
-from ..domain_events import InvoiceSynced, PaymentFailed, PaymentSucceeded
+from ..domain_events import CustomerSynced, InvoiceSynced, PaymentFailed, PaymentSucceeded
 from ..errors import ConflictError, NotFoundError, StripeUnavailableError
+from ..freshness import apply_fresh
 from ..reconcile import Reconciler
 from ..stripe_api import call_stripe, plain
 from ..webhooks import Mirror, Sync
@@ -36,6 +37,7 @@ class InvoiceService:
     def __init__(self, ctx: Context, *, customers: CustomerService) -> None:
         self._ctx = ctx
         self._customers = customers
+        ctx.events.subscribe_in_transaction(CustomerSynced, self._customer_synced)
 
     def list(self, owner_id: str, *, status: str | None = None, limit: int = 50) -> list[Invoice]:
         """The owner's invoices, newest first."""
@@ -147,6 +149,27 @@ class InvoiceService:
             elif event["type"] == "invoice.payment_succeeded":
                 self._ctx.events.publish(session, PaymentSucceeded(invoice))
 
+    def _customer_synced(self, session: Session, event: CustomerSynced) -> None:
+        """A customer got its owner: its invoices follow in the same transaction."""
+        owner = event.after.owner_id
+        if owner is not None and (event.before is None or event.before.owner_id != owner):
+            session.execute(update(BillingInvoice).where(
+                BillingInvoice.customer_stripe_id == event.after.id,
+                BillingInvoice.owner_id.is_distinct_from(owner)).values(owner_id=owner))
+
+    def import_customer(self, customer_id: str) -> int:
+        """Sync every invoice of one Stripe customer (``customers.link``): one paginated list call."""
+        page = call_stripe(self._ctx.stripe.v1.invoices.list, params={"customer": customer_id, "limit": 100})
+        count = 0
+        for obj in page.auto_paging_iter():
+            data = plain(obj)
+            apply_fresh(self._ctx, _constant(data), self.apply, name=data["id"], refetch=self._refetch)
+            count += 1
+        return count
+
+    def _refetch(self, invoice_id: str) -> dict[str, Any]:
+        return plain(call_stripe(self._ctx.stripe.v1.invoices.retrieve, invoice_id))
+
     def reconciler(self) -> Reconciler:
         def listing() -> Iterator[dict[str, Any]]:
             for obj in call_stripe(self._ctx.stripe.v1.invoices.list, params={"limit": 100}).auto_paging_iter():
@@ -188,3 +211,7 @@ def _customer_of(obj: Mapping[str, Any] | None) -> str | None:
         return None
     customer = obj.get("customer")
     return customer.get("id") if isinstance(customer, dict) else customer
+
+
+def _constant(data: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    return lambda: data

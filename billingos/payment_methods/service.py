@@ -5,15 +5,18 @@ emulator's stand-in page), removed, made the default; every change reaches the D
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
 from .. import validation
 from ..customers.models import BillingCustomer
+from ..domain_events import CustomerSynced
 from ..errors import CardDeclinedError, ConflictError, NotFoundError
 from ..freshness import apply_fresh
+from ..reconcile import Reconciler
 from ..stripe_api import call_stripe, intent_key, plain
 from ..subscriptions.models import BillingSubscription
 from ..webhooks import Mirror, Sync
@@ -34,6 +37,7 @@ class PaymentMethodService:
     def __init__(self, ctx: Context, *, customers: CustomerService) -> None:
         self._ctx = ctx
         self._customers = customers
+        ctx.events.subscribe_in_transaction(CustomerSynced, self._customer_synced)
 
     # --- reads ------------------------------------------------------------------------------------
     def list(self, owner_id: str) -> builtins.list[PaymentMethod]:
@@ -128,6 +132,66 @@ class PaymentMethodService:
 
         return [Mirror("payment_method", EVENTS, fetch=self.fetch, apply=apply,
                        prepare=lambda current: self._customers.ensure(_customer_of(current)))]
+
+    def _customer_synced(self, session: Session, event: CustomerSynced) -> None:
+        """A customer got its owner: its saved cards follow in the same transaction."""
+        owner = event.after.owner_id
+        if owner is not None and (event.before is None or event.before.owner_id != owner):
+            session.execute(update(BillingPaymentMethod).where(
+                BillingPaymentMethod.customer_stripe_id == event.after.id,
+                BillingPaymentMethod.owner_id.is_distinct_from(owner)).values(owner_id=owner))
+
+    def _listed(self, customer_id: str) -> Iterator[dict[str, Any]]:
+        page = call_stripe(self._ctx.stripe.v1.payment_methods.list, params={"customer": customer_id, "limit": 100})
+        for obj in page.auto_paging_iter():
+            yield plain(obj)
+
+    def import_customer(self, customer_id: str) -> int:
+        """Sync every saved payment method of one Stripe customer (``customers.link``): one paginated list."""
+        count = 0
+        for data in self._listed(customer_id):
+            self._commit(lambda data=data: data, data["id"])
+            count += 1
+        return count
+
+    def reconciler(self) -> Reconciler:
+        """Reconcile's ``payment_methods`` kind: Stripe has no account-wide list of saved cards, so each
+        mirrored (not deleted) customer's are listed: one paginated list call per customer per run. Cards
+        saved before billingos (or before the Events API's 30 days) reach the portal this way."""
+        from ..customers.models import BillingCustomer
+
+        def listing() -> Iterator[dict[str, Any]]:
+            last = 0
+            while True:      # keyset pages of local customers: no long-lived read while Stripe is called
+                with self._ctx.session_factory() as s:
+                    batch = s.execute(select(BillingCustomer.id, BillingCustomer.stripe_id).where(
+                        BillingCustomer.id > last, BillingCustomer.deleted_at.is_(None))
+                        .order_by(BillingCustomer.id).limit(500)).all()
+                if not batch:
+                    return
+                for _, customer_id in batch:
+                    try:
+                        yield from self._listed(customer_id)
+                    except NotFoundError:   # gone in Stripe: the customers kind decides what that means
+                        continue
+                last = batch[-1][0]
+
+        def local_ids() -> set[str]:
+            with self._ctx.session_factory() as s:
+                return set(s.scalars(select(BillingPaymentMethod.stripe_id).where(
+                    BillingPaymentMethod.detached.is_(False))))
+
+        def apply(session: Session, obj: dict[str, Any]) -> str | None:
+            row = session.scalars(select(BillingPaymentMethod).where(
+                BillingPaymentMethod.stripe_id == obj["id"])).first()
+            before = None if row is None else (row.owner_id, row.customer_stripe_id, row.detached, row.data)
+            after = sync_payment_method(session, obj, now=self._ctx.now())
+            if before is None:
+                return "created"
+            return "updated" if before != (after.owner_id, after.customer_stripe_id, after.detached,
+                                           after.data) else None
+
+        return Reconciler("payment_methods", listing, local_ids, apply, self.mirrors()[0])
 
     def apply(self, session: Session, obj: dict[str, Any]) -> PaymentMethod:
         row = sync_payment_method(session, obj, now=self._ctx.now())

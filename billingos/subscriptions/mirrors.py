@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..clock import utc
-from ..domain_events import TrialWillEnd
+from ..domain_events import CustomerSynced, TrialWillEnd
 from ..errors import NotFoundError
 from ..reconcile import Reconciler
 from ..stripe_api import call_stripe, plain
@@ -102,3 +102,26 @@ def subscriptions_reconciler(subs: SubscriptionService, customers: CustomerServi
 
     return Reconciler("subscriptions", listing, local_ids, apply, subscription_mirrors(subs, customers, ctx)[0],
                       removable_ids=removable_ids)
+
+
+def follow_owner(subs: SubscriptionService, session: Session, event: CustomerSynced) -> None:
+    """A customer got its owner (linked after its subscriptions were mirrored): they follow it in the same
+    transaction, grants included, instead of waiting for each one's next sync."""
+    owner = event.after.owner_id
+    if owner is None or (event.before is not None and event.before.owner_id == owner):
+        return
+    session.flush()
+    rows = session.scalars(select(BillingSubscription).where(
+        BillingSubscription.customer_stripe_id == event.after.id, BillingSubscription.owner_id.is_distinct_from(owner)))
+    for row in list(rows):
+        subs.apply(session, row.data)
+
+
+def import_customer(subs: SubscriptionService, ctx: Context, customer_id: str) -> int:
+    page = call_stripe(ctx.stripe.v1.subscriptions.list,
+                       params={"customer": customer_id, "status": "all", "limit": 100})
+    count = 0
+    for obj in page.auto_paging_iter():
+        subs.sync(obj)
+        count += 1
+    return count

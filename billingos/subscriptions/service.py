@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session, defer, joinedload
 from .. import intents, validation
 from ..actor import Actor, parse_actor
 from ..customers import Customer
-from ..domain_events import ScheduledChangeMoved, SubscriptionChanged, SubscriptionSynced
+from ..domain_events import CustomerSynced, ScheduledChangeMoved, SubscriptionChanged, SubscriptionSynced
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
 from ..freshness import apply_fresh, claim_fresh
 from ..stripe_api import call_stripe, intent_key, plain
 from . import feedback as cancel_feedback
 from . import inputs
 from .inputs import PAUSE_BEHAVIORS, PRORATION, REACTIVATE_OPTIONS, STATUSES
-from .mirrors import subscription_mirrors, subscriptions_reconciler
+from .mirrors import follow_owner, import_customer, subscription_mirrors, subscriptions_reconciler
 from .models import BillingSubscription, BillingSubscriptionItem
 from .prices import discounts_for, preview_from_invoice, resolve_items, resolve_price
 from .schemas import InvoicePreview, Proration, Subscription
@@ -53,6 +53,7 @@ class SubscriptionService:
         self._customers, self._invoices, self._catalog = customers, invoices, catalog
         self.default_proration: Proration = default_proration
         self.upcoming_cache = UpcomingCache()      # previews of next invoices, per subscription version
+        ctx.events.subscribe_in_transaction(CustomerSynced, lambda s, e: follow_owner(self, s, e))
 
     # --- create ------------------------------------------------------------------------------------
     def create(self, customer: Customer | str, *, price: str | None = None, quantity: int | None = None,
@@ -147,10 +148,8 @@ class SubscriptionService:
 
     def upcoming(self, owner_id: str) -> InvoicePreview | None:
         """The owner's next invoice as Stripe previews it (amount and ``effective_at``, the date it is issued),
-        or None when nothing is coming: no live subscription, or one that cancels at the period end.
-
-        One statement reads the live subscription and its customer's versions; Stripe is asked only when
-        the preview of that state is not in ``upcoming_cache`` (see ``UpcomingCache``)."""
+        or None when nothing is coming: no live subscription, or one that cancels at the period end. Stripe is
+        asked only when ``upcoming_cache`` has no preview of the subscription's current state."""
         validation.owner_id(owner_id)
         return next_invoice(self._ctx, self.upcoming_cache, owner_id)
 
@@ -348,6 +347,10 @@ class SubscriptionService:
         if after.scheduled_change != before.scheduled_change:
             self._ctx.events.publish(session, ScheduledChangeMoved(after))
 
+    def import_customer(self, customer_id: str) -> int:
+        """Sync every subscription of one Stripe customer (``customers.link``): one paginated list call."""
+        return import_customer(self, self._ctx, customer_id)
+
     def mirrors(self) -> builtins.list[Mirror]:
         """Subscriptions, their schedules and Checkout's sign-ups, kept in sync from webhooks."""
         return subscription_mirrors(self, self._customers, self._ctx)
@@ -508,10 +511,8 @@ class SubscriptionService:
             return self._customers.get(stripe_id=validation.stripe_id(ref, "cus", "customer"))
         return self._customers.get(owner_id=validation.owner_id(ref, "customer"))
 
-    def _require(self, ref: Subscription | str) -> Subscription:
-        if isinstance(ref, Subscription):
-            return self._get(ref.id, "subscription")   # act on the current local state, not a stale snapshot
-        return self._get(ref, "subscription")
+    def _require(self, ref: Subscription | str) -> Subscription:     # the current local state, never a snapshot
+        return self._get(ref.id if isinstance(ref, Subscription) else ref, "subscription")
 
 
 def _id(value: Any) -> str | None:

@@ -35,7 +35,8 @@ def test_signals_are_documented_and_past_tense() -> None:
         assert sig.name.endswith(("-created", "-updated", "-synced", "-canceled", "-paid", "-failed",
                                   "-reached", "-granted", "-revoked", "-renewed", "-activated", "-paused",
                                   "-resumed", "-ended", "-succeeded", "-fixed", "-due", "-lettered", "-end",
-                                  "-requested", "-scheduled", "-recovered", "-exhausted", "-detected")), sig.name
+                                  "-requested", "-scheduled", "-recovered", "-exhausted", "-detected",
+                                  "-linked")), sig.name
         assert f"\n{name} = " in source
         before = source.split(f"\n{name} = ")[0].rstrip().splitlines()[-1]
         assert before.startswith("#:"), f"signal {name} needs a #: comment giving sender and kwargs"

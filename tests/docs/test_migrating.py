@@ -62,7 +62,7 @@ def test_the_migration_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest
     billing, app = ns["billing"], ns["app"]
     try:
         documented = _documented_outputs(PAGE)
-        assert len(printed) == len(documented) == 10, printed
+        assert len(printed) == len(documented) == 12, printed
         for out, says in zip(printed, documented, strict=True):
             assert says is None or says.startswith(out), (out, says)
         # the existing product and price were adopted, not re-created
@@ -91,7 +91,11 @@ def test_the_migration_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest
         with billing.session_factory() as s:
             assert s.scalar(select(func.count()).select_from(BillingInvoice)
                             .where(BillingInvoice.owner_id.is_(None))) == 0
-        # the cards saved ten days ago, imported by the guide's loop, the default one marked
+        # linked through customers.link_many: one audit entry each, by the system
+        linked = [e for e in billing.audit.list().items if e.action == "customer.linked"]
+        assert sorted((e.target_id, e.owner_id, e.actor_kind) for e in linked) == sorted(
+            (c, o, "system") for o, c in legacy["customers"].items())
+        # the cards saved ten days ago (before the event window), imported by link and reconcile, default marked
         for owner, customer_id in legacy["customers"].items():
             [card] = billing.payment_methods.list(owner)
             assert (card.customer, card.last4, card.default) == (customer_id, "4242", True)
@@ -128,10 +132,11 @@ def test_the_migration_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest
         billing.close()
 
 
-def test_linking_after_importing_leaves_subscriptions_unowned_until_the_next_reconcile(
+def test_linking_after_importing_brings_subscriptions_and_grants_along_at_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The order the guide warns about (step 3): import first, link after. The customers follow their
-    webhooks; their subscriptions and grants only follow the next reconcile."""
+    """The order the guide used to warn about: import first, link after. Whether the key arrives through a
+    webhook (written by hand) or through customers.link(), the customer's subscriptions, invoices, cards and
+    grants follow in the same transaction: no second reconcile."""
     from billingos import Billing
     legacy = _legacy_app(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -145,13 +150,19 @@ def test_linking_after_importing_leaves_subscriptions_unowned_until_the_next_rec
         b.catalog.sync("catalog.toml")
         b.reconcile()
         assert {c.owner_id for c in b.customers.list().items} == {None}
+        # by hand, through the webhook
         b.stripe.v1.customers.update(legacy["customers"]["42"], params={"metadata": {"billingos_owner_id": "42"}})
         assert b.customers.get(owner_id="42").id == legacy["customers"]["42"]      # the webhook linked it
-        assert b.subscriptions.list("42") == [] and not b.has_feature("42", "export")
-        report = b.reconcile()
-        assert legacy["subscriptions"]["42"] in report.kinds[1].updated
         assert [s.id for s in b.subscriptions.list("42")] == [legacy["subscriptions"]["42"]]
         assert b.has_feature("42", "export")
+        assert [i.owner_id for i in b.invoices.list("42")] == ["42"]
+        assert [m.customer for m in b.payment_methods.list("42")] == [legacy["customers"]["42"]]
+        # through link()
+        b.customers.link(legacy["customers"]["43"], "43")
+        assert [s.id for s in b.subscriptions.list("43")] == [legacy["subscriptions"]["43"]]
+        assert b.has_feature("43", "export") and [i.owner_id for i in b.invoices.list("43")] == ["43"]
+        report = b.reconcile()
+        assert report.kind("subscriptions").updated == [] and report.kind("invoices").updated == []
 
 
 CONFTEST = '''

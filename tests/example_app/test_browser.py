@@ -7,75 +7,32 @@ Skipped when /usr/bin/chromium or the playwright package is missing, unless BILL
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
+
+from tests.browser.kit import need_browser, open_tab, serve_wsgi
 
 from .conftest import make_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-REQUIRE = os.environ.get("BILLINGOS_REQUIRE_SERVICES") == "1"
 MONEY = re.compile(r"^\$\d[\d,]*\.\d\d$")
-
-
-def _need_browser() -> None:
-    missing = []
-    if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package is missing (pip install -e '.[dev]')")
-    if missing:
-        reason = "browser tests need Debian's Chromium and Playwright: " + "; ".join(missing)
-        if REQUIRE:
-            pytest.fail(f"{reason} (BILLINGOS_REQUIRE_SERVICES=1)")
-        pytest.skip(reason)
-
-
-@pytest.fixture
-def browser_available() -> None:
-    _need_browser()
 
 
 @pytest.fixture
 def base_url(tmp_path: Path) -> Iterator[str]:
     """The example app on 127.0.0.1, a free port, a temp instance dir; stopped after the test."""
-    app = make_app(tmp_path / "instance")
-    server = make_server("127.0.0.1", 0, app)
-    thread = threading.Thread(target=server.serve_forever, name="example-app", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    need_browser()                       # checked first, so a missing browser skips before the app starts
+    with serve_wsgi(make_app(tmp_path / "instance"), threaded=False) as url:
+        yield url
 
 
 @pytest.fixture
-def page(browser_available: None, base_url: str) -> Iterator[Any]:
-    """A Chromium tab on the app (checked first, so a missing browser skips before the app starts)."""
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            context = browser.new_context(base_url=base_url, viewport={"width": 1000, "height": 900})
-            tab = context.new_page()
-            tab.set_default_timeout(20_000)
-            tab.outside = []   # every request must stay on the app: no CDN, no third party
-            tab.on("request", lambda r: None if r.url.startswith(base_url) else tab.outside.append(r.url))
-            yield tab
-        finally:
-            browser.close()
+def page(base_url: str) -> Iterator[Any]:
+    with open_tab(base_url, base_url=base_url, width=1000, height=900) as tab:
+        yield tab
 
 
 def _flash(page: Any) -> str:

@@ -122,7 +122,7 @@ def _reconcile(args: argparse.Namespace) -> int:
                                 f"got {args.days:g}.", param="lookback")
     billing = build_billing(args)
     report = billing.reconcile(lookback=timedelta(days=args.days), progress=_progress_bar(), force=args.force,
-                               dry_run=args.dry_run, source="cli", started_by=_who())
+                               dry_run=args.dry_run, source="cli", started_by=_who(), kinds=args.kinds)
     print(file=sys.stderr)
     if report.dry_run:
         print("dry run: nothing was written; this is what a run would change")
@@ -194,6 +194,9 @@ def parser() -> argparse.ArgumentParser:
                      help="remove however many local objects are gone in Stripe (default: refuse above the "
                           "configured share, 10%%)")
     rec.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    rec.add_argument("--kind", action="append", dest="kinds", metavar="KIND",
+                     help="compare only this kind (repeatable; e.g. payment_methods, which is not in a default "
+                          "run: it lists every customer's cards)")
     add_settings(rec)
     rec.set_defaults(func=_reconcile)
 

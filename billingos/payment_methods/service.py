@@ -156,8 +156,9 @@ class PaymentMethodService:
 
     def reconciler(self) -> Reconciler:
         """Reconcile's ``payment_methods`` kind: Stripe has no account-wide list of saved cards, so each
-        mirrored (not deleted) customer's are listed: one paginated list call per customer per run. Cards
-        saved before billingos (or before the Events API's 30 days) reach the portal this way."""
+        mirrored (not deleted) customer's are listed: one paginated list call per customer per run, so it is not
+        routine: ``billing.reconcile(kinds=["payment_methods"])`` (``billingos reconcile --kind payment_methods``)
+        brings cards saved before billingos (or before the Events API's 30 days) to the portal."""
         from ..customers.models import BillingCustomer
 
         def listing() -> Iterator[dict[str, Any]]:
@@ -191,7 +192,7 @@ class PaymentMethodService:
             return "updated" if before != (after.owner_id, after.customer_stripe_id, after.detached,
                                            after.data) else None
 
-        return Reconciler("payment_methods", listing, local_ids, apply, self.mirrors()[0])
+        return Reconciler("payment_methods", listing, local_ids, apply, self.mirrors()[0], routine=False)
 
     def apply(self, session: Session, obj: dict[str, Any]) -> PaymentMethod:
         row = sync_payment_method(session, obj, now=self._ctx.now())

@@ -57,7 +57,8 @@ class Reconciler:
     listed object; returns "created", "updated" or None when nothing changed), and the kind's mirror (to
     fetch an object missing from the list and apply its absence). ``removable_ids``: the local objects whose
     absence in Stripe would still change something (default: all of ``local_ids``); the removal limit is a
-    share of these."""
+    share of these. ``routine``: part of every run; a kind that is not (its list costs a call per customer)
+    runs only when named in ``run(kinds=...)``."""
 
     kind: str
     list_remote: Callable[[], Iterable[dict[str, Any]]]
@@ -65,6 +66,7 @@ class Reconciler:
     apply: Callable[[Session, dict[str, Any]], str | None]
     mirror: Mirror
     removable_ids: Callable[[], set[str]] | None = None
+    routine: bool = True
 
 
 class ReconcileService:
@@ -78,18 +80,19 @@ class ReconcileService:
 
     def __call__(self, *, lookback: timedelta | None = None, progress: Progress | None = None,
                  force: bool = False, dry_run: bool = False, source: str = "code",
-                 started_by: str | None = None) -> ReconcileReport:
+                 started_by: str | None = None, kinds: Iterable[str] | None = None) -> ReconcileReport:
         """``billing.reconcile()`` is ``billing.reconcile.run()``."""
         return self.run(lookback=lookback, progress=progress, force=force, dry_run=dry_run, source=source,
-                        started_by=started_by)
+                        started_by=started_by, kinds=kinds)
 
     def add(self, reconciler: Reconciler) -> None:
         self.reconcilers.append(reconciler)
 
     def run(self, *, lookback: timedelta | None = None, progress: Progress | None = None,
             force: bool = False, dry_run: bool = False, source: str = "code",
-            started_by: str | None = None) -> ReconcileReport:
-        """Backfill missed events, then make each kind match Stripe's full list.
+            started_by: str | None = None, kinds: Iterable[str] | None = None) -> ReconcileReport:
+        """Backfill missed events, then make each kind match Stripe's full list: the routine kinds, or the
+        ``kinds`` named (``payment_methods`` is not routine: it lists each customer's cards, a call each).
 
         A run that would remove more than ``reconcile_max_removal`` (config, default 10%) of a kind's local
         objects raises ReconcileRefusedError before removing any: an empty or foreign Stripe looks exactly
@@ -107,13 +110,14 @@ class ReconcileService:
         validation.boolean(force, "force")
         validation.boolean(dry_run, "dry_run")
         validation.choice(source, "source", SOURCES)
+        chosen = self._chosen(kinds)
         by = validation.text(started_by, "started_by", max_length=120, required=True) if started_by is not None \
             else STARTED_BY[source]
         started = self._ctx.now()
         report: ReconcileReport | None = None
         error: str | None = None
         try:
-            report = self._run(window, progress, force, dry_run)
+            report = self._run(window, progress, force, dry_run, chosen)
             return report
         except Exception as err:
             error = (str(err) or type(err).__name__)[:500]
@@ -148,10 +152,19 @@ class ReconcileService:
         except Exception:   # the run's own outcome (or error) matters more than its record
             log.exception("billingos reconcile: the run could not be recorded")
 
-    def _run(self, window: timedelta, progress: Progress | None, force: bool, dry_run: bool) -> ReconcileReport:
+    def _chosen(self, kinds: Iterable[str] | None) -> list[Reconciler]:
+        if kinds is None:
+            return [r for r in self.reconcilers if r.routine]
+        known = {r.kind: r for r in self.reconcilers}
+        names = validation.keys(kinds, "kinds")
+        for name in names:
+            validation.choice(name, "kinds", tuple(known))
+        return [known[n] for n in dict.fromkeys(names)]
+
+    def _run(self, window: timedelta, progress: Progress | None, force: bool, dry_run: bool,
+             chosen: list[Reconciler]) -> ReconcileReport:
         backfilled, processed = (self._unseen_events(window), 0) if dry_run else self._backfill(window, progress)
-        plans = [self._compare(r, progress, dry_run=dry_run, stop=not (force or dry_run))
-                 for r in self.reconcilers]
+        plans = [self._compare(r, progress, dry_run=dry_run, stop=not (force or dry_run)) for r in chosen]
         over = [p for p in plans if len(p.gone) > p.limit]
         if over and not force and not dry_run:
             raise ReconcileRefusedError(

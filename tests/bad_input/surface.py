@@ -274,6 +274,8 @@ BY_NAME: dict[str, Param] = {
     # branch dunning: billing.dunning and billing.notifications
     "template": _lit(_enum(), "payment_recovered"),
     "to": _lit(EMAIL, "a@b.co"),
+    "kinds": _lit(Kind("list of reconcile kinds", lambda v: [("string", "payment_methods"), ("unknown", ["cards"]),
+                                                            *k.key_lists()]), ["payment_methods"]),
     "disabled": _lit(Kind("list of template names", lambda v: [("string", "payment_failed"), ("unknown", ["nope"]),
                                                                ("int", [1]), ("dict", {"a": 1}), ("NUL", ["a\x00"])]),
                      []),

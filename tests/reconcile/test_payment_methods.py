@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from billingos import Billing
@@ -34,7 +35,10 @@ def test_reconcile_imports_cards_older_than_the_event_window(billing: Billing, c
     clock.advance(timedelta(days=40))
     assert billing.payment_methods.list("u_one") == []
     calls = len(_list_calls(billing))
-    report = billing.reconcile()
+    routine = billing.reconcile()                               # the hourly run does not list cards
+    assert [k.kind for k in routine.kinds if k.kind == "payment_methods"] == [] and len(_list_calls(billing)) == calls
+    report = billing.reconcile(kinds=["payment_methods"])
+    assert [k.kind for k in report.kinds] == ["payment_methods"]
     kind = report.kind("payment_methods")
     assert (len(kind.created), kind.updated, kind.removed) == (106, [], [])
     assert len(billing.payment_methods.list("u_many")) == 105
@@ -44,19 +48,27 @@ def test_reconcile_imports_cards_older_than_the_event_window(billing: Billing, c
     # the cost: one list call per mirrored customer, one more per extra page (105 cards: 2 pages)
     assert len(_list_calls(billing)) - calls == 3 + 1
     assert {many, none} <= {c.id for c in billing.customers.list().items}
-    again = billing.reconcile().kind("payment_methods")
+    again = billing.reconcile(kinds=["payment_methods", "payment_methods"]).kind("payment_methods")
     assert (again.created, again.updated, again.removed, again.checked) == ([], [], [], 106)
 
 
 def test_a_card_detached_while_nobody_listened_is_marked_detached(billing: Billing, clock: FrozenClock) -> None:
     cus = _old_customer(billing, clock, "u_det", 2)
-    billing.reconcile()
+    billing.reconcile(kinds=["payment_methods"])
     [first, second] = billing.payment_methods.list("u_det")
     billing.stripe.v1.payment_methods.detach(first.id)
     clock.advance(timedelta(days=31))           # the detach event is out of the window
-    report = billing.reconcile(lookback=timedelta(hours=1))
+    report = billing.reconcile(lookback=timedelta(hours=1), kinds=["payment_methods"])
     assert report.events_backfilled == 0 and report.kind("payment_methods").checked == 1
     assert [c.id for c in billing.payment_methods.list("u_det")] == [second.id]
     with billing.session_factory() as s:
         row = s.scalars(select(BillingPaymentMethod).where(BillingPaymentMethod.stripe_id == first.id)).one()
         assert (row.detached, row.customer_stripe_id) == (True, cus)
+
+
+def test_kinds_must_be_known_names(billing: Billing) -> None:
+    from billingos import InvalidInputError
+    for bad in ("payment_methods", ["cards"], [1], ["payment_methods\x00"]):
+        with pytest.raises(InvalidInputError):
+            billing.reconcile(kinds=bad)
+    assert billing.reconcile.runs().items == []          # refused before it started: no run is recorded

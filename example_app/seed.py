@@ -66,7 +66,8 @@ DRAIN_EVERY = 4
 #: is enough: ``invoice.created`` (a draft) and ``invoice.updated`` add nothing the later ones don't carry.
 EVENTS = ("customer.created", "customer.updated", "customer.subscription.created",
           "customer.subscription.updated", "customer.subscription.deleted", "invoice.finalized",
-          "invoice.paid", "invoice.payment_failed", "invoice.voided", "invoice.marked_uncollectible")
+          "invoice.paid", "invoice.payment_failed", "invoice.voided", "invoice.marked_uncollectible",
+          "payment_method.attached", "payment_method.detached")      # the portal's cards
 #: Webhook jobs one claim takes during the seed (billingos's default is tuned for live traffic).
 SEED_BATCH = 500
 SEED_URL = "https://example-app.invalid/seed/webhooks"     # in-process receiver only: never over a network

@@ -263,10 +263,10 @@ def test_the_example_app_closes_billing_when_its_server_stops(quiet_run: None, t
     from example_app import create_app
     made = []
 
-    def create() -> Any:
-        made.append(create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "TESTING": True}))
+    def create(config: dict[str, Any]) -> Any:
+        made.append(create_app({**config, "TESTING": True}))
         return made[-1]
 
     monkeypatch.setattr(entry, "create_app", create)
-    assert entry.main() == 0
+    assert entry.main(["--fresh", "--instance", str(tmp_path / "instance")]) == 0     # no seeding: an empty app
     assert made[0].extensions["billingos"].billing_for(made[0]).closed

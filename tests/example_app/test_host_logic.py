@@ -77,16 +77,16 @@ def test_seed_only_seeds_a_new_instance_and_exits(tmp_path: Path, capsys: pytest
     served: list[Flask] = []
     monkeypatch.setattr(entry, "serve", lambda app, port: served.append(app))
     instance = tmp_path / "instance"
-    assert entry.main(["--seed-only", "--customers", "3", "--months", "2", "--instance", str(instance)]) == 0
+    assert entry.main(["--seed-only", "--customers", "6", "--months", "3", "--instance", str(instance)]) == 0
     out = capsys.readouterr().out
-    assert "Seeded 3 customers in" in out and served == []
+    assert "Seeded 6 customers in" in out and served == []
     summary = json.loads((instance / "seeded.json").read_text())
-    assert (summary["customers"], summary["users"], summary["months"]) == (3, 3, 2)
+    assert (summary["customers"], summary["users"], summary["months"]) == (6, 6, 3)
 
     assert entry.main(["--instance", str(instance)]) == 0        # a later start serves what is there
     [app] = served
     billing = app.extensions["billingos"].billing_for(app)
-    assert len(billing.customers.list().items) == 3
+    assert len(billing.customers.list().items) == 6      # 3 months in, some already pay
     shelf = app.extensions["linkshelf"]
     demo = shelf.demo_customer()
     assert demo is not None and demo.password_hash is None and len(shelf.links(demo)) >= 3

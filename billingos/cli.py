@@ -104,13 +104,20 @@ def _webhooks_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _who() -> str | None:
+def login_name() -> str | None:
     """Who ran the command (the login name), as the reconcile page lists it; None when there is none."""
     import getpass
     try:
         return getpass.getuser()[:120] or None
     except Exception:      # no login name (a container without a passwd entry)
         return None
+
+
+def cli_actor() -> Any:
+    """The audit log's actor for a command: an admin named ``cli:<login>`` (or ``cli``)."""
+    from .actor import Actor
+    user = login_name()
+    return Actor(kind="admin", id=f"cli:{user}" if user else "cli")
 
 
 def _reconcile(args: argparse.Namespace) -> int:
@@ -122,7 +129,7 @@ def _reconcile(args: argparse.Namespace) -> int:
                                 f"got {args.days:g}.", param="lookback")
     billing = build_billing(args)
     report = billing.reconcile(lookback=timedelta(days=args.days), progress=_progress_bar(), force=args.force,
-                               dry_run=args.dry_run, source="cli", started_by=_who(), kinds=args.kinds)
+                               dry_run=args.dry_run, source="cli", started_by=login_name(), kinds=args.kinds)
     print(file=sys.stderr)
     if report.dry_run:
         print("dry run: nothing was written; this is what a run would change")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 from typing import Any
 
 
@@ -13,12 +12,8 @@ def _billing(args: argparse.Namespace) -> Any:
 
 
 def _actor() -> Any:
-    from ..actor import Actor
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):   # no passwd entry (some containers)
-        user = None
-    return Actor(kind="admin", id=f"cli:{user}" if user else "cli")
+    from ..cli import cli_actor  # not at the top: billingos.cli imports this module
+    return cli_actor()
 
 
 def _create(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import getpass
 from typing import Any
 
 _HEADER = ("owner_id", "stripe_customer_id")
@@ -31,20 +30,11 @@ def _pairs(path: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _actor() -> Any:
-    from ..actor import Actor
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):   # no passwd entry (some containers)
-        user = None
-    return Actor(kind="admin", id=f"cli:{user}" if user else "cli")
-
-
 def _link(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..cli import build_billing
+    from ..cli import build_billing, cli_actor
     pairs = _pairs(args.csv)
     billing = build_billing(args)
     bar = Progress(TextColumn("linking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -56,7 +46,7 @@ def _link(args: argparse.Namespace) -> int:
             bar.start()
         bar.update(task, completed=done)
     try:
-        report = billing.customers.link_many(pairs, force=args.force, dry_run=args.dry_run, actor=_actor(),
+        report = billing.customers.link_many(pairs, force=args.force, dry_run=args.dry_run, actor=cli_actor(),
                                              progress=progress)
     finally:
         if bar.live.is_started:

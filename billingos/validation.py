@@ -284,6 +284,13 @@ def page_cursor(tag: str, row_id: int) -> str:
     return base64.urlsafe_b64encode(f"{tag}:{row_id}".encode()).decode().rstrip("=")
 
 
+def keyset_page(rows: list[Any], limit: int, tag: str) -> tuple[list[Any], str | None]:
+    """A page from the ``limit + 1`` rows a keyset query read: its rows, and the cursor to the next page
+    (None on the last one)."""
+    page = rows[:limit]
+    return page, page_cursor(tag, page[-1].id) if len(rows) > limit and page else None
+
+
 def cursor_row(cursor: Any, tag: str, param: str = "after") -> int | None:
     """The row id behind a ``page_cursor(tag, ...)``; None for no cursor. Anything else is InvalidInputError."""
     if cursor is None:

@@ -68,13 +68,9 @@ class AdminService:
                     BillingCustomer.id.in_(ids if narrowed else ids[:limit + 1]))
             elif start is not None:
                 stmt = stmt.where(BillingCustomer.id < start)
-            rows = list(s.scalars(stmt.limit(limit + 1)))
-            more = len(rows) > limit
-            rows = rows[:limit]
+            rows, cursor = validation.keyset_page(list(s.scalars(stmt.limit(limit + 1))), limit, "a")
             current = _current_subscriptions(s, [r.stripe_id for r in rows])
-        items = [_row(r, current.get(r.stripe_id)) for r in rows]
-        cursor = validation.page_cursor("a", rows[-1].id) if more and rows else None
-        return Page[CustomerRow](items=items, next_cursor=cursor)
+        return Page[CustomerRow](items=[_row(r, current.get(r.stripe_id)) for r in rows], next_cursor=cursor)
 
     def export_customers(self, *, search: str | None = None, status: str | None = None, plan: str | None = None,
                          delinquent: bool | None = None) -> Iterator[list[str]]:
@@ -156,11 +152,8 @@ class AdminService:
         if start is not None:
             stmt = stmt.where(s.id < start)
         with self._ctx.session_factory() as session:
-            rows = list(session.scalars(stmt))
-            more = len(rows) > limit
-            rows = rows[:limit]
+            rows, cursor = validation.keyset_page(list(session.scalars(stmt)), limit, "a")
             items = [Subscription.from_row(r) for r in rows]
-        cursor = validation.page_cursor("a", rows[-1].id) if more and rows else None
         return Page[Subscription](items=items, next_cursor=cursor)
 
     def invoices(self, customer: str, *, limit: int = 50) -> list[Invoice]:

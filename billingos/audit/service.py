@@ -131,11 +131,9 @@ class AuditService:
         if start:
             query = query.where(BillingAuditEvent.id < start)
         with self._ctx.session_factory() as session:
-            rows = list(session.scalars(query.order_by(BillingAuditEvent.id.desc()).limit(limit + 1)))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page[AuditEvent](items=[AuditEvent.from_row(r) for r in rows],
-                                next_cursor=validation.page_cursor("l", rows[-1].id) if more else None)
+            rows, cursor = validation.keyset_page(
+                list(session.scalars(query.order_by(BillingAuditEvent.id.desc()).limit(limit + 1))), limit, "l")
+        return Page[AuditEvent](items=[AuditEvent.from_row(r) for r in rows], next_cursor=cursor)
 
     def export_csv(self, *, action: str | None = None, actor_kind: str | None = None, actor_id: str | None = None,
                    target_type: str | None = None, target_id: str | None = None, owner_id: str | None = None,

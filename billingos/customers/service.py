@@ -405,10 +405,7 @@ class CustomerService:
         if not include_deleted:
             stmt = stmt.where(BillingCustomer.deleted_at.is_(None))
         with self._ctx.session_factory() as session:
-            rows = list(session.scalars(stmt))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        cursor = validation.page_cursor("c", rows[-1].id) if more else None
+            rows, cursor = validation.keyset_page(list(session.scalars(stmt)), limit, "c")
         return Page[Customer](items=[Customer.from_row(r) for r in rows], next_cursor=cursor)
 
     # --- internals --------------------------------------------------------------------------

@@ -75,15 +75,12 @@ class AlertStore:
              after: str | None = None) -> Page[Insight]:
         validation.limit(limit, maximum=1000)
         stmt = self._query(kind=kind, owner_id=owner_id, state=state, since=since, until=until)
-        start = validation.cursor_row(after, "i")
+        start = validation.cursor_row(after, "n")
         if start is not None:
             stmt = stmt.where(BillingInsight.id < start)
         with self._ctx.session_factory() as s:
-            rows = list(s.scalars(stmt.limit(limit + 1)))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page[Insight](items=[Insight.from_row(r) for r in rows],
-                             next_cursor=validation.page_cursor("i", rows[-1].id) if more else None)
+            rows, cursor = validation.keyset_page(list(s.scalars(stmt.limit(limit + 1))), limit, "n")
+        return Page[Insight](items=[Insight.from_row(r) for r in rows], next_cursor=cursor)
 
     def get(self, insight_id: int) -> Insight:
         validation.integer(insight_id, "insight_id", minimum=1, maximum=2**63 - 1)

@@ -72,10 +72,7 @@ class InvoiceService:
         stmt = (stmt.order_by(inv.stripe_created.desc(), inv.id.desc()).limit(limit + 1)
                 .options(defer(inv.data)))
         with self._ctx.session_factory() as session:
-            rows = list(session.scalars(stmt))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        cursor = validation.page_cursor("i", rows[-1].id) if more else None
+            rows, cursor = validation.keyset_page(list(session.scalars(stmt)), limit, "i")
         return Page[Invoice](items=[Invoice.from_row(r) for r in rows], next_cursor=cursor)
 
     def get(self, invoice_id: str, *, owner_id: str | None = None) -> Invoice:

@@ -133,11 +133,8 @@ class ReconcileService:
         if start is not None:
             query = query.where(BillingReconcileRun.id < start)
         with self._ctx.session_factory() as s:
-            rows = list(s.scalars(query))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return Page[ReconcileRun](items=[ReconcileRun.from_row(r) for r in rows],
-                                  next_cursor=validation.page_cursor("rr", rows[-1].id) if more else None)
+            rows, cursor = validation.keyset_page(list(s.scalars(query)), limit, "rr")
+        return Page[ReconcileRun](items=[ReconcileRun.from_row(r) for r in rows], next_cursor=cursor)
 
     def _record(self, started: Any, source: str, by: str, dry_run: bool, report: ReconcileReport | None,
                 error: str | None) -> None:

@@ -37,16 +37,21 @@ def world(sqlite_engine: Engine) -> World:
 
 @pytest.fixture
 def base_url(world: World) -> Iterator[str]:
+    with serve_wsgi(admin_app(world.billing), threaded=False) as url:
+        yield url
+
+
+def admin_app(billing: Billing) -> Any:
+    """A host whose admin session is a ``host_admin`` cookie, with billingos's pages mounted."""
     from flask import Flask, request
 
     from billingos_flask import BillingOS
     app = Flask(__name__)
     app.config.update(SECRET_KEY="admin-browser-secret-key-0123456789")
-    ext = BillingOS(app, billing=world.billing)
+    ext = BillingOS(app, billing=billing)
     ext.customer_loader(lambda: None)
     ext.admin_loader(lambda: request.cookies.get("host_admin"))       # the host's own admin session
-    with serve_wsgi(app, threaded=False) as url:
-        yield url
+    return app
 
 
 @pytest.fixture

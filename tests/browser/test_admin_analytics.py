@@ -15,8 +15,8 @@ import pytest
 from billingos import Billing
 from tests.admin.conftest import analytics_billing, analytics_db  # noqa: F401  (fixtures)
 
-from .kit import need_browser, open_tab, serve_wsgi
-from .test_admin import check
+from .kit import need_browser, serve_wsgi
+from .test_admin import admin_app, check, tab  # noqa: F401  (tab: the admin's browser tab)
 
 CHARTS = {"mrr": 2, "movements": 6, "churn": 3}      # datasets per chart
 
@@ -24,23 +24,8 @@ CHARTS = {"mrr": 2, "movements": 6, "churn": 3}      # datasets per chart
 @pytest.fixture
 def base_url(analytics_billing: Billing) -> Iterator[str]:  # noqa: F811
     need_browser()
-    from flask import Flask, request
-
-    from billingos_flask import BillingOS
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="analytics-browser-secret-key-0123456789")
-    ext = BillingOS(app, billing=analytics_billing)
-    ext.customer_loader(lambda: None)
-    ext.admin_loader(lambda: request.cookies.get("host_admin"))
-    with serve_wsgi(app, threaded=False) as url:
+    with serve_wsgi(admin_app(analytics_billing), threaded=False) as url:
         yield url
-
-
-@pytest.fixture
-def tab(base_url: str) -> Iterator[Any]:
-    with open_tab(base_url, base_url=base_url, accept_downloads=True,
-                  cookies=[("host_admin", "ops@example.com")]) as page:
-        yield page
 
 
 def drawn(page: Any) -> dict[str, list[int]]:

@@ -90,6 +90,9 @@ def test_bad_parameters_are_named(shop: Billing) -> None:
     with pytest.raises(InvalidInputError) as e:
         shop.insights.alerts(after="not-a-cursor!")
     assert e.value.param == "after"
+    from billingos.validation import page_cursor
+    with pytest.raises(InvalidInputError):                 # an invoice list's cursor is not an alerts cursor
+        shop.insights.alerts(after=page_cursor("i", 5))
     with pytest.raises(InvalidInputError) as e:
         shop.insights.mark_read(1, by=" ")
     assert e.value.param == "by"

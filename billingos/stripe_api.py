@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
@@ -64,6 +64,11 @@ def call_stripe(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             raise NotFoundError(f"Stripe has no such object: {message}", param=param) from e
         raise StripeRequestError(f"Stripe refused the request: {message}", stripe_code=e.code,
                                  http_status=status, param=param) from e
+
+
+def ref_id(value: Any) -> str | None:
+    """An expandable field's id: the object's ``id`` when it was expanded, else the field itself."""
+    return value.get("id") if isinstance(value, Mapping) else value
 
 
 def plain(obj: Any) -> dict[str, Any]:

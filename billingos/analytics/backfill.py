@@ -14,7 +14,7 @@ ledger that syncs already fed, changes nothing that is already right):
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from sqlalchemy import delete, select
 
 from ..clock import utc
 from ..customers.models import BillingCustomer
-from ..stripe_api import call_stripe, plain
+from ..stripe_api import call_stripe, plain, ref_id
 from .ledger import Evidence
 from .models import BillingLedgerEntry
 
@@ -70,15 +70,12 @@ def run_backfill(ctx: Context, svc: AnalyticsService, *, days: float, rebuild: b
         evidence = _history(sub, sorted(mine, key=lambda e: e["created"]), ctx.now())   # one second's order
         with ctx.transaction() as s:
             owner = s.scalar(select(BillingCustomer.owner_id).where(
-                BillingCustomer.stripe_id == _id(sub.get("customer"))))
+                BillingCustomer.stripe_id == ref_id(sub.get("customer"))))
             for item in evidence:
                 written += svc.writer.post(s, item, owner_id=owner, now=ctx.now()) is not None
         tick("subscriptions", done)
     return BackfillReport(len(subs), n_events, written)
 
-
-def _id(value: Any) -> str | None:
-    return value.get("id") if isinstance(value, Mapping) else value
 
 
 def _history(sub: dict[str, Any], events: list[dict[str, Any]], now: datetime) -> list[Evidence]:

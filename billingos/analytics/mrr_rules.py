@@ -14,6 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from ..stripe_api import ref_id
 from .settings import AnalyticsSettings
 
 __all__ = ["SubState", "discount_detail", "state_of"]
@@ -37,9 +38,6 @@ class SubState:
         return (self.mrr, self.currency, self.status, d.get("prices"), d.get("quantity"),
                 tuple(x["id"] for x in d.get("discounts", [])), d.get("cancel_scheduled"))
 
-
-def _id(value: Any) -> str | None:
-    return value.get("id") if isinstance(value, Mapping) else value
 
 
 def _unit(price: Mapping[str, Any]) -> Fraction:
@@ -138,8 +136,8 @@ def state_of(obj: Mapping[str, Any], settings: AnalyticsSettings,
     discounts = []
     for raw in obj.get("discounts") or ([obj["discount"]] if obj.get("discount") else []):
         detail = dict(raw) if isinstance(raw, Mapping) and "forever" in raw else (
-            discount_detail(raw) or (known_discounts or {}).get(_id(raw) or "")
-            or {"id": _id(raw), "forever": None, "unresolved": True})
+            discount_detail(raw) or (known_discounts or {}).get(ref_id(raw) or "")
+            or {"id": ref_id(raw), "forever": None, "unresolved": True})
         discounts.append(detail)
     total = _discounted(total, norm, currency, discounts)
     scheduled = bool(obj.get("cancel_at_period_end")) or obj.get("cancel_at") is not None
@@ -147,7 +145,7 @@ def state_of(obj: Mapping[str, Any], settings: AnalyticsSettings,
     if scheduled and settings.cancel_counts_at == "scheduled":
         counted = False
     mrr = int(total + Fraction(1, 2)) if counted else 0          # half up, once per subscription
-    prices = ",".join(sorted(str(_id(i.get("price")) or "") for i in items))
+    prices = ",".join(sorted(str(ref_id(i.get("price")) or "") for i in items))
     quantity = sum(int(i.get("quantity") or 0) for i in items)
     return SubState(mrr, currency, status, {"prices": prices, "quantity": quantity, "discounts": discounts,
                                             "cancel_scheduled": scheduled})

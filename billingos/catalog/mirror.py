@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utc
 from ..db import upsert
-from ..stripe_api import plain
+from ..stripe_api import plain, ref_id
 from .models import (
     BillingFeature,
     BillingMeter,
@@ -47,9 +47,6 @@ PRICE_PRODUCT_META = "billingos_product"  # price metadata: the catalog key of i
 def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
-
-def _id(value: Any) -> str | None:
-    return value.get("id") if isinstance(value, dict) else value
 
 
 def _release(session: Session, model: Any, column: str, value: str | None, stripe_id: str) -> None:
@@ -89,7 +86,7 @@ def sync_product(session: Session, obj: Any, *, now: datetime | None = None) -> 
         "name": obj.get("name") or "",
         "description": obj.get("description"),
         "active": bool(obj.get("active", True)),
-        "default_price": _id(obj.get("default_price")),
+        "default_price": ref_id(obj.get("default_price")),
         "livemode": bool(obj.get("livemode")),
         "stripe_metadata": meta,
         "data": obj,
@@ -130,7 +127,7 @@ def sync_price(session: Session, obj: Any, *, now: datetime | None = None) -> Bi
     values = {
         "stripe_id": obj["id"],
         "lookup_key": obj.get("lookup_key"),
-        "product": _id(obj.get("product")) or "",
+        "product": ref_id(obj.get("product")) or "",
         "active": bool(obj.get("active", True)),
         "type": obj.get("type") or ("recurring" if rec else "one_time"),
         "currency": obj.get("currency") or "",

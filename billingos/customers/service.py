@@ -17,7 +17,7 @@ from ..domain_events import CustomerLinked, CustomerSynced
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError, StripeUnavailableError
 from ..freshness import apply_fresh
 from ..reconcile import Reconciler
-from ..stripe_api import call_stripe, intent_key, plain
+from ..stripe_api import call_stripe, intent_key, plain, ref_id
 from ..webhooks import Mirror, Sync
 from .models import BillingCustomer
 from .schemas import Customer, LinkConflict, LinkReport, Page
@@ -53,8 +53,8 @@ def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now:
         "stripe_id": obj["id"], "owner_id": owner, "email": obj.get("email"), "name": obj.get("name"),
         "currency": obj.get("currency"), "balance": obj.get("balance") or 0,
         "delinquent": bool(obj.get("delinquent")),
-        "default_payment_method": _id(settings.get("default_payment_method")),
-        "test_clock": _id(obj.get("test_clock")), "livemode": bool(obj.get("livemode")), "stripe_metadata": meta,
+        "default_payment_method": ref_id(settings.get("default_payment_method")),
+        "test_clock": ref_id(obj.get("test_clock")), "livemode": bool(obj.get("livemode")), "stripe_metadata": meta,
         "data": obj, "stripe_created": utc(obj.get("created")), "synced_at": now,
         "version": 1 if before is None else before.version + (before.data != obj),
     }
@@ -63,9 +63,6 @@ def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now:
         return before  # every column already holds this (a duplicate or replayed event): no write
     return upsert(session, BillingCustomer, values, key=["stripe_id"], update=update)
 
-
-def _id(value: Any) -> str | None:
-    return value.get("id") if isinstance(value, dict) else value
 
 
 class CustomerService:

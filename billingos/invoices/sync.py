@@ -11,34 +11,31 @@ from sqlalchemy.orm import Session
 from ..clock import utc
 from ..customers.models import BillingCustomer
 from ..db import upsert
+from ..stripe_api import ref_id
 from .models import BillingInvoice
-
-
-def _id(value: Any) -> str | None:
-    return value.get("id") if isinstance(value, dict) else value
 
 
 def _subscription_of(obj: dict[str, Any]) -> str | None:
     """2025+ API versions moved it under ``parent.subscription_details``; older ones had ``subscription``."""
     parent = obj.get("parent") or {}
     details = parent.get("subscription_details") or {}
-    return _id(details.get("subscription")) or _id(obj.get("subscription"))
+    return ref_id(details.get("subscription")) or ref_id(obj.get("subscription"))
 
 
 def invoice_line(line: dict[str, Any]) -> dict[str, Any]:
     parent = line.get("parent") or {}
     details = parent.get("subscription_item_details") or parent.get("invoice_item_details") or {}
     pricing = line.get("pricing") or {}
-    price = (pricing.get("price_details") or {}).get("price") or _id(line.get("price"))
+    price = (pricing.get("price_details") or {}).get("price") or ref_id(line.get("price"))
     period = line.get("period") or {}
     return {"id": line.get("id"), "description": line.get("description"), "amount": int(line.get("amount") or 0),
             "currency": line.get("currency") or "", "quantity": line.get("quantity"),
-            "proration": bool(details.get("proration")), "price": _id(price),
+            "proration": bool(details.get("proration")), "price": ref_id(price),
             "period_start": utc(period.get("start")), "period_end": utc(period.get("end"))}
 
 
 def sync_invoice(session: Session, obj: dict[str, Any], *, now: datetime) -> BillingInvoice:
-    customer = _id(obj["customer"])
+    customer = ref_id(obj["customer"])
     owner = session.scalar(select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == customer))
     transitions = obj.get("status_transitions") or {}
     taxes = obj.get("total_taxes") or []

@@ -16,9 +16,10 @@ from ..customers import Customer
 from ..domain_events import CustomerSynced, ScheduledChangeMoved, SubscriptionChanged, SubscriptionSynced
 from ..errors import ConflictError, InvalidInputError, NotFoundError, StripeRequestError
 from ..freshness import apply_fresh, claim_fresh
-from ..stripe_api import call_stripe, intent_key, plain
+from ..stripe_api import call_stripe, intent_key, plain, ref_id
 from . import feedback as cancel_feedback
 from . import inputs
+from .account import Account, AccountReader
 from .inputs import PAUSE_BEHAVIORS, PRORATION, REACTIVATE_OPTIONS, STATUSES
 from .mirrors import follow_owner, import_customer, subscription_mirrors, subscriptions_reconciler
 from .models import BillingSubscription, BillingSubscriptionItem
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 _SCHEDULE_EXPAND = ["phases.items.price"]
 EXPAND = ["latest_invoice", "discounts.source.coupon"]   # the ledger tells forever discounts from the others
 
-
 #: What a write records in the audit log: the action, who asked, and the subscription before it (None: a
 #: new subscription).
 Audit = tuple[str, Actor, Subscription | None]
@@ -53,6 +53,7 @@ class SubscriptionService:
         self._customers, self._invoices, self._catalog = customers, invoices, catalog
         self.default_proration: Proration = default_proration
         self.upcoming_cache = UpcomingCache()      # previews of next invoices, per subscription version
+        self._accounts = AccountReader(ctx, self.upcoming_cache)
         ctx.events.subscribe_in_transaction(CustomerSynced, lambda s, e: follow_owner(self, s, e))
 
     # --- create ------------------------------------------------------------------------------------
@@ -150,8 +151,12 @@ class SubscriptionService:
         """The owner's next invoice as Stripe previews it (amount and ``effective_at``, the date it is issued),
         or None when nothing is coming: no live subscription, or one that cancels at the period end. Stripe is
         asked only when ``upcoming_cache`` has no preview of the subscription's current state."""
-        validation.owner_id(owner_id)
-        return next_invoice(self._ctx, self.upcoming_cache, owner_id)
+        return next_invoice(self._ctx, self.upcoming_cache, validation.owner_id(owner_id))
+
+    def account(self, owner_id: str) -> Account:
+        """What the owner's billing overview shows: customer, subscriptions, plan name, default card and next
+        invoice (``Account``), in two statements; the next invoice comes from ``upcoming_cache`` or Stripe."""
+        return self._accounts.read(validation.owner_id(owner_id))
 
     def change(self, subscription: Subscription | str, *, price: str | None = None, quantity: int | None = None,
                proration: Proration | None = None, proration_date: datetime | None = None,
@@ -412,9 +417,9 @@ class SubscriptionService:
         """What applying ``data`` needs from Stripe, before the transaction: its customer, its products."""
         if data is None:
             return
-        self._customers.ensure(_id(data.get("customer")))
+        self._customers.ensure(ref_id(data.get("customer")))
         items = (data.get("items") or {}).get("data") or []
-        self._catalog.ensure_products({_id((i.get("price") or {}).get("product")) for i in items} - {None})
+        self._catalog.ensure_products({ref_id((i.get("price") or {}).get("product")) for i in items} - {None})
 
     def _schedule_change(self, sub: Subscription, item: dict[str, Any], audit: Audit) -> Subscription:
         """Two phases on the subscription's schedule (made from it if it has none): the current items until
@@ -467,8 +472,8 @@ class SubscriptionService:
                             schedule=plain(released), audit=audit)
 
     def _version(self, sub: Subscription) -> int | None:
-        with self._ctx.session_factory() as session:
-            return session.scalar(select(BillingSubscription.version).where(BillingSubscription.stripe_id == sub.id))
+        with self._ctx.session_factory() as s:
+            return s.scalar(select(BillingSubscription.version).where(BillingSubscription.stripe_id == sub.id))
 
     def _sync_invoice(self, session: Session, invoice: Any) -> None:
         """The invoice a write returned (expanded), applied only if no state of it was applied yet: any
@@ -513,7 +518,3 @@ class SubscriptionService:
 
     def _require(self, ref: Subscription | str) -> Subscription:     # the current local state, never a snapshot
         return self._get(ref.id if isinstance(ref, Subscription) else ref, "subscription")
-
-
-def _id(value: Any) -> str | None:
-    return value.get("id") if isinstance(value, dict) else value

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..clock import utc
 from ..customers.models import BillingCustomer
 from ..db import upsert
+from ..stripe_api import ref_id
 from .models import (
     BillingSubscription,
     BillingSubscriptionItem,
@@ -18,12 +19,8 @@ from .models import (
 )
 
 
-def _id(value: Any) -> str | None:
-    return value.get("id") if isinstance(value, dict) else value
-
-
 def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -> BillingSubscription:
-    customer = _id(obj["customer"])
+    customer = ref_id(obj["customer"])
     owner = session.scalar(select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == customer))
     items = (obj.get("items") or {}).get("data") or []
     starts = [i["current_period_start"] for i in items if i.get("current_period_start")]
@@ -37,10 +34,10 @@ def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -
         "current_period_start": utc(min(starts)) if starts else None,
         "current_period_end": utc(max(ends)) if ends else None,
         "paused": bool(obj.get("pause_collection")) or obj["status"] == "paused",
-        "latest_invoice": _id(obj.get("latest_invoice")),
-        "default_payment_method": _id(obj.get("default_payment_method")),
+        "latest_invoice": ref_id(obj.get("latest_invoice")),
+        "default_payment_method": ref_id(obj.get("default_payment_method")),
         "stripe_metadata": dict(obj.get("metadata") or {}), "data": obj,
-        "stripe_created": utc(obj.get("created")), "synced_at": now, "schedule": _id(obj.get("schedule")),
+        "stripe_created": utc(obj.get("created")), "synced_at": now, "schedule": ref_id(obj.get("schedule")),
     }
     before = session.scalars(select(BillingSubscription).where(BillingSubscription.stripe_id == obj["id"])).first()
     values["version"] = 1 if before is None else before.version + (before.data != obj)
@@ -54,8 +51,8 @@ def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -
 def sync_subscription_schedule(session: Session, obj: dict[str, Any], *, now: datetime) -> BillingSubscriptionSchedule:
     """The one way a Stripe subscription schedule reaches the DB (phases' prices expanded when fetched so)."""
     row: BillingSubscriptionSchedule = upsert(session, BillingSubscriptionSchedule, {
-        "stripe_id": obj["id"], "customer_stripe_id": _id(obj["customer"]),
-        "subscription_stripe_id": _id(obj.get("subscription")) or obj.get("released_subscription"),
+        "stripe_id": obj["id"], "customer_stripe_id": ref_id(obj["customer"]),
+        "subscription_stripe_id": ref_id(obj.get("subscription")) or obj.get("released_subscription"),
         "status": obj["status"], "data": obj, "synced_at": now,
     }, key=["stripe_id"])
     return row
@@ -67,9 +64,9 @@ def _sync_items(session: Session, row: BillingSubscription, items: list[dict[str
         price = item.get("price") or {}
         keep.add(item["id"])
         upsert(session, BillingSubscriptionItem, {
-            "stripe_id": item["id"], "subscription_id": row.id, "price_stripe_id": _id(price),
+            "stripe_id": item["id"], "subscription_id": row.id, "price_stripe_id": ref_id(price),
             "price_lookup_key": price.get("lookup_key") if isinstance(price, dict) else None,
-            "product_stripe_id": _id(price.get("product")) if isinstance(price, dict) else None,
+            "product_stripe_id": ref_id(price.get("product")) if isinstance(price, dict) else None,
             "quantity": item.get("quantity"),
             "usage_type": ((price.get("recurring") or {}).get("usage_type") if isinstance(price, dict) else None),
             "current_period_start": utc(item.get("current_period_start")),

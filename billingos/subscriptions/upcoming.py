@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import exists, select
 
@@ -68,6 +68,19 @@ def upcoming_state(owner_id: str) -> Any:
             .where(s.owner_id == owner_id, s.status.in_(UPCOMING_STATUSES), s.cancel_at_period_end.is_(False),
                    s.cancel_at.is_(None), s.paused.is_(False))
             .order_by(s.id.desc()).limit(1))
+
+
+class LiveState(NamedTuple):
+    """The subscription whose next invoice is previewed, with what the preview depends on."""
+
+    stripe_id: str
+    version: int
+    customer_stripe_id: str
+    status: str
+    trial_end: datetime | None
+    current_period_end: datetime | None
+    customer_version: int | None
+    metered: bool
 
 
 @dataclass(frozen=True)
@@ -131,8 +144,11 @@ def next_invoice(ctx: Context, cache: UpcomingCache, owner_id: str) -> InvoicePr
     Stripe is asked only when ``cache`` has no preview of that state."""
     with ctx.session_factory() as session:
         live = session.execute(upcoming_state(owner_id)).first()
-    if live is None:
-        return None
+    return None if live is None else preview_for(ctx, cache, LiveState(*live))
+
+
+def preview_for(ctx: Context, cache: UpcomingCache, live: LiveState) -> InvoicePreview:
+    """The next invoice of ``live``: from ``cache`` when it holds that state, else Stripe's preview (kept)."""
     now = ctx.now()
     key = None if live.metered or live.customer_version is None else \
         UpcomingKey(live.stripe_id, live.version, live.customer_stripe_id, live.customer_version)

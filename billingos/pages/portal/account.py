@@ -15,7 +15,6 @@ from .state import (
     current_subscription,
     customer_or_none,
     live_subscription,
-    plan_name,
     plan_options,
     status_words,
 )
@@ -38,17 +37,13 @@ def notice(ctx: PageContext) -> str | None:
 
 def overview(ctx: PageContext) -> Result:
     owner, billing = ctx.owner_id, ctx.billing
-    customer = customer_or_none(billing, owner)
-    subs = billing.subscriptions.list(owner) if customer else []
-    sub = current_subscription(subs)
-    products = {p.id: p for p in billing.catalog.products(active=None)} if sub else {}
-    cards = billing.payment_methods.list(owner) if customer else []
-    upcoming = billing.subscriptions.upcoming(owner) if sub is not None and sub.status not in ENDED else None
+    account = billing.subscriptions.account(owner)      # two statements: the page is read on every visit
+    sub = account.subscription
     return Render("portal/overview.html", {
-        "title": "Billing", "nav": "overview", "notice": notice(ctx), "customer": customer, "subscription": sub,
-        "plan": plan_name(products, sub), "status": status_words(sub, ctx.pages.fmt, billing.now()),
-        "ended": sub is None or sub.status in ENDED, "upcoming": upcoming,
-        "card": next((c for c in cards if c.default), None), "return_url": ctx.options.get("return_url"),
+        "title": "Billing", "nav": "overview", "notice": notice(ctx), "customer": account.customer,
+        "subscription": sub, "plan": account.plan or ("No plan" if sub is None else "Your plan"),
+        "status": status_words(sub, ctx.pages.fmt, billing.now()), "ended": sub is None or sub.status in ENDED,
+        "upcoming": account.upcoming, "card": account.card, "return_url": ctx.options.get("return_url"),
         "past_due": billing.dunning.past_due(owner) if sub is not None and sub.status == "past_due" else None})
 
 

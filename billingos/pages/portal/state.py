@@ -83,14 +83,6 @@ def status_words(sub: Subscription | None, fmt: Formatter, now: datetime) -> str
     return f"Renews on {fmt.date(sub.current_period_end)}."
 
 
-def plan_name(products: dict[str, Any], sub: Subscription | None) -> str:
-    if sub is None:
-        return "No plan"
-    item = next((i for i in sub.items if i.usage_type != "metered"), None)
-    product = products.get(item.product or "") if item else None
-    return product.name if product is not None else "Your plan"
-
-
 def plan_item(sub: Subscription | None) -> Any:
     """The live subscription's plan (licensed) item, or None."""
     if sub is None or sub.status in ENDED:

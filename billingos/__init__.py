@@ -33,12 +33,13 @@ from .invoices import Invoice, InvoiceLine
 from .money import Money
 from .notifications import EmailMessage, LoggingMailer, Mailer, OutboxMailer
 from .reconcile import ReconcileReport
-from .subscriptions import InvoicePreview, Subscription, SubscriptionItem
+from .subscriptions import Account, InvoicePreview, Subscription, SubscriptionItem
 from .webhooks import Receipt, WebhookPayloadError, WebhookSignatureError
 
 __version__ = "0.1.0"  # the installed billingos's version (pyproject.toml's)
 
 __all__ = [
+    "Account",
     "Actor",
     "ApiKey",
     "AuditEvent",

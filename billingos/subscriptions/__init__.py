@@ -1,3 +1,4 @@
+from .account import Account
 from .models import (
     BillingSubscription,
     BillingSubscriptionItem,
@@ -7,6 +8,6 @@ from .schemas import InvoicePreview, PreviewLine, ScheduledChange, Subscription,
 from .service import SubscriptionService
 from .sync import sync_subscription, sync_subscription_schedule
 
-__all__ = ["BillingSubscription", "BillingSubscriptionItem",
+__all__ = ["Account", "BillingSubscription", "BillingSubscriptionItem",
            "BillingSubscriptionSchedule", "InvoicePreview", "PreviewLine", "ScheduledChange", "Subscription",
            "SubscriptionItem", "SubscriptionService", "sync_subscription", "sync_subscription_schedule"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, false, select
+from sqlalchemy import String, and_, bindparam, false, select
 
 from ..catalog.models import BillingProduct
 from ..customers import Customer
@@ -48,7 +48,7 @@ class AccountReader:
         c, pm = BillingCustomer.__table__.c, BillingPaymentMethod.__table__.c
         s, i = BillingSubscription.__table__.c, BillingSubscriptionItem.__table__.c
         sched, prod = BillingSubscriptionSchedule.__table__.c, BillingProduct.__table__.c
-        owner = bindparam("owner")
+        owner = bindparam("owner", type_=String)
         self._customer = (
             select(c.stripe_id, c.owner_id, c.email, c.name, c.currency, c.balance, c.delinquent,
                    c.default_payment_method, c.metadata.label("stripe_metadata"), c.stripe_created, c.deleted_at,
@@ -76,7 +76,7 @@ class AccountReader:
         with self._ctx.session_factory() as session:
             conn = session.connection()
             row = conn.execute(self._customer, {"owner": owner_id}).first()
-            rows = conn.execute(self._subscriptions, {"owner": owner_id}).all() if row is not None else []
+            rows = list(conn.execute(self._subscriptions, {"owner": owner_id})) if row is not None else []
         customer = Customer.from_row(row) if row is not None else None
         card = None if row is None or row.pm_id is None else PaymentMethod(
             id=row.pm_id, customer=row.stripe_id, owner_id=owner_id, type=row.pm_type, brand=row.brand,

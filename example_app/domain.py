@@ -30,7 +30,7 @@ from billingos.notifications import EmailMessage
 
 from .models import Link, User
 
-__all__ = ["ApiQuota", "Linkshelf", "ProductError", "SignedUp", "connect_signals"]
+__all__ = ["DEMO_PASSWORD", "ApiQuota", "Linkshelf", "ProductError", "SignedUp", "connect_signals"]
 
 log = logging.getLogger("example_app")
 
@@ -39,6 +39,8 @@ TRIAL_DAYS = 14                  # ... for 14 days, no card needed
 FEATURES = {"custom_slugs": "Custom short names", "export": "CSV export", "sso": "Single sign-on (SAML)",
             "priority_support": "Priority support"}
 MAX_LINKS_SHOWN = 500
+#: The seeded customers' password while Stripe is the emulator (demo mode only; shown on the home page).
+DEMO_PASSWORD = "linkshelf-demo"
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(\.[A-Za-z0-9\-]{1,63})+")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9\-]{1,38}[a-z0-9]")
 _TOKEN = re.compile(r"lsk_[A-Za-z0-9_\-]{43}")
@@ -123,6 +125,8 @@ class Linkshelf:
             user = db.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).first()
         if user is None or user.password_hash is None or not check_password_hash(user.password_hash, password):
             raise wrong
+        if password == DEMO_PASSWORD and self.billing.emulator is None:
+            raise wrong          # a demo database pointed at real Stripe: the public demo password is not one
         return user
 
     def user(self, user_id: Any) -> User | None:
@@ -262,6 +266,19 @@ class Linkshelf:
                 added += 1
         return added
 
+    def set_demo_password(self, password: str = DEMO_PASSWORD) -> int:
+        """Let every customer without a password (the demo's seeded ones) log in with ``password``, hashed
+        with werkzeug like a real user's. Demo mode only (Stripe is the emulator). Returns the rows changed."""
+        if self.billing.emulator is None:
+            raise ProductError("The demo password exists only while Stripe is the emulator.", status=409)
+        # One hash for all of them: werkzeug's scrypt costs ~50 ms a call and 1,500 calls would dominate
+        # the seed. They share one salt, which is acceptable for a public demo password only.
+        password_hash = generate_password_hash(_password(password))
+        with self.sessions() as db, db.begin():
+            result = db.execute(update(User).where(User.password_hash.is_(None), User.is_admin.is_(False))
+                                .values(password_hash=password_hash))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def admin_user(self, email: str = "admin@linkshelf.example") -> User:
         """The demo's admin (no password: reached by the home page's demo button only)."""
         with self.sessions() as db, db.begin():
@@ -274,10 +291,15 @@ class Linkshelf:
 
     def demo_customer(self) -> User | None:
         """A seeded customer worth showing: paying (active), preferably on Pro monthly (the portal then
-        offers an upgrade), with invoices; else any active one."""
+        offers an upgrade), with invoices; else any active one. Seeded users have the demo password (or,
+        seeded before it existed, none); a visitor who signed up is never picked."""
         with self.sessions() as db:
-            candidates = list(db.scalars(select(User).where(User.password_hash.is_(None), User.is_admin.is_(False))
-                                         .order_by(User.id).limit(300)))
+            users = list(db.scalars(select(User).where(User.is_admin.is_(False)).order_by(User.id).limit(300)))
+        demo_hashes: dict[str, bool] = {}     # all seeded users share one hash: verify each distinct one once
+        for user in users:
+            if user.password_hash is not None and user.password_hash not in demo_hashes:
+                demo_hashes[user.password_hash] = check_password_hash(user.password_hash, DEMO_PASSWORD)
+        candidates = [u for u in users if u.password_hash is None or demo_hashes[u.password_hash]]
         rank = {"pro_monthly": 0, "team_monthly": 1, "pro_yearly": 2, "team_yearly": 3}
         best: tuple[int, User] | None = None
         for user in candidates:

@@ -203,7 +203,8 @@ PAGES = (
     Page("follow", GET, follow),
     Page("developers", GET, developers, login=True), Page("new_token", POST, new_token, login=True),
     Page("new_billing_key", POST, new_billing_key, login=True),
-    Page("demo", GET, demo_tools, login=True, demo=True), Page("demo_advance", POST, demo_advance, login=True, demo=True),
+    Page("demo", GET, demo_tools, login=True, demo=True),
+    Page("demo_advance", POST, demo_advance, login=True, demo=True),
     Page("demo_failing_card", POST, demo_failing_card, login=True, demo=True),
 )
 

@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -295,11 +296,11 @@ class Linkshelf:
         seeded before it existed, none); a visitor who signed up is never picked."""
         with self.sessions() as db:
             users = list(db.scalars(select(User).where(User.is_admin.is_(False)).order_by(User.id).limit(300)))
-        demo_hashes: dict[str, bool] = {}     # all seeded users share one hash: verify each distinct one once
-        for user in users:
-            if user.password_hash is not None and user.password_hash not in demo_hashes:
-                demo_hashes[user.password_hash] = check_password_hash(user.password_hash, DEMO_PASSWORD)
-        candidates = [u for u in users if u.password_hash is None or demo_hashes[u.password_hash]]
+        # The seeded users share one hash (set_demo_password): the most common one, verified once (a check
+        # costs as much as a hash); a signed-up visitor's hash has its own salt and is never that one.
+        shared = Counter(u.password_hash for u in users if u.password_hash is not None).most_common(1)
+        demo_hash = shared[0][0] if shared and check_password_hash(shared[0][0], DEMO_PASSWORD) else None
+        candidates = [u for u in users if u.password_hash is None or u.password_hash == demo_hash]
         rank = {"pro_monthly": 0, "team_monthly": 1, "pro_yearly": 2, "team_yearly": 3}
         best: tuple[int, User] | None = None
         for user in candidates:

@@ -1,13 +1,13 @@
-"""The Flask app factory: config, the app's own DB, billingos via billingos_flask, huey, the catalog, the views.
+"""The Flask app factory: config, the app's own DB, billingos via billingos_flask, huey, the catalog, the pages.
 
-The product itself (accounts, links, the metered API) is ``example_app.domain``, shared with the FastAPI app;
-this module and the blueprints only turn HTTP into calls on it."""
+The product itself (accounts, links, the metered API) is ``example_app.domain`` and its HTML pages are
+``example_app.pages``, both shared with the FastAPI app; this module, ``views.py`` (the pages) and
+``shelf.py`` (the links API) only turn Flask's requests into calls on them."""
 
 from __future__ import annotations
 
 import os
 import secrets
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,11 @@ from billingos import Billing
 from billingos_flask import CONFIG_DEFAULTS, BillingOS
 
 from .catalog import CATALOG_PATH, sync_catalog
-from .csrf import init_csrf
-from .demo import demo_billing, init_demo
+from .demo import emulator_billing
 from .domain import Linkshelf, connect_signals
 from .models import make_sessions
-from .plans import money
-from .shelf import bp as shelf_bp
-from .views import bp
+from .shelf import bp as api_bp
+from .views import on_feature_denied, register_pages
 
 DEFAULT_INSTANCE = Path(__file__).resolve().parent.parent / "instance"
 
@@ -58,24 +56,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Demo mode (the emulator): a FrozenClock kept in the instance dir, and the emulator's webhooks
     # delivered to this app's own /billing/webhooks. Against real Stripe: BILLINGOS_* config only.
     demo = bool(app.config["BILLINGOS_STRIPE_EMULATOR"])
-    ext = BillingOS(app, billing=demo_billing(app)) if demo else BillingOS(app)
+    ext = BillingOS(app, billing=emulator_billing(instance, app.config)) if demo else BillingOS(app)
     ext.customer_loader(_current_owner_id)
     ext.admin_loader(_current_admin)
-    ext.feature_denied_handler(_feature_denied)
+    ext.feature_denied_handler(on_feature_denied)
     billing = ext.billing_for(app)
     billing.migrate()
     app.extensions["linkshelf"] = Linkshelf(sessions, billing)
     app.extensions["linkshelf.hooks"] = connect_signals(billing)
     app.extensions["example_app.huey"] = _huey(billing)
-    init_csrf(app)   # billingos's routes are exempt: webhooks are signed, its pages carry their own tokens
     app.before_request(_load_user)
-    app.register_blueprint(bp)
-    app.register_blueprint(shelf_bp)
-    app.add_template_filter(money, "money")
-    app.add_template_filter(_date, "date")
-    app.jinja_env.globals["demo_mode"] = False
+    register_pages(app, demo=demo)     # each form checks its CSRF token; billingos's pages check their own
+    app.register_blueprint(api_bp)
     if demo:
-        init_demo(app, billing)
+        # The emulator's webhooks go through this app's own POST /billing/webhooks (the whole Flask stack:
+        # the signature check, the huey task), as Stripe's would over the internet.
+        billing.testing.connect(app)
     sync_catalog(billing, app.config["CATALOG_PATH"])   # last: its webhooks reach a fully set-up app
     return app
 
@@ -88,10 +84,6 @@ def _huey(billing: Billing) -> MemoryHuey:
     huey = MemoryHuey("linkshelf", immediate=True)
     billing.register_tasks(huey)
     return huey
-
-
-def _date(value: datetime | None) -> str:
-    return "—" if value is None else f"{value:%d %b %Y}"
 
 
 def _secret_key(instance: Path) -> str:
@@ -117,10 +109,3 @@ def _current_admin() -> str | None:
     user = g.get("user")
     return user.email if user is not None and user.is_admin else None
 
-
-def _feature_denied(feature: str, owner_id: str | None) -> Any:
-    from flask import flash, redirect, url_for
-    if owner_id is None:
-        return redirect(url_for("app.login"))
-    flash(f"Your plan does not include {feature.replace('_', ' ')}. Pick a plan that does.", "error")
-    return redirect(url_for("app.pricing"))

@@ -1,5 +1,6 @@
 """First start: a fresh instance dir gets an 18-month history of made-up customers (``seed_history``,
-played through the emulator's clock), then Linkshelf users for them and a demo admin. ``--fresh`` starts
+played through the emulator's clock), then Linkshelf users for them (their password: ``domain.DEMO_PASSWORD``)
+and a demo admin. ``--fresh`` starts
 from an empty instance instead; ``--seed-only`` seeds and exits."""
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def seeded_app(instance: Path, *, customers: int, months: int, seed: int = 7, pr
         hooks.muted = False
     users = shelf.adopt_owners(report.owners)
     _sample_links(shelf, seed)
+    shelf.set_demo_password()           # each seeded customer logs in with their email and DEMO_PASSWORD
     shelf.admin_user()
     summary = {"customers": len(report.owners), "users": users, "months": months, "seconds": round(report.seconds, 2),
                "breakdown": {k: round(v, 2) for k, v in report.breakdown.items()},

@@ -1,38 +1,31 @@
-"""CSRF protection without flask-wtf: a per-session token that every unsafe request must echo."""
+"""CSRF protection for Linkshelf's forms, the same on Flask and FastAPI: billingos's signed tokens
+(``billingos.pages.Csrf``: itsdangerous, timestamped), keyed on a random id kept in the app's signed session
+cookie instead of a cookie of its own. Every unsafe request must echo a token that unsigns to that id."""
 
 from __future__ import annotations
 
-import hmac
-import secrets
+from collections.abc import MutableMapping
+from typing import Any
 
-from flask import Flask, abort, current_app, request, session
+from billingos.pages import Csrf
 
-FIELD = "csrf_token"
-EXEMPT = "example_app.csrf_exempt"   # app.extensions key: endpoints that skip the check
-
-
-def csrf_token() -> str:
-    token = session.get(FIELD)
-    if not isinstance(token, str):
-        token = session[FIELD] = secrets.token_urlsafe(32)
-    return token
+FIELD = "csrf_token"        # the form field; the links API takes the same token as X-CSRF-Token
+SESSION_KEY = "csrf_id"
+MESSAGE = "The form's security token is missing or stale. Reload the page and try again."
 
 
-def check_csrf() -> None:
-    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint in current_app.extensions.get(EXEMPT, ()):
-        return
-    if (request.endpoint or "").startswith("billingos."):   # billingos's pages check their own tokens
-        return
-    if request.path.startswith("/api/") and request.headers.get("Authorization"):
-        return      # the product's API then authenticates by that token alone, never by the cookie
-    expected = session.get(FIELD)
-    sent = request.headers.get("X-CSRF-Token") or request.form.get(FIELD)
-    if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
-        abort(400, "The form's security token is missing or stale. Reload the page and try again.")
+class SessionCsrf:
+    """Tokens for one app, signed with its secret key. ``session`` is Flask's or Starlette's session."""
 
+    def __init__(self, secret: str | bytes) -> None:
+        self._csrf = Csrf(secret)
 
-def init_csrf(app: Flask, *, exempt: set[str] | None = None) -> None:
-    """``exempt``: endpoints that authenticate their POSTs another way (billingos's webhook route)."""
-    app.extensions[EXEMPT] = frozenset(exempt or ())
-    app.before_request(check_csrf)
-    app.jinja_env.globals["csrf_token"] = csrf_token
+    def token(self, session: MutableMapping[str, Any]) -> str:
+        """A token for the forms of the page being rendered (gives the session its id on first use)."""
+        found = Csrf.cookie_id(session.get(SESSION_KEY))
+        if found is None:
+            found = session[SESSION_KEY] = Csrf.new_id()
+        return self._csrf.token(found)
+
+    def valid(self, session: MutableMapping[str, Any], sent: Any) -> bool:
+        return self._csrf.valid(session.get(SESSION_KEY), sent if isinstance(sent, str) else None)

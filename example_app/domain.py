@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from billingos.notifications import EmailMessage
 
 from .models import Link, User
 
-__all__ = ["ApiQuota", "Linkshelf", "ProductError", "SignedUp", "connect_signals"]
+__all__ = ["DEMO_PASSWORD", "ApiQuota", "Linkshelf", "ProductError", "SignedUp", "connect_signals"]
 
 log = logging.getLogger("example_app")
 
@@ -39,6 +40,8 @@ TRIAL_DAYS = 14                  # ... for 14 days, no card needed
 FEATURES = {"custom_slugs": "Custom short names", "export": "CSV export", "sso": "Single sign-on (SAML)",
             "priority_support": "Priority support"}
 MAX_LINKS_SHOWN = 500
+#: The seeded customers' password while Stripe is the emulator (demo mode only; shown on the home page).
+DEMO_PASSWORD = "linkshelf-demo"
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(\.[A-Za-z0-9\-]{1,63})+")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9\-]{1,38}[a-z0-9]")
 _TOKEN = re.compile(r"lsk_[A-Za-z0-9_\-]{43}")
@@ -123,6 +126,8 @@ class Linkshelf:
             user = db.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).first()
         if user is None or user.password_hash is None or not check_password_hash(user.password_hash, password):
             raise wrong
+        if password == DEMO_PASSWORD and self.billing.emulator is None:
+            raise wrong          # a demo database pointed at real Stripe: the public demo password is not one
         return user
 
     def user(self, user_id: Any) -> User | None:
@@ -262,6 +267,19 @@ class Linkshelf:
                 added += 1
         return added
 
+    def set_demo_password(self, password: str = DEMO_PASSWORD) -> int:
+        """Let every customer without a password (the demo's seeded ones) log in with ``password``, hashed
+        with werkzeug like a real user's. Demo mode only (Stripe is the emulator). Returns the rows changed."""
+        if self.billing.emulator is None:
+            raise ProductError("The demo password exists only while Stripe is the emulator.", status=409)
+        # One hash for all of them: werkzeug's scrypt costs ~50 ms a call and 1,500 calls would dominate
+        # the seed. They share one salt, which is acceptable for a public demo password only.
+        password_hash = generate_password_hash(_password(password))
+        with self.sessions() as db, db.begin():
+            result = db.execute(update(User).where(User.password_hash.is_(None), User.is_admin.is_(False))
+                                .values(password_hash=password_hash))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def admin_user(self, email: str = "admin@linkshelf.example") -> User:
         """The demo's admin (no password: reached by the home page's demo button only)."""
         with self.sessions() as db, db.begin():
@@ -274,10 +292,15 @@ class Linkshelf:
 
     def demo_customer(self) -> User | None:
         """A seeded customer worth showing: paying (active), preferably on Pro monthly (the portal then
-        offers an upgrade), with invoices; else any active one."""
+        offers an upgrade), with invoices; else any active one. Seeded users have the demo password (or,
+        seeded before it existed, none); a visitor who signed up is never picked."""
         with self.sessions() as db:
-            candidates = list(db.scalars(select(User).where(User.password_hash.is_(None), User.is_admin.is_(False))
-                                         .order_by(User.id).limit(300)))
+            users = list(db.scalars(select(User).where(User.is_admin.is_(False)).order_by(User.id).limit(300)))
+        # The seeded users share one hash (set_demo_password): the most common one, verified once (a check
+        # costs as much as a hash); a signed-up visitor's hash has its own salt and is never that one.
+        shared = Counter(u.password_hash for u in users if u.password_hash is not None).most_common(1)
+        demo_hash = shared[0][0] if shared and check_password_hash(shared[0][0], DEMO_PASSWORD) else None
+        candidates = [u for u in users if u.password_hash is None or u.password_hash == demo_hash]
         rank = {"pro_monthly": 0, "team_monthly": 1, "pro_yearly": 2, "team_yearly": 3}
         best: tuple[int, User] | None = None
         for user in candidates:

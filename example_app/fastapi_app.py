@@ -6,11 +6,13 @@ dir as the Flask app, with billingos mounted by ``billingos_fastapi.create_route
 It opens ``$LINKSHELF_INSTANCE`` or the Flask app's ``./instance`` (seed that first with
 ``python3 dev.py example --seed-only`` to see the history here too).
 
-The product's pages are the Flask app's; this app is its JSON side (sign-up, login, links, the metered
-API, the CSV export behind ``requires_feature``) plus billingos's portal, admin and JSON API, which render
-the same templates. The session is a signed cookie (Starlette's SessionMiddleware); writes that use it
-must be JSON (``Content-Type: application/json``), which a cross-site form cannot send, so they need no
-CSRF token; the API also takes ``Authorization: Bearer lsk_...``.
+The HTML pages are the Flask app's: the same page functions (``example_app.pages``, registered from its
+``PAGES`` table) rendering the same templates, with the same CSRF tokens on every form
+(``example_app.csrf``) kept in the signed session cookie (Starlette's SessionMiddleware). The CSV export is
+gated with ``Depends(requires_feature("export"))``; its ``FeatureDenied`` goes to the pricing page, as on
+Flask. The links API (``/api/links``) takes ``Authorization: Bearer lsk_...`` or the session cookie, whose
+writes must be JSON (``Content-Type: application/json``, which a cross-site form cannot send).
+billingos's portal, admin and JSON API are mounted under /billing by ``create_router``.
 """
 
 from __future__ import annotations
@@ -22,32 +24,29 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from huey import MemoryHuey
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.staticfiles import StaticFiles
 
 from billingos import Billing
-from billingos_fastapi import add_problem_handlers, create_router, requires_feature
+from billingos_fastapi import FeatureDenied, add_problem_handlers, create_router, requires_feature
 
 from .app import DEFAULT_INSTANCE, _secret_key
 from .catalog import CATALOG_PATH, sync_catalog
+from .csrf import SessionCsrf
 from .demo import emulator_billing
 from .domain import Linkshelf, ProductError, connect_signals
 from .models import Link, User, make_sessions
+from .pages import PAGES, feature_denied
+from .site import MAX_FORM, TEMPLATES, File, Page, Redirect, Render, Visit, dispatch, error, make_environment, read_form
+from .site import render as render_page
 
-TEMPLATES = Path(__file__).with_name("templates")
-
-
-class SignUpIn(BaseModel):
-    name: str
-    email: str
-    password: str
-
-
-class LoginIn(BaseModel):
-    email: str
-    password: str
+STATIC = Path(__file__).with_name("static")
 
 
 class LinkIn(BaseModel):
@@ -102,37 +101,9 @@ def create_app(instance: str | Path | None = None) -> FastAPI:
 
     app.include_router(create_router(billing, customer_loader=current_owner, admin_loader=current_admin,
                                      templates=str(TEMPLATES), secret_key=secret, login_url="/login",
-                                     return_url="/"))
-
-    @app.get("/")
-    def home() -> dict[str, Any]:
-        return {"product": "Linkshelf", "portal": "/billing/portal/", "admin": "/billing/admin/",
-                "api": ["/api/links"], "billing_api": "/billing/api/v1/openapi.json"}
-
-    @app.post("/signup", status_code=201)
-    def signup(body: SignUpIn, request: Request) -> dict[str, Any]:
-        done = shelf.sign_up(email=body.email, password=body.password, name=body.name)
-        request.session.clear()
-        request.session["user_id"] = done.user.id
-        return {"user": _user(done.user), "trial_error": done.trial_error}
-
-    @app.get("/login")
-    def how_to_log_in() -> JSONResponse:
-        """Where the portal sends visitors nobody logged in: this app's login is JSON."""
-        return JSONResponse({"detail": "Log in with POST /login {\"email\": ..., \"password\": ...}, then retry."},
-                            status_code=401)
-
-    @app.post("/login")
-    def login(body: LoginIn, request: Request) -> dict[str, Any]:
-        user = shelf.authenticate(body.email, body.password)
-        request.session.clear()
-        request.session["user_id"] = user.id
-        return {"user": _user(user)}
-
-    @app.post("/logout", status_code=204)
-    def logout(request: Request) -> Response:
-        request.session.clear()
-        return Response(status_code=204)
+                                     return_url="/app"))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _add_pages(app, _Translator(shelf, SessionCsrf(secret), make_environment(), folder))
 
     @app.get("/api/links")
     def list_links(user: User = Depends(api_user),
@@ -154,22 +125,84 @@ def create_app(instance: str | Path | None = None) -> FastAPI:
         shelf.delete_link(user, link_id)
         return Response(status_code=204)
 
-    @app.get("/app/export.csv", dependencies=[Depends(requires_feature("export"))])
-    def export(user: User = Depends(logged_in)) -> PlainTextResponse:
-        return PlainTextResponse(shelf.export_csv(user), media_type="text/csv",
-                                 headers={"Content-Disposition": "attachment; filename=linkshelf-links.csv"})
-
-    @app.post("/app/developers/token", status_code=201)
-    def new_token(user: User = Depends(logged_in)) -> dict[str, str]:
-        return {"token": shelf.new_api_token(user)}
-
-    @app.get("/s/{slug}")
-    def follow(slug: str) -> RedirectResponse:
-        return RedirectResponse(shelf.follow(slug), status_code=302)
-
     billing.testing.connect(app)            # the emulator's webhooks through this app's own route
     sync_catalog(billing, CATALOG_PATH)
     return app
+
+
+class _Translator:
+    """Starlette's request in, a ``site.Visit`` to the shared pages, their result out as a response."""
+
+    def __init__(self, shelf: Linkshelf, csrf: SessionCsrf, env: Any, instance: Path) -> None:
+        self.shelf, self.csrf, self.env, self.instance = shelf, csrf, env, instance
+
+    def visit(self, request: Request, body: bytes | None = None, params: dict[str, str] | None = None) -> Visit:
+        query = request.url.query
+        return Visit(self.shelf, request.session, self.csrf, method=request.method,
+                     path=request.url.path + (f"?{query}" if query else ""), params=params or {},
+                     query=dict(request.query_params), form=read_form(body) if body is not None else {},
+                     host_url=str(request.base_url), instance=self.instance)
+
+    def answer(self, page: Page, request: Request, body: bytes | None) -> Response:
+        """Runs in the threadpool: the pages and the domain are synchronous (SQLAlchemy, the Stripe SDK)."""
+        try:
+            visit = self.visit(request, body, dict(request.path_params))
+        except ProductError as err:          # the body: too large, or not a form
+            return self.respond(self.visit(request), error(err.status, err.message))
+        return self.respond(visit, dispatch(page, visit))
+
+    def respond(self, visit: Visit, result: Render | Redirect | File) -> Response:
+        if isinstance(result, Redirect):
+            return RedirectResponse(result.url, status_code=result.status)
+        if isinstance(result, File):
+            body = result.body if isinstance(result.body, bytes) else b"".join(result.body)
+            return Response(body, media_type=result.content_type,
+                            headers={"Content-Disposition": f"attachment; filename={result.filename}"})
+        return HTMLResponse(render_page(self.env, visit, result), status_code=result.status)
+
+
+def _add_pages(app: FastAPI, pages: _Translator) -> None:
+    """The page table's routes (the demo-only ones while Stripe is the emulator), the export's
+    FeatureDenied as the pricing page, and FastAPI's own refusals (404, 405) as the product's error page."""
+    for page in PAGES:
+        if page.demo and pages.shelf.billing.emulator is None:
+            continue
+        gate = [Depends(requires_feature(page.feature))] if page.feature else []
+        app.add_api_route(page.path, _endpoint(pages, page), methods=list(page.methods), dependencies=gate,
+                          name=page.name, include_in_schema=False)
+
+    async def on_feature_denied(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FeatureDenied)
+        visit = pages.visit(request)
+        return pages.respond(visit, await run_in_threadpool(feature_denied, visit, exc.feature, exc.owner_id))
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if request.url.path.startswith(("/billing/", "/api/")):
+            return await http_exception_handler(request, exc)     # billingos's routes and the API keep theirs
+        message = "This page does not exist." if exc.status_code == 404 else str(exc.detail)
+        return await run_in_threadpool(pages.respond, pages.visit(request), error(exc.status_code, message))
+
+    app.add_exception_handler(FeatureDenied, on_feature_denied)
+    app.add_exception_handler(HTTPException, on_http_error)
+
+
+def _endpoint(pages: _Translator, page: Page) -> Any:
+    async def endpoint(request: Request) -> Response:
+        body = await _read_form_body(request) if request.method == "POST" else None
+        return await run_in_threadpool(pages.answer, page, request, body)
+    endpoint.__name__ = f"page_{page.name}"
+    return endpoint
+
+
+async def _read_form_body(request: Request) -> bytes:
+    """At most MAX_FORM + 1 bytes: enough for ``read_form`` to refuse a larger body with a 413 page."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            break
+    return body
 
 
 async def _product_error(request: Request, exc: Exception) -> JSONResponse:
@@ -177,10 +210,6 @@ async def _product_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
     return JSONResponse(exc.to_problem(), status_code=exc.status, media_type="application/problem+json",
                         headers=headers)
-
-
-def _user(user: User) -> dict[str, Any]:
-    return {"id": user.id, "name": user.name, "email": user.email, "owner_id": user.owner_id}
 
 
 def _link(link: Link) -> dict[str, Any]:

@@ -1,31 +1,14 @@
-"""Billing helpers the pages share: login_required, the current plan, the demo's test card, money.
+"""Billing helpers the pages share: the current plan, the demo's test card, money.
 Plan changes, cancellation, invoices and cards are billingos's customer portal (/billing/portal/)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar, cast
-
 import stripe
-from flask import g, redirect, url_for
 
 from billingos import Billing, Money, StripeRequestError, StripeUnavailableError
 from billingos.subscriptions import Subscription
 
 ENDED = ("canceled", "incomplete_expired")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def login_required(view: F) -> F:
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if g.get("user") is None:
-            return redirect(url_for("app.login"))
-        return view(*args, **kwargs)
-    return cast(F, wrapper)
-
 
 def current_subscription(billing: Billing, owner_id: str) -> Subscription | None:
     """The owner's live subscription, or else the most recent ended one, or None."""

@@ -1,104 +1,83 @@
-"""Pages: home, pricing, sign-up, login, logout and the demo's one-click logins. The links pages are in
-shelf.py; the plan, invoice and card pages are billingos's customer portal (/billing/portal/)."""
+"""The product's pages on Flask: each entry of ``pages.PAGES`` becomes a route that builds a ``site.Visit``
+from Flask's request and turns the page's result into a Flask response. The pages themselves (and their
+CSRF check, login and error pages) are ``example_app.pages`` and ``example_app.site``, shared with the
+FastAPI app; the links API is ``shelf.py``."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, redirect, request, session
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from billingos.pages import safe_return_url
-from billingos_flask import current_billing
+from billingos_flask import requires_feature
 
-from .catalog import price_list
-from .csrf import csrf_token
+from .csrf import SessionCsrf
 from .domain import Linkshelf, ProductError
-from .models import User
+from .pages import PAGES, feature_denied
+from .site import File, Page, Redirect, Render, Visit, dispatch, error, make_environment, read_form, render
 
-bp = Blueprint("app", __name__)
-
-
-def shelf() -> Linkshelf:
-    found: Linkshelf = current_app.extensions["linkshelf"]
-    return found
+ENV = "linkshelf.pages"       # app.extensions key: the pages' Jinja environment
+CSRF = "linkshelf.csrf"       # app.extensions key: the app's SessionCsrf
 
 
-def login_user(user: User) -> None:
-    session.clear()  # a fresh session (and CSRF token) on login: no session fixation
-    session["user_id"] = user.id
-    csrf_token()
+def register_pages(app: Flask, *, demo: bool) -> None:
+    """The page table's routes (the demo-only ones while Stripe is the emulator) and the error pages."""
+    app.extensions[ENV] = make_environment()
+    app.extensions[CSRF] = SessionCsrf(app.config["SECRET_KEY"])
+    for page in PAGES:
+        if page.demo and not demo:
+            continue
+        view = _view(page)
+        if page.feature:
+            view = requires_feature(page.feature)(view)
+        app.add_url_rule(page.path.replace("{", "<").replace("}", ">"), endpoint=page.name, view_func=view,
+                         methods=list(page.methods))
+    app.register_error_handler(HTTPException, _http_error)
 
 
-@bp.get("/")
-def home() -> str:
-    return render_template("home.html", seeded=_seeded())
+def _view(page: Page) -> Callable[..., Response]:
+    def view(**params: str) -> Response:
+        try:
+            visit = current_visit(params, form=request.method == "POST")
+        except ProductError as err:        # the body: too large, or not a form
+            return respond(current_visit(), error(err.status, err.message))
+        return respond(visit, dispatch(page, visit))
+    view.__name__ = f"page_{page.name}"
+    return view
 
 
-def _seeded() -> dict[str, object] | None:
-    """What the first start seeded (instance/seeded.json), or None for an instance started empty."""
-    import json
-    from pathlib import Path
-    path = Path(current_app.instance_path) / "seeded.json"
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return found if isinstance(found, dict) else None
+def current_visit(params: dict[str, str] | None = None, *, form: bool = False) -> Visit:
+    shelf: Linkshelf = current_app.extensions["linkshelf"]
+    return Visit(shelf, session._get_current_object(), current_app.extensions[CSRF],  # type: ignore[attr-defined]
+                 method=request.method, path=request.full_path.rstrip("?"), params=params or {},
+                 query=request.args.to_dict(), form=read_form(request.get_data(cache=False)) if form else {},
+                 host_url=request.host_url, instance=Path(current_app.instance_path))
 
 
-@bp.get("/pricing")
-def pricing() -> str:
-    return render_template("pricing.html", plans=price_list(current_billing))
+def respond(visit: Visit, result: Render | Redirect | File) -> Response:
+    if isinstance(result, Redirect):
+        return redirect(result.url, result.status)
+    if isinstance(result, File):
+        body = result.body if isinstance(result.body, bytes) else b"".join(result.body)
+        return Response(body, mimetype=result.content_type.split(";")[0],
+                        headers={"Content-Disposition": f"attachment; filename={result.filename}"})
+    return Response(render(current_app.extensions[ENV], visit, result), status=result.status,
+                    mimetype="text/html")
 
 
-@bp.route("/signup", methods=["GET", "POST"])
-def signup() -> str | Response | tuple[str, int]:
-    if request.method == "GET":
-        return render_template("signup.html", form={})
-    form = {"name": request.form.get("name", ""), "email": request.form.get("email", "")}
-    try:
-        done = shelf().sign_up(email=form["email"], password=request.form.get("password", ""), name=form["name"])
-    except ProductError as err:
-        return render_template("signup.html", form=form, error=err.message, field=err.field), _page_status(err)
-    login_user(done.user)
-    if done.trial_error:
-        flash(done.trial_error, "error")
-    return redirect(url_for("shelf.links"))
+def on_feature_denied(feature: str, owner_id: str | None) -> Response:
+    """``requires_feature``'s answer for the product's pages: the pricing page (shared with FastAPI)."""
+    visit = current_visit()
+    return respond(visit, feature_denied(visit, feature, owner_id))
 
 
-@bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response | tuple[str, int]:
-    nxt = safe_return_url(request.values.get("next"))     # e.g. the portal page that asked for a login
-    if request.method == "GET":
-        return render_template("login.html", form={}, next=nxt)
-    form = {"email": request.form.get("email", "")}
-    try:
-        user = shelf().authenticate(form["email"], request.form.get("password", ""))
-    except ProductError as err:
-        return render_template("login.html", form=form, next=nxt, error=err.message), _page_status(err)
-    login_user(user)
-    return redirect(nxt or url_for("shelf.links"))
-
-
-@bp.post("/logout")
-def logout() -> Response:
-    session.clear()
-    return redirect(url_for("app.home"))
-
-
-# --- the demo's one-click logins (emulator only): the seeded history, seen as a customer or as staff ----
-@bp.post("/demo-login/<who>")
-def demo_login(who: str) -> Response:
-    if current_billing.emulator is None or who not in ("customer", "admin"):
-        abort(404)
-    user = shelf().admin_user() if who == "admin" else shelf().demo_customer()
-    if user is None:
-        abort(404, "No seeded customer yet: start the example without --fresh to seed one.")
-    login_user(user)
-    return redirect("/billing/admin/" if who == "admin" else "/billing/portal/")
-
-
-def _page_status(err: ProductError) -> int:
-    """Form pages answer 400 for what the visitor typed (409 and 503 keep their meaning)."""
-    return err.status if err.status in (401, 409, 503) else 400
-
-
+def _http_error(exc: HTTPException) -> Any:
+    """Flask's own refusals (404, 405, 413) on the product's pages as Linkshelf's error page; billingos's
+    routes and the links API keep theirs."""
+    if request.path.startswith(("/billing/", "/api/")) or exc.code is None:
+        return exc
+    return respond(current_visit(), error(exc.code, exc.description or exc.name))

@@ -1,5 +1,6 @@
-"""The example app in a real browser: a real HTTP server (werkzeug, in a thread) and Debian's Chromium
-driven by Playwright. No browser is ever downloaded: ``playwright install`` is never run.
+"""The example app in a real browser: a real HTTP server (werkzeug, or uvicorn for the FastAPI app, in a
+thread) and Debian's Chromium driven by Playwright. No browser is ever downloaded: ``playwright install``
+is never run.
 
 Skipped when /usr/bin/chromium or the playwright package is missing, unless BILLINGOS_REQUIRE_SERVICES=1
 (CI sets it), which turns the skip into a failure.
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.kit import need_browser, open_tab, serve_wsgi
+from tests.browser.kit import check_page, need_browser, open_tab, serve_asgi, serve_wsgi
 
 from .conftest import make_app
 
@@ -142,3 +143,31 @@ def test_failing_card_shows_past_due_and_another_users_invoice_is_404(page: Any,
 
     response = page.goto(grace_invoice)
     assert response is not None and response.status == 404
+
+
+def test_the_fastapi_app_serves_the_same_pages(tmp_path: Path) -> None:
+    """The FastAPI app's home, pricing and sign-up pages (the Flask app's templates) under uvicorn: no
+    console errors, nothing off the app, no serious axe-core violation, no sideways scroll at 390 px; then a
+    sign-up through the form lands on the shelf."""
+    need_browser()
+    from playwright.sync_api import expect
+
+    from example_app.fastapi_app import create_app
+    app = create_app(tmp_path / "instance")
+    try:
+        with serve_asgi(app) as url, open_tab(url, base_url=url, width=1280, height=900) as page:
+            for path, name, heading in (("/", "home", "Your links, shelved."), ("/pricing", "pricing",
+                                                                                 "Plans and prices")):
+                page.goto(path)
+                expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+                check_page(page, f"example-fastapi-{name}")
+            page.goto("/signup")
+            page.get_by_label("Name").fill("Ada")
+            page.get_by_label("Email").fill("ada@example.com")
+            page.get_by_label("Password").fill("correct horse battery")
+            page.get_by_role("button", name="Create account").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Your shelf")
+            expect(page.get_by_test_id("plan-summary")).to_contain_text("Pro · trialing")
+            check_page(page, "example-fastapi-shelf")
+    finally:
+        app.state.billing.close()

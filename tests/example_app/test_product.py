@@ -1,11 +1,16 @@
-"""Linkshelf, the product, over real HTTP (Flask's test client): links, the gated features, the metered API,
-the two kinds of API keys, and hostile input that must be refused with a 4xx and write nothing."""
+"""Linkshelf, the product, over real HTTP: links, the gated features, the metered API, the two kinds of API
+keys, and hostile input that must be refused with a 4xx and write nothing. The pages are tested on both
+apps (the ``site`` fixture: Flask's and Starlette's test clients); the Flask links API here, FastAPI's in
+test_fastapi_app.py."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -13,7 +18,7 @@ from sqlalchemy import func, select
 from billingos import Billing
 from example_app.models import Link, User
 
-from .conftest import PASSWORD, owner_of, post, signup, text
+from .conftest import PASSWORD, Site, owner_of, post, shelf_of, signup, text
 
 TOKEN = re.compile(r"lsk_[A-Za-z0-9_\-]{43}")
 
@@ -25,8 +30,16 @@ def client(app: Flask) -> FlaskClient:
     return c
 
 
-def _links(app: Flask) -> list[Link]:
-    with app.extensions["linkshelf"].sessions() as db:
+@pytest.fixture
+def shopper(site: Site) -> Any:
+    """A browser signed up as Ada (on a Pro trial), on either app."""
+    c = site.client()
+    assert signup(c).status_code == 302
+    return c
+
+
+def _links(app: Flask | FastAPI | Site) -> list[Link]:
+    with shelf_of(app).sessions() as db:
         return list(db.scalars(select(Link).order_by(Link.id)))
 
 
@@ -43,7 +56,7 @@ def _api_token(client: FlaskClient) -> str:
     return match.group(0)
 
 
-def _downgrade_to_free(app: Flask, billing: Billing) -> str:
+def _downgrade_to_free(app: Flask | Site, billing: Billing) -> str:
     owner = owner_of(app)
     [sub] = billing.subscriptions.list(owner)
     billing.subscriptions.cancel(sub, at_period_end=False)
@@ -53,55 +66,62 @@ def _downgrade_to_free(app: Flask, billing: Billing) -> str:
 
 
 # --- links and the gated features ------------------------------------------------------------------
-def test_a_link_is_saved_listed_followed_and_deleted(app: Flask, client: FlaskClient) -> None:
-    saved = post(client, "/app/links", url="https://example.com/a?b=1", title="Example", note="why", slug="ex-1")
-    assert saved.status_code == 303
-    [link] = _links(app)
+def test_a_link_is_saved_listed_followed_and_deleted(site: Site, shopper: Any) -> None:
+    saved = post(shopper, "/app/links", url="https://example.com/a?b=1", title="Example", note="why", slug="ex-1")
+    assert saved.status_code == 303 and saved.headers["Location"] == "/app"
+    [link] = _links(site)
     assert (link.url, link.title, link.note, link.slug, link.clicks) == ("https://example.com/a?b=1", "Example",
                                                                          "why", "ex-1", 0)
-    assert "Example" in text(client.get("/app")) and "/s/ex-1" in text(client.get("/app"))
-    follow = app.test_client().get("/s/ex-1")         # anyone may follow a short link
+    page = text(shopper.get("/app"))
+    assert "Saved: http" in page and "/s/ex-1" in page and "Example" in page
+    assert "Saved: http" not in text(shopper.get("/app"))           # a flash is shown once
+    follow = site.client().get("/s/ex-1")         # anyone may follow a short link
     assert follow.status_code == 302 and follow.headers["Location"] == "https://example.com/a?b=1"
-    assert _links(app)[0].clicks == 1
-    assert post(client, f"/app/links/{link.id}/delete").status_code == 303
-    assert _links(app) == [] and app.test_client().get("/s/ex-1").status_code == 404
+    assert _links(site)[0].clicks == 1
+    assert post(shopper, f"/app/links/{link.id}/delete").status_code == 303
+    assert "Link deleted." in text(shopper.get("/app"))
+    gone = site.client().get("/s/ex-1")
+    assert _links(site) == [] and gone.status_code == 404 and "No such short link." in text(gone)
 
 
-def test_the_pro_trial_has_custom_names_and_export(app: Flask, client: FlaskClient) -> None:
-    page = text(client.get("/app"))
+def test_the_pro_trial_has_custom_names_and_export(shopper: Any) -> None:
+    page = text(shopper.get("/app"))
     assert "Pro · trialing" in page and "✓ Custom short names" in page and "✓ CSV export" in page
     assert "— Single sign-on (SAML)" in page
-    post(client, "/app/links", url="https://example.com/", title="=HYPERLINK(\"x\")", slug="mine")
-    export = client.get("/app/export.csv")
-    assert export.status_code == 200 and export.mimetype == "text/csv"
-    lines = export.get_data(as_text=True).splitlines()
+    post(shopper, "/app/links", url="https://example.com/", title="=HYPERLINK(\"x\")", slug="mine")
+    export = shopper.get("/app/export.csv")
+    assert export.status_code == 200 and export.headers["Content-Type"].startswith("text/csv")
+    assert export.headers["Content-Disposition"] == "attachment; filename=linkshelf-links.csv"
+    lines = export.text.splitlines()
     assert lines[0] == "short_name,url,title,note,clicks,created_at"
     assert lines[1].startswith('mine,https://example.com/,"\'=HYPERLINK(""x"")",,0,')   # a formula, defused
 
 
-def test_free_plan_refuses_export_and_custom_names(app: Flask, billing: Billing, client: FlaskClient) -> None:
-    _downgrade_to_free(app, billing)
-    refused = client.get("/app/export.csv")
-    assert refused.status_code == 302 and refused.headers["Location"] == "/pricing"   # feature_denied_handler
-    assert "does not include export" in text(client.get("/pricing"))
-    page = post(client, "/app/links", url="https://example.com/", slug="mine")
+def test_free_plan_refuses_export_and_custom_names(site: Site, shopper: Any) -> None:
+    _downgrade_to_free(site, site.billing)
+    refused = shopper.get("/app/export.csv")
+    assert refused.status_code == 302 and refused.headers["Location"] == "/pricing"   # the FeatureDenied answer
+    assert "does not include export" in text(shopper.get("/pricing"))
+    page = post(shopper, "/app/links", url="https://example.com/", slug="mine")
     assert page.status_code == 403 and "part of Pro and Team" in text(page)
-    assert _links(app) == []
-    assert post(client, "/app/links", url="https://example.com/").status_code == 303   # a random name is fine
-    assert len(_links(app)) == 1
+    assert _links(site) == []
+    assert post(shopper, "/app/links", url="https://example.com/").status_code == 303   # a random name is fine
+    assert len(_links(site)) == 1
 
 
-def test_export_needs_a_login(app: Flask) -> None:
-    assert app.test_client().get("/app/export.csv").headers["Location"] == "/login"
+def test_export_needs_a_login(site: Site) -> None:
+    for path in ("/app/export.csv", "/app", "/app/developers"):
+        assert site.client().get(path).headers["Location"] == "/login", path
 
 
-def test_another_users_link_cannot_be_deleted(app: Flask, client: FlaskClient) -> None:
-    post(client, "/app/links", url="https://example.com/")
-    [link] = _links(app)
-    other = app.test_client()
+def test_another_users_link_cannot_be_deleted(site: Site, shopper: Any) -> None:
+    post(shopper, "/app/links", url="https://example.com/")
+    [link] = _links(site)
+    other = site.client()
     signup(other, "eve")
-    assert post(other, f"/app/links/{link.id}/delete").status_code == 404
-    assert len(_links(app)) == 1
+    refused = post(other, f"/app/links/{link.id}/delete")
+    assert refused.status_code == 404 and "No such link." in text(refused)
+    assert len(_links(site)) == 1
 
 
 # --- the metered API ------------------------------------------------------------------------------
@@ -190,28 +210,35 @@ def test_the_api_with_a_session_cookie_needs_the_csrf_header_for_writes(app: Fla
 
 
 # --- the billing API key (billingos's JSON API) ------------------------------------------------------
-def test_a_customer_makes_a_billing_api_key_that_reads_only_their_own_billing(app: Flask, billing: Billing,
-                                                                            client: FlaskClient) -> None:
-    page = post(client, "/app/developers/billing-key", page="/app/developers", name="CI")
+def test_a_customer_makes_a_billing_api_key_that_reads_only_their_own_billing(site: Site, shopper: Any) -> None:
+    page = post(shopper, "/app/developers/billing-key", page="/app/developers", name="CI")
     assert page.status_code == 200
-    secret = re.search(r"bos_test_[0-9a-f]{12}_[A-Za-z0-9_\-]{43}", page.get_data(as_text=True)).group(0)  # type: ignore[union-attr]
-    [key] = billing.api_keys.list(owner_id=owner_of(app))
+    secret = re.search(r"bos_test_[0-9a-f]{12}_[A-Za-z0-9_\-]{43}", page.text).group(0)  # type: ignore[union-attr]
+    [key] = site.billing.api_keys.list(owner_id=owner_of(site))
     assert key.name == "CI" and sorted(key.scopes) == ["billing:read", "entitlements:read"]
-    again = client.get("/app/developers")
-    assert "CI" in text(again) and secret not in again.get_data(as_text=True)     # shown once
-    api = app.test_client()
+    again = shopper.get("/app/developers")
+    assert "CI" in text(again) and secret not in again.text     # shown once
+    api = site.client()
     mine = api.get("/billing/api/v1/entitlements/check?feature=export", headers={"Authorization": f"Bearer {secret}"})
-    assert mine.status_code == 200 and mine.get_json()["allowed"] is True, mine.get_data(as_text=True)
-    other = app.test_client()
+    assert mine.status_code == 200 and json.loads(mine.text)["allowed"] is True, mine.text
+    other = site.client()
     signup(other, "eve")
-    theirs = api.get(f"/billing/api/v1/customer?owner_id={owner_of(app, 'eve@example.com')}",
+    theirs = api.get(f"/billing/api/v1/customer?owner_id={owner_of(site, 'eve@example.com')}",
                      headers={"Authorization": f"Bearer {secret}"})
     assert theirs.status_code == 404
 
 
-def test_a_bad_billing_key_name_is_refused(app: Flask, billing: Billing, client: FlaskClient) -> None:
-    page = post(client, "/app/developers/billing-key", page="/app/developers", name="x" * 300)
-    assert page.status_code == 400 and billing.api_keys.list(owner_id=owner_of(app)) == []
+def test_the_developer_page_makes_a_linkshelf_api_token(site: Site, shopper: Any) -> None:
+    first = post(shopper, "/app/developers/token", page="/app/developers")
+    assert first.status_code == 200 and "Replace my API token" in text(first)
+    token = TOKEN.search(first.text).group(0)       # type: ignore[union-attr]
+    assert token not in shopper.get("/app/developers").text                  # shown once
+    assert shelf_of(site).user_for_token(f"Bearer {token}").email == "ada@example.com"
+
+
+def test_a_bad_billing_key_name_is_refused(site: Site, shopper: Any) -> None:
+    page = post(shopper, "/app/developers/billing-key", page="/app/developers", name="x" * 300)
+    assert page.status_code == 400 and site.billing.api_keys.list(owner_id=owner_of(site)) == []
 
 
 def test_passwords_are_hashed(app: Flask, client: FlaskClient) -> None:
@@ -227,20 +254,20 @@ def test_passwords_are_hashed(app: Flask, client: FlaskClient) -> None:
     ({"url": "https://e.example/", "title": "bad\x01"}, 400, "control characters"),
     ({"url": "https://e.example/", "slug": "../etc"}, 400, "A short name is"),
 ])
-def test_hostile_link_forms_are_refused_and_write_nothing(app: Flask, client: FlaskClient, form: dict[str, str],
+def test_hostile_link_forms_are_refused_and_write_nothing(site: Site, shopper: Any, form: dict[str, str],
                                                          status: int, message: str) -> None:
-    page = post(client, "/app/links", **form)
+    page = post(shopper, "/app/links", **form)
     assert page.status_code == status and message in text(page)
-    assert _links(app) == []
+    assert _links(site) == []
 
 
-def test_a_taken_short_name_is_409(app: Flask, client: FlaskClient) -> None:
-    assert post(client, "/app/links", url="https://e.example/", slug="taken").status_code == 303
-    again = post(client, "/app/links", url="https://f.example/", slug="taken")
-    assert again.status_code == 409 and "taken" in text(again) and len(_links(app)) == 1
+def test_a_taken_short_name_is_409(site: Site, shopper: Any) -> None:
+    assert post(shopper, "/app/links", url="https://e.example/", slug="taken").status_code == 303
+    again = post(shopper, "/app/links", url="https://f.example/", slug="taken")
+    assert again.status_code == 409 and "taken" in text(again) and len(_links(site)) == 1
 
 
 @pytest.mark.parametrize("path", ["/app/links/0/delete", "/app/links/99999999999999999999/delete",
                                   "/app/links/-1/delete", "/app/links/abc/delete"])
-def test_odd_link_ids_are_404(client: FlaskClient, path: str) -> None:
-    assert post(client, path).status_code == 404
+def test_odd_link_ids_are_404(shopper: Any, path: str) -> None:
+    assert post(shopper, path).status_code == 404

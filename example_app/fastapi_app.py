@@ -34,6 +34,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
 from billingos import Billing
+from billingos.pages import SECURITY_HEADERS
 from billingos_fastapi import FeatureDenied, add_problem_handlers, create_router, requires_feature
 
 from .app import DEFAULT_INSTANCE, _secret_key
@@ -156,9 +157,10 @@ class _Translator:
             return RedirectResponse(result.url, status_code=result.status)
         if isinstance(result, File):
             body = result.body if isinstance(result.body, bytes) else b"".join(result.body)
-            return Response(body, media_type=result.content_type,
-                            headers={"Content-Disposition": f"attachment; filename={result.filename}"})
-        return HTMLResponse(render_page(self.env, visit, result), status_code=result.status)
+            return Response(body, media_type=result.content_type, headers={
+                **SECURITY_HEADERS, "Content-Disposition": f"attachment; filename={result.filename}"})
+        return HTMLResponse(render_page(self.env, visit, result), status_code=result.status,
+                            headers=SECURITY_HEADERS)
 
 
 def _add_pages(app: FastAPI, pages: _Translator) -> None:

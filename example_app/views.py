@@ -13,6 +13,7 @@ from flask import Flask, current_app, redirect, request, session
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from billingos.pages import SECURITY_HEADERS
 from billingos_flask import requires_feature
 
 from .csrf import SessionCsrf
@@ -64,9 +65,9 @@ def respond(visit: Visit, result: Render | Redirect | File) -> Response:
     if isinstance(result, File):
         body = result.body if isinstance(result.body, bytes) else b"".join(result.body)
         return Response(body, mimetype=result.content_type.split(";")[0],
-                        headers={"Content-Disposition": f"attachment; filename={result.filename}"})
+                        headers={**SECURITY_HEADERS, "Content-Disposition": f"attachment; filename={result.filename}"})
     return Response(render(current_app.extensions[ENV], visit, result), status=result.status,
-                    mimetype="text/html")
+                    mimetype="text/html", headers=SECURITY_HEADERS)
 
 
 def on_feature_denied(feature: str, owner_id: str | None) -> Response:

@@ -33,6 +33,10 @@ def test_home_and_pricing_render_the_shared_templates(site: Site) -> None:
     assert "Plans and prices" in text(pricing) and "$29.00 per month" in text(pricing)
     for static in ("/static/linkshelf.css", "/billing/static/billingos.css"):
         assert client.get(static).status_code == 200, static
+    for page in (home, pricing, client.get("/no-such-page")):       # the same headers as billingos's pages
+        csp = page.headers["Content-Security-Policy"]
+        assert "script-src 'self' https://js.stripe.com;" in csp and "frame-ancestors 'none'" in csp
+        assert (page.headers["X-Frame-Options"], page.headers["X-Content-Type-Options"]) == ("DENY", "nosniff")
 
 
 def test_signup_logs_in_and_starts_a_trial(site: Site) -> None:

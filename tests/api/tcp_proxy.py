@@ -3,6 +3,7 @@ rate limiter's storage goes away (connections cut, port closed) and returns, wit
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -29,18 +30,14 @@ class TcpProxy:
     def stop(self) -> None:
         """Close the port and cut every connection through it (what a Redis restart looks like)."""
         if self._listener is not None:
-            try:
-                self._listener.shutdown(socket.SHUT_RDWR)     # wakes the thread blocked in accept()
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):     # shutdown wakes the thread blocked in accept()
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:
             for sock in self._open:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self._open.clear()
 
@@ -64,7 +61,5 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
     except OSError:
         pass
     finally:
-        try:
+        with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import RateLimitedError, RateLimitUnavailableError
+from .errors import InvalidInputError, RateLimitedError, RateLimitUnavailableError
 
 if TYPE_CHECKING:
     from .config import BillingConfig
@@ -30,6 +30,7 @@ ON_STORAGE_ERROR = ("memory", "closed", "open")
 #: ``billing.rate_limits``'s scopes and the config option that sets each.
 REQUEST_SCOPES = {"portal": "portal_rate_limit", "admin": "admin_rate_limit", "webhook": "webhook_rate_limit"}
 RETRY_STORAGE_EVERY = 5.0    # seconds between attempts to reach a storage that failed
+STORAGE_TIMEOUT = 1.0        # seconds a Redis command or connection may take before the storage counts as down
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,10 @@ class RateLimiter:
         self.storage_uri = storage_uri
         self.on_storage_error = on_storage_error
         self._retry_every = retry_storage_every
-        self._storage: Any = storage_from_string(storage_uri)
+        # A Redis that hangs (rather than refusing) must not hang requests: a short timeout, then the policy.
+        timeouts = {"socket_timeout": STORAGE_TIMEOUT, "socket_connect_timeout": STORAGE_TIMEOUT} \
+            if storage_uri.startswith(("redis://", "rediss://")) else {}
+        self._storage: Any = storage_from_string(storage_uri, **timeouts)
         self._local: Any = MemoryStorage()          # this process's counters while the storage is down
         self._blocks: dict[str, tuple[int, int]] = {}     # counter key -> (next count, last count claimed)
         self._lock = threading.Lock()
@@ -90,10 +94,10 @@ class RateLimiter:
     def hit(self, key_id: str, scope: str) -> Decision | None:
         """Count one request of ``key_id`` in ``scope``; the tightest window's state. None: the storage is
         down and ``on_storage_error`` is "open". RateLimitUnavailableError: down and "closed"."""
-        now = time.time()
+        now, items = time.time(), self._items[scope]
         if time.monotonic() >= self._down_until:
             try:
-                decision = self._decide(self._storage, key_id, scope, now, shared=True)
+                decision = self._decide(self._storage, key_id, scope, items, now, shared=True)
             except Exception as e:      # Redis down or unreachable
                 self._failed(e)
             else:
@@ -108,7 +112,7 @@ class RateLimiter:
             retry = max(1, math.ceil(self._down_until - time.monotonic()))
             raise RateLimitUnavailableError(f"The rate limiter cannot count requests right now; retry in {retry} s.",
                                             retry_after=retry)
-        return self._decide(self._local, key_id, scope, now, shared=False)
+        return self._decide(self._local, key_id, scope, items, now, shared=False)
 
     def _failed(self, error: Exception) -> None:
         self._down_until = time.monotonic() + self._retry_every
@@ -119,9 +123,10 @@ class RateLimiter:
             log.warning("billingos rate limit storage %s failed (%s); %s until it answers again",
                         _safe(self.storage_uri), type(error).__name__, what)
 
-    def _decide(self, storage: Any, key_id: str, scope: str, now: float, *, shared: bool) -> Decision:
+    def _decide(self, storage: Any, key_id: str, scope: str, items: list[Any], now: float, *,
+                shared: bool) -> Decision:
         decisions = []
-        for item in self._items[scope]:
+        for item in items:
             window = item.get_expiry()
             start = int(now // window) * window
             counter = f"{item.key_for(NAMESPACE, key_id, scope)}/{start}"
@@ -173,8 +178,9 @@ class RequestLimits:
         """Count one request of ``key`` in ``scope`` ("portal", "admin" or "webhook"). RateLimitedError (429)
         over the limit; RateLimitUnavailableError (503) when the storage is down and the policy is "closed".
         None when the scope has no limit (or the storage is down and the policy is "open")."""
-        if scope not in REQUEST_SCOPES:
-            raise ValueError(f"scope must be one of {', '.join(REQUEST_SCOPES)}")
+        if not isinstance(scope, str) or scope not in REQUEST_SCOPES or not isinstance(key, str | None):
+            raise InvalidInputError(f"check(scope, key) takes a scope of {', '.join(REQUEST_SCOPES)} and a text key.",
+                                    param="scope")
         if scope not in self._scopes:
             return None
         decision = self.limiter.hit(key or "unknown", scope)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from billingos import Billing, ConfigurationError, FrozenClock
+from billingos import Billing, ConfigurationError, FrozenClock, InvalidInputError
 from billingos.emulator import Emulator
 from tests.admin.conftest import make_client
 from tests.conftest import WEBHOOK_SECRET
@@ -164,3 +164,10 @@ def test_bad_options_are_a_configuration_error(option: str, value: Any, says: st
     with pytest.raises(ConfigurationError) as refused:
         Billing(database_url="sqlite://", stripe_emulator=True, **{option: value})
     assert says in str(refused.value)
+
+
+@pytest.mark.parametrize(("scope", "key"), [("api", "k"), ("", "k"), (["portal"], "k"), ("portal", 42), (None, "k")])
+def test_check_refuses_an_unknown_scope_or_key(make_billing: Any, scope: Any, key: Any) -> None:
+    billing = make_billing()
+    with pytest.raises(InvalidInputError, match="check"):
+        billing.rate_limits.check(scope, key)

@@ -9,7 +9,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from billingos import Billing
+import pytest
+
+from billingos import Billing, InvalidInputError
 
 from .conftest import OTHER, OWNER, Portal, customer_with_card
 
@@ -87,3 +89,17 @@ def test_refused_card_changes_write_no_entry(portal: Portal) -> None:
     assert _card_entries(portal.billing) == []
     assert {m.id for m in portal.billing.payment_methods.list(OWNER)} == {first, mine}
     assert theirs in {m.id for m in portal.billing.payment_methods.list(OTHER)}
+
+
+def test_a_card_change_with_a_bad_actor_is_refused_before_anything_changes(pbilling: Billing) -> None:
+    customer_with_card(pbilling, OWNER)
+    second = _second_card(pbilling)
+    default = pbilling.customers.get(owner_id=OWNER).default_payment_method
+    for bad in ("bob", {"kind": "owner", "id": OWNER}, 7):
+        with pytest.raises(InvalidInputError, match="actor"):
+            pbilling.payment_methods.detach(OWNER, second, actor=bad)
+        with pytest.raises(InvalidInputError, match="actor"):
+            pbilling.payment_methods.set_default(OWNER, second, actor=bad)
+    assert {m.id for m in pbilling.payment_methods.list(OWNER)} == {default, second}
+    assert pbilling.customers.get(owner_id=OWNER).default_payment_method == default
+    assert _card_entries(pbilling) == []

@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidInputError, RateLimitedError, RateLimitUnavailableError
+from . import validation
+from .errors import RateLimitedError, RateLimitUnavailableError
 
 if TYPE_CHECKING:
     from .config import BillingConfig
@@ -178,12 +179,11 @@ class RequestLimits:
         """Count one request of ``key`` in ``scope`` ("portal", "admin" or "webhook"). RateLimitedError (429)
         over the limit; RateLimitUnavailableError (503) when the storage is down and the policy is "closed".
         None when the scope has no limit (or the storage is down and the policy is "open")."""
-        if not isinstance(scope, str) or scope not in REQUEST_SCOPES or not isinstance(key, str | None):
-            raise InvalidInputError(f"check(scope, key) takes a scope of {', '.join(REQUEST_SCOPES)} and a text key.",
-                                    param="scope")
+        validation.choice(scope, "scope", tuple(REQUEST_SCOPES))
+        validation.text(key, "key", max_length=255, required=True)
         if scope not in self._scopes:
             return None
-        decision = self.limiter.hit(key or "unknown", scope)
+        decision = self.limiter.hit(key, scope)
         if decision is not None and not decision.allowed:
             raise RateLimitedError(f"Too many requests: at most {decision.limit} every {_per(decision.window)}. "
                                    f"Try again in {max(1, decision.reset)} s.", retry_after=max(1, decision.reset),

@@ -119,7 +119,8 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
     @router.post("/webhooks", name="billingos.webhooks")
     async def webhooks(request: Request) -> Any:
         # per client address, before the body is read: a 429 (Stripe retries it) is a problem document
-        await run_in_threadpool(billing.rate_limits.check, "webhook", request.client.host if request.client else "")
+        address = request.client.host if request.client else "unknown"
+        await run_in_threadpool(billing.rate_limits.check, "webhook", address)
         declared_length(request.headers.get("content-length"))
         body = await _read_limited(request)
         receipt = await run_in_threadpool(billing.webhooks.receive, body, dict(request.headers))

@@ -166,8 +166,9 @@ def test_bad_options_are_a_configuration_error(option: str, value: Any, says: st
     assert says in str(refused.value)
 
 
-@pytest.mark.parametrize(("scope", "key"), [("api", "k"), ("", "k"), (["portal"], "k"), ("portal", 42), (None, "k")])
+@pytest.mark.parametrize(("scope", "key"), [("api", "k"), ("", "k"), (["portal"], "k"), ("portal", 42), (None, "k"),
+                                            ("portal", ""), ("webhook", "x" * 300), ("admin", "a\x00")])
 def test_check_refuses_an_unknown_scope_or_key(make_billing: Any, scope: Any, key: Any) -> None:
     billing = make_billing()
-    with pytest.raises(InvalidInputError, match="check"):
+    with pytest.raises(InvalidInputError, match="scope|key"):
         billing.rate_limits.check(scope, key)

@@ -170,5 +170,5 @@ def test_bad_options_are_a_configuration_error(option: str, value: Any, says: st
                                             ("portal", ""), ("webhook", "x" * 300), ("admin", "a\x00")])
 def test_check_refuses_an_unknown_scope_or_key(make_billing: Any, scope: Any, key: Any) -> None:
     billing = make_billing()
-    with pytest.raises(InvalidInputError, match="scope|key"):
+    with pytest.raises(InvalidInputError, match=r"scope|key"):
         billing.rate_limits.check(scope, key)

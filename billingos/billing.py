@@ -36,6 +36,7 @@ from .invoices.service import InvoiceService
 from .jobs import Jobs
 from .notifications import NotificationService
 from .payment_methods import PaymentMethodService
+from .ratelimit import RequestLimits
 from .reconcile import ReconcileService
 from .refunds import RefundService
 from .schema_guard import guard_schema
@@ -97,6 +98,7 @@ class Billing:
         self.api = JsonApi(ctx, api_keys=self.api_keys, services=ApiServices(
             entitlements=self.entitlements, usage=self.usage, subscriptions=self.subscriptions,
             invoices=self.invoices, customers=self.customers))
+        self.rate_limits = RequestLimits(self.config)   # the pages' POSTs and the webhook route
         self.insights = InsightService(ctx)
         self.refunds = RefundService(ctx, invoices=self.invoices, audit=self.audit)
         self.admin = AdminService(ctx, reconcile=self.reconcile)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .analytics.settings import AnalyticsSettings
 from .clock import Clock
 from .errors import ConfigurationError
 from .money import validate_currency
+from .ratelimit import ON_STORAGE_ERROR
 
 __all__ = ["BillingConfig", "redact_url"]
 
@@ -63,6 +64,14 @@ class BillingConfig(BaseModel):
     api_rate_limits: dict[str, str] = Field(default_factory=lambda: dict(API_RATE_LIMITS))
     #: Where the counters live: a ``limits`` storage URI; None means ``redis_url`` when set, else in memory
     api_rate_limit_storage: str | None = None
+    #: While that storage (Redis) is down: "memory" (count per process), "closed" (503) or "open" (no limit)
+    rate_limit_on_storage_error: str = "memory"
+    #: The portal's POSTs per owner (``limits`` notation); None: no limit
+    portal_rate_limit: str | None = "30/minute"
+    #: The admin pages' POSTs per admin; None: no limit
+    admin_rate_limit: str | None = "120/minute"
+    #: The webhook route's requests per client address; None: no limit (Stripe retries a 429)
+    webhook_rate_limit: str | None = "100/second"
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)   #: revenue definitions (a dict works)
 
     def __repr_args__(self) -> Any:
@@ -158,6 +167,27 @@ class BillingConfig(BaseModel):
             except ValueError:
                 raise ValueError(f"api_rate_limits[{scope!r}] must read like '600/minute', got {text!r}") from None
         return {**API_RATE_LIMITS, **v}
+
+    @field_validator("rate_limit_on_storage_error")
+    @classmethod
+    def _on_storage_error(cls, v: str) -> str:
+        if v not in ON_STORAGE_ERROR:
+            raise ValueError(f"rate_limit_on_storage_error must be 'memory', 'closed' or 'open', got {v!r:.40}.")
+        return v
+
+    @field_validator("portal_rate_limit", "admin_rate_limit", "webhook_rate_limit")
+    @classmethod
+    def _request_limit(cls, v: str | None, info: ValidationInfo) -> str | None:
+        from limits import parse_many
+        if v is None:
+            return v
+        try:
+            if all(item.amount >= 1 for item in parse_many(v)):
+                return v
+        except ValueError:
+            pass
+        raise ValueError(f"{info.field_name} must read like '30/minute' (at least 1; None for no limit), got "
+                         f"{v!r:.40}.")
 
     @field_validator("default_currency")
     @classmethod

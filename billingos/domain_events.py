@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .entitlements.schemas import Grant
     from .insights.schemas import Insight, UpgradeSuggestion
     from .invoices.schemas import Invoice
+    from .payment_methods.schemas import PaymentMethod
     from .reconcile.schemas import ReconcileReport
     from .subscriptions.schemas import Subscription
     from .webhooks.schemas import WebhookEventInfo
@@ -39,6 +40,7 @@ __all__ = [
     "InsightMarked",
     "InvoiceSynced",
     "PaymentFailed",
+    "PaymentMethodChanged",
     "PaymentRecovered",
     "PaymentRetryScheduled",
     "PaymentSucceeded",
@@ -232,6 +234,16 @@ class SubscriptionChanged:
     action: str
     before: Subscription | None
     after: Subscription
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class PaymentMethodChanged:
+    """A write of ``billing.payment_methods`` (``attached``, ``default_set``, ``detached``) asked for by
+    ``actor``: published in the transaction that applied Stripe's answer (the audit log)."""
+
+    action: str
+    method: PaymentMethod
     actor: Actor
 
 

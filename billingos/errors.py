@@ -16,6 +16,7 @@ __all__ = [
     "MigrationRequiredError",
     "MissingRateError",
     "NotFoundError",
+    "RateLimitUnavailableError",
     "RateLimitedError",
     "ReconcileRefusedError",
     "StripeRequestError",
@@ -118,6 +119,18 @@ class RateLimitedError(BillingError):
     def __init__(self, message: str, *, retry_after: int, limit: int, remaining: int = 0, reset: int = 0) -> None:
         super().__init__(message)
         self.retry_after, self.limit, self.remaining, self.reset = retry_after, limit, remaining, reset
+
+
+class RateLimitUnavailableError(RateLimitedError):
+    """The rate limiter's storage (Redis) is down and ``rate_limit_on_storage_error`` is ``"closed"``: the
+    request is refused with a 503 rather than let through uncounted; ``retry_after`` seconds until it is
+    tried again."""
+
+    code = "rate_limit_unavailable"
+    status = 503
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after, limit=0)
 
 
 class ConflictError(BillingError):

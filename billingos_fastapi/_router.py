@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from billingos import Billing, BillingError, ConfigurationError
+from billingos import Billing, BillingError, ConfigurationError, RateLimitedError
 from billingos.pages import MAX_FORM, Incoming, Outgoing, Pages, environment, mount_pages, static_file
 from billingos.webhooks import MAX_BODY as MAX_WEBHOOK_BODY
 from billingos.webhooks import declared_length
@@ -26,7 +26,10 @@ UNAUTHENTICATED = {"type": "https://billingos.dev/errors/unauthenticated", "titl
 
 
 def problem_response(err: BillingError) -> JSONResponse:
-    """An RFC 9457 problem document with the error's own status."""
+    """An RFC 9457 problem document with the error's own status (and Retry-After when a rate limit refused it)."""
+    if isinstance(err, RateLimitedError):
+        return JSONResponse({**err.to_problem(), "retry_after": err.retry_after}, status_code=err.status,
+                            media_type=PROBLEM_TYPE, headers={"Retry-After": str(err.retry_after)})
     return JSONResponse(err.to_problem(), status_code=err.status, media_type=PROBLEM_TYPE)
 
 
@@ -115,6 +118,9 @@ def create_router(billing: Billing, *, customer_loader: Callable[..., Any] | Non
 
     @router.post("/webhooks", name="billingos.webhooks")
     async def webhooks(request: Request) -> Any:
+        # per client address, before the body is read: a 429 (Stripe retries it) is a problem document
+        address = request.client.host if request.client else "unknown"
+        await run_in_threadpool(billing.rate_limits.check, "webhook", address)
         declared_length(request.headers.get("content-length"))
         body = await _read_limited(request)
         receipt = await run_in_threadpool(billing.webhooks.receive, body, dict(request.headers))

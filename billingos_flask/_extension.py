@@ -180,6 +180,8 @@ class BillingOS:
         return openapi_document(current_app.config["BILLINGOS_URL_PREFIX"])
 
     def _webhook_view(self) -> Response | dict[str, Any]:
+        # per client address, before the body is read: a 429 (Stripe retries it) is a problem document
+        self.billing.rate_limits.check("webhook", request.remote_addr or "unknown")
         declared_length(request.headers.get("Content-Length"))
         receipt = self.billing.webhooks.receive(_read_limited(request.stream), dict(request.headers))
         return receipt.model_dump()

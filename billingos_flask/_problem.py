@@ -6,14 +6,19 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from billingos import BillingError
+from billingos import BillingError, RateLimitedError
 
 PROBLEM_TYPE = "application/problem+json"
 
 
 def problem_response(err: BillingError) -> Response:
-    """A ``BillingError`` as an RFC 9457 ``application/problem+json`` response with the error's status."""
-    return _problem(err.to_problem(), err.status)
+    """A ``BillingError`` as an RFC 9457 ``application/problem+json`` response with the error's status
+    (and Retry-After when a rate limit refused it)."""
+    if not isinstance(err, RateLimitedError):
+        return _problem(err.to_problem(), err.status)
+    response = _problem({**err.to_problem(), "retry_after": err.retry_after}, err.status)
+    response.headers["Retry-After"] = str(err.retry_after)
+    return response
 
 
 def unauthenticated() -> Response:

@@ -27,8 +27,8 @@ from ..errors import (
     RateLimitedError,
     UnauthenticatedError,
 )
+from ..ratelimit import Decision, RateLimiter, storage_uri
 from .operations import OPERATIONS, Call, Operation, Services
-from .ratelimit import Decision, RateLimiter
 
 __all__ = ["ApiRequest", "ApiResponse", "JsonApi"]
 
@@ -76,8 +76,8 @@ class JsonApi:
     def limiter(self) -> RateLimiter:
         if self._limiter is None:      # built on first use: importing `limits` costs nothing until then
             config = self._ctx.config
-            uri = config.api_rate_limit_storage or config.redis_url or "memory://"
-            self._limiter = RateLimiter(config.api_rate_limits, uri)
+            self._limiter = RateLimiter(config.api_rate_limits, storage_uri(config),
+                                        on_storage_error=config.rate_limit_on_storage_error)
         return self._limiter
 
     def handle(self, request: ApiRequest) -> ApiResponse:
@@ -200,8 +200,9 @@ def _problem(err: BillingError, headers: dict[str, str], request_id: str) -> Api
     elif isinstance(err, ForbiddenError) and "scope" in err.details:
         doc["scope"] = err.details["scope"]
         out["WWW-Authenticate"] = f'Bearer realm="billingos", error="insufficient_scope", scope="{doc["scope"]}"'
-    elif isinstance(err, RateLimitedError):
+    elif isinstance(err, RateLimitedError):     # 429, or 503 when the limiter's storage is down ("closed")
         doc["retry_after"] = err.retry_after
+        out["Retry-After"] = str(err.retry_after)
     elif "allow" in err.details:
         out["Allow"] = err.details["allow"]
     return ApiResponse(err.status, json.dumps(doc).encode(), PROBLEM, out)

@@ -30,6 +30,7 @@ from ..domain_events import (
     CustomerLinked,
     EntitlementOverrideChanged,
     InsightMarked,
+    PaymentMethodChanged,
     ReconcileCompleted,
     SubscriptionChanged,
 )
@@ -53,6 +54,7 @@ class AuditService:
         ctx.events.subscribe_in_transaction(SubscriptionChanged, self._subscription_changed)
         ctx.events.subscribe_in_transaction(InsightMarked, self._insight_marked)
         ctx.events.subscribe_in_transaction(CustomerLinked, self._customer_linked)
+        ctx.events.subscribe_in_transaction(PaymentMethodChanged, self._payment_method_changed)
         ctx.events.subscribe(ReconcileCompleted, self._reconciled)   # reconcile spans many transactions
 
     # --- writing ------------------------------------------------------------------------------------
@@ -104,6 +106,18 @@ class AuditService:
         self.record(session, actor=event.actor, action="customer.linked", target_type="customer",
                     target_id=event.after.id, owner_id=event.after.owner_id,
                     before={"owner_id": event.previous_owner}, after={"owner_id": event.after.owner_id})
+
+    def _payment_method_changed(self, session: Session, event: PaymentMethodChanged) -> None:
+        """One entry per card change. Attaching is recorded once per card: the page Stripe.js returns to
+        may be reloaded, and attaching the same SetupIntent's card again changes nothing."""
+        m, action = event.method, f"payment_method.{event.action}"
+        if event.action == "attached" and session.scalar(select(BillingAuditEvent.id).where(
+                BillingAuditEvent.target_type == "payment_method", BillingAuditEvent.target_id == m.id,
+                BillingAuditEvent.action == action).limit(1)) is not None:
+            return
+        self.record(session, actor=event.actor, action=action, target_type="payment_method", target_id=m.id,
+                    owner_id=m.owner_id, after={"type": m.type, "brand": m.brand, "exp_month": m.exp_month,
+                                                "exp_year": m.exp_year})
 
     def _reconciled(self, event: ReconcileCompleted) -> None:
         """A run that changed local data (missed events applied, rows created, updated or removed) leaves one

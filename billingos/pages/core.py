@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from ..actor import Actor, ActorKind, request_id_from
-from ..errors import BillingError, InvalidInputError, NotFoundError
+from ..errors import BillingError, InvalidInputError, NotFoundError, RateLimitedError
 from .formatting import Formatter
 from .results import AdminRequired, File, LoginRequired, Redirect, Render, Result
 from .safety import CSRF_COOKIE, CSRF_FIELD, Csrf, safe_return_url
@@ -186,6 +186,8 @@ class Pages:
                 return self._error(ctx, 403, "This form has expired",
                                    "The page was open too long or came from another site. Go back, reload the "
                                    "page and try again.")
+            if incoming.method == "POST":
+                self._count_post(route, incoming, ctx)
             return self._result(ctx, route.page(ctx))
         except AdminRequired as denied:
             if denied.logged_in or not self.login_url:
@@ -196,6 +198,8 @@ class Pages:
             if self.login_url:
                 return self._redirect(Redirect(f"{self.login_url}?{urlencode({'next': incoming.path})}", 302))
             return self._error(ctx, 401, "Please log in", "Log in to see your billing.")
+        except RateLimitedError as limited:
+            return self._limited(ctx, limited)
         except NotFoundError:
             return self._error(ctx, 404, "Page not found", "This page does not exist, or is not yours to see.")
         except BillingError as err:
@@ -205,6 +209,24 @@ class Pages:
             log.exception("billingos page %s failed", name)
             return self._error(ctx, 500, "Something went wrong", "We could not show this page. Please try again "
                                "in a minute.")
+
+    def _count_post(self, route: Route, incoming: Incoming, ctx: PageContext) -> None:
+        """A state-changing POST counts against its admin's or owner's rate limit (``billing.rate_limits``)
+        once the CSRF token passed; RateLimitedError over it."""
+        if route.admin:
+            self.billing.rate_limits.check("admin", admin_label(incoming.admin))
+        elif incoming.owner_id is not None:     # nobody logged in: the page answers the login redirect
+            self.billing.rate_limits.check("portal", ctx.owner_id)
+
+    def _limited(self, ctx: PageContext | None, err: RateLimitedError) -> Outgoing:
+        if err.status == 429:
+            out = self._error(ctx, 429, "Too many changes", f"You made many changes in a short time. Please wait "
+                              f"{err.retry_after} seconds and try again.")
+        else:      # the limiter's storage is down and set to refuse ("closed")
+            out = self._error(ctx, err.status, "Please try again shortly", "We cannot take changes right now. "
+                              f"Please try again in {err.retry_after} seconds.")
+        out.headers["retry-after"] = str(err.retry_after)
+        return out
 
     def _result(self, ctx: PageContext, result: Result) -> Outgoing:
         if isinstance(result, Redirect):

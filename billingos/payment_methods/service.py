@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
 from .. import validation
+from ..actor import Actor, parse_actor
 from ..customers.models import BillingCustomer
-from ..domain_events import CustomerSynced
+from ..domain_events import CustomerSynced, PaymentMethodChanged
 from ..errors import CardDeclinedError, ConflictError, NotFoundError
 from ..freshness import apply_fresh
 from ..reconcile import Reconciler
@@ -68,10 +69,13 @@ class PaymentMethodService:
             "metadata": {"billingos_owner": owner_id}})
         return SetupStart(setup_intent=seti.id, client_secret=str(seti.client_secret))
 
-    def attach(self, owner_id: str, *, setup_intent: str, make_default: bool = True) -> PaymentMethod:
+    def attach(self, owner_id: str, *, setup_intent: str, make_default: bool = True,
+               actor: Actor | None = None) -> PaymentMethod:
         """Record the card a confirmed SetupIntent saved (and make it the default). A SetupIntent that failed
-        raises CardDeclinedError with Stripe's message; another customer's is NotFound."""
+        raises CardDeclinedError with Stripe's message; another customer's is NotFound. Audited with
+        ``actor`` (once per card)."""
         validation.owner_id(owner_id)
+        who = parse_actor(actor)
         validation.stripe_id(setup_intent, "seti", "setup_intent")
         validation.boolean(make_default, "make_default")
         customer = self._require_customer(owner_id)
@@ -88,29 +92,37 @@ class PaymentMethodService:
         pm_id = pm_id.get("id") if isinstance(pm_id, dict) else pm_id
         if not isinstance(pm_id, str):
             raise ConflictError("The setup intent saved no payment method.")
-        method = self._commit(lambda: self._fetch_required(pm_id), pm_id)
+        method = self._commit(lambda: self._fetch_required(pm_id), pm_id, audit=("attached", who))
         if make_default and customer.default_payment_method != pm_id:
             self._customers.update(owner_id, default_payment_method=pm_id)
             return method.model_copy(update={"default": True})
         return method
 
-    def set_default(self, owner_id: str, payment_method_id: str) -> PaymentMethod:
-        """Make one of the owner's cards the one invoices are charged to."""
+    def set_default(self, owner_id: str, payment_method_id: str, *, actor: Actor | None = None) -> PaymentMethod:
+        """Make one of the owner's cards the one invoices are charged to (audited with ``actor`` when it
+        was not the default already)."""
+        who = parse_actor(actor)
         method = self.get(owner_id, payment_method_id)
-        if not method.default:
-            self._customers.update(owner_id, default_payment_method=method.id)
-        return method.model_copy(update={"default": True})
+        if method.default:
+            return method
+        self._customers.update(owner_id, default_payment_method=method.id)
+        after = method.model_copy(update={"default": True})
+        with self._ctx.transaction() as session:   # the customer's own write is the customers service's
+            self._ctx.events.publish(session, PaymentMethodChanged("default_set", after, who))
+        return after
 
-    def detach(self, owner_id: str, payment_method_id: str) -> None:
+    def detach(self, owner_id: str, payment_method_id: str, *, actor: Actor | None = None) -> None:
         """Remove a card. The default card cannot be removed while a subscription pays with it: make another
-        card the default first (ConflictError says so)."""
+        card the default first (ConflictError says so). Audited with ``actor``."""
+        who = parse_actor(actor)
         method = self.get(owner_id, payment_method_id)
         if method.default and self._has_paying_subscription(owner_id):
             raise ConflictError("This card pays for your subscription. Add another card and make it the default "
                                 "before removing this one.", param="payment_method_id")
         self._commit(lambda: plain(call_stripe(
             self._ctx.stripe.v1.payment_methods.detach, method.id,
-            options={"idempotency_key": intent_key("payment_method.detach", method.id)})), method.id)
+            options={"idempotency_key": intent_key("payment_method.detach", method.id)})), method.id,
+            audit=("detached", who))
 
     # --- sync ---------------------------------------------------------------------------------------
     def sync(self, obj: Any) -> PaymentMethod:
@@ -200,8 +212,15 @@ class PaymentMethodService:
         return PaymentMethod.from_row(row, default=default)
 
     # --- helpers ------------------------------------------------------------------------------------
-    def _commit(self, call: Any, name: str) -> PaymentMethod:
-        return apply_fresh(self._ctx, call, self.apply, refetch=self._fetch_required, name=name)
+    def _commit(self, call: Any, name: str, audit: tuple[str, Actor] | None = None) -> PaymentMethod:
+        """Stripe first (``call``), then the local row; ``audit`` (action, actor): published as
+        ``PaymentMethodChanged`` in that transaction (the audit log)."""
+        def apply(session: Session, obj: dict[str, Any]) -> PaymentMethod:
+            method = self.apply(session, obj)
+            if audit is not None:
+                self._ctx.events.publish(session, PaymentMethodChanged(audit[0], method, audit[1]))
+            return method
+        return apply_fresh(self._ctx, call, apply, refetch=self._fetch_required, name=name)
 
     def _fetch_required(self, payment_method_id: str) -> dict[str, Any]:
         return plain(call_stripe(self._ctx.stripe.v1.payment_methods.retrieve, payment_method_id))

@@ -308,6 +308,8 @@ BY_FUNCTION: dict[tuple[str, str], Param] = {
     ("payment_methods.sync", "obj"): _lit(_objects("pm", "payment_method"), None),
     ("webhooks.store", "event"): _p(EVENT_DICT, "event_dict"),
     ("catalog.product", "key"): _lit(TEXT, "pro"),
+    ("rate_limits.check", "scope"): _lit(_enum(), "portal"),
+    ("rate_limits.check", "key"): _lit(TEXT, "org_sweep"),
     ("jobs.get", "key"): _p(TEXT, "event_id"),
     ("jobs.state", "key"): _p(TEXT, "event_id"),
     ("jobs.claim", "key"): _p(TEXT, "event_id"),

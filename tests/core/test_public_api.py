@@ -16,6 +16,8 @@ EXPECTED = {
     "Actor", "ApiKey", "CreatedApiKey", "AuditEvent", "UnauthenticatedError", "ForbiddenError", "RateLimitedError",
     "MissingRateError",
     "InsufficientDataError",
+    # docs/security.md (rate limits): the 503 of a rate limiter whose storage is down and set to "closed"
+    "RateLimitUnavailableError",
 }
 
 

@@ -41,7 +41,7 @@ def card_added(ctx: PageContext) -> Result:
     owner = ctx.owner_id
     seti = ctx.query.get("setup_intent", "")
     try:
-        ctx.billing.payment_methods.attach(owner, setup_intent=seti, make_default=True)
+        ctx.billing.payment_methods.attach(owner, setup_intent=seti, make_default=True, actor=ctx.actor())
     except CardDeclinedError as err:
         return cards(ctx, error=str(err), status=402)
     nxt = ctx.return_url(ctx.query.get("next"), "")
@@ -49,13 +49,13 @@ def card_added(ctx: PageContext) -> Result:
 
 
 def set_default(ctx: PageContext) -> Result:
-    ctx.billing.payment_methods.set_default(ctx.owner_id, ctx.params["payment_method_id"])
+    ctx.billing.payment_methods.set_default(ctx.owner_id, ctx.params["payment_method_id"], actor=ctx.actor())
     return Redirect(ctx.url("portal.cards", done="default_set"))
 
 
 def remove(ctx: PageContext) -> Result:
     try:
-        ctx.billing.payment_methods.detach(ctx.owner_id, ctx.params["payment_method_id"])
+        ctx.billing.payment_methods.detach(ctx.owner_id, ctx.params["payment_method_id"], actor=ctx.actor())
     except BillingError as err:
         if err.status == 404:
             raise

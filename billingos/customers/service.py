@@ -38,15 +38,15 @@ def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now:
     current row when the caller has read it already (None: there is none)."""
     if before is _UNSET:
         before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
-    if obj.get("deleted"):
-        if before is not None and before.deleted_at is None:
-            before.deleted_at = now
-        return before
     if before is not None and before.erased_at is not None:   # customers.erase(): never import the person again
         from .personal_data import forget_events
         from .redact import needles, personal_strings, redact
         obj = redact(obj, needles(personal_strings(obj)))
         forget_events(session, obj["id"])
+    if obj.get("deleted"):
+        if before is not None and before.deleted_at is None:
+            before.deleted_at = now
+        return before
     meta = dict(obj.get("metadata") or {})
     owner = meta.get(owner_key)
     if owner is not None and (before is None or before.owner_id != owner):

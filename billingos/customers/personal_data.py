@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import validation
@@ -112,7 +112,7 @@ class PersonalData:
                                               ids.feedback_filter()).order_by(BillingCancellationFeedback.id))],
                 "notifications": [{"template": (j.payload or {}).get("template"), "to": (j.payload or {}).get("to"),
                                    **_cols(j, "status", "created_at", "finished_at")}
-                                  for j in _notifications(s, row)],
+                                  for j in _notifications(s, _needles(s, row, ids))],
                 "insights": [_cols(x, "kind", "message", "state", "created_at", "note")
                              for x in s.scalars(select(BillingInsight).where(BillingInsight.owner_id == owner)
                                                 .order_by(BillingInsight.id))],
@@ -218,14 +218,16 @@ def _items(s: Session, sub_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     return out
 
 
-def _notifications(s: Session, row: BillingCustomer) -> list[BillingJob]:
-    """The emails queued to the customer's address, and the merchant's alerts that named it."""
-    if not row.email:
+def _notifications(s: Session, found: tuple[str, ...]) -> list[BillingJob]:
+    """The emails queued to any of the person's addresses (``found``: see ``_needles``), and the
+    merchant's alerts that named one."""
+    emails = [n for n in found if "@" in n]
+    if not emails:
         return []
-    to = BillingJob.payload["to"].as_string()
-    named = BillingJob.payload[("context", "customer_email")].as_string()
+    to = func.lower(BillingJob.payload["to"].as_string())
+    named = func.lower(BillingJob.payload[("context", "customer_email")].as_string())
     return list(s.scalars(select(BillingJob).where(BillingJob.queue == NOTIFICATIONS,
-                                                   or_(to == row.email, named == row.email))
+                                                   or_(to.in_(emails), named.in_(emails)))
                           .order_by(BillingJob.id)))
 
 
@@ -266,7 +268,7 @@ def _erase(s: Session, owner: str, row: BillingCustomer, now: datetime, deleted:
         if n:
             counts[table] = counts.get(table, 0) + n
 
-    jobs = _notifications(s, row)
+    jobs = _notifications(s, found)
     address = pseudonym(row.stripe_id)
     for job in jobs:
         payload = redact(job.payload, found)

@@ -95,8 +95,8 @@ def test_export_holds_the_owner_and_none_of_another(billing: Billing, people: tu
     assert [f["comment"] for f in data["cancellation_feedback"]] == [f"ask {alice.name} about the price"]
     assert [(n["template"], n["to"]) for n in data["notifications"]] == [("payment_recovered", alice.email)]
     assert [k["name"] for k in data["api_keys"]] == [f"{alice.name}'s laptop"]
-    assert {e["action"] for e in data["audit_log"]} >= {"api_key.created", "subscription.cancel_requested"} or \
-        {e["action"] for e in data["audit_log"]} >= {"api_key.created"}
+    actions = {e["action"] for e in data["audit_log"]}
+    assert "api_key.created" in actions and any(a.startswith("subscription.") for a in actions)
     for other in (bob.email, bob.name, bob.customer, bob.subscription, bob.owner, bob.phone):
         assert other not in dumped
     with pytest.raises(NotFoundError):
@@ -109,11 +109,13 @@ def test_erase_leaves_no_trace_and_keeps_the_money(billing: Billing, people: tup
     alice, bob = people
     everywhere = {"billing_customers", "billing_invoices", "billing_jobs", "billing_webhook_events"}
     assert {t for t, _, _ in _hits(billing, alice.email)} >= everywhere   # the oracle sees the person first
+    billing.customers.update(alice.owner, email="a.liddell@new.example")   # the old one stays on invoices, emails
     money = _money(billing)
     done = billing.customers.erase(alice.owner, actor=ADMIN)
     assert (done.owner_id, done.customer_id, done.already_erased, done.deleted_in_stripe) == \
         (alice.owner, alice.customer, False, False)
-    assert _hits(billing, alice.email, alice.name, alice.phone, f"1 {alice.name} Lane", alice.ip) == []
+    assert _hits(billing, alice.email, "a.liddell@new.example", alice.name, alice.phone, f"1 {alice.name} Lane",
+                 alice.ip) == []
     assert _money(billing) == money                     # invoices, the MRR ledger and MRR itself unchanged
     assert {t for t, _, _ in _hits(billing, bob.email, bob.name)} >= everywhere      # the other owner is intact
     got = billing.customers.get(owner_id=alice.owner)

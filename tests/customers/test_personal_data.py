@@ -15,6 +15,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DatabaseError
 
 from billingos import Actor, Billing, InvalidInputError, NotFoundError, signals
+from billingos.insights import BillingInsight
 
 ADMIN = Actor(kind="admin", id="dpo", request_id="req_1", client_address="198.51.100.7")
 
@@ -44,12 +45,20 @@ def _person(billing: Billing, p: Person, price: str) -> Person:
     billing.api_keys.create(f"{p.name}'s laptop", ["billing:read"], owner_id=p.owner, actor=ADMIN)
     billing.notifications.send("payment_recovered", to=p.email, key=f"recovered:{p.owner}",
                                context={"amount": 1000, "currency": "usd", "invoice_number": "X-1"})
+    billing.entitlements.grant(p.owner, "sso", reason=f"promised to {p.email} on the phone", actor=ADMIN)
+    with billing.transaction() as s:       # an insight the scorer would write, then an admin's note on it
+        insight = BillingInsight(kind="churn_risk", owner_id=p.owner, dedupe_key=f"churn:{p.owner}",
+                                 message=f"{p.name} may churn", data={"email": p.email}, state="new",
+                                 created_at=billing.now())
+        s.add(insight)
+    billing.insights.act(insight.id, by="dpo", note=f"called {p.name}", actor=ADMIN)
     return Person(p.owner, p.email, p.name, p.phone, p.ip, c.id, sub.id)
 
 
 @pytest.fixture
 def people(billing: Billing) -> tuple[Person, Person]:
     billing.testing.connect()               # every Stripe change also arrives as a stored webhook event
+    billing.stripe.v1.entitlements.features.create(params={"name": "SSO", "lookup_key": "sso"})
     prod = billing.stripe.v1.products.create(params={"name": "Pro"})
     billing.stripe.v1.prices.create(params={"product": prod.id, "currency": "usd", "unit_amount": 1000,
                                             "lookup_key": "pro_monthly", "recurring": {"interval": "month"}})
@@ -107,7 +116,8 @@ def test_export_holds_the_owner_and_none_of_another(billing: Billing, people: tu
 
 def test_erase_leaves_no_trace_and_keeps_the_money(billing: Billing, people: tuple[Person, Person]) -> None:
     alice, bob = people
-    everywhere = {"billing_customers", "billing_invoices", "billing_jobs", "billing_webhook_events"}
+    everywhere = {"billing_customers", "billing_invoices", "billing_jobs", "billing_webhook_events",
+                  "billing_entitlements", "billing_insights", "billing_audit_events"}
     assert {t for t, _, _ in _hits(billing, alice.email)} >= everywhere   # the oracle sees the person first
     billing.customers.update(alice.owner, email="a.liddell@new.example")   # the old one stays on invoices, emails
     money = _money(billing)

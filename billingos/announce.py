@@ -14,6 +14,7 @@ from .domain_events import (
     CancellationRequested,
     CatalogSynced,
     ChurnRiskDetected,
+    CustomerErased,
     CustomerLinked,
     CustomerSynced,
     DunningExhausted,
@@ -52,6 +53,8 @@ def announce_signals(bus: EventBus, sender: object) -> None:
     on(CustomerSynced, lambda e: _customer(sender, e.before, e.after))
     on(CustomerLinked, lambda e: signals.customer_linked.send(sender, customer=e.after, owner_id=e.after.owner_id,
                                                               previous_owner_id=e.previous_owner))
+    on(CustomerErased, lambda e: signals.customer_erased.send(sender, owner_id=e.owner_id, customer_id=e.customer_id,
+                                                              deleted_in_stripe=e.deleted_in_stripe))
     on(SubscriptionSynced, lambda e: [signal.send(sender, subscription=e.after, **kw)
                                       for signal, kw in subscription_transitions(e.before, e.after)])
     on(CancellationRequested, lambda e: signals.subscription_cancel_requested.send(

@@ -32,6 +32,7 @@ __all__ = [
     "CancellationRequested",
     "CatalogSynced",
     "ChurnRiskDetected",
+    "CustomerErased",
     "CustomerLinked",
     "CustomerSynced",
     "DunningExhausted",
@@ -54,6 +55,18 @@ __all__ = [
     "UsageThresholdReached",
     "WebhookDeadLettered",
 ]
+
+
+@dataclass(frozen=True)
+class CustomerErased:
+    """``customers.erase()`` pseudonymised the owner's personal data (``customer_id``: the Stripe customer;
+    ``deleted_in_stripe``: it was deleted there too). Published in the erasing transaction (the audit log);
+    it carries no personal data."""
+
+    actor: Actor
+    owner_id: str
+    customer_id: str
+    deleted_in_stripe: bool
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ __all__ = [
     "catalog_synced",
     "churn_risk_detected",
     "customer_created",
+    "customer_erased",
     "customer_linked",
     "customer_updated",
     "dunning_exhausted",
@@ -46,6 +47,12 @@ customer_created = namespace.signal("customer-created")
 #: ``customers.link()`` put an existing Stripe customer under an owner (a migration's adoption).
 #: sender: Billing; kwargs: ``customer`` (Customer snapshot), ``owner_id`` (str), ``previous_owner_id`` (str or None).
 customer_linked = namespace.signal("customer-linked")
+
+#: ``customers.erase()`` pseudonymised an owner's personal data in billingos's tables (financial records kept).
+#: Erase the host's own copy of that person's data here. Fires once per erasure that changed something.
+#: sender: Billing; kwargs: ``owner_id`` (str), ``customer_id`` (str, the Stripe customer),
+#: ``deleted_in_stripe`` (bool).
+customer_erased = namespace.signal("customer-erased")
 
 #: A customer's synced fields changed (from an API call or a webhook).
 #: sender: Billing; kwargs: ``customer`` (Customer snapshot), ``changed`` (set of field names).

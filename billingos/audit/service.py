@@ -27,6 +27,7 @@ from ..customers.schemas import Page
 from ..domain_events import (
     ApiKeyCreated,
     ApiKeyRevoked,
+    CustomerErased,
     CustomerLinked,
     EntitlementOverrideChanged,
     InsightMarked,
@@ -55,6 +56,7 @@ class AuditService:
         ctx.events.subscribe_in_transaction(InsightMarked, self._insight_marked)
         ctx.events.subscribe_in_transaction(CustomerLinked, self._customer_linked)
         ctx.events.subscribe_in_transaction(PaymentMethodChanged, self._payment_method_changed)
+        ctx.events.subscribe_in_transaction(CustomerErased, self._customer_erased)
         ctx.events.subscribe(ReconcileCompleted, self._reconciled)   # reconcile spans many transactions
 
     # --- writing ------------------------------------------------------------------------------------
@@ -118,6 +120,11 @@ class AuditService:
         self.record(session, actor=event.actor, action=action, target_type="payment_method", target_id=m.id,
                     owner_id=m.owner_id, after={"type": m.type, "brand": m.brand, "exp_month": m.exp_month,
                                                 "exp_year": m.exp_year})
+    def _customer_erased(self, session: Session, event: CustomerErased) -> None:
+        """Ids and flags only: the entry that proves the erasure holds none of what was erased."""
+        self.record(session, actor=event.actor, action="customer.erased", target_type="customer",
+                    target_id=event.customer_id, owner_id=event.owner_id,
+                    after={"erased": True, "deleted_in_stripe": event.deleted_in_stripe})
 
     def _reconciled(self, event: ReconcileCompleted) -> None:
         """A run that changed local data (missed events applied, rows created, updated or removed) leaves one

@@ -1,5 +1,6 @@
 from .models import BillingCustomer
-from .schemas import Customer, LinkConflict, LinkReport, Page
+from .schemas import Customer, Erasure, LinkConflict, LinkReport, Page
 from .service import CustomerService, sync_customer
 
-__all__ = ["BillingCustomer", "Customer", "CustomerService", "LinkConflict", "LinkReport", "Page", "sync_customer"]
+__all__ = ["BillingCustomer", "Customer", "CustomerService", "Erasure", "LinkConflict", "LinkReport", "Page",
+           "sync_customer"]

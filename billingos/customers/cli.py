@@ -61,6 +61,30 @@ def _link(args: argparse.Namespace) -> int:
     return 1 if report.conflicts else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    import json
+
+    from ..cli import build_billing
+    data = build_billing(args).customers.export_personal_data(args.owner)
+    print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    return 0
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from ..cli import build_billing, cli_actor
+    from ..errors import InvalidInputError
+    billing = build_billing(args)       # the settings are checked first, as every command does
+    if not args.yes:
+        raise InvalidInputError("erasing personal data cannot be undone: add --yes to go ahead.", param="yes")
+    done = billing.customers.erase(args.owner, actor=cli_actor(), delete_in_stripe=args.delete_in_stripe)
+    state = "was already erased; redacted again" if done.already_erased else "erased"
+    print(f"{done.owner_id} ({done.customer_id}) {state}"
+          f"{', deleted in Stripe' if done.deleted_in_stripe else ''}")
+    for table, n in sorted(done.rows.items()):
+        print(f"  {table}: {n} row(s)")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     from ..cli import add_settings
     customers = sub.add_parser("customers", help="customers").add_subparsers(dest="customers_command",
@@ -73,4 +97,16 @@ def add_commands(sub: Any) -> None:
                       help="move links that conflict (a customer of another owner, an owner with another customer)")
     add_settings(link)
     link.set_defaults(func=_link)
+    export = customers.add_parser("export", help="print everything billingos stores about an owner as JSON "
+                                                 "(a data-subject access request)")
+    export.add_argument("--owner", required=True, metavar="ID", help="the owner id")
+    add_settings(export)
+    export.set_defaults(func=_export)
+    erase = customers.add_parser("erase", help="pseudonymise an owner's personal data, keeping financial "
+                                               "records (a data-subject erasure request)")
+    erase.add_argument("--owner", required=True, metavar="ID", help="the owner id")
+    erase.add_argument("--delete-in-stripe", action="store_true", help="also delete the customer in Stripe")
+    erase.add_argument("--yes", action="store_true", help="confirm: an erasure cannot be undone")
+    add_settings(erase)
+    erase.set_defaults(func=_erase)
 

@@ -30,6 +30,8 @@ class BillingCustomer(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
     stripe_created: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # customers.erase(): personal fields pseudonymised; the mirror never writes them again (personal_data.py)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)   # +1 whenever the synced object changes
 

@@ -69,3 +69,16 @@ class LinkReport(BaseModel):
     @property
     def ok(self) -> bool:
         return not self.conflicts
+
+
+class Erasure(BaseModel):
+    """What ``customers.erase()`` did. ``already_erased``: an earlier call erased the customer (this one
+    redacted whatever arrived since; no new audit entry or signal). ``rows``: rows rewritten, by table."""
+
+    model_config = ConfigDict(frozen=True)
+
+    owner_id: str
+    customer_id: str
+    already_erased: bool
+    deleted_in_stripe: bool
+    rows: dict[str, int]

@@ -20,7 +20,7 @@ from ..reconcile import Reconciler
 from ..stripe_api import call_stripe, intent_key, plain, ref_id
 from ..webhooks import Mirror, Sync
 from .models import BillingCustomer
-from .schemas import Customer, LinkConflict, LinkReport, Page
+from .schemas import Customer, Erasure, LinkConflict, LinkReport, Page
 
 if TYPE_CHECKING:
     from ..context import Context
@@ -38,6 +38,11 @@ def sync_customer(session: Session, obj: dict[str, Any], *, owner_key: str, now:
     current row when the caller has read it already (None: there is none)."""
     if before is _UNSET:
         before = session.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == obj["id"])).first()
+    if before is not None and before.erased_at is not None:   # customers.erase(): never import the person again
+        from .personal_data import forget_events
+        from .redact import needles, personal_strings, redact
+        obj = redact(obj, needles(personal_strings(obj)))
+        forget_events(session, obj["id"])
     if obj.get("deleted"):
         if before is not None and before.deleted_at is None:
             before.deleted_at = now
@@ -174,6 +179,22 @@ class CustomerService:
         row = self._require(owner_id)
         return self._commit(lambda: plain(call_stripe(self._ctx.stripe.v1.customers.delete, row.stripe_id)),
                             row.stripe_id)
+
+    # --- data-subject requests (personal_data.py, docs/personal-data.md) ---------------------------
+    def export_personal_data(self, owner_id: str) -> dict[str, Any]:
+        """Everything billingos stores about the owner, JSON-ready: the customer, subscriptions, invoices,
+        cards (brand, last4, expiry), usage, entitlements, MRR history, survey answers, emails, insights,
+        churn scores, API keys and audit entries. NotFoundError when the owner has no customer."""
+        from .personal_data import PersonalData
+        return PersonalData(self._ctx).export(owner_id)
+
+    def erase(self, owner_id: str, *, actor: Actor | None = None, delete_in_stripe: bool = False) -> Erasure:
+        """Pseudonymise the owner's personal data in every billingos table, keep the financial records,
+        mark the customer erased (later Stripe events never bring the person back), record
+        ``customer.erased`` and send ``signals.customer_erased``. ``delete_in_stripe=True`` deletes the
+        customer in Stripe first. Idempotent. NotFoundError when the owner has no customer."""
+        from .personal_data import PersonalData
+        return PersonalData(self._ctx).erase(owner_id, actor=actor, delete_in_stripe=delete_in_stripe)
 
     # --- adopting existing Stripe customers -------------------------------------------------------
     def link(self, stripe_customer_id: str, owner_id: str, *, force: bool = False,

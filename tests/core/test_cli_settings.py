@@ -20,7 +20,7 @@ SETTINGS = ("BILLINGOS_DATABASE_URL", "BILLINGOS_STRIPE_API_KEY", "BILLINGOS_STR
             "BILLINGOS_EMULATOR_STATE", "BILLINGOS_EMULATOR_STATE_PATH", "BILLINGOS_STRIPE_API_BASE",
             "BILLINGOS_REDIS_URL")
 CATALOG = Path(__file__).resolve().parents[2] / "example_app" / "catalog.toml"
-REQUIRED = {"start": "2026-01-01", "end": "2026-02-01",      # required options without choices, by dest
+REQUIRED = {"start": "2026-01-01", "end": "2026-02-01", "owner": "org_1",  # required options without choices
             "csv": str(Path(__file__).resolve().parents[1] / "fixtures" / "link_pairs.csv")}
 
 

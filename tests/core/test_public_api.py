@@ -38,7 +38,7 @@ def test_signals_are_documented_and_past_tense() -> None:
                                   "-reached", "-granted", "-revoked", "-renewed", "-activated", "-paused",
                                   "-resumed", "-ended", "-succeeded", "-fixed", "-due", "-lettered", "-end",
                                   "-requested", "-scheduled", "-recovered", "-exhausted", "-detected",
-                                  "-linked")), sig.name
+                                  "-linked", "-erased")), sig.name
         assert f"\n{name} = " in source
         before = source.split(f"\n{name} = ")[0].rstrip().splitlines()[-1]
         assert before.startswith("#:"), f"signal {name} needs a #: comment giving sender and kwargs"

@@ -18,6 +18,8 @@ EXPECTED = {
     "InsufficientDataError",
     # docs/security.md (rate limits): the 503 of a rate limiter whose storage is down and set to "closed"
     "RateLimitUnavailableError",
+    # docs/subscriptions.md: what the portal overview shows, read in two statements
+    "Account",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,36 +73,79 @@ def upsert(session: Session, model: type[Any], values: dict[str, Any], *, key: l
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - other backends take the portable path
         return _portable_upsert(session, model, values, key, cols)
-    name = {a.key: a.columns[0].name for a in model.__mapper__.column_attrs}  # attribute -> column
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values)
-    if cols:
-        stmt = stmt.on_conflict_do_update(index_elements=[name[k] for k in key],
-                                          set_={name[c]: stmt.excluded[name[c]] for c in cols})
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key])
-    row = session.scalars(stmt.returning(model), execution_options={"populate_existing": True}).first()
+    stmt = _upsert_statement(model, dialect, tuple(values), tuple(key), tuple(cols))
+    params = {_param(k): v for k, v in values.items()}
+    row = session.scalars(stmt, params, execution_options={"populate_existing": True}).first()
     if row is None:  # DO NOTHING on a conflict returns no row: read the existing one
-        where = [getattr(model, k) == values[k] for k in key]
-        row = session.scalars(select(model).where(*where).execution_options(populate_existing=True)).one()
+        row = session.scalars(_key_select(model, tuple(key)), {_param(k): values[k] for k in key},
+                              execution_options={"populate_existing": True}).one()
     return row
 
 
 def insert_ignore(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str]) -> bool:
     """INSERT .. ON CONFLICT DO NOTHING. True when this call inserted the row."""
     dialect = session.get_bind().dialect.name
-    name = {a.key: a.columns[0].name for a in model.__mapper__.column_attrs}
-    row = {name[k]: v for k, v in values.items()}
     if dialect not in ("postgresql", "sqlite"):  # pragma: no cover
+        name = _column_names(model)
         with session.begin_nested():
             where = [getattr(model, k) == values[k] for k in key]
             if session.scalars(select(model).where(*where).with_for_update()).first() is not None:
                 return False
-            session.execute(insert(model.__table__).values(**row))
+            session.execute(insert(model.__table__).values(**{name[k]: v for k, v in values.items()}))
             return True
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__).values(**row)
+    stmt = _insert_ignore_statement(model, dialect, tuple(values), tuple(key))
+    return session.execute(stmt, {_param(k): v for k, v in values.items()}).first() is not None
+
+
+# Statements are immutable: each shape (model, dialect, columns) is built once and reused, so a call
+# costs binding its values, not building the statement and its cache key again (the sync path's hot spot).
+# Values travel as named parameters ``v_<attribute>``.
+
+def _param(attr: str) -> str:
+    return f"v_{attr}"
+
+
+@lru_cache(maxsize=256)
+def _column_names(model: type[Any]) -> dict[str, str]:
+    """ORM attribute -> column name."""
+    return {a.key: a.columns[0].name for a in model.__mapper__.column_attrs}
+
+
+def _dialect_insert(model: Any, dialect: str) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _bound(model: type[Any], attrs: tuple[str, ...], *, by_column: bool) -> dict[str, Any]:
+    """VALUES as named parameters, typed like their columns; keyed by attribute (an ORM insert, as
+    ``values(**values)`` was) or by column name (a table insert)."""
+    table, name = model.__table__, _column_names(model)
+    return {name[a] if by_column else a: bindparam(_param(a), type_=table.c[name[a]].type) for a in attrs}
+
+
+@lru_cache(maxsize=512)
+def _upsert_statement(model: type[Any], dialect: str, attrs: tuple[str, ...], key: tuple[str, ...],
+                      cols: tuple[str, ...]) -> Any:
+    name = _column_names(model)
+    stmt: Any = _dialect_insert(model, dialect).values(_bound(model, attrs, by_column=False))
+    if cols:
+        stmt = stmt.on_conflict_do_update(index_elements=[name[k] for k in key],
+                                          set_={name[c]: stmt.excluded[name[c]] for c in cols})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key])
+    return stmt.returning(model)
+
+
+@lru_cache(maxsize=256)
+def _key_select(model: type[Any], key: tuple[str, ...]) -> Any:
+    return select(model).where(*[getattr(model, k) == bindparam(_param(k)) for k in key])
+
+
+@lru_cache(maxsize=512)
+def _insert_ignore_statement(model: type[Any], dialect: str, attrs: tuple[str, ...], key: tuple[str, ...]) -> Any:
+    name = _column_names(model)
     pk = next(iter(model.__table__.primary_key.columns))
-    stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key]).returning(pk)
-    return session.execute(stmt).first() is not None
+    return (_dialect_insert(model.__table__, dialect).values(_bound(model, attrs, by_column=True))
+            .on_conflict_do_nothing(index_elements=[name[k] for k in key]).returning(pk))
 
 
 def in_many(session: Session, column: Any, values: Iterable[str]) -> Iterator[Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..clock import utc
 from ..customers.models import BillingCustomer
@@ -43,8 +44,6 @@ def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -
     values["version"] = 1 if before is None else before.version + (before.data != obj)
     row = upsert(session, BillingSubscription, values, key=["stripe_id"])
     _sync_items(session, row, items)
-    session.flush()
-    session.refresh(row, ["items"])
     return row
 
 
@@ -72,10 +71,14 @@ def _sync_items(session: Session, row: BillingSubscription, items: list[dict[str
             "current_period_start": utc(item.get("current_period_start")),
             "current_period_end": utc(item.get("current_period_end")), "data": item,
         }, key=["stripe_id"])
-    for old in session.scalars(select(BillingSubscriptionItem).where(
-            BillingSubscriptionItem.subscription_id == row.id)):
+    stored = list(session.scalars(select(BillingSubscriptionItem).where(
+        BillingSubscriptionItem.subscription_id == row.id).order_by(BillingSubscriptionItem.id)))
+    for old in stored:
         if old.stripe_id not in keep:
             session.delete(old)
+    session.flush()
+    # ``row.items`` as a reload would find it (the relationship orders by id), without reading it again
+    set_committed_value(row, "items", [i for i in stored if i.stripe_id in keep])
 
 
 def mark_gone(session: Session, row: BillingSubscription, *, now: datetime) -> BillingSubscription:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, any_, bindparam, event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, lazyload, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
@@ -67,13 +67,15 @@ BigID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def upsert(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str],
-           update: list[str] | None = None) -> Any:
-    """INSERT .. ON CONFLICT (key) DO UPDATE .. RETURNING the ORM row. Never check-then-insert."""
+           update: list[str] | None = None, lazy: tuple[str, ...] = ()) -> Any:
+    """INSERT .. ON CONFLICT (key) DO UPDATE .. RETURNING the ORM row. Never check-then-insert.
+
+    ``lazy``: relationships of the row loaded on first access instead of eagerly (the caller sets them)."""
     cols = update if update is not None else [c for c in values if c not in key]
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - other backends take the portable path
         return _portable_upsert(session, model, values, key, cols)
-    stmt = _upsert_statement(model, dialect, tuple(values), tuple(key), tuple(cols))
+    stmt = _upsert_statement(model, dialect, tuple(values), tuple(key), tuple(cols), lazy)
     params = {_param(k): v for k, v in values.items()}
     row = session.scalars(stmt, params, execution_options={"populate_existing": True}).first()
     if row is None:  # DO NOTHING on a conflict returns no row: read the existing one
@@ -124,7 +126,7 @@ def _bound(model: type[Any], attrs: tuple[str, ...], *, by_column: bool) -> dict
 
 @lru_cache(maxsize=512)
 def _upsert_statement(model: type[Any], dialect: str, attrs: tuple[str, ...], key: tuple[str, ...],
-                      cols: tuple[str, ...]) -> Any:
+                      cols: tuple[str, ...], lazy: tuple[str, ...]) -> Any:
     name = _column_names(model)
     stmt: Any = _dialect_insert(model, dialect).values(_bound(model, attrs, by_column=False))
     if cols:
@@ -132,7 +134,7 @@ def _upsert_statement(model: type[Any], dialect: str, attrs: tuple[str, ...], ke
                                           set_={name[c]: stmt.excluded[name[c]] for c in cols})
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key])
-    return stmt.returning(model)
+    return stmt.returning(model).options(*(lazyload(getattr(model, r)) for r in lazy))
 
 
 @lru_cache(maxsize=256)

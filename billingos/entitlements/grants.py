@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from ..analytics.models import BillingLedgerEntry
 from ..catalog.models import BillingFeature, BillingPlanFeature
@@ -112,7 +112,7 @@ class Recomputer:
         expired = sweep(session, owner_id, now)
         subs = list(session.scalars(select(BillingSubscription).where(
             BillingSubscription.owner_id == owner_id, BillingSubscription.status.in_(GRANTING + GRACE))
-            .order_by(BillingSubscription.id)))
+            .order_by(BillingSubscription.id).options(lazyload(BillingSubscription.schedule_row))))   # not needed here
         existing = {(r.feature_key, r.source): r for r in session.scalars(select(BillingEntitlement).where(
             BillingEntitlement.owner_id == owner_id, BillingEntitlement.source.startswith(SUB_PREFIX)))}
         desired = self._desired(session, owner_id, subs, now)

@@ -42,7 +42,7 @@ def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -
     }
     before = session.scalars(select(BillingSubscription).where(BillingSubscription.stripe_id == obj["id"])).first()
     values["version"] = 1 if before is None else before.version + (before.data != obj)
-    row = upsert(session, BillingSubscription, values, key=["stripe_id"])
+    row = upsert(session, BillingSubscription, values, key=["stripe_id"], lazy=("items",))   # set by _sync_items
     _sync_items(session, row, items)
     return row
 

@@ -20,7 +20,7 @@ from ..db import in_many
 from .cache import EntitlementCache, Entry, Features
 from .inputs import KEY_PATTERN
 from .models import BillingEntitlement, BillingEntitlementCounter
-from .quota import Spec, carried_for, window
+from .quota import Spec, window
 from .schemas import Check
 from .snapshot import features_of, spec_of
 
@@ -139,16 +139,29 @@ class Limits:
             return {}
         starts = {pair: window(spec, now)[0] for pair, spec in specs.items()}
         c = BillingEntitlementCounter
-        stored: dict[tuple[str, str, datetime], int] = {}
+        current: dict[tuple[str, str, datetime], int] = {}
+        # the window that ended at a start -> (its start, carried, used); the earliest such window if several
+        # (the order carried_for's unordered read meets them in, along the (owner, key, start) index)
+        before: dict[tuple[str, str, datetime], tuple[datetime, int, int]] = {}
+        edges = set(starts.values())
         with self._ctx.session_factory() as session:
             for clause in in_many(session, c.owner_id, {o for o, _ in specs}):
-                rows = session.execute(select(c.owner_id, c.feature_key, c.window_start, c.carried).where(
-                    clause, c.feature_key.in_({k for _, k in specs}), c.window_start.in_(set(starts.values()))))
-                for owner, key, start, carried in rows:
-                    stored[(owner, key, start)] = carried
-            out = {}
-            for (owner, key), spec in specs.items():
-                start = starts[(owner, key)]
-                found = stored.get((owner, key, start))
-                out[(owner, key)] = found if found is not None else carried_for(session, owner, key, spec, start)
-            return out
+                rows = session.execute(select(c.owner_id, c.feature_key, c.window_start, c.window_end, c.carried,
+                                              c.used).where(clause, c.feature_key.in_({k for _, k in specs}),
+                                                            c.window_start.in_(edges) | c.window_end.in_(edges)))
+                for owner, key, start, end, carried, used in rows:
+                    current[(owner, key, start)] = carried
+                    prev = before.get((owner, key, end)) if end is not None else None
+                    if end is not None and (prev is None or start < prev[0]):
+                        before[(owner, key, end)] = (start, carried, used)
+        out = {}
+        for (owner, key), spec in specs.items():
+            start = starts[(owner, key)]
+            if (owner, key, start) in current:
+                out[(owner, key)] = current[(owner, key, start)]
+            elif not spec.rollover or spec.limit is None or (owner, key, start) not in before:
+                out[(owner, key)] = 0
+            else:      # quota.carried_for: the unused allowance of the window just before, capped at one limit
+                _, carried, used = before[(owner, key, start)]
+                out[(owner, key)] = max(0, min(spec.limit, spec.limit + carried - used))
+        return out

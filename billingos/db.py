@@ -66,7 +66,7 @@ JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
 BigID = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def upsert(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str],
+def upsert(session: Session, model: Any, values: dict[str, Any], *, key: list[str],
            update: list[str] | None = None, lazy: tuple[str, ...] = ()) -> Any:
     """INSERT .. ON CONFLICT (key) DO UPDATE .. RETURNING the ORM row. Never check-then-insert.
 
@@ -84,7 +84,7 @@ def upsert(session: Session, model: type[Any], values: dict[str, Any], *, key: l
     return row
 
 
-def insert_ignore(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str]) -> bool:
+def insert_ignore(session: Session, model: Any, values: dict[str, Any], *, key: list[str]) -> bool:
     """INSERT .. ON CONFLICT DO NOTHING. True when this call inserted the row."""
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):  # pragma: no cover
@@ -108,7 +108,7 @@ def _param(attr: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _column_names(model: type[Any]) -> dict[str, str]:
+def _column_names(model: Any) -> dict[str, str]:
     """ORM attribute -> column name."""
     return {a.key: a.columns[0].name for a in model.__mapper__.column_attrs}
 
@@ -117,7 +117,7 @@ def _dialect_insert(model: Any, dialect: str) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
-def _bound(model: type[Any], attrs: tuple[str, ...], *, by_column: bool) -> dict[str, Any]:
+def _bound(model: Any, attrs: tuple[str, ...], *, by_column: bool) -> dict[str, Any]:
     """VALUES as named parameters, typed like their columns; keyed by attribute (an ORM insert, as
     ``values(**values)`` was) or by column name (a table insert)."""
     table, name = model.__table__, _column_names(model)
@@ -125,7 +125,7 @@ def _bound(model: type[Any], attrs: tuple[str, ...], *, by_column: bool) -> dict
 
 
 @lru_cache(maxsize=512)
-def _upsert_statement(model: type[Any], dialect: str, attrs: tuple[str, ...], key: tuple[str, ...],
+def _upsert_statement(model: Any, dialect: str, attrs: tuple[str, ...], key: tuple[str, ...],
                       cols: tuple[str, ...], lazy: tuple[str, ...]) -> Any:
     name = _column_names(model)
     stmt: Any = _dialect_insert(model, dialect).values(_bound(model, attrs, by_column=False))
@@ -138,12 +138,12 @@ def _upsert_statement(model: type[Any], dialect: str, attrs: tuple[str, ...], ke
 
 
 @lru_cache(maxsize=256)
-def _key_select(model: type[Any], key: tuple[str, ...]) -> Any:
+def _key_select(model: Any, key: tuple[str, ...]) -> Any:
     return select(model).where(*[getattr(model, k) == bindparam(_param(k)) for k in key])
 
 
 @lru_cache(maxsize=512)
-def _insert_ignore_statement(model: type[Any], dialect: str, attrs: tuple[str, ...], key: tuple[str, ...]) -> Any:
+def _insert_ignore_statement(model: Any, dialect: str, attrs: tuple[str, ...], key: tuple[str, ...]) -> Any:
     name = _column_names(model)
     pk = next(iter(model.__table__.primary_key.columns))
     return (_dialect_insert(model.__table__, dialect).values(_bound(model, attrs, by_column=True))

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import BigInteger, String, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .db import Base, in_many, insert_ignore
@@ -71,8 +72,20 @@ def claim_fresh(session: Session, name: str, seen: int) -> bool:
 
 def lock_object(session: Session, name: str) -> None:
     """Serialise work on ``name`` without a Stripe call in between (and count it as an applied state)."""
-    insert_ignore(session, BillingLock, {"name": name, "version": 0}, key=["name"])
-    session.execute(_statements().bump, {"lock_name": name})
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):     # one statement: the new row at 1, or the stored one + 1
+        session.execute(_lock_statement(dialect), {"lock_name": name})
+        return
+    insert_ignore(session, BillingLock, {"name": name, "version": 0}, key=["name"])  # pragma: no cover
+    session.execute(_statements().bump, {"lock_name": name})  # pragma: no cover
+
+
+@lru_cache(maxsize=4)
+def _lock_statement(dialect: str) -> Any:
+    table: Any = BillingLock.__table__
+    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = stmt.values(name=bindparam("lock_name"), version=1)
+    return stmt.on_conflict_do_update(index_elements=[table.c.name], set_={"version": table.c.version + 1})
 
 
 class _Statements(NamedTuple):
@@ -84,7 +97,7 @@ class _Statements(NamedTuple):
 @lru_cache(maxsize=1)
 def _statements() -> _Statements:
     """Built once (they run on every applied state); values are bound per call."""
-    lock, name = BillingLock, bindparam("lock_name")
+    lock, name = BillingLock, bindparam("lock_name", type_=String())
     bump = update(lock).values(version=lock.version + 1).execution_options(synchronize_session=False)
     return _Statements(version=select(lock.name, lock.version).where(lock.name == name),
                        claim=bump.where(lock.name == name, lock.version == bindparam("seen")),

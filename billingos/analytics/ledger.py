@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import bindparam, case, select
 from sqlalchemy.orm import Session
 
 from ..catalog.models import BillingPrice
@@ -97,7 +98,13 @@ class LedgerWriter:
     def _history(session: Session, sub_id: str) -> list[L]:
         """The subscription's ledger rows in ORDER: one read answers the state before a point, the MRR
         level there and the row after it (a subscription has a few dozen rows at most)."""
-        return list(session.scalars(select(L).where(L.subscription_stripe_id == sub_id).order_by(*ORDER)))
+        return list(session.scalars(_history_read(), {"subscription_id": sub_id}))
+
+
+@lru_cache(maxsize=1)
+def _history_read() -> Any:
+    """Built once (every subscription sync posts); the subscription id is bound per call."""
+    return select(L).where(L.subscription_stripe_id == bindparam("subscription_id")).order_by(*ORDER)
 
 
 def _tiers_of(session: Session, obj: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

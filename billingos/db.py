@@ -77,7 +77,8 @@ def upsert(session: Session, model: Any, values: dict[str, Any], *, key: list[st
         return _portable_upsert(session, model, values, key, cols)
     stmt = _upsert_statement(model, dialect, tuple(values), tuple(key), tuple(cols), lazy)
     params = {_param(k): v for k, v in values.items()}
-    row = session.scalars(stmt, params, execution_options={"populate_existing": True}).first()
+    # "orm": the statement carries its VALUES; the parameters only fill them in (not an ORM bulk insert)
+    row = session.scalars(stmt, params, execution_options={"populate_existing": True, "dml_strategy": "orm"}).first()
     if row is None:  # DO NOTHING on a conflict returns no row: read the existing one
         row = session.scalars(_key_select(model, tuple(key)), {_param(k): values[k] for k in key},
                               execution_options={"populate_existing": True}).one()

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..clock import utc
@@ -93,7 +93,9 @@ def _reads() -> _Reads:
     item = BillingSubscriptionItem
     return _Reads(
         owner=select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == bindparam("customer_id")),
-        subscription=select(BillingSubscription).where(BillingSubscription.stripe_id == bindparam("subscription_id")),
+        # its version and data only: the upsert reloads the row, _sync_items sets its items
+        subscription=select(BillingSubscription).where(BillingSubscription.stripe_id == bindparam("subscription_id"))
+        .options(lazyload(BillingSubscription.items), lazyload(BillingSubscription.schedule_row)),
         items=select(item).where(item.subscription_id == bindparam("row_id")).order_by(item.id))
 
 

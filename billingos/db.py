@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, any_, bindparam, event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, lazyload, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
@@ -65,43 +66,89 @@ JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
 BigID = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def upsert(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str],
-           update: list[str] | None = None) -> Any:
-    """INSERT .. ON CONFLICT (key) DO UPDATE .. RETURNING the ORM row. Never check-then-insert."""
+def upsert(session: Session, model: Any, values: dict[str, Any], *, key: list[str],
+           update: list[str] | None = None, lazy: tuple[str, ...] = ()) -> Any:
+    """INSERT .. ON CONFLICT (key) DO UPDATE .. RETURNING the ORM row. Never check-then-insert.
+
+    ``lazy``: relationships of the row loaded on first access instead of eagerly (the caller sets them)."""
     cols = update if update is not None else [c for c in values if c not in key]
     dialect = session.get_bind().dialect.name
     if dialect not in ("postgresql", "sqlite"):  # pragma: no cover - other backends take the portable path
         return _portable_upsert(session, model, values, key, cols)
-    name = {a.key: a.columns[0].name for a in model.__mapper__.column_attrs}  # attribute -> column
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values)
+    stmt = _upsert_statement(model, dialect, tuple(values), tuple(key), tuple(cols), lazy)
+    params = {_param(k): v for k, v in values.items()}
+    # "orm": the statement carries its VALUES; the parameters only fill them in (not an ORM bulk insert)
+    row = session.scalars(stmt, params, execution_options={"populate_existing": True, "dml_strategy": "orm"}).first()
+    if row is None:  # DO NOTHING on a conflict returns no row: read the existing one
+        row = session.scalars(_key_select(model, tuple(key)), {_param(k): values[k] for k in key},
+                              execution_options={"populate_existing": True}).one()
+    return row
+
+
+def insert_ignore(session: Session, model: Any, values: dict[str, Any], *, key: list[str]) -> bool:
+    """INSERT .. ON CONFLICT DO NOTHING. True when this call inserted the row."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover
+        name = _column_names(model)
+        with session.begin_nested():
+            where = [getattr(model, k) == values[k] for k in key]
+            if session.scalars(select(model).where(*where).with_for_update()).first() is not None:
+                return False
+            session.execute(insert(model.__table__).values(**{name[k]: v for k, v in values.items()}))
+            return True
+    stmt = _insert_ignore_statement(model, dialect, tuple(values), tuple(key))
+    return session.execute(stmt, {_param(k): v for k, v in values.items()}).first() is not None
+
+
+# Statements are immutable: each shape (model, dialect, columns) is built once and reused, so a call
+# costs binding its values, not building the statement and its cache key again (the sync path's hot spot).
+# Values travel as named parameters ``v_<attribute>``.
+
+def _param(attr: str) -> str:
+    return f"v_{attr}"
+
+
+@lru_cache(maxsize=256)
+def _column_names(model: Any) -> dict[str, str]:
+    """ORM attribute -> column name."""
+    return {a.key: a.columns[0].name for a in model.__mapper__.column_attrs}
+
+
+def _dialect_insert(model: Any, dialect: str) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _bound(model: Any, attrs: tuple[str, ...], *, by_column: bool) -> dict[str, Any]:
+    """VALUES as named parameters, typed like their columns; keyed by attribute (an ORM insert, as
+    ``values(**values)`` was) or by column name (a table insert)."""
+    table, name = model.__table__, _column_names(model)
+    return {name[a] if by_column else a: bindparam(_param(a), type_=table.c[name[a]].type) for a in attrs}
+
+
+@lru_cache(maxsize=512)
+def _upsert_statement(model: Any, dialect: str, attrs: tuple[str, ...], key: tuple[str, ...],
+                      cols: tuple[str, ...], lazy: tuple[str, ...]) -> Any:
+    name = _column_names(model)
+    stmt: Any = _dialect_insert(model, dialect).values(_bound(model, attrs, by_column=False))
     if cols:
         stmt = stmt.on_conflict_do_update(index_elements=[name[k] for k in key],
                                           set_={name[c]: stmt.excluded[name[c]] for c in cols})
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key])
-    row = session.scalars(stmt.returning(model), execution_options={"populate_existing": True}).first()
-    if row is None:  # DO NOTHING on a conflict returns no row: read the existing one
-        where = [getattr(model, k) == values[k] for k in key]
-        row = session.scalars(select(model).where(*where).execution_options(populate_existing=True)).one()
-    return row
+    return stmt.returning(model).options(*(lazyload(getattr(model, r)) for r in lazy))
 
 
-def insert_ignore(session: Session, model: type[Any], values: dict[str, Any], *, key: list[str]) -> bool:
-    """INSERT .. ON CONFLICT DO NOTHING. True when this call inserted the row."""
-    dialect = session.get_bind().dialect.name
-    name = {a.key: a.columns[0].name for a in model.__mapper__.column_attrs}
-    row = {name[k]: v for k, v in values.items()}
-    if dialect not in ("postgresql", "sqlite"):  # pragma: no cover
-        with session.begin_nested():
-            where = [getattr(model, k) == values[k] for k in key]
-            if session.scalars(select(model).where(*where).with_for_update()).first() is not None:
-                return False
-            session.execute(insert(model.__table__).values(**row))
-            return True
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__).values(**row)
+@lru_cache(maxsize=256)
+def _key_select(model: Any, key: tuple[str, ...]) -> Any:
+    return select(model).where(*[getattr(model, k) == bindparam(_param(k)) for k in key])
+
+
+@lru_cache(maxsize=512)
+def _insert_ignore_statement(model: Any, dialect: str, attrs: tuple[str, ...], key: tuple[str, ...]) -> Any:
+    name = _column_names(model)
     pk = next(iter(model.__table__.primary_key.columns))
-    stmt = stmt.on_conflict_do_nothing(index_elements=[name[k] for k in key]).returning(pk)
-    return session.execute(stmt).first() is not None
+    return (_dialect_insert(model.__table__, dialect).values(_bound(model, attrs, by_column=True))
+            .on_conflict_do_nothing(index_elements=[name[k] for k in key]).returning(pk))
 
 
 def in_many(session: Session, column: Any, values: Iterable[str]) -> Iterator[Any]:

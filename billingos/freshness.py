@@ -18,9 +18,11 @@ never for Stripe.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from sqlalchemy import BigInteger, String, select, update
+from sqlalchemy import BigInteger, String, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .db import Base, in_many, insert_ignore
@@ -52,8 +54,11 @@ def read_versions(session: Session, names: Iterable[str]) -> dict[str, int]:
     """Current versions (0 for an object never applied), read without locking."""
     names = list(dict.fromkeys(names))
     found: dict[str, int] = {}
-    for clause in in_many(session, BillingLock.name, names):
-        found.update(session.execute(select(BillingLock.name, BillingLock.version).where(clause)).all())
+    if len(names) == 1:      # the write path's and a webhook's case: one object
+        found.update(session.execute(_statements().version, {"lock_name": names[0]}).all())
+    else:
+        for clause in in_many(session, BillingLock.name, names):
+            found.update(session.execute(select(BillingLock.name, BillingLock.version).where(clause)).all())
     return {n: found.get(n, 0) for n in names}
 
 
@@ -61,16 +66,42 @@ def claim_fresh(session: Session, name: str, seen: int) -> bool:
     """Lock ``name`` and count one more applied state, if its version is still ``seen``."""
     if seen == 0 and insert_ignore(session, BillingLock, {"name": name, "version": 1}, key=["name"]):
         return True
-    result = session.execute(update(BillingLock).where(BillingLock.name == name, BillingLock.version == seen)
-                             .values(version=BillingLock.version + 1).execution_options(synchronize_session=False))
+    result = session.execute(_statements().claim, {"lock_name": name, "seen": seen})
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def lock_object(session: Session, name: str) -> None:
     """Serialise work on ``name`` without a Stripe call in between (and count it as an applied state)."""
-    insert_ignore(session, BillingLock, {"name": name, "version": 0}, key=["name"])
-    session.execute(update(BillingLock).where(BillingLock.name == name)
-                    .values(version=BillingLock.version + 1).execution_options(synchronize_session=False))
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):     # one statement: the new row at 1, or the stored one + 1
+        session.execute(_lock_statement(dialect), {"lock_name": name})
+        return
+    insert_ignore(session, BillingLock, {"name": name, "version": 0}, key=["name"])  # pragma: no cover
+    session.execute(_statements().bump, {"lock_name": name})  # pragma: no cover
+
+
+@lru_cache(maxsize=4)
+def _lock_statement(dialect: str) -> Any:
+    table: Any = BillingLock.__table__
+    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    stmt = stmt.values(name=bindparam("lock_name"), version=1)
+    return stmt.on_conflict_do_update(index_elements=[table.c.name], set_={"version": table.c.version + 1})
+
+
+class _Statements(NamedTuple):
+    version: Any
+    claim: Any
+    bump: Any
+
+
+@lru_cache(maxsize=1)
+def _statements() -> _Statements:
+    """Built once (they run on every applied state); values are bound per call."""
+    lock, name = BillingLock, bindparam("lock_name", type_=String())
+    bump = update(lock).values(version=lock.version + 1).execution_options(synchronize_session=False)
+    return _Statements(version=select(lock.name, lock.version).where(lock.name == name),
+                       claim=bump.where(lock.name == name, lock.version == bindparam("seen")),
+                       bump=bump.where(lock.name == name))
 
 
 def apply_fresh(ctx: Context, call: Callable[[], dict[str, Any]], apply: Callable[[Session, dict[str, Any]], T], *,

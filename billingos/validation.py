@@ -225,31 +225,46 @@ def json_object(value: Any, param: str, *, max_depth: int = 32) -> dict[str, Any
         node, depth = stack.pop()
         if depth > max_depth:
             raise InvalidInputError(f"{param} is nested deeper than {max_depth} levels.", param=param)
-        if isinstance(node, Mapping):
+        kind = type(node)    # the exact JSON types first: a Stripe object has thousands of nodes
+        if kind is str:
+            if "\x00" in node or not (node.isascii() or _unicode_ok(node)):
+                raise InvalidInputError(f"{param} strings must not contain NUL or lone surrogates, got "
+                                        f"{echo(node)}.", param=param)
+        elif kind is dict or (kind is not list and kind is not tuple and isinstance(node, Mapping)):
             for k, v in node.items():
-                if not isinstance(k, str) or "\x00" in k or not _unicode_ok(k):
+                if (type(k) is not str or "\x00" in k or not k.isascii()) and (
+                        not isinstance(k, str) or "\x00" in k or not _unicode_ok(k)):
                     raise InvalidInputError(f"{param} keys must be strings without NUL or lone surrogates, got "
                                             f"{echo(k)}.", param=param)
                 stack.append((v, depth + 1))
-        elif isinstance(node, list | tuple):
+        elif kind is list or kind is tuple or isinstance(node, list | tuple):
             stack.extend((v, depth + 1) for v in node)
-        elif isinstance(node, str):
-            if "\x00" in node or not _unicode_ok(node):
-                raise InvalidInputError(f"{param} strings must not contain NUL or lone surrogates, got "
-                                        f"{echo(node)}.", param=param)
-        elif isinstance(node, float):
-            if not math.isfinite(node):
-                raise InvalidInputError(f"{param} numbers must be finite, got {node!r}.", param=param)
-        elif isinstance(node, int) and not isinstance(node, bool):
-            if not -JSON_INT <= node <= JSON_INT:
+        elif kind is int or kind is bool or node is None:
+            if kind is int and not -JSON_INT <= node <= JSON_INT:
                 raise InvalidInputError(f"{param} integers must be within ±2^63, got {echo(node)}.", param=param)
-        elif isinstance(node, Decimal):   # the SDK's decimal fields (e.g. unit_amount_decimal)
-            if not node.is_finite():
-                raise InvalidInputError(f"{param} numbers must be finite, got {echo(str(node))}.", param=param)
-        elif node is not None and not isinstance(node, bool):
-            raise InvalidInputError(f"{param} must hold only JSON values (strings, numbers, booleans, None, lists, "
-                                    f"dicts), got {echo(node)}.", param=param)
+        else:
+            _json_scalar(node, param)
     return dict(value)
+
+
+def _json_scalar(node: Any, param: str) -> None:
+    """``json_object``'s check of a leaf that is not exactly str, int, bool or None (subclasses included)."""
+    if isinstance(node, str):
+        if "\x00" in node or not _unicode_ok(node):
+            raise InvalidInputError(f"{param} strings must not contain NUL or lone surrogates, got "
+                                    f"{echo(node)}.", param=param)
+    elif isinstance(node, float):
+        if not math.isfinite(node):
+            raise InvalidInputError(f"{param} numbers must be finite, got {node!r}.", param=param)
+    elif isinstance(node, int) and not isinstance(node, bool):
+        if not -JSON_INT <= node <= JSON_INT:
+            raise InvalidInputError(f"{param} integers must be within ±2^63, got {echo(node)}.", param=param)
+    elif isinstance(node, Decimal):   # the SDK's decimal fields (e.g. unit_amount_decimal)
+        if not node.is_finite():
+            raise InvalidInputError(f"{param} numbers must be finite, got {echo(str(node))}.", param=param)
+    elif node is not None and not isinstance(node, bool):
+        raise InvalidInputError(f"{param} must hold only JSON values (strings, numbers, booleans, None, lists, "
+                                f"dicts), got {echo(node)}.", param=param)
 
 
 def stripe_object(value: Any, param: str, *, prefix: str, kind: str) -> dict[str, Any]:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import bindparam, case, select
 from sqlalchemy.orm import Session
 
 from ..catalog.models import BillingPrice
@@ -51,18 +52,21 @@ class LedgerWriter:
     def post(self, session: Session, ev: Evidence, *, owner_id: str | None, now: datetime) -> L | None:
         """Post one piece of evidence; the row written (None: it changed nothing)."""
         sub_id = str(ev.obj["id"])
-        prev = self._last(session, sub_id, None)
+        history = self._history(session, sub_id)
+        prev = history[-1] if history else None
         known = {d["id"]: d for d in (prev.detail.get("discounts", []) if prev is not None else [])
                  if d.get("forever") is not None}
         state = state_of(ev.obj, self.settings, known, _tiers_of(session, ev.obj))
         rank = ev.type_rank * 10      # inside one second: created, then updates in arrival order, then deleted
         at = ev.at
-        before = self._last(session, sub_id, (at, rank))
-        level = self._level(session, sub_id, (at, rank))
+        # ORDER starts with (effective_at, rank): the rows up to (at, rank) are a prefix of the history
+        cut = next((n for n, r in enumerate(history) if (r.effective_at, r.rank) > (at, rank)), len(history))
+        before = history[cut - 1] if cut else None
+        level = sum(r.mrr_after - r.mrr_before for r in history[:cut])
         before_state = _as_state(before, level)
         if before_state is not None and before_state.key == state.key:
             return None
-        following = self._next(session, sub_id, (at, rank))
+        following = history[cut] if cut < len(history) else None
         reached = _as_state(following, following.mrr_after) if following is not None else None
         if following is not None and following.effective_at == at and reached is not None and reached.key == state.key:
             return None         # the same second already reaches this state (a write path's row, then its event)
@@ -91,27 +95,16 @@ class LedgerWriter:
         return row
 
     @staticmethod
-    def _upto(sub_id: str, key: tuple[datetime, int] | None) -> Any:
-        if key is None:
-            return L.subscription_stripe_id == sub_id
-        at, rank = key
-        return and_(L.subscription_stripe_id == sub_id,
-                    or_(L.effective_at < at, and_(L.effective_at == at, L.rank <= rank)))
+    def _history(session: Session, sub_id: str) -> list[L]:
+        """The subscription's ledger rows in ORDER: one read answers the state before a point, the MRR
+        level there and the row after it (a subscription has a few dozen rows at most)."""
+        return list(session.scalars(_history_read(), {"subscription_id": sub_id}))
 
-    def _last(self, session: Session, sub_id: str, key: tuple[datetime, int] | None) -> L | None:
-        return session.scalars(select(L).where(self._upto(sub_id, key))
-                               .order_by(*(c.desc() for c in ORDER)).limit(1)).first()
 
-    def _level(self, session: Session, sub_id: str, key: tuple[datetime, int]) -> int:
-        return int(session.scalar(select(func.coalesce(func.sum(L.mrr_after - L.mrr_before), 0))
-                                  .where(self._upto(sub_id, key))) or 0)
-
-    @staticmethod
-    def _next(session: Session, sub_id: str, key: tuple[datetime, int]) -> L | None:
-        at, rank = key
-        return session.scalars(select(L).where(
-            L.subscription_stripe_id == sub_id,
-            or_(L.effective_at > at, and_(L.effective_at == at, L.rank > rank))).order_by(*ORDER).limit(1)).first()
+@lru_cache(maxsize=1)
+def _history_read() -> Any:
+    """Built once (every subscription sync posts); the subscription id is bound per call."""
+    return select(L).where(L.subscription_stripe_id == bindparam("subscription_id")).order_by(*ORDER)
 
 
 def _tiers_of(session: Session, obj: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

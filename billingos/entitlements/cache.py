@@ -147,6 +147,21 @@ class EntitlementCache:
                 self._mark_down(e)
         return self._store(owner, features, version, start)
 
+    def load_many(self, owners: list[str], from_db: Callable[[list[str]], dict[str, Features]]) -> None:
+        """Load the owners without a current local entry from the database in one read (bulk limit
+        lookups). Only without Redis (whose snapshots ``load`` reads per owner); a failure leaves the
+        owners to ``load``, which reports it."""
+        stale = [o for o in owners if (e := self.entries.get(o)) is None or e.deadline <= time.monotonic()]
+        if self.closed or self.redis is not None or not stale:
+            return
+        start = self._seq
+        try:
+            features = from_db(stale)
+        except Exception:
+            return
+        for owner in stale:
+            self._store(owner, features[owner], None, start)
+
     def remember(self, owner: str, features: Features) -> Entry:
         """Keep ``features`` as the owner's last known answer (read from the database while Redis is down)."""
         return self._store(owner, features, None, self._seq)

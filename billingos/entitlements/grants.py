@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, bindparam, delete, or_, select
+from sqlalchemy.orm import Session, lazyload
 
 from ..analytics.models import BillingLedgerEntry
 from ..catalog.models import BillingFeature, BillingPlanFeature
@@ -45,13 +46,34 @@ class Diff:
 
 def live_keys(session: Session, owner_id: str) -> dict[str, str]:
     """Feature key -> one source, over every stored grant (expired rows are swept before diffing)."""
-    rows = session.execute(select(BillingEntitlement.feature_key, BillingEntitlement.source)
-                           .where(BillingEntitlement.owner_id == owner_id)
-                           .order_by(BillingEntitlement.source)).all()
+    rows = session.execute(_reads().live, {"owner": owner_id}).all()
     out: dict[str, str] = {}
     for key, source in rows:
         out.setdefault(key, source)
     return out
+
+
+class _Reads(NamedTuple):
+    grants: Any
+    live: Any
+    subscriptions: Any
+    plan_features: Any
+
+
+@lru_cache(maxsize=1)
+def _reads() -> _Reads:
+    """The recompute's reads, built once (every subscription sync runs them); values are bound per call."""
+    e, sub, pf, f = BillingEntitlement, BillingSubscription, BillingPlanFeature, BillingFeature
+    owner = bindparam("owner", type_=String())
+    return _Reads(
+        # every grant of the owner, fresh (a bulk statement may have changed rows this session holds)
+        grants=select(e).where(e.owner_id == owner).order_by(e.source).execution_options(populate_existing=True),
+        live=select(e.feature_key, e.source).where(e.owner_id == owner).order_by(e.source),
+        subscriptions=select(sub).where(sub.owner_id == owner, sub.status.in_(GRANTING + GRACE)).order_by(sub.id)
+        .options(lazyload(sub.schedule_row)),        # the schedule is not needed here
+        # the plans' features with their catalog features (lookup_key is unique)
+        plan_features=select(pf, f).outerjoin(f, f.lookup_key == pf.feature_key)
+        .where(pf.product.in_(bindparam("products", expanding=True))).order_by(pf.feature_key))
 
 
 def _expired(now: datetime) -> Any:
@@ -64,11 +86,25 @@ def sweep(session: Session, owner_id: str, now: datetime) -> dict[str, str]:
                                   BillingEntitlement.grace_until).where(
         BillingEntitlement.owner_id == owner_id, _expired(now))).all()
     if gone:
-        session.execute(delete(BillingEntitlement).where(BillingEntitlement.owner_id == owner_id, _expired(now))
-                        .execution_options(synchronize_session=False))
+        _delete_expired(session, owner_id, now)
+    return _why_gone(gone, now)
+
+
+def _delete_expired(session: Session, owner_id: str, now: datetime) -> None:
+    session.execute(delete(BillingEntitlement).where(BillingEntitlement.owner_id == owner_id, _expired(now))
+                    .execution_options(synchronize_session=False))
+
+
+def _why_gone(gone: Any, now: datetime) -> dict[str, str]:
     return {k: ("override_expired" if not s.startswith(SUB_PREFIX) else
                 "grace_expired" if grace is not None and grace <= now else "subscription_ended")
             for k, s, grace in gone}
+
+
+def _ran_out(row: BillingEntitlement, now: datetime) -> bool:
+    """``_expired`` in Python, for rows already read."""
+    return (row.expires_at is not None and row.expires_at <= now) or (row.grace_until is not None
+                                                                      and row.grace_until <= now)
 
 
 def feature_limit(feature: BillingFeature | None, pf: BillingPlanFeature | None) -> tuple[str, int | None, str, bool]:
@@ -108,13 +144,20 @@ class Recomputer:
 
     def recompute(self, session: Session, owner_id: str, now: datetime) -> Diff:
         diff = Diff(owner_id)
-        before = live_keys(session, owner_id)
-        expired = sweep(session, owner_id, now)
-        subs = list(session.scalars(select(BillingSubscription).where(
-            BillingSubscription.owner_id == owner_id, BillingSubscription.status.in_(GRANTING + GRACE))
-            .order_by(BillingSubscription.id)))
-        existing = {(r.feature_key, r.source): r for r in session.scalars(select(BillingEntitlement).where(
-            BillingEntitlement.owner_id == owner_id, BillingEntitlement.source.startswith(SUB_PREFIX)))}
+        # one read of every grant of the owner answers what live_keys, sweep and the stored plan grants read
+        rows = list(session.scalars(_reads().grants, {"owner": owner_id}))
+        before: dict[str, str] = {}
+        for r in rows:
+            before.setdefault(r.feature_key, r.source)
+        gone = [r for r in rows if _ran_out(r, now)]
+        if gone:
+            _delete_expired(session, owner_id, now)
+            for r in gone:
+                session.expunge(r)       # its row is gone (a bulk delete does not touch the session)
+        expired = _why_gone([(r.feature_key, r.source, r.grace_until) for r in gone], now)
+        subs = list(session.scalars(_reads().subscriptions, {"owner": owner_id}))
+        existing = {(r.feature_key, r.source): r for r in rows
+                    if r.source.startswith(SUB_PREFIX) and not _ran_out(r, now)}
         desired = self._desired(session, owner_id, subs, now)
         for (key, source), row in existing.items():
             if (key, source) not in desired:
@@ -139,12 +182,12 @@ class Recomputer:
                  now: datetime) -> dict[tuple[str, str], dict[str, Any]]:
         pids = {i.product_stripe_id for s in subs for i in s.items if i.product_stripe_id}
         pfs: dict[str, list[BillingPlanFeature]] = {}
-        for pf in session.scalars(select(BillingPlanFeature).where(BillingPlanFeature.product.in_(pids))
-                                  .order_by(BillingPlanFeature.feature_key)):
-            pfs.setdefault(pf.product, []).append(pf)
-        keys = {pf.feature_key for rows in pfs.values() for pf in rows}
-        features = {f.lookup_key: f for f in session.scalars(select(BillingFeature).where(
-            BillingFeature.lookup_key.in_(keys)))}
+        features: dict[str, BillingFeature] = {}
+        if pids:
+            for pf, f in session.execute(_reads().plan_features, {"products": sorted(pids)}):
+                pfs.setdefault(pf.product, []).append(pf)
+                if f is not None:
+                    features[f.lookup_key] = f
         desired: dict[tuple[str, str], dict[str, Any]] = {}
         for sub in subs:
             source = SUB_PREFIX + sub.stripe_id

@@ -32,6 +32,7 @@ from ..webhooks import Mirror
 from .cache import BackendDown, EntitlementCache, Entry, Features
 from .grants import OVERRIDE, SUB_PREFIX, Diff, Recomputer, feature_limit, live_keys, override_of, sweep
 from .inputs import KEY_PATTERN, MAX_AMOUNT, amount_of, feature_key, valid_owner
+from .limits import Limits
 from .mirror import summary_mirror
 from .models import BillingEntitlement
 from .quota import window
@@ -70,6 +71,7 @@ class EntitlementService:
         self.cache = EntitlementCache(ctx.config.redis_url)
         self._recomputer = Recomputer(grace_period=timedelta(days=10))
         self.quota = QuotaOps(ctx, known_type=self.known_type, policy=self._policy_of)
+        self._limits = Limits(ctx, self.cache, entry=self._entry, check=self.check)
         ctx.tasks.job("entitlements.refresh", self.refresh)
         ctx.tasks.job("entitlements.recompute_all", self.recompute_all)
         ctx.tasks.every("entitlements.expire", timedelta(minutes=1), self.expire)
@@ -353,18 +355,8 @@ class EntitlementService:
             granted = {(owner, key) for owned in in_many(session, e.owner_id, {o for o, _ in wanted}) if keys
                        for owner, key in session.execute(select(e.owner_id, e.feature_key).where(
                            owned, e.feature_key.in_(keys)))}
-        return {(owner, meter): self._largest_limit(owner, [k for k in counted[meter] if (owner, k) in granted])
-                for owner, meter in wanted}
-
-    def _largest_limit(self, owner_id: str, keys: list[str]) -> int | None:
-        limits = []
-        for key in keys:
-            answer = self.check(owner_id, key, 0)
-            if answer.reason in ("granted", "grace_period", "limit_reached"):
-                if answer.limit is None:
-                    return None          # an unlimited grant: no threshold applies
-                limits.append(answer.limit)
-        return max(limits) if limits else None
+        return self._limits.largest({(owner, meter): [k for k in counted[meter] if (owner, k) in granted]
+                                     for owner, meter in wanted})
 
     def grants(self, owner_id: str) -> list[Grant]:
         """The owner's live grants, straight from the database (plan grants and overrides)."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..clock import utc
@@ -34,9 +35,15 @@ def invoice_line(line: dict[str, Any]) -> dict[str, Any]:
             "period_start": utc(period.get("start")), "period_end": utc(period.get("end"))}
 
 
+@lru_cache(maxsize=1)
+def _owner_of() -> Any:
+    """The customer's owner read, built once (every invoice sync runs it)."""
+    return select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == bindparam("customer_id"))
+
+
 def sync_invoice(session: Session, obj: dict[str, Any], *, now: datetime) -> BillingInvoice:
     customer = ref_id(obj["customer"])
-    owner = session.scalar(select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == customer))
+    owner = session.scalar(_owner_of(), {"customer_id": customer})
     transitions = obj.get("status_transitions") or {}
     taxes = obj.get("total_taxes") or []
     lines = [invoice_line(line) for line in (obj.get("lines") or {}).get("data") or []]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..clock import utc
 from ..customers.models import BillingCustomer
@@ -21,7 +23,7 @@ from .models import (
 
 def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -> BillingSubscription:
     customer = ref_id(obj["customer"])
-    owner = session.scalar(select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == customer))
+    owner = session.scalar(_reads().owner, {"customer_id": customer})
     items = (obj.get("items") or {}).get("data") or []
     starts = [i["current_period_start"] for i in items if i.get("current_period_start")]
     ends = [i["current_period_end"] for i in items if i.get("current_period_end")]
@@ -39,12 +41,10 @@ def sync_subscription(session: Session, obj: dict[str, Any], *, now: datetime) -
         "stripe_metadata": dict(obj.get("metadata") or {}), "data": obj,
         "stripe_created": utc(obj.get("created")), "synced_at": now, "schedule": ref_id(obj.get("schedule")),
     }
-    before = session.scalars(select(BillingSubscription).where(BillingSubscription.stripe_id == obj["id"])).first()
+    before = session.scalars(_reads().subscription, {"subscription_id": obj["id"]}).first()
     values["version"] = 1 if before is None else before.version + (before.data != obj)
-    row = upsert(session, BillingSubscription, values, key=["stripe_id"])
+    row = upsert(session, BillingSubscription, values, key=["stripe_id"], lazy=("items",))   # set by _sync_items
     _sync_items(session, row, items)
-    session.flush()
-    session.refresh(row, ["items"])
     return row
 
 
@@ -72,10 +72,31 @@ def _sync_items(session: Session, row: BillingSubscription, items: list[dict[str
             "current_period_start": utc(item.get("current_period_start")),
             "current_period_end": utc(item.get("current_period_end")), "data": item,
         }, key=["stripe_id"])
-    for old in session.scalars(select(BillingSubscriptionItem).where(
-            BillingSubscriptionItem.subscription_id == row.id)):
+    stored = list(session.scalars(_reads().items, {"row_id": row.id}))
+    for old in stored:
         if old.stripe_id not in keep:
             session.delete(old)
+    session.flush()
+    # ``row.items`` as a reload would find it (the relationship orders by id), without reading it again
+    set_committed_value(row, "items", [i for i in stored if i.stripe_id in keep])
+
+
+class _Reads(NamedTuple):
+    owner: Any
+    subscription: Any
+    items: Any
+
+
+@lru_cache(maxsize=1)
+def _reads() -> _Reads:
+    """The sync's reads, built once (each sync runs them); values are bound per call."""
+    item = BillingSubscriptionItem
+    return _Reads(
+        owner=select(BillingCustomer.owner_id).where(BillingCustomer.stripe_id == bindparam("customer_id")),
+        # its version and data only: the upsert reloads the row, _sync_items sets its items
+        subscription=select(BillingSubscription).where(BillingSubscription.stripe_id == bindparam("subscription_id"))
+        .options(lazyload(BillingSubscription.items), lazyload(BillingSubscription.schedule_row)),
+        items=select(item).where(item.subscription_id == bindparam("row_id")).order_by(item.id))
 
 
 def mark_gone(session: Session, row: BillingSubscription, *, now: datetime) -> BillingSubscription:

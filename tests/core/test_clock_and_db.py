@@ -85,3 +85,24 @@ def test_utc_datetime_refuses_naive_values(engine: Engine) -> None:
     row["synced_at"] = datetime(2026, 1, 1)
     with pytest.raises(Exception, match="aware"), factory.begin() as s:
         upsert(s, BillingCustomer, row, key=["stripe_id"])
+
+
+def test_upsert_binds_none_and_defaults_like_values(engine: Engine) -> None:
+    """The statement is built once per shape and the values bound per call: an explicit None is stored as
+    NULL (not replaced by the column default, as the ORM bulk path would), an omitted column gets its default,
+    and update=[] leaves the stored row as it is (DO NOTHING, then the row is read)."""
+    factory = sessionmaker(bind=engine)
+    with factory.begin() as s:
+        row = _row("cus_d", "d@b.co")
+        row.pop("balance")
+        first = upsert(s, BillingCustomer, {**row, "name": None}, key=["stripe_id"])
+        assert (first.balance, first.name, first.version) == (0, None, 1)
+        named = upsert(s, BillingCustomer, {**row, "name": "Dee"}, key=["stripe_id"])
+        assert named is first and named.name == "Dee"
+        again = upsert(s, BillingCustomer, {**row, "name": None, "email": "x@b.co"}, key=["stripe_id"], update=[])
+        assert again is first and (again.name, again.email) == ("Dee", "d@b.co")
+        upsert(s, BillingCustomer, {**row, "name": None, "stripe_metadata": None}, key=["stripe_id"])
+    with factory() as s:
+        stored = s.scalars(select(BillingCustomer).where(BillingCustomer.stripe_id == "cus_d")).one()
+        assert (stored.name, stored.email, stored.balance) == (None, "d@b.co", 0)
+        assert stored.stripe_metadata is None          # JSON null as bound, not the column default {}

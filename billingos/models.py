@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .analytics.models import BillingFxRate, BillingLedgerEntry
+from .analytics.models import BillingFxRate, BillingLedgerCheckpoint, BillingLedgerEntry
 from .api_keys.models import BillingApiKey
 from .audit.models import BillingAuditEvent
 from .catalog.models import *  # noqa: F403
@@ -49,6 +49,7 @@ __all__ = [
     "BillingIntent",
     "BillingInvoice",
     "BillingJob",
+    "BillingLedgerCheckpoint",
     "BillingLedgerEntry",
     "BillingLock",
     "BillingPaymentMethod",

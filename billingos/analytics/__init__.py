@@ -1,6 +1,6 @@
 """Revenue analytics: the subscription ledger (``billing_subscription_ledger``) and ``billing.analytics``."""
 
-from .models import BillingFxRate, BillingLedgerEntry
+from .models import BillingFxRate, BillingLedgerCheckpoint, BillingLedgerEntry
 from .settings import AnalyticsSettings
 
-__all__ = ["AnalyticsSettings", "BillingFxRate", "BillingLedgerEntry"]
+__all__ = ["AnalyticsSettings", "BillingFxRate", "BillingLedgerCheckpoint", "BillingLedgerEntry"]

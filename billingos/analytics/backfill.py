@@ -25,7 +25,7 @@ from ..clock import utc
 from ..customers.models import BillingCustomer
 from ..stripe_api import call_stripe, plain, ref_id
 from .ledger import Evidence
-from .models import BillingLedgerEntry
+from .models import BillingLedgerCheckpoint, BillingLedgerEntry
 
 if TYPE_CHECKING:
     from ..context import Context
@@ -65,6 +65,7 @@ def run_backfill(ctx: Context, svc: AnalyticsService, *, days: float, rebuild: b
     if rebuild:
         with ctx.transaction() as s:
             s.execute(delete(BillingLedgerEntry))
+            s.execute(delete(BillingLedgerCheckpoint))
     for done, sub in enumerate(subs, 1):
         mine = events.get(sub["id"], [])[::-1]       # the Events API lists newest first; a stable sort keeps
         evidence = _history(sub, sorted(mine, key=lambda e: e["created"]), ctx.now())   # one second's order

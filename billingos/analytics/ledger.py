@@ -5,10 +5,11 @@ Evidence is a Stripe subscription object and the Stripe time it was true at: eac
 events (the write path, reconcile) at the change's own timestamp (``ended_at`` for an ending,
 ``trial_end`` for a conversion, ``start_date`` for a start), else the moment Stripe answered.
 
-Posting is idempotent and order-free: evidence equal to the ledger's state at its time writes nothing
-(a duplicate, or the webhook for a change the write path already posted); evidence that differs writes
-one row from that state to it; and when later rows exist, a ``correction`` row just before the next one
-reverses it, so the MRR summed up to any instant is what Stripe's state was then, whatever the arrival order.
+Posting is idempotent and order-free: evidence equal to the ledger's state at its time writes no row (a
+duplicate, or the webhook for a change the write path already posted), only a checkpoint saying the state
+was vouched for then; evidence that differs writes one row from that state to it; and when later rows or
+checkpoints exist, a ``correction`` row just before the first of them reverses it, so the MRR summed up to
+any instant is what Stripe's state was then, whatever the arrival order.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import Integer, and_, bindparam, case, or_, select
 from sqlalchemy.orm import Session
 
 from ..catalog.models import BillingPrice
 from ..clock import utc
+from ..db import insert_ignore
+from .models import BillingLedgerCheckpoint as C
 from .models import BillingLedgerEntry as L
 from .mrr_rules import SubState, discount_detail, state_of
 from .settings import AnalyticsSettings
@@ -65,18 +68,22 @@ class LedgerWriter:
         level = sum(r.mrr_after - r.mrr_before for r in history[:cut])
         before_state = _as_state(before, level)
         if before_state is not None and before_state.key == state.key:
+            insert_ignore(session, C, {"subscription_stripe_id": sub_id, "effective_at": at, "rank": rank},
+                          key=["subscription_stripe_id", "effective_at", "rank"])
             return None
         following = history[cut] if cut < len(history) else None
         reached = _as_state(following, following.mrr_after) if following is not None else None
         if following is not None and following.effective_at == at and reached is not None and reached.key == state.key:
             return None         # the same second already reaches this state (a write path's row, then its event)
         row = self._add(session, ev, sub_id, owner_id, at, rank, before_state, state, now)
-        if following is not None and before_state is not None:
-            self._add(session, ev, sub_id, owner_id, following.effective_at, following.rank, state, before_state,
-                      now, cause="correction")
-        elif following is not None:       # the first evidence arrived last: undo it before the next row
-            self._add(session, ev, sub_id, owner_id, following.effective_at, following.rank, state,
-                      SubState(0, state.currency, "none", {}), now, cause="correction")
+        # the state before this evidence held again from the next moment anything vouched for it: a later row,
+        # or a checkpoint (later evidence that had found that state and so wrote nothing)
+        nexts = [(following.effective_at, following.rank)] if following is not None else []
+        nexts += session.execute(_checkpoint_read(), {"subscription_id": sub_id, "at": at, "rank": rank}).all()
+        if nexts:
+            until = min((t, r) for t, r in nexts)
+            undo = before_state if before_state is not None else SubState(0, state.currency, "none", {})
+            self._add(session, ev, sub_id, owner_id, until[0], until[1], state, undo, now, cause="correction")
         return row
 
     def _add(self, session: Session, ev: Evidence, sub_id: str, owner_id: str | None, at: datetime, rank: int,
@@ -105,6 +112,16 @@ class LedgerWriter:
 def _history_read() -> Any:
     """Built once (every subscription sync posts); the subscription id is bound per call."""
     return select(L).where(L.subscription_stripe_id == bindparam("subscription_id")).order_by(*ORDER)
+
+
+@lru_cache(maxsize=1)
+def _checkpoint_read() -> Any:
+    """The subscription's first checkpoint after (at, rank)."""
+    at, rank = bindparam("at", type_=C.effective_at.type), bindparam("rank", type_=Integer)
+    return (select(C.effective_at, C.rank)
+            .where(C.subscription_stripe_id == bindparam("subscription_id"),
+                   or_(C.effective_at > at, and_(C.effective_at == at, C.rank > rank)))
+            .order_by(C.effective_at, C.rank).limit(1))
 
 
 def _tiers_of(session: Session, obj: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -45,6 +45,20 @@ class BillingLedgerEntry(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)           # when billingos wrote it (audit only)
 
 
+class BillingLedgerCheckpoint(Base):
+    """Evidence that changed nothing: the ledger's state was already right at that Stripe time. Kept apart
+    from the rows (it is no change), so an older event that arrives later is reversed at the first moment
+    some evidence vouched for the state after it, not only at the next row."""
+
+    __tablename__ = "billing_ledger_checkpoints"
+    __table_args__ = (UniqueConstraint("subscription_stripe_id", "effective_at", "rank"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    subscription_stripe_id: Mapped[str] = mapped_column(String(255))
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class BillingFxRate(Base):
     """A host-supplied exchange rate: 1 unit of ``currency`` = ``rate`` units of ``quote``, from ``valid_from``."""
 

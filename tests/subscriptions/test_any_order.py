@@ -8,7 +8,6 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -114,9 +113,8 @@ def _stripe_state(em: Emulator) -> dict[str, Any]:
     }
 
 
-# derandomize: the known ledger bug below must not fail CI by chance; the strict xfail keeps it in sight.
-@settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
 @given(trial=st.booleans(), ops=st.lists(st.sampled_from(OPS), max_size=8), seed=st.integers(0, 2**32 - 1),
        dup=st.floats(0.0, 1.0))
 @example(trial=False, ops=["upgrade", "downgrade_at_period_end", "cancel_at_end", "resume"], seed=0, dup=0.0)
@@ -142,11 +140,10 @@ def test_events_in_any_order_with_duplicates_converge(trial: bool, ops: list[str
     _assert_ledger_matches_history(billing, events)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug (stop 18 note): evidence equal to the ledger's level at its time "
-                   "writes nothing, so an older event delivered after it moves the level there for good")
 def test_an_older_change_delivered_after_an_unchanged_later_state() -> None:
     """Found by hypothesis: the 8 Mar state (7,500) arrives first and equals the level then, so it writes no
-    row; the 1 Mar changes that arrive after it leave the ledger at 1,000 from 8 Mar on."""
+    row, only a checkpoint; the 1 Mar changes that arrive after it are reversed at that checkpoint (without
+    it the ledger said 1,000 from 8 Mar on)."""
     test_events_in_any_order_with_duplicates_converge.hypothesis.inner_test(  # type: ignore[attr-defined]
         trial=False, ops=["resume", "quantity", "upgrade", "upgrade", "upgrade", "advance_week", "downgrade",
                           "quantity"], seed=452, dup=0.08)

@@ -31,13 +31,14 @@ from sqlalchemy.orm import Session
 from .. import validation
 from ..db import insert_ignore, on_commit
 from ..errors import InvalidInputError, NotFoundError
+from ..insert_many import insert_new
 from .models import STATUSES, BillingJob
 from .schemas import JobInfo
 
 if TYPE_CHECKING:
     from ..context import Context
 
-__all__ = ["Job", "Jobs", "LeaseLostError", "PermanentJobError", "Queue"]
+__all__ = ["Job", "Jobs", "LeaseLostError", "NewJob", "PermanentJobError", "Queue"]
 
 STRANDED_AFTER = timedelta(seconds=30)     # a pending job this old lost its trigger: retry_due runs it
 
@@ -65,6 +66,15 @@ class Job:
 
 
 Handler = Callable[[list[Job]], Any]
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """One job for ``enqueue_many``: its key, payload and group (due now)."""
+
+    key: str
+    payload: dict[str, Any] | None = None
+    group: str | None = None
 
 
 @dataclass
@@ -113,6 +123,25 @@ class Jobs:
             "attempts": 0, "run_at": run_at or now, "created_at": now}, key=["queue", "key"])
         if inserted and trigger and (run_at is None or run_at <= now):
             on_commit(session, lambda: self._trigger(q, key))
+        return inserted
+
+    def enqueue_many(self, session: Session, queue: str, jobs: Sequence[NewJob], *,
+                     trigger: bool = True) -> set[str]:
+        """``enqueue`` for many jobs in one statement (bulk intakes): each stored once, triggered after the
+        commit in the given order (unless ``trigger=False``). Returns the keys newly stored; a key already
+        enqueued, or repeated in ``jobs``, is stored and triggered once."""
+        q = self._queue(queue)
+        now = self._ctx.now()
+        rows = [{"queue": queue, "key": job.key, "group_key": job.group, "payload": job.payload or {},
+                 "status": "pending", "attempts": 0, "run_at": now, "created_at": now} for job in jobs]
+        inserted = {key for _, key in insert_new(session, BillingJob, rows, key=["queue", "key"])}
+        if inserted and trigger:
+            keys = list(dict.fromkeys(job.key for job in jobs if job.key in inserted))
+
+            def fire() -> None:
+                for key in keys:
+                    self._trigger(q, key)
+            on_commit(session, fire)
         return inserted
 
     def _trigger(self, q: Queue, key: str) -> None:

@@ -127,21 +127,17 @@ class Jobs:
 
     def enqueue_many(self, session: Session, queue: str, jobs: Sequence[NewJob], *,
                      trigger: bool = True) -> set[str]:
-        """``enqueue`` for many jobs in one statement (bulk intakes): each stored once, triggered after the
-        commit in the given order (unless ``trigger=False``). Returns the keys newly stored; a key already
-        enqueued, or repeated in ``jobs``, is stored and triggered once."""
+        """``enqueue`` for many jobs in one statement (bulk intakes), due now. After the commit one run of the
+        queue is triggered (the ``jobs.run`` task: every due job, in order, in batches) rather than one
+        trigger per job; ``trigger=False`` leaves them to the caller or ``retry_due``. Returns the keys newly
+        stored; a key already enqueued, or repeated in ``jobs``, is stored once."""
         q = self._queue(queue)
         now = self._ctx.now()
         rows = [{"queue": queue, "key": job.key, "group_key": job.group, "payload": job.payload or {},
                  "status": "pending", "attempts": 0, "run_at": now, "created_at": now} for job in jobs]
         inserted = {key for _, key in insert_new(session, BillingJob, rows, key=["queue", "key"])}
         if inserted and trigger:
-            keys = list(dict.fromkeys(job.key for job in jobs if job.key in inserted))
-
-            def fire() -> None:
-                for key in keys:
-                    self._trigger(q, key)
-            on_commit(session, fire)
+            on_commit(session, lambda: self._ctx.tasks.enqueue("jobs.run", q.name))
         return inserted
 
     def _trigger(self, q: Queue, key: str) -> None:

@@ -127,16 +127,20 @@ class Jobs:
 
     def enqueue_many(self, session: Session, queue: str, jobs: Sequence[NewJob], *,
                      trigger: bool = True) -> set[str]:
-        """``enqueue`` for many jobs in one statement (bulk intakes), due now. After the commit one run of the
-        queue is triggered (the ``jobs.run`` task: every due job, in order, in batches) rather than one
-        trigger per job; ``trigger=False`` leaves them to the caller or ``retry_due``. Returns the keys newly
-        stored; a key already enqueued, or repeated in ``jobs``, is stored once."""
+        """``enqueue`` for many jobs in one statement (bulk intakes), due now. After the commit one new job is
+        triggered as ``enqueue`` triggers it (the queue's trigger); several, by one run of the queue (the
+        ``jobs.run`` task: every due job, in order, in batches) rather than one trigger each. ``trigger=False``
+        leaves them to the caller or ``retry_due``. Returns the keys newly stored; a key already enqueued, or
+        repeated in ``jobs``, is stored once."""
         q = self._queue(queue)
         now = self._ctx.now()
         rows = [{"queue": queue, "key": job.key, "group_key": job.group, "payload": job.payload or {},
                  "status": "pending", "attempts": 0, "run_at": now, "created_at": now} for job in jobs]
         inserted = {key for _, key in insert_new(session, BillingJob, rows, key=["queue", "key"])}
-        if inserted and trigger:
+        if len(inserted) == 1 and trigger:
+            key = next(iter(inserted))
+            on_commit(session, lambda: self._trigger(q, key))
+        elif inserted and trigger:
             on_commit(session, lambda: self._ctx.tasks.enqueue("jobs.run", q.name))
         return inserted
 

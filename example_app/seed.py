@@ -47,7 +47,7 @@ from sqlalchemy import select
 
 from billingos import validation
 from billingos.clock import FrozenClock
-from billingos.errors import ConfigurationError, ConflictError, StripeRequestError
+from billingos.errors import BillingError, ConfigurationError, ConflictError, StripeRequestError
 
 __all__ = ["SeedReport", "SeededOwner", "seed_history"]
 
@@ -231,18 +231,19 @@ class _Run:
         secrets = list(billing.config.webhook_secrets)
         if secrets:
             em.webhooks.set_endpoint_secrets(ep.id, [secrets[0]])
-        em.webhooks.connect(SEED_URL, self._receive if secrets else self._store)
+        em.webhooks.connect_batch(SEED_URL, self._receive if secrets else self._store)
         undo.append(lambda: em.webhooks.disconnect(SEED_URL))
         mode, em.webhooks.mode = em.webhooks.mode, "manual"
         undo.append(lambda: setattr(em.webhooks, "mode", mode))
 
-    def _receive(self, body: bytes, headers: dict[str, str]) -> int:
-        self.billing.webhooks.receive(body, headers)
-        return 200
+    def _receive(self, deliveries: list[tuple[bytes, dict[str, str]]]) -> list[int]:
+        """A drain's deliveries, verified and stored in one transaction (a refused one answers its 400)."""
+        return [a.status if isinstance(a, BillingError) else 200
+                for a in self.billing.webhooks.receive_many(deliveries)]
 
-    def _store(self, body: bytes, headers: dict[str, str]) -> int:
-        self.billing.webhooks.store(json.loads(body), source="webhook")
-        return 200
+    def _store(self, deliveries: list[tuple[bytes, dict[str, str]]]) -> list[int]:
+        self.billing.webhooks.store_many([json.loads(body) for body, _ in deliveries], source="webhook")
+        return [200] * len(deliveries)
 
     def later(self, at: datetime, fn: Callable[[_Person], None], p: _Person) -> None:
         self.seq += 1

@@ -41,7 +41,7 @@ from .routing import Request, Router
 from .settings import API_VERSION, EmulatorSettings, Latency, check_latency, latency_for
 from .shapes import shape
 from .state import EmulatorState, Hooks, MeterEventRecord
-from .store import Store, new_id
+from .store import Store, clone, new_id
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 STATE_FORMAT = "billingos-emulator-state/2"
@@ -158,7 +158,7 @@ class Emulator:
             "object": "event",
             "api_version": API_VERSION,
             "created": self.now(obj),
-            "data": {"object": shape(copy.deepcopy(obj))},
+            "data": {"object": shape(clone(obj))},
             "livemode": False,
             "pending_webhooks": 0,
             "request": {"id": request.request_id if request else None,
@@ -166,7 +166,7 @@ class Emulator:
             "type": type,
         }
         if previous is not None:
-            event["data"]["previous_attributes"] = copy.deepcopy(previous)
+            event["data"]["previous_attributes"] = clone(previous)
         self.store.insert(event)
         for hook in list(self.hooks.event):
             hook(event)
@@ -244,7 +244,7 @@ class Emulator:
         try:
             result = handler(self, req)
             params.done()
-            status, payload = 200, shape(self.expand(copy.deepcopy(result), expand))
+            status, payload = 200, shape(self.expand(clone(result), expand))
         except StripeError as e:
             if e.code == "resource_missing" and e.param in args:
                 e.status = 404          # an unknown id in the URL is a 404; in a parameter, a 400
@@ -312,7 +312,7 @@ class Emulator:
             target = self.store.find(value)
             if target is None:
                 raise invalid(f"This property cannot be expanded ({full}).", "expand")
-            node[head] = value = copy.deepcopy(target)
+            node[head] = value = clone(target)
         if isinstance(value, list):
             for i, v in enumerate(value):
                 holder = {"x": v}
@@ -372,4 +372,4 @@ def _diff_old(old: Any, new: Any) -> Any:
     if isinstance(old, dict) and isinstance(new, dict):
         out = {k: _diff_old(old.get(k), new.get(k)) for k in set(old) | set(new) if old.get(k) != new.get(k)}
         return out
-    return copy.deepcopy(old)
+    return clone(old)

@@ -28,7 +28,7 @@ from .signing import signature_header
 if TYPE_CHECKING:
     from .app import Emulator
 
-__all__ = ["Attempt", "Deliveries", "Delivery", "Receiver", "WebhookDeliveryError"]
+__all__ = ["Attempt", "BatchReceiver", "Deliveries", "Delivery", "Receiver", "WebhookDeliveryError"]
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
@@ -37,6 +37,8 @@ RETRY_DELAYS = (60, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 12 * 3600)  
 MODES = ("immediate", "manual")
 
 Receiver = Callable[[bytes, dict[str, str]], int]
+#: Takes every due delivery to one URL at once: ``[(body, headers), ...] -> [status, ...]`` (one each, in order).
+BatchReceiver = Callable[[list[tuple[bytes, dict[str, str]]]], list[int]]
 
 
 class WebhookDeliveryError(Exception):
@@ -76,6 +78,7 @@ class Deliveries:
         self.em = em
         self._mode = "immediate"
         self.receivers: dict[str, Receiver] = {}
+        self.batch_receivers: dict[str, BatchReceiver] = {}
         self.queue: list[Delivery] = []
         self.log: list[Attempt] = []
         self.timeout = 10.0
@@ -94,10 +97,19 @@ class Deliveries:
 
     def connect(self, url: str, fn: Receiver) -> None:
         """Deliver to ``fn(body, headers) -> status`` instead of over HTTP for endpoints at ``url``."""
+        self.batch_receivers.pop(url, None)
         self.receivers[url] = fn
+
+    def connect_batch(self, url: str, fn: BatchReceiver) -> None:
+        """Deliver every due delivery for endpoints at ``url`` in one call, ``fn([(body, headers), ...])``,
+        which answers one status per delivery, in order, as that many separate POSTs would have (for an
+        in-process receiver that stores a batch at once). A raising ``fn`` fails every delivery of the call."""
+        self.receivers.pop(url, None)
+        self.batch_receivers[url] = fn
 
     def disconnect(self, url: str) -> None:
         self.receivers.pop(url, None)
+        self.batch_receivers.pop(url, None)
 
     def pending(self) -> list[Delivery]:
         """Deliveries not yet made or waiting for a retry (copies)."""
@@ -131,7 +143,15 @@ class Deliveries:
         batch += [(d, True) for d, _ in list(batch) if duplicate and rng.random() < duplicate]
         if shuffle is not None:
             shuffle.shuffle(batch)
-        return [self._attempt(d, duplicate=dup, drop=drop) for d, dup in batch]
+        together: dict[str, list[int]] = {}          # url -> positions in ``batch``, for its batch receiver
+        for i, (d, _) in enumerate(batch):
+            if not drop and d.url in self.batch_receivers:
+                together.setdefault(d.url, []).append(i)
+        attempts: dict[int, Attempt] = {}
+        for url, positions in together.items():
+            attempts.update(zip(positions, self._attempt_batch(url, [batch[i] for i in positions]), strict=True))
+        return [attempts[i] if i in attempts else self._attempt(d, duplicate=dup, drop=drop)
+                for i, (d, dup) in enumerate(batch)]
 
     # --- hooks --------------------------------------------------------------------------------
     def on_event(self, event: dict[str, Any]) -> None:
@@ -168,6 +188,44 @@ class Deliveries:
         return due
 
     def _attempt(self, d: Delivery, *, duplicate: bool, drop: bool) -> Attempt:
+        request = self._request(d)
+        if isinstance(request, str):
+            return self._record(Attempt(d.event_id, d.endpoint_id, d.attempts, None, request, self.em.now(),
+                                        duplicate))
+        now, url, body, headers = request
+        status, error = (None, "dropped (simulated network loss)") if drop else self._send(url, body, headers)
+        return self._settle(d, now, status, error, duplicate=duplicate)
+
+    def _attempt_batch(self, url: str, items: list[tuple[Delivery, bool]]) -> list[Attempt]:
+        """Every delivery of ``items`` to the batch receiver at ``url``, in one call."""
+        out: dict[int, Attempt] = {}
+        sent: list[tuple[int, Delivery, bool, int]] = []
+        requests: list[tuple[bytes, dict[str, str]]] = []
+        for i, (d, dup) in enumerate(items):
+            request = self._request(d)
+            if isinstance(request, str):
+                out[i] = self._record(Attempt(d.event_id, d.endpoint_id, d.attempts, None, request,
+                                              self.em.now(), dup))
+                continue
+            now, _, body, headers = request
+            sent.append((i, d, dup, now))
+            requests.append((body, headers))
+        statuses: list[int | None]
+        error: str | None = None
+        try:
+            answered = [int(status) for status in self.batch_receivers[url](requests)] if requests else []
+            if len(answered) != len(requests):
+                raise ValueError(f"the batch receiver answered {len(answered)} statuses for {len(requests)} "
+                                 "deliveries")
+            statuses = list(answered)
+        except Exception as e:   # a receiver's crash fails the whole call, as a 500 to each would
+            statuses, error = [None] * len(requests), f"{type(e).__name__}: {e}"
+        for (i, d, dup, now), status in zip(sent, statuses, strict=True):
+            out[i] = self._settle(d, now, status, error, duplicate=dup)
+        return [out[i] for i in range(len(items))]
+
+    def _request(self, d: Delivery) -> tuple[int, str, bytes, dict[str, str]] | str:
+        """(now, url, body, headers) for a delivery, or why it is cancelled."""
         with self.em.lock:
             now = self.em.now()
             event = self.em.store.find(d.event_id)
@@ -175,12 +233,13 @@ class Deliveries:
             body = json.dumps(event, indent=2).encode() if event is not None else b""
             secrets = list(self.em.state.webhook_secrets.get(d.endpoint_id, []))
         if event is None or endpoint is None or endpoint["status"] != "enabled":
-            return self._record(Attempt(d.event_id, d.endpoint_id, d.attempts, None,
-                                        "endpoint deleted or disabled; delivery cancelled", now, duplicate))
+            return "endpoint deleted or disabled; delivery cancelled"
         headers = {"Content-Type": CONTENT_TYPE, "User-Agent": USER_AGENT,
                    "Stripe-Signature": signature_header(body, secrets, now)}
-        url = endpoint["url"]
-        status, error = (None, "dropped (simulated network loss)") if drop else self._send(url, body, headers)
+        return now, endpoint["url"], body, headers
+
+    def _settle(self, d: Delivery, now: int, status: int | None, error: str | None, *,
+                duplicate: bool) -> Attempt:
         if duplicate:   # an extra copy: logged, but the original decides the outcome
             extra = Attempt(d.event_id, d.endpoint_id, max(d.attempts, 1), status, error, now, True)
             return self._record(extra)

@@ -15,6 +15,19 @@ from .params import Params
 _ALPHABET = string.ascii_letters + string.digits
 
 
+def clone(node: Any) -> Any:
+    """A deep copy of stored JSON data (dicts, lists, scalars), several times faster than ``copy.deepcopy``,
+    which every response and event makes. Anything else is deep-copied the slow way."""
+    kind = type(node)
+    if kind is dict:
+        return {k: clone(v) for k, v in node.items()}
+    if kind is list:
+        return [clone(v) for v in node]
+    if kind is str or kind is int or kind is bool or kind is float or node is None:
+        return node
+    return copy.deepcopy(node)
+
+
 def new_id(prefix: str, length: int = 24) -> str:
     return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
@@ -73,7 +86,7 @@ class Store:
             has_more = end - limit > 0
         else:
             window, has_more = ordered[:limit], len(ordered) > limit
-        return {"object": "list", "data": [copy.deepcopy(o) for o in window], "has_more": has_more, "url": url}
+        return {"object": "list", "data": [clone(o) for o in window], "has_more": has_more, "url": url}
 
     def search(self, p: Params, items: list[dict[str, Any]], url: str) -> dict[str, Any]:
         """Stripe's search query language: ``field:'v'``, ``field~'v'``, ``metadata['k']:'v'``,
@@ -90,7 +103,7 @@ class Store:
             offset = int(page[5:])
         window = hits[offset:offset + limit]
         more = offset + limit < len(hits)
-        return {"object": "search_result", "data": [copy.deepcopy(o) for o in window], "has_more": more,
+        return {"object": "search_result", "data": [clone(o) for o in window], "has_more": more,
                 "next_page": f"page_{offset + limit}" if more else None, "url": url, "total_count": len(hits)}
 
 

@@ -2,6 +2,6 @@
 
 from .models import BillingJob
 from .schemas import JobInfo
-from .service import Job, Jobs, LeaseLostError, PermanentJobError, Queue
+from .service import Job, Jobs, LeaseLostError, NewJob, PermanentJobError, Queue
 
-__all__ = ["BillingJob", "Job", "JobInfo", "Jobs", "LeaseLostError", "PermanentJobError", "Queue"]
+__all__ = ["BillingJob", "Job", "JobInfo", "Jobs", "LeaseLostError", "NewJob", "PermanentJobError", "Queue"]

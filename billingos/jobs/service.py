@@ -31,13 +31,14 @@ from sqlalchemy.orm import Session
 from .. import validation
 from ..db import insert_ignore, on_commit
 from ..errors import InvalidInputError, NotFoundError
+from ..insert_many import insert_new
 from .models import STATUSES, BillingJob
 from .schemas import JobInfo
 
 if TYPE_CHECKING:
     from ..context import Context
 
-__all__ = ["Job", "Jobs", "LeaseLostError", "PermanentJobError", "Queue"]
+__all__ = ["Job", "Jobs", "LeaseLostError", "NewJob", "PermanentJobError", "Queue"]
 
 STRANDED_AFTER = timedelta(seconds=30)     # a pending job this old lost its trigger: retry_due runs it
 
@@ -65,6 +66,15 @@ class Job:
 
 
 Handler = Callable[[list[Job]], Any]
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """One job for ``enqueue_many``: its key, payload and group (due now)."""
+
+    key: str
+    payload: dict[str, Any] | None = None
+    group: str | None = None
 
 
 @dataclass
@@ -113,6 +123,25 @@ class Jobs:
             "attempts": 0, "run_at": run_at or now, "created_at": now}, key=["queue", "key"])
         if inserted and trigger and (run_at is None or run_at <= now):
             on_commit(session, lambda: self._trigger(q, key))
+        return inserted
+
+    def enqueue_many(self, session: Session, queue: str, jobs: Sequence[NewJob], *,
+                     trigger: bool = True) -> set[str]:
+        """``enqueue`` for many jobs in one statement (bulk intakes), due now. After the commit one new job is
+        triggered as ``enqueue`` triggers it (the queue's trigger); several, by one run of the queue (the
+        ``jobs.run`` task: every due job, in order, in batches) rather than one trigger each. ``trigger=False``
+        leaves them to the caller or ``retry_due``. Returns the keys newly stored; a key already enqueued, or
+        repeated in ``jobs``, is stored once."""
+        q = self._queue(queue)
+        now = self._ctx.now()
+        rows = [{"queue": queue, "key": job.key, "group_key": job.group, "payload": job.payload or {},
+                 "status": "pending", "attempts": 0, "run_at": now, "created_at": now} for job in jobs]
+        inserted = {key for _, key in insert_new(session, BillingJob, rows, key=["queue", "key"])}
+        if len(inserted) == 1 and trigger:
+            key = next(iter(inserted))
+            on_commit(session, lambda: self._trigger(q, key))
+        elif inserted and trigger:
+            on_commit(session, lambda: self._ctx.tasks.enqueue("jobs.run", q.name))
         return inserted
 
     def _trigger(self, q: Queue, key: str) -> None:

@@ -1,7 +1,7 @@
 """``billing.testing``: the kit host apps and billingos's own tests use against the emulator.
 
     billing.testing.connect(app)       # the emulator's webhooks now go through app's POST /billing/webhooks
-    billing.testing.connect()          # ... or straight to billing.webhooks.receive (no web app)
+    billing.testing.connect()          # ... or straight to billing.webhooks.receive_many (no web app)
     billing.testing.advance(days=31)   # move time: renewals, trial ends, retries; deliver and process
     billing.testing.drain()            # deliver every due webhook and run every queued job now
 """
@@ -53,7 +53,8 @@ class TestKit:
           its test client; the route is found by name, or is the path of ``url``.
         - ``connect(url="http://127.0.0.1:5000/billing/webhooks")``: over real HTTP to a running server
           (loopback addresses only).
-        - ``connect()``: straight to ``billing.webhooks.receive``, when there is no web app at all.
+        - ``connect()``: straight to ``billing.webhooks.receive_many`` (each batch of due deliveries at
+          once), when there is no web app at all.
 
         ``mode="manual"`` queues deliveries until ``emulator.webhooks.deliver()`` or ``drain()``."""
         if url is not None:
@@ -71,13 +72,15 @@ class TestKit:
         elif url is not None:
             _require_loopback(url)
         else:
-            url, receiver = WEBHOOK_URL, self._receive
+            url = WEBHOOK_URL
         endpoint_id = self._endpoint(url)
         self.emulator.webhooks.set_endpoint_secrets(endpoint_id, [billing.config.webhook_secrets[0]])
         if self.url is not None:
             self.emulator.webhooks.disconnect(self.url)
         if receiver is not None:
             self.emulator.webhooks.connect(url, receiver)
+        elif url == WEBHOOK_URL:       # no web app: each batch of due deliveries is verified and stored at once
+            self.emulator.webhooks.connect_batch(url, self._receive_many)
         self.emulator.webhooks.mode = mode
         self.endpoint_id, self.url = endpoint_id, url
         return endpoint_id
@@ -96,12 +99,9 @@ class TestKit:
             "description": "billing.testing.connect()"})
         return str(created.id)
 
-    def _receive(self, body: bytes, headers: dict[str, str]) -> int:
-        try:
-            self._billing.webhooks.receive(body, headers)
-        except BillingError as e:
-            return e.status
-        return 200
+    def _receive_many(self, deliveries: list[tuple[bytes, dict[str, str]]]) -> list[int]:
+        answers = self._billing.webhooks.receive_many(deliveries)
+        return [a.status if isinstance(a, BillingError) else 200 for a in answers]
 
     @property
     def outbox(self) -> OutboxMailer:

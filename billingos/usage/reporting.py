@@ -24,7 +24,7 @@ from ..catalog.models import BillingMeter
 from ..clock import utc
 from ..customers.models import BillingCustomer
 from ..errors import BillingError, StripeRequestError, StripeUnavailableError
-from ..jobs import Job
+from ..jobs import Job, NewJob
 from ..stripe_api import call_stripe
 from .models import BillingUsageSummary
 from .schemas import PushReport, UsageDrift
@@ -73,7 +73,7 @@ class UsageReporter:
         ctx = self._ctx
         now = ctx.now()
         t = BillingUsageSummary
-        staged = 0
+        jobs: list[NewJob] = []
         with ctx.transaction() as s:
             stmt = select(t).where(t.version > t.staged_version).order_by(t.id).limit(limit)
             if ctx.dialect == "postgresql":
@@ -92,12 +92,12 @@ class UsageReporter:
                 if value is not None:
                     ts = min(max(now, row.period_start), row.period_end - timedelta(seconds=1))
                     ident = identifier(row.owner_id, row.meter, row.period_start, row.version)
-                    ctx.jobs.enqueue(s, QUEUE, key=ident, group=f"summary:{row.id}", trigger=False, payload={
+                    jobs.append(NewJob(ident, group=f"summary:{row.id}", payload={
                         "owner_id": row.owner_id, "meter": row.meter, "value": value,
-                        "timestamp": int(ts.timestamp()), "period_end": int(row.period_end.timestamp())})
-                    staged += 1
+                        "timestamp": int(ts.timestamp()), "period_end": int(row.period_end.timestamp())}))
                 row.staged_version, row.staged_value = row.version, row.value
-        return staged
+            ctx.jobs.enqueue_many(s, QUEUE, jobs, trigger=False)     # one statement for the whole stage
+        return len(jobs)
 
     # --- send ----------------------------------------------------------------------------------------
     def _work(self, jobs: list[Job]) -> None:

@@ -4,22 +4,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import validation
 from ..clock import utc
-from ..db import insert_ignore
 from ..domain_events import WebhookDeadLettered
 from ..errors import InvalidInputError, NotFoundError
-from ..jobs import JobInfo
+from ..insert_many import insert_new
+from ..jobs import JobInfo, NewJob
 from .intake import MAX_BODY, WebhookPayloadError, check_event, parse_event
 from .mirrors import Mirror, matches
 from .models import BillingWebhookEvent
 from .processing import Processor, group_key
 from .schemas import Receipt, WebhookContext, WebhookEventInfo
-from .signature import verify_signature
+from .signature import WebhookSignatureError, verify_signature
 
 if TYPE_CHECKING:
     from ..context import Context
@@ -105,7 +105,7 @@ class WebhookService:
     # --- receive -----------------------------------------------------------------------------------
     def receive(self, body: bytes, headers: Mapping[str, str]) -> Receipt:
         """Verify and store one delivery; its processing is triggered after the commit."""
-        return self.store(self.verify(body, headers), source="webhook")
+        return self._store_checked([self.verify(body, headers)], source="webhook", enqueue=True)[0]
 
     def verify(self, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         cfg = self._ctx.config
@@ -127,26 +127,73 @@ class WebhookService:
             raise WebhookPayloadError("The event's livemode does not match the configured Stripe key's mode.")
         return event
 
+    def receive_many(self, deliveries: Iterable[tuple[bytes, Mapping[str, str]]]
+                     ) -> list[Receipt | WebhookSignatureError]:
+        """``receive`` for many deliveries at once (a test kit's drain, a seed's in-process receiver): each is
+        verified as ``receive`` verifies it; those that pass are stored together (``store_many``). Returns one
+        answer per delivery, in order: its Receipt, or the WebhookSignatureError / WebhookPayloadError that
+        ``receive`` would have raised for it. A refused delivery stores nothing and holds up no other."""
+        if isinstance(deliveries, (str, bytes, Mapping)) or not isinstance(deliveries, Iterable):
+            raise InvalidInputError("deliveries must be a list of (body, headers) pairs.", param="deliveries")
+        answers: list[Receipt | WebhookSignatureError | None] = []
+        verified: list[tuple[int, dict[str, Any]]] = []
+        for i, delivery in enumerate(deliveries):
+            try:
+                if not isinstance(delivery, tuple | list) or len(delivery) != 2:
+                    raise WebhookPayloadError(f"deliveries[{i}] must be a (body, headers) pair.",
+                                              param=f"deliveries[{i}]")
+                verified.append((i, self.verify(*delivery)))
+                answers.append(None)
+            except WebhookSignatureError as e:      # WebhookPayloadError too: this delivery's 400
+                answers.append(e)
+        receipts = self._store_checked([event for _, event in verified], source="webhook", enqueue=True)
+        for (i, _), receipt in zip(verified, receipts, strict=True):
+            answers[i] = receipt
+        return [a for a in answers if a is not None]
+
     def store(self, event: dict[str, Any], *, source: str, enqueue: bool = True) -> Receipt:
         """Insert once (the event id is unique) with its job; a duplicate is acknowledged and not re-queued.
         ``enqueue=False`` stores the job without triggering it (reconcile runs it itself)."""
         event = check_event(event, "event")
         validation.choice(source, "source", SOURCES)
         validation.boolean(enqueue, "enqueue")
-        obj = event["data"]["object"]
-        values = {
-            "stripe_event_id": event["id"], "type": event["type"], "object_id": obj.get("id"),
-            "livemode": bool(event.get("livemode")), "api_version": event.get("api_version"),
-            "stripe_created": utc(event.get("created")), "payload": event, "source": source,
-            "received_at": self._ctx.now(),
-        }
+        return self._store_checked([event], source=source, enqueue=enqueue)[0]
+
+    def store_many(self, events: Iterable[dict[str, Any]], *, source: str, enqueue: bool = True) -> list[Receipt]:
+        """``store`` for many events in one transaction: each inserted once with its job (the jobs enqueued
+        together, triggered after the commit in the given order). All or nothing: an event ``store`` would
+        refuse raises WebhookPayloadError naming it (``events[i]``) and nothing is written. An id stored
+        before, or repeated in ``events`` (its later copies), answers ``duplicate=True``."""
+        if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
+            raise InvalidInputError("events must be a list of Stripe events.", param="events")
+        checked = [check_event(event, f"events[{i}]") for i, event in enumerate(events)]
+        validation.choice(source, "source", SOURCES)
+        validation.boolean(enqueue, "enqueue")
+        return self._store_checked(checked, source=source, enqueue=enqueue)
+
+    def _store_checked(self, events: list[dict[str, Any]], *, source: str, enqueue: bool) -> list[Receipt]:
+        """Checked events: their rows and jobs in one transaction, two statements however many they are."""
+        if not events:
+            return []
+        now = self._ctx.now()
+        rows, jobs = [], []
+        for event in events:
+            oid = event["data"]["object"].get("id")
+            rows.append({"stripe_event_id": event["id"], "type": event["type"], "object_id": oid,
+                         "livemode": bool(event.get("livemode")), "api_version": event.get("api_version"),
+                         "stripe_created": utc(event.get("created")), "payload": event, "source": source,
+                         "received_at": now})
+            jobs.append(NewJob(event["id"], {"type": event["type"], "object_id": oid},
+                               group_key(self._mirror_for(event["type"]), event)))
         with self._ctx.transaction() as session:
-            inserted = insert_ignore(session, BillingWebhookEvent, values, key=["stripe_event_id"])
-            if inserted:
-                group = group_key(self._mirror_for(event["type"]), event)
-                self._ctx.jobs.enqueue(session, QUEUE, key=event["id"], group=group, trigger=enqueue,
-                                       payload={"type": event["type"], "object_id": values["object_id"]})
-        return Receipt(accepted=True, event_id=event["id"], duplicate=not inserted)
+            new = {key for (key,) in insert_new(session, BillingWebhookEvent, rows, key=["stripe_event_id"])}
+            self._ctx.jobs.enqueue_many(session, QUEUE, [job for job in jobs if job.key in new], trigger=enqueue)
+        receipts = []
+        for event in events:
+            first = event["id"] in new
+            new.discard(event["id"])              # a repeat later in the batch is a duplicate
+            receipts.append(Receipt(accepted=True, event_id=event["id"], duplicate=not first))
+        return receipts
 
     # --- processing --------------------------------------------------------------------------------
     def process(self, event_id: str) -> str:

@@ -152,6 +152,20 @@ def event_dicts() -> list[Case]:
             ("surrogate inside", {**base, "data": {"object": {"id": "cus_1", "name": "\ud800"}}})]
 
 
+def event_lists() -> list[Case]:
+    """``webhooks.store_many``: a list of Stripe events; one bad event refuses the whole list."""
+    good = {"id": "evt_sweep_2", "object": "event", "type": "customer.updated", "created": 1767225600,
+            "livemode": False, "data": {"object": {"id": "cus_1A2b3C", "object": "customer"}}}
+    return [("one event, not a list", good), ("string", "evt_1"), ("bytes", b"evt_1"), ("int", 5),
+            *[(f"[good, {name}]", [good, bad]) for name, bad in event_dicts()]]
+
+
+def delivery_lists() -> list[Case]:
+    """``webhooks.receive_many``: what is not a list of deliveries at all (a bad delivery inside the list is
+    answered per delivery, see tests/webhooks/test_bulk_intake.py)."""
+    return [("bytes", b"{}"), ("string", "{}"), ("dict", {"body": b"{}"}), ("int", 5), ("None", None)]
+
+
 def id_lists(prefix: str) -> list[Case]:
     return [("string", f"{prefix}_1A2b3C"), ("int", 5), ("list of int", [5]), ("surrogate", [f"{prefix}_\ud800"]),
             ("NUL", [f"{prefix}_a\x00"]), ("bytes", [b"prod_1"]), ("trailing newline", [f"{prefix}_1\n"])]

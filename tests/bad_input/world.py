@@ -97,6 +97,14 @@ class World:
                 "created": int(self.now.timestamp()),
                 "data": {"object": {"id": self.customer_id, "object": "customer"}}}
 
+    @property
+    def event_list(self) -> list[dict[str, Any]]:
+        return [self.event_dict]
+
+    @property
+    def deliveries(self) -> list[tuple[bytes, dict[str, str]]]:
+        return [self.signed()]
+
     def signed(self) -> tuple[bytes, dict[str, str]]:
         body = json.dumps(self.event_dict).encode()
         return body, {"Stripe-Signature": signature_header(body, [WEBHOOK_SECRET], int(self.now.timestamp())),

@@ -104,7 +104,7 @@ def main() -> None:
         print(f"churn model trained on the seeded history: holdout ROC AUC {auc:.3f}")
     figure("seed", section, "seed_history total", report.seconds, "s",
            baseline=f"raw executemany INSERT of the same {rows:,} rows", baseline_value=raw,
-           note=f"target < 60 s on 2 cores; {cpu:.0f} s of it on this process's CPU (a loaded machine)")
+           note=f"target < 60 s on 2 cores; {cpu:.0f} s of it on this process's CPU")
     for phase, seconds in report.breakdown.items():
         figure("seed", section, f"phase: {phase}", seconds, "s",
                baseline=f"raw executemany INSERT of the same {rows:,} rows", baseline_value=raw)

@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import Flask
 
 from .app import DEFAULT_INSTANCE, create_app
-from .bootstrap import is_new, seeded_app, wipe
+from .bootstrap import is_new, reopen, seeded_app, wipe
 from .worker import start_consumer, stop_consumer
 
 
@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     instance = Path(opts.instance).resolve()
     if opts.fresh or opts.seed_only:
         wipe(instance)
-    if opts.fresh or not is_new(instance):
+    if opts.fresh:
         app = create_app({"INSTANCE_PATH": str(instance)})
+    elif not is_new(instance):
+        app = reopen(instance)
     else:
         print(f"First start: seeding {opts.customers:,} customers over {opts.months} months of history ...", flush=True)
         app, summary = seeded_app(instance, customers=opts.customers, months=opts.months)

@@ -27,6 +27,16 @@ def is_new(instance: Path) -> bool:
     return not (instance / CLOCK).exists()
 
 
+def reopen(instance: Path) -> Flask:
+    """The app on an instance that already ran. A seeded demo instance made before seeded users had a
+    password gets the demo password for them now (only users with none: anyone who signed up keeps theirs)."""
+    app = create_app({"INSTANCE_PATH": str(instance)})
+    shelf: Linkshelf = app.extensions["linkshelf"]
+    if (instance / MARKER).exists() and shelf.billing.emulator is not None:
+        shelf.set_demo_password()
+    return app
+
+
 def wipe(instance: Path) -> None:
     """Remove the instance's data (database, emulator state, demo clock); keep its secret key."""
     if not instance.exists():

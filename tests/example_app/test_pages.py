@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from example_app.bootstrap import seeded_app
+from example_app.bootstrap import reopen, seeded_app
 from example_app.domain import DEMO_PASSWORD, Linkshelf, ProductError
 from example_app.fastapi_app import create_app as create_fastapi_app
 from example_app.models import User
@@ -197,3 +197,25 @@ def test_the_demo_password_is_never_accepted_against_real_stripe(seeded: Site) -
             shelf.set_demo_password()
     finally:
         real.close()
+
+
+def test_reopening_an_older_seeded_instance_gives_its_users_the_demo_password(tmp_path: Any) -> None:
+    """Instances seeded before seeded users had a password: reopening sets it for them, and only them."""
+    instance = tmp_path / "instance"
+    app, _ = seeded_app(instance, customers=3, months=2, progress=False, config={"TESTING": True})
+    shelf: Linkshelf = app.extensions["linkshelf"]
+    with shelf.sessions() as db, db.begin():
+        seeded = list(db.scalars(select(User).where(User.is_admin.is_(False))))
+        db.execute(update(User).where(User.id != seeded[0].id, User.is_admin.is_(False)).values(password_hash=None))
+        kept = db.scalar(select(User.password_hash).where(User.id == seeded[0].id))
+    app.extensions["billingos"].billing_for(app).close()
+    again = reopen(instance)
+    try:
+        with again.extensions["linkshelf"].sessions() as db:
+            users = {u.id: u.password_hash for u in db.scalars(select(User).where(User.is_admin.is_(False)))}
+        assert len(users) == 3 and all(users.values())
+        assert users[seeded[0].id] == kept                    # a password it already had is left alone
+        email = seeded[1].email
+        assert again.extensions["linkshelf"].authenticate(email, DEMO_PASSWORD).email == email
+    finally:
+        again.extensions["billingos"].billing_for(again).close()
